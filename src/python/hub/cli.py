@@ -1,0 +1,47 @@
+"""`hub`: the engine's command line, the same operations the Pants rules run, for debugging.
+
+Each subcommand lives in the module of its concern and registers itself through
+``add_parser(subparsers)``; the module's ``run(args)`` returns the exit code.
+Bad input (HubError) prints a clear message and exits 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from hub.errors import HubError
+
+# Modules that contribute subcommands, in help order.
+COMMAND_MODULES = (
+    "hub.manifest",
+    "hub.fetch",
+    "hub.archive",
+    "hub.package",
+    "hub.mirror",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:  # a concern not built yet, or not in this PEX
+            if e.name != name:
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except HubError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,33 @@
+"""Errors for bad input: they name the file, the field path and what was expected.
+
+The CLI prints these as one line each and exits 2, with no traceback: a traceback is for
+bugs in the engine, never for a user's mistake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem at one place: ``field`` is a dotted path like ``artifacts.rpm.targets[1]``."""
+
+    field: str
+    message: str
+
+    def render(self, file: str) -> str:
+        where = f"{file}: {self.field}" if self.field else file
+        return f"{where}: {self.message}"
+
+
+class HubError(Exception):
+    """Bad input. ``str()`` is the full, user-facing explanation."""
+
+
+class ManifestError(HubError):
+    def __init__(self, file: str, errors: Sequence[FieldError]):
+        self.file = file
+        self.errors = tuple(errors)
+        super().__init__("\n".join(e.render(file) for e in self.errors))
