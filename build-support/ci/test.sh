@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-export HUB_NFPM
-HUB_NFPM="$(build-support/ci/install-tools.sh | tail -n 1)"
+# shellcheck source=/dev/null
+source "$(build-support/ci/install-tools.sh | tail -n 1)"
 
 ./pants --version >/dev/null  # bootstrap once, before the timed work
 ./pants lint ::

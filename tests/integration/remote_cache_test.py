@@ -1,0 +1,65 @@
+"""A fresh machine pointed at a remote cache rebuilds node_exporter entirely from it.
+
+Real BuildGrid on 127.0.0.1; real ./pants in a copy of the repository. The first build writes
+to the remote cache; the second starts from an empty local store, reads everything back, and
+must produce byte-identical packages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from hub.mirror import serve
+
+from integration.buildgrid import buildgrid
+from integration.offline import build_offline_mirror
+from integration.workspace import copy_workspace, git, run_pants
+
+
+def counters(stats: str) -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(r"^\s+([a-z_]+): (\d+)$", stats, re.MULTILINE)}
+
+
+def digests(dist: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(dist.iterdir())}
+
+
+def test_rebuild_from_remote_cache_only(tmp_path: Path) -> None:
+    mirror = build_offline_mirror(tmp_path / "mirror", ["node_exporter"])
+    repo = copy_workspace(tmp_path / "repo")
+    with serve(mirror) as mirror_url, buildgrid(tmp_path / "bgd") as address:
+        env = {"PANTS_HUB_UPSTREAM_MIRROR": mirror_url}
+        run_pants(repo, "update-lock", "exporters/node_exporter::", env=env, check=True)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "pin")
+        remote = [
+            f"--remote-store-address={address}",
+            "--remote-instance-name=",
+            "--no-local-cache",
+            "--stats-log",
+        ]
+
+        first = run_pants(
+            repo, *remote, "--remote-cache-write", f"--local-store-dir={tmp_path / 'store-1'}",
+            "package", "exporters/node_exporter::", env=env, check=True,
+        )
+        written = counters(first.stderr)
+        assert written["remote_cache_write_successes"] >= 16, first.stderr  # 14 packages + 2 extractions
+        assert written["remote_cache_write_errors"] == 0
+        before = digests(repo / "dist" / "node_exporter")
+        assert len(before) == 28
+
+        # "A fresh machine": an empty local store and no dist/.
+        for f in (repo / "dist" / "node_exporter").iterdir():
+            f.unlink()
+        second = run_pants(
+            repo, *remote, "--remote-cache-read", f"--local-store-dir={tmp_path / 'store-2'}",
+            "package", "exporters/node_exporter::", env=env, check=True,
+        )
+        read = counters(second.stderr)
+        assert read["remote_cache_read_errors"] == 0, second.stderr
+        assert read["remote_cache_requests_uncached"] == 0, second.stderr
+        assert read["remote_cache_requests_cached"] == read["remote_cache_requests"] >= 16
+        assert digests(repo / "dist" / "node_exporter") == before
