@@ -66,10 +66,9 @@ def read_matrix(text: str) -> tuple[str | None, list[tuple[str, str | None, str 
     archs = _choices(build.get("archs", list(ARCHES)), ARCHES, "build.archs")
 
     matrix: list[tuple[str, str | None, str | None]] = []
+    # An absent section means the format's defaults, i.e. enabled, as in the engine's schema.
     for kind in ("rpm", "deb"):
-        spec = artifacts.get(kind)
-        if spec is None:
-            continue
+        spec = artifacts.get(kind) or {}
         if not isinstance(spec, dict):
             raise MatrixError(f"artifacts.{kind}: expected a mapping")
         if spec.get("enabled", True) is False:
@@ -80,8 +79,10 @@ def read_matrix(text: str) -> tuple[str | None, list[tuple[str, str | None, str 
             f"artifacts.{kind}.targets",
         )
         matrix.extend((kind, arch, dist) for dist in dists for arch in archs)
-    docker = artifacts.get("docker")
-    if isinstance(docker, dict) and docker.get("enabled", True) is not False:
+    docker = artifacts.get("docker") or {}
+    if not isinstance(docker, dict):
+        raise MatrixError("artifacts.docker: expected a mapping")
+    if docker.get("enabled", True) is not False:
         matrix.append(("docker", None, None))
     version = data.get("version")
     return (version if isinstance(version, str) else None), matrix

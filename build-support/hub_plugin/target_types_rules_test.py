@@ -92,6 +92,12 @@ def test_full_matrix(rule_runner: RuleRunner) -> None:
             {"manifest", "docker"} | {f"rpm_{a}_{d}" for a in ("amd64", "arm64") for d in ("el8", "el9", "el10")},
             id="rpm-only",
         ),
+        pytest.param(
+            "name: foo_exporter\nversion: v1.0.0\nbuild: {binary_name: foo_exporter, archs: [arm64]}\n",
+            {"manifest", "docker"} | {f"rpm_arm64_{d}" for d in ("el8", "el9", "el10")}
+            | {f"deb_arm64_{d}" for d in ("debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04")},
+            id="absent-sections-are-enabled",
+        ),
         pytest.param("name: [unclosed", {"manifest"}, id="broken-yaml"),
         pytest.param(FULL.replace("rpm: {}", "rpm: {targets: [el7]}"), {"manifest"}, id="bad-dist"),
         pytest.param(None, {"manifest"}, id="missing-manifest"),

@@ -21,6 +21,16 @@ COMMAND_MODULES = (
     "hub.archive",
     "hub.package",
     "hub.mirror",
+    "hub.oci",
+    "hub.aggregate",
+    "hub.portal",
+    "hub.repo_yum",
+    "hub.repo_apt",
+    "hub.repo_files",
+    "hub.sign",
+    "hub.exporters_doc",
+    "hub.state",
+    "hub.upstream",
 )
 
 

@@ -828,7 +828,9 @@ def test_repository_manifests_are_valid() -> None:
         assert validate_manifest_file(path) == [], path
         m = load_manifest(path)
         assert m.name == path.parent.name
-        assert m.license is not None, f"{path}: set license"
+        # A license is never guessed: where it is unset, lint says so (and update-upstreams fills it).
+        license_warnings = [w for w in lint_warnings(m) if w.field == "license"]
+        assert bool(license_warnings) == (m.license is None), path
         assert (path.parent / "BUILD").read_text().count("exporter()") == 1
         assert (path.parent / "README.md").is_file()
 
