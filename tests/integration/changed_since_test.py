@@ -1,0 +1,98 @@
+"""`--changed-since` selects exactly what a change affects (real ./pants, a throwaway git repo).
+
+`list` with the same flags as CI's `package` shows the selection without building it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from integration.workspace import copy_workspace, git, run_pants
+
+ARTIFACT_TYPES = "--filter-target-type=exporter_package,exporter_image"
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    return copy_workspace(tmp_path_factory.mktemp("ws") / "repo")
+
+
+def selected(repo: Path) -> set[str]:
+    out = run_pants(
+        repo, "--changed-since=HEAD", "--changed-dependents=transitive", ARTIFACT_TYPES, "list",
+        check=True,
+    ).stdout
+    return set(out.split())
+
+
+def all_artifacts(repo: Path) -> set[str]:
+    return set(run_pants(repo, ARTIFACT_TYPES, "list", "exporters::", check=True).stdout.split())
+
+
+def exporters_of(addresses: set[str]) -> set[str]:
+    return {a.split("#")[0].split("/")[1] for a in addresses}
+
+
+def edit(repo: Path, path: str, text: str = "\n# touched by a test\n") -> None:
+    target = repo / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "a") as f:
+        f.write(text)
+
+
+@pytest.fixture
+def clean(repo: Path):
+    yield repo
+    git(repo, "checkout", "-q", "--", ".")
+    git(repo, "clean", "-qfd")
+
+
+@pytest.mark.parametrize(
+    "path, exporter",
+    [
+        pytest.param("exporters/node_exporter/manifest.yaml", "node_exporter", id="manifest"),
+        pytest.param("exporters/blackbox_exporter/assets/blackbox.yml", "blackbox_exporter", id="asset"),
+        pytest.param("exporters/redis_exporter/upstream.lock.json", "redis_exporter", id="new-lock"),
+    ],
+)
+def test_an_exporter_input_selects_that_exporter_only(clean: Path, path: str, exporter: str) -> None:
+    if path.endswith(".json"):
+        (clean / path).write_text('{"lock_version": 1, "archives": {}}\n')
+    else:
+        edit(clean, path)
+    picked = selected(clean)
+    assert exporters_of(picked) == {exporter}
+    assert f"exporters/{exporter}#docker" in picked
+    assert len(picked) == (8 if exporter in ("artifactory_exporter", "dellhw_exporter", "gpfs_exporter") else 15)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("src/python/hub/dists.py", id="engine"),
+        pytest.param("src/python/hub/templates/common/unit.service.j2", id="shared-template"),
+    ],
+)
+def test_engine_or_template_selects_every_artifact(clean: Path, path: str) -> None:
+    edit(clean, path, "\n" if path.endswith(".j2") else "\n# touched\n")
+    picked = selected(clean)
+    assert picked == all_artifacts(clean)
+    assert len(picked) == 455 + 34
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("docs/architecture.md", id="docs"),
+        pytest.param("README.md", id="readme"),
+        # Not owned by any target: Pants selects nothing, so CI rebuilds everything itself
+        # when these change (see .github/workflows/ci.yml).
+        pytest.param("pants.toml", id="pants-toml"),
+        pytest.param("build-support/lockfiles/engine.lock", id="lockfile"),
+    ],
+)
+def test_unowned_paths_select_nothing(clean: Path, path: str) -> None:
+    edit(clean, path, "\n" if not path.endswith((".md", ".toml")) else "\n# touched\n")
+    assert selected(clean) == set()
