@@ -9,26 +9,31 @@ from pathlib import Path
 
 import pytest
 
-from integration.workspace import copy_workspace, git, run_pants
+from integration.workspace import copy_workspace, git, run_pants, stop_pantsd
 
 ARTIFACT_TYPES = "--filter-target-type=exporter_package,exporter_image"
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    return copy_workspace(tmp_path_factory.mktemp("ws") / "repo")
+def repo(tmp_path_factory):
+    # Many quick `list` runs: one pantsd for the module keeps each run to a few seconds.
+    repo = copy_workspace(tmp_path_factory.mktemp("ws") / "repo")
+    yield repo
+    stop_pantsd(repo)
 
 
 def selected(repo: Path) -> set[str]:
     out = run_pants(
         repo, "--changed-since=HEAD", "--changed-dependents=transitive", ARTIFACT_TYPES, "list",
-        check=True,
+        check=True, pantsd=True,
     ).stdout
     return set(out.split())
 
 
 def all_artifacts(repo: Path) -> set[str]:
-    return set(run_pants(repo, ARTIFACT_TYPES, "list", "exporters::", check=True).stdout.split())
+    return set(
+        run_pants(repo, ARTIFACT_TYPES, "list", "exporters::", check=True, pantsd=True).stdout.split()
+    )
 
 
 def exporters_of(addresses: set[str]) -> set[str]:

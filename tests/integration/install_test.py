@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from integration.roots import (
     ELF_AARCH64,
     ELF_X86_64,
     STUB_NAME,
+    STUB_PROVIDES,
     DebRoot,
     ElRoot,
     accounts,
@@ -210,27 +212,34 @@ class Packages:
     def get(self, kind: str, arch: str, version: str) -> Built:
         key = (kind, arch, version)
         if key not in self.built:
-            exporter = self.exporter_dir(version)
-            dist = "el9" if kind == "rpm" else "debian-12"
-            out = self.workdir / "out" / f"{kind}-{arch}-{version}"
-            request = {
-                "manifest": str(exporter / "manifest.yaml"),
-                "lock": str(exporter / "upstream.lock.json"),
-                "kind": kind,
-                "arch": arch,
-                "dist": dist,
-                "binaries_dir": str(self.binaries[arch]),
-                "nfpm": self.nfpm,
-                "output_dir": str(out),
-            }
-            request_file = self.workdir / f"request-{kind}-{arch}-{version}.json"
-            request_file.write_text(json.dumps(request))
-            assert cli.main(["package", "--request", str(request_file)]) == 0
-            artifact = json.loads((out / f"{kind}_{arch}_{dist}.json").read_text())
-            path = out / artifact["package"]["filename"]
-            assert hashlib.sha256(path.read_bytes()).hexdigest() == artifact["package"]["sha256"]
-            self.built[key] = Built(path, artifact)
+            self.built[key] = build_package(
+                self.exporter_dir(version), kind, arch, self.binaries[arch], self.nfpm,
+                self.workdir / "out" / f"{kind}-{arch}-{version}",
+            )
         return self.built[key]
+
+
+def build_package(exporter: Path, kind: str, arch: str, binaries: Path, nfpm: str, out: Path) -> Built:
+    """`hub package --request` (the engine's CLI, as the Pants rule runs it) for one package."""
+    dist = "el9" if kind == "rpm" else "debian-12"
+    request = {
+        "manifest": str(exporter / "manifest.yaml"),
+        "lock": str(exporter / "upstream.lock.json"),
+        "kind": kind,
+        "arch": arch,
+        "dist": dist,
+        "binaries_dir": str(binaries),
+        "nfpm": nfpm,
+        "output_dir": str(out),
+    }
+    out.mkdir(parents=True)
+    request_file = out / "request.json"
+    request_file.write_text(json.dumps(request))
+    assert cli.main(["package", "--request", str(request_file)]) == 0
+    artifact = json.loads((out / f"{kind}_{arch}_{dist}.json").read_text())
+    path = out / artifact["package"]["filename"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == artifact["package"]["sha256"]
+    return Built(path, artifact)
 
 
 @pytest.fixture(scope="session")
@@ -713,3 +722,70 @@ def test_existing_service_user_is_reused(family: Family) -> None:
     account = check_account(root, family.nologin, uid=4242)
     assert account.gecos == "created beforehand"
     check_ownership(root, account)
+
+
+# --- 6. regressions of packaging bugs these tests found ----------------------------------------------
+
+
+def test_rpm_scriptlets_run_after_the_shell_is_installed(tmp_path, debian_tarball, packages) -> None:
+    """A system being installed (kickstart, `dnf --installroot`, an image build) gets /bin/sh
+    from a package of the same transaction, as EL's bash. rpm orders packages by their
+    dependencies only, and nfpm declares none for scriptlets (rpmbuild adds
+    Requires(pre,post,...): /bin/sh): without one, rpm ran our %pre before the shell existed
+    ("failed to exec scriptlet interpreter /bin/sh")."""
+    with unpacked_root(debian_tarball, tmp_path) as root:
+        inside(root, "/usr/bin/sh").unlink()  # /bin is /usr/bin in this userland
+        assert not inside(root, "/bin/sh").exists()
+        stubs = tmp_path / "stubs"
+        base = build_stub_rpm(stubs, "el-base-stub", [p for p in STUB_PROVIDES if not p.endswith("/sh")])
+        # Named to sort last: unordered, rpm installs it after our package.
+        shell = build_stub_rpm(stubs, "zz-el-shell", ["/bin/sh"], symlinks={"/usr/bin/sh": "dash"})
+        repo = tmp_path / "repo"
+        repo.mkdir()
+        for path in (base, shell, packages.get("rpm", "amd64", V2).path):
+            shutil.copy(path, repo)
+        el = ElRoot.create(root, tmp_path / "el-work", createrepo(repo))
+
+        result = el.dnf("install", EXPORTER, "zz-el-shell", check=False)
+        requires = run(["rpm", "-qp", "--requires", packages.get("rpm", "amd64", V2).path],
+                       env=base_env()).stdout
+        assert "failed to exec scriptlet interpreter" not in result.stdout + result.stderr, (
+            f"%pre ran before /bin/sh was installed; the RPM requires:\n{requires}\n{describe(result)}"
+        )
+        assert result.returncode == 0, describe(result)
+        check_account(root, NOLOGIN["rpm"])
+
+
+def test_unit_of_an_exporter_without_homepage(tmp_path, binaries, nfpm) -> None:
+    """`homepage` is optional and a local upstream has no GitHub URL to fall back on: the unit
+    must then leave Documentation= out (it once said Documentation=None, which systemd
+    rejects: "Invalid URL, ignoring: None")."""
+    exporter = tmp_path / "local_exporter"
+    (exporter / "archives").mkdir(parents=True)
+    archive = exporter / "archives" / "local_exporter-1.0.0.linux-amd64.tar.gz"
+    archive.write_bytes(mirror.pack_archive(archive.name, {BINARY: b"\x7fELF"}, mtime=0))
+    (exporter / "manifest.yaml").write_text(yaml.safe_dump({
+        "name": "local_exporter",
+        "description": "An exporter whose release archive is kept in the repository",
+        "category": "System",
+        "version": "1.0.0",
+        "license": "Apache-2.0",
+        "upstream": {"local": {"amd64": f"archives/{archive.name}"}},
+        "build": {"binary_name": BINARY, "archs": ["amd64"]},
+        "artifacts": {"rpm": {"enabled": False}, "deb": {"targets": ["debian-12"]},
+                      "docker": {"enabled": False}},
+    }, sort_keys=False))
+    data = archive.read_bytes()
+    lock = fetch.Lock("local_exporter", "1.0.0", SOURCE_DATE[V1], {
+        "amd64": fetch.LockedArchive(f"archives/{archive.name}", hashlib.sha256(data).hexdigest(), len(data)),
+    })
+    fetch.write_lock(exporter / "upstream.lock.json", lock)
+    built = build_package(exporter, "deb", "amd64", binaries["amd64"], nfpm, tmp_path / "out")
+    unpacked = tmp_path / "unpacked"
+    run(["dpkg-deb", "-x", built.path, unpacked], env=base_env())
+    unit = "/usr/lib/systemd/system/local_exporter.service"
+    text = inside(unpacked, unit).read_text()
+
+    assert "Documentation=" not in text, text
+    result = systemd_verify(unpacked, unit, tmp_path)
+    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), f"{text}\n{describe(result)}"

@@ -274,23 +274,36 @@ def rpm_home(dest: Path) -> Path:
     return dest
 
 
-def build_stub_rpm(workdir: Path) -> Path:
-    """A noarch RPM that provides what an EL base system has and the Debian userland stands in
-    for. rpmbuild, in a scratch topdir and HOME."""
-    top = workdir / "rpmbuild"
+def build_stub_rpm(
+    workdir: Path,
+    name: str = STUB_NAME,
+    provides: Sequence[str] = STUB_PROVIDES,
+    *,
+    symlinks: Mapping[str, str] | None = None,
+) -> Path:
+    """A noarch RPM standing for EL base packages whose files the borrowed Debian userland
+    already has: it only Provides them, plus optional symbolic links (path -> target) as its
+    payload. Built by rpmbuild in a scratch topdir and HOME."""
+    top = workdir / f"rpmbuild-{name}"
     (top / "SPECS").mkdir(parents=True)
-    spec = top / "SPECS" / f"{STUB_NAME}.spec"
+    spec = top / "SPECS" / f"{name}.spec"
+    links = dict(symlinks or {})
+    install = "".join(
+        f"mkdir -p %{{buildroot}}{os.path.dirname(path)}\nln -s {target} %{{buildroot}}{path}\n"
+        for path, target in links.items()
+    )
     spec.write_text(
-        f"Name: {STUB_NAME}\nVersion: 1\nRelease: 1\n"
-        "Summary: Stands for the EL base packages a borrowed Debian userland provides\n"
+        f"Name: {name}\nVersion: 1\nRelease: 1\n"
+        "Summary: Stands for EL base packages a borrowed Debian userland provides\n"
         "License: MIT\nBuildArch: noarch\n"
-        f"Provides: {' '.join(STUB_PROVIDES)}\n"
+        f"Provides: {' '.join(provides)}\n"
         "%description\nTest stub: the root's files come from a Debian userland.\n"
-        "%files\n"
+        f"%install\n{install}"
+        "%files\n" + "".join(f"{path}\n" for path in links)
     )
     home = rpm_home(workdir / "home")
     run(["rpmbuild", "--quiet", "--define", f"_topdir {top}", "-bb", spec],
-        env=base_env(HOME=str(home)), what="building the stub RPM")
+        env=base_env(HOME=str(home)), what=f"building the stub RPM {name}")
     (rpm,) = (top / "RPMS" / "noarch").glob("*.rpm")
     return rpm
 

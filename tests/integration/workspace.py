@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 # Files that make up the workspace; the sandbox of a test depending on //:workspace holds them.
-WORKSPACE_ROOTS = ("pants", "pants.toml", "BUILD", "build-support", "src", "exporters", "tests")
+WORKSPACE_ROOTS = ("pants", "pants.toml", "BUILD", "build-support", "src", "exporters", "tests", "docs")
 
 
 def find_repo_root() -> Path:
@@ -50,12 +50,21 @@ def copy_workspace(dest: Path) -> Path:
     return dest
 
 
-def run_pants(repo: Path, *args: str, env: dict[str, str] | None = None, check: bool = False):
-    """Runs the real launcher without pantsd, so no daemon outlives the test."""
+def run_pants(
+    repo: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    check: bool = False,
+    pantsd: bool = False,
+):
+    """Runs the real launcher, by default without pantsd so no daemon outlives the test.
+
+    Tests that run many quick goals may use pantsd, and must call `stop_pantsd` when done.
+    """
     full_env = {**os.environ, **(env or {})}
     full_env.pop("PANTS_BUILDROOT_OVERRIDE", None)
     result = subprocess.run(
-        ["./pants", "--no-pantsd", "--no-dynamic-ui", *args],
+        ["./pants", "--pantsd" if pantsd else "--no-pantsd", "--no-dynamic-ui", *args],
         cwd=repo,
         env=full_env,
         capture_output=True,
@@ -67,3 +76,12 @@ def run_pants(repo: Path, *args: str, env: dict[str, str] | None = None, check: 
             f"./pants {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def stop_pantsd(repo: Path) -> None:
+    """Stops the pantsd of `repo` (its pid file lives under the repository's .pids/)."""
+    for pid_file in repo.glob(".pids/*/pantsd/pid"):
+        try:
+            os.kill(int(pid_file.read_text().strip()), 15)
+        except (ValueError, ProcessLookupError):
+            pass
