@@ -1,6 +1,7 @@
 """What goes inside a package besides the upstream binaries, as text: the systemd unit, the
 environment file, the maintainer scripts, the Debian copyright and changelog, the README and
-the license notice. Pure functions of their arguments; `hub.package` decides where each lands.
+the license notice. Pure functions of their arguments; `hub.package_plan` decides where each
+lands.
 
 Templates live in `hub/templates/` and are loaded with pkgutil, so they work from a PEX.
 Maintainer scripts quote every interpolated value with shlex.quote (the `sq` filter), and the
@@ -39,8 +40,8 @@ COMMON_LICENSES = {
     "CC0-1.0": ("CC0-1.0", "CC0-1.0", "the CC0 1.0 Universal license"),
 }
 # Short permissive licenses that are not in common-licenses: their standard text is shipped
-# in hub/templates/licenses/ (DEP-5 short name -> template), used when upstream's own LICENSE
-# file is not available.
+# in hub/templates/licenses/, used when upstream's own LICENSE file is not available.
+# SPDX id -> (DEP-5 short name, template).
 STANDARD_TEXTS = {
     "MIT": ("Expat", "licenses/MIT.txt.j2"),
     "BSD-2-Clause": ("BSD-2-clause", "licenses/BSD-2-Clause.txt.j2"),
@@ -173,6 +174,14 @@ def _indent_dep5(text: str) -> str:
     return "\n".join(out)
 
 
+_EXPRESSION = re.compile(r" (AND|OR|WITH) ")
+
+
+def license_ids(expression: str) -> list[str]:
+    """The license ids of an SPDX expression (`MIT OR Apache-2.0` -> MIT, Apache-2.0)."""
+    return [part for i, part in enumerate(_EXPRESSION.split(expression)) if i % 2 == 0]
+
+
 def dep5_license(license_id: str | None, upstream_text: str | None) -> tuple[str, str]:
     """(License: value, its indented body) for a DEP-5 copyright file."""
     if license_id is None:
@@ -184,11 +193,28 @@ def dep5_license(license_id: str | None, upstream_text: str | None) -> tuple[str
             f'"/usr/share/common-licenses/{file}".'
         )
         return short, _indent_dep5(body)
-    short = STANDARD_TEXTS.get(license_id, (license_id, None))[0]
-    text = upstream_text or standard_license_text(license_id)
-    if text:
-        return short, _indent_dep5(text)
-    return short, _indent_dep5(f"See https://spdx.org/licenses/{license_id}.html")
+    if license_id in STANDARD_TEXTS or not _EXPRESSION.search(license_id):
+        short = STANDARD_TEXTS.get(license_id, (license_id, None))[0]
+        text = upstream_text or standard_license_text(license_id)
+        return short, _indent_dep5(text or f"See https://spdx.org/licenses/{license_id}.html")
+    # An expression: DEP-5 writes its operators in lower case and the short names it knows.
+    parts = _EXPRESSION.split(license_id)
+    short = " ".join(
+        part.lower() if i % 2 else _dep5_name(part) for i, part in enumerate(parts)
+    )
+    lines = [upstream_text] if upstream_text else []
+    for spdx in license_ids(license_id):
+        if spdx in COMMON_LICENSES:
+            lines.append(f"{_dep5_name(spdx)}: /usr/share/common-licenses/{COMMON_LICENSES[spdx][1]}")
+        else:
+            lines.append(f"{_dep5_name(spdx)}: https://spdx.org/licenses/{spdx}.html")
+    return short, _indent_dep5("\n".join(lines))
+
+
+def _dep5_name(spdx: str) -> str:
+    if spdx in COMMON_LICENSES:
+        return COMMON_LICENSES[spdx][0]
+    return STANDARD_TEXTS.get(spdx, (spdx, None))[0]
 
 
 _NOTICE_LINE = re.compile(r"^\s*(?:Copyright|Copr\.|\u00a9).*\b\d{4}\b", re.IGNORECASE)
@@ -230,16 +256,16 @@ def standard_license_text(license_id: str) -> str | None:
 
 def license_notice(exporter: str, license_id: str | None, homepage: str | None) -> str:
     """The generated license file for RPMs when the upstream archive had none."""
-    where = f" Upstream: {homepage}." if homepage else ""
+    where = f" Upstream: {homepage}" if homepage else ""
     if license_id is None:
-        head = f"The license of {exporter} has not been determined.{where}\n"
+        head = f"The license of {exporter} has not been determined.{where}"
     else:
-        head = (
-            f"{exporter} is distributed under the {license_id} license"
-            f" (https://spdx.org/licenses/{license_id}.html).{where}\n"
-        )
+        urls = ", ".join(f"https://spdx.org/licenses/{i}.html" for i in license_ids(license_id))
+        head = f"{exporter} is distributed under the {license_id} license, whose text is at {urls}.{where}"
     text = standard_license_text(license_id) if license_id else None
-    return head + (f"\n{text}" if text else "")
+    return textwrap.fill(head, width=72, break_on_hyphens=False, break_long_words=False) + "\n" + (
+        f"\n{text}" if text else ""
+    )
 
 
 def changelog_debian_gz(text: str) -> bytes:

@@ -1,0 +1,250 @@
+/* Monitoring Hub portal: search, filter and sort on the index; copy buttons and the site's
+   address on exporter pages. No dependency, no request: the index data is inlined in a
+   <script type="application/json"> block, so everything also works from file://.
+   State lives in the URL hash (#q=...&category=...&sort=updated), so a view can be shared.
+   window.hubPortal exposes timings for tests and benchmarks. */
+(function () {
+  "use strict";
+  var doc = document;
+  var root = doc.documentElement;
+  root.className = root.className.replace(/\bno-js\b/, "js");
+  var hub = (window.hubPortal = { filterTimings: [], paintTimings: [], lastFilterMs: 0, ready: false });
+
+  function byId(id) { return doc.getElementById(id); }
+
+  function announce(text) {
+    var region = byId("announce");
+    if (!region) return;
+    region.textContent = "";
+    window.setTimeout(function () { region.textContent = text; }, 30);
+  }
+
+  /* ---------- the site's address in install commands ---------- */
+
+  function siteBase() {
+    var body = doc.body;
+    if (!body.getAttribute("data-placeholder")) return null;
+    if (location.protocol !== "http:" && location.protocol !== "https:") return null;
+    var href = new URL(body.getAttribute("data-root") || "./", location.href).href;
+    return href.split("#")[0].split("?")[0].replace(/\/+$/, "");
+  }
+
+  function applyBase() {
+    var base = siteBase();
+    if (!base) return;
+    var placeholder = doc.body.getAttribute("data-placeholder");
+    var blocks = doc.querySelectorAll("pre.copyable code");
+    for (var i = 0; i < blocks.length; i++) {
+      var text = blocks[i].textContent;
+      if (text.indexOf(placeholder) !== -1) blocks[i].textContent = text.split(placeholder).join(base);
+    }
+    var note = byId("base-note");
+    if (note) {
+      note.textContent = "The commands below use this site's address, " + base + "/.";
+      note.className = "muted";
+    }
+  }
+
+  /* ---------- copy buttons ---------- */
+
+  function legacyCopy(text) {
+    var area = doc.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.top = "-1000px";
+    area.style.opacity = "0";
+    doc.body.appendChild(area);
+    area.select();
+    var ok = false;
+    try { ok = doc.execCommand("copy"); } catch (e) { ok = false; }
+    doc.body.removeChild(area);
+    return ok;
+  }
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text).then(
+        function () { return true; },
+        function () { return legacyCopy(text); }
+      );
+    }
+    return Promise.resolve(legacyCopy(text));
+  }
+
+  function selectContents(node) {
+    var range = doc.createRange();
+    range.selectNodeContents(node);
+    var sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+  }
+
+  function onCopy(button) {
+    var pre = byId(button.getAttribute("data-copy-target"));
+    if (!pre) return;
+    var text = pre.textContent;
+    button.setAttribute("data-copied", text);
+    copyText(text).then(function (ok) {
+      button.setAttribute("data-state", ok ? "copied" : "failed");
+      button.textContent = ok ? "Copied" : "Selected";
+      if (!ok) selectContents(pre);
+      announce(ok ? "Copied to the clipboard" : "Could not copy: the text is selected, press Ctrl+C");
+      button.focus();
+      window.setTimeout(function () {
+        button.textContent = "Copy";
+        button.removeAttribute("data-state");
+      }, 2500);
+    });
+  }
+
+  doc.addEventListener("click", function (event) {
+    var target = event.target;
+    var button = target && target.closest ? target.closest("button.copy") : null;
+    if (button) onCopy(button);
+  });
+
+  function openFromHash() {
+    var id = location.hash.slice(1);
+    if (!id || id.indexOf("=") !== -1) return;
+    var el = byId(id);
+    if (el && el.tagName === "DETAILS") el.open = true;
+  }
+
+  /* ---------- index: search, category, sort ---------- */
+
+  function initIndex(entries) {
+    var q = byId("q"), category = byId("category"), sort = byId("sort");
+    var list = byId("results"), count = byId("count"), empty = byId("empty"), reset = byId("reset");
+    var total = entries.length;
+    var items = [];
+    for (var i = 0; i < entries.length; i++) {
+      var e = entries[i];
+      items.push({
+        e: e,
+        el: byId("card-" + e.name),
+        hay: (e.name + " " + e.name.replace(/_/g, " ") + " " + e.description + " " + e.category).toLowerCase(),
+        shown: true
+      });
+    }
+    var sortedBy = "name";
+    var stateTimer = 0;
+
+    function compare(a, b) {
+      if (sort.value === "updated" && a.e.updated !== b.e.updated) return a.e.updated < b.e.updated ? 1 : -1;
+      return a.e.name < b.e.name ? -1 : a.e.name > b.e.name ? 1 : 0;
+    }
+
+    function reorder() {
+      var sorted = items.slice().sort(compare);
+      var frag = doc.createDocumentFragment();
+      for (var k = 0; k < sorted.length; k++) frag.appendChild(sorted[k].el);
+      list.appendChild(frag);
+      sortedBy = sort.value;
+    }
+
+    function filter() {
+      var t0 = performance.now();
+      var terms = q.value.toLowerCase().split(/\s+/).filter(Boolean);
+      var cat = category.value;
+      var shown = 0;
+      for (var k = 0; k < items.length; k++) {
+        var it = items[k];
+        var ok = !cat || it.e.category === cat;
+        for (var t = 0; ok && t < terms.length; t++) ok = it.hay.indexOf(terms[t]) !== -1;
+        if (ok !== it.shown) {
+          it.el.hidden = !ok;
+          it.shown = ok;
+        }
+        if (ok) shown++;
+      }
+      if (sort.value !== sortedBy) reorder();
+      count.textContent = shown === total ? total + " exporters" : "Showing " + shown + " of " + total + " exporters";
+      empty.hidden = shown !== 0;
+      var dt = performance.now() - t0;
+      hub.lastFilterMs = dt;
+      hub.filterTimings.push(dt);
+      return shown;
+    }
+    hub.filter = filter;
+
+    function stateFromHash() {
+      var params = new URLSearchParams(location.hash.slice(1));
+      q.value = params.get("q") || "";
+      var cat = params.get("category") || "";
+      category.value = cat;
+      if (category.value !== cat) category.value = "";
+      sort.value = params.get("sort") === "updated" ? "updated" : "name";
+    }
+
+    function writeState() {
+      var params = new URLSearchParams();
+      if (q.value) params.set("q", q.value);
+      if (category.value) params.set("category", category.value);
+      if (sort.value !== "name") params.set("sort", sort.value);
+      var hash = params.toString();
+      if (location.hash.slice(1) === hash) return;
+      var url = location.href.split("#")[0] + (hash ? "#" + hash : "");
+      try {
+        history.replaceState(null, "", url);
+      } catch (err) {
+        location.replace("#" + hash);
+      }
+    }
+
+    function update(immediateState) {
+      var start = performance.now();
+      filter();
+      window.requestAnimationFrame(function () {
+        window.setTimeout(function () { hub.paintTimings.push(performance.now() - start); }, 0);
+      });
+      window.clearTimeout(stateTimer);
+      if (immediateState) writeState();
+      else stateTimer = window.setTimeout(writeState, 250);
+    }
+
+    q.addEventListener("input", function () { update(false); });
+    category.addEventListener("change", function () { update(true); });
+    sort.addEventListener("change", function () { update(true); });
+    byId("controls").addEventListener("submit", function (event) { event.preventDefault(); writeState(); });
+    q.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && q.value) {
+        q.value = "";
+        update(true);
+      }
+    });
+    reset.addEventListener("click", function () {
+      q.value = "";
+      category.value = "";
+      update(true);
+      q.focus();
+    });
+    doc.addEventListener("keydown", function (event) {
+      if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+      var tag = (event.target && event.target.tagName) || "";
+      if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
+      event.preventDefault();
+      q.focus();
+      q.select();
+    });
+    window.addEventListener("hashchange", function () {
+      stateFromHash();
+      filter();
+    });
+
+    stateFromHash();
+    filter();
+  }
+
+  function init() {
+    applyBase();
+    openFromHash();
+    window.addEventListener("hashchange", openFromHash);
+    var data = byId("exporters-data");
+    if (data) initIndex(JSON.parse(data.textContent));
+    hub.ready = true;
+  }
+
+  if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
