@@ -13,6 +13,7 @@ from hub_plugin.target_types import (
     DistField,
     ExporterNameField,
     ExporterVersionField,
+    ImageArchesField,
     PackageFormatField,
 )
 from hub_plugin.upstream import (
@@ -139,8 +140,65 @@ async def package_exporter(field_set: ExporterPackageFieldSet, hub: HubSubsystem
     return BuiltPackage(output, tuple(BuiltPackageArtifact(path) for path in snapshot.files))
 
 
+@dataclass(frozen=True)
+class ExporterImageFieldSet(PackageFieldSet):
+    required_fields = (ImageArchesField,)
+
+    exporter: ExporterNameField
+    version: ExporterVersionField
+    archs: ImageArchesField
+
+
+@rule(desc="Build an exporter's multi-arch OCI image", level=LogLevel.DEBUG)
+async def package_image(field_set: ExporterImageFieldSet, hub: HubSubsystem) -> BuiltPackage:
+    spec_path = field_set.address.spec_path
+    exporter = field_set.exporter.value
+    archs = tuple(field_set.archs.value or ())
+    inputs = await Get(ExporterInputs, ExporterInputsRequest(spec_path))
+    problems = [p for p in (unpinned_message(inputs, field_set.version.value, a) for a in archs) if p]
+    if problems:
+        if hub.require_pinned:
+            raise UpstreamError(problems[0] + " ([hub].require_pinned is set.)")
+        logger.warning(f"Skipping {field_set.address}: {problems[0]}")
+        return BuiltPackage(EMPTY_DIGEST, ())
+
+    binaries = await MultiGet(
+        Get(UpstreamBinaries, UpstreamBinariesRequest(spec_path, arch)) for arch in archs
+    )
+    request = {
+        "manifest": inputs.manifest_path,
+        "lock": inputs.lock_path,
+        "binaries": {arch: b.directory for arch, b in zip(archs, binaries)},
+        "registry": hub.image_registry,
+        "repository": f"{hub.image_repository}/{exporter}",
+        "output_dir": "out",
+    }
+    request_digest = await Get(
+        Digest,
+        CreateDigest([FileContent("request.json", json.dumps(request, sort_keys=True).encode())]),
+    )
+    input_digest = await Get(
+        Digest, MergeDigests([inputs.digest, request_digest, *(b.digest for b in binaries)])
+    )
+    result = await Get(
+        ProcessResult,
+        HubProcess(
+            argv=("image", "--request", "request.json"),
+            description=f"Build {exporter} image ({', '.join(archs)})",
+            input_digest=input_digest,
+            output_directories=("out",),
+        ),
+    )
+    output = await Get(Digest, RemovePrefix(result.output_digest, "out"))
+    output = await Get(Digest, AddPrefix(output, exporter))
+    snapshot = await Get(Snapshot, Digest, output)
+    top_level = sorted({p.split("/")[1] for p in snapshot.files})
+    return BuiltPackage(output, tuple(BuiltPackageArtifact(f"{exporter}/{p}") for p in top_level))
+
+
 def rules():
     return (
         *collect_rules(),
         UnionRule(PackageFieldSet, ExporterPackageFieldSet),
+        UnionRule(PackageFieldSet, ExporterImageFieldSet),
     )

@@ -1,6 +1,6 @@
 """Monitoring Hub's Pants plugin: exporter targets over the `hub` engine."""
 
-from hub_plugin import engine, lint_rules, package_rules
+from hub_plugin import engine, lint_rules, package_rules, publish_rules
 from hub_plugin import target_types as _target_types
 from hub_plugin import target_types_rules, update_lock, upstream
 
@@ -15,6 +15,7 @@ def rules():
         *target_types_rules.rules(),
         *upstream.rules(),
         *package_rules.rules(),
+        *publish_rules.rules(),
         *lint_rules.rules(),
         *update_lock.rules(),
     )

@@ -49,6 +49,10 @@ class HubSubsystem(Subsystem):
         default="ghcr.io",
         help="Registry host written into `docker.json` and used by `publish` for images.",
     )
+    image_registry_insecure = BoolOption(
+        default=False,
+        help="Push images over plain HTTP (a registry on 127.0.0.1 in tests, never production).",
+    )
     image_repository = StrOption(
         default="monitoring-hub",
         help=help_text(

@@ -14,6 +14,7 @@ from pants.engine.target import (
     Dependencies,
     MultipleSourcesField,
     StringField,
+    StringSequenceField,
     Target,
     TargetGenerator,
 )
@@ -124,12 +125,25 @@ class ExporterPackageTarget(Target):
     )
 
 
+class ImageArchesField(StringSequenceField):
+    alias = "archs"
+    required = True
+    valid_choices = ARCHES
+    help = help_text(
+        """
+        The platforms of the multi-arch image (`linux/<arch>`), from the manifest's
+        `build.archs`. Each platform's binaries come from that arch's pinned upstream archive.
+        """
+    )
+
+
 class ExporterImageTarget(Target):
     alias = "exporter_image"
     core_fields = (
         *COMMON_TARGET_FIELDS,
         ExporterNameField,
         ExporterVersionField,
+        ImageArchesField,
         ExporterArtifactDependencies,
     )
     help = help_text(

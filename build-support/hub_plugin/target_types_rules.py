@@ -52,7 +52,10 @@ def _choices(value: Any, allowed: tuple[str, ...], where: str) -> tuple[str, ...
 
 
 def read_matrix(text: str) -> tuple[str | None, list[tuple[str, str | None, str | None]]]:
-    """Returns the version and the artifacts (kind, arch, dist) a manifest declares."""
+    """Returns the version and the artifacts (kind, arch, dist) a manifest declares.
+
+    The image is one artifact per arch here, `("docker", arch, None)`: one multi-arch target.
+    """
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -83,7 +86,7 @@ def read_matrix(text: str) -> tuple[str | None, list[tuple[str, str | None, str 
     if not isinstance(docker, dict):
         raise MatrixError("artifacts.docker: expected a mapping")
     if docker.get("enabled", True) is not False:
-        matrix.append(("docker", None, None))
+        matrix.extend(("docker", arch, None) for arch in archs)
     version = data.get("version")
     return (version if isinstance(version, str) else None), matrix
 
@@ -140,10 +143,13 @@ async def generate_exporter_targets(
         ],
     }
     generated = [manifest_tgt]
+    image_archs = [arch for kind, arch, _ in matrix if kind == "docker"]
+    if image_archs:
+        generated.append(
+            ExporterImageTarget({**common, "archs": image_archs}, address("docker"), union_membership)
+        )
     for kind, arch, dist in matrix:
-        if kind == "docker":
-            generated.append(ExporterImageTarget(common, address("docker"), union_membership))
-        else:
+        if kind != "docker":
             fields = {**common, "format": kind, "arch": arch, "dist": dist}
             generated.append(
                 ExporterPackageTarget(fields, address(f"{kind}_{arch}_{dist}"), union_membership)

@@ -12,6 +12,7 @@ from hub_plugin.target_types import (
     ExporterNameField,
     ExporterPackageTarget,
     ExporterVersionField,
+    ImageArchesField,
     PackageFormatField,
     target_types,
 )
@@ -59,6 +60,7 @@ def test_full_matrix(rule_runner: RuleRunner) -> None:
     assert len(tgts) == 1 + 6 + 8 + 1
     assert isinstance(tgts["manifest"], ExporterManifestTarget)
     assert isinstance(tgts["docker"], ExporterImageTarget)
+    assert tgts["docker"][ImageArchesField].value == ("amd64", "arm64")
     rpm = tgts["rpm_arm64_el9"]
     assert isinstance(rpm, ExporterPackageTarget)
     assert (rpm[PackageFormatField].value, rpm[ArchField].value, rpm[DistField].value) == (
