@@ -13,9 +13,10 @@ DEBIAN_PACKAGES=(
   rpm dnf createrepo-c rpmlint
   dpkg-dev apt-utils lintian
   mmdebstrap qemu-user-static binfmt-support
+  systemd  # systemd-analyze verify, for the units installed by the install tests
   docker.io docker-registry skopeo umoci
   chromium chromium-driver
-  gnupg file git curl ca-certificates
+  gnupg file git curl ca-certificates procps
 )
 
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then

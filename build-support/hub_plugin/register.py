@@ -2,7 +2,7 @@
 
 from hub_plugin import engine, lint_rules, package_rules, publish_rules
 from hub_plugin import target_types as _target_types
-from hub_plugin import target_types_rules, update_lock, upstream
+from hub_plugin import state_goals, target_types_rules, update_lock, upstream
 
 
 def target_types():
@@ -18,4 +18,5 @@ def rules():
         *publish_rules.rules(),
         *lint_rules.rules(),
         *update_lock.rules(),
+        *state_goals.rules(),
     )

@@ -78,10 +78,13 @@ def test_an_exporter_input_selects_that_exporter_only(clean: Path, path: str, ex
     [
         pytest.param("src/python/hub/dists.py", id="engine"),
         pytest.param("src/python/hub/templates/common/unit.service.j2", id="shared-template"),
+        # The engine's lockfile is owned by Pants' synthetic lockfile target, which every
+        # third-party requirement depends on: a new lock means a new engine, so everything.
+        pytest.param("build-support/lockfiles/engine.lock", id="engine-lockfile"),
     ],
 )
 def test_engine_or_template_selects_every_artifact(clean: Path, path: str) -> None:
-    edit(clean, path, "\n" if path.endswith(".j2") else "\n# touched\n")
+    edit(clean, path, "\n" if path.endswith((".j2", ".lock")) else "\n# touched\n")
     picked = selected(clean)
     assert picked == all_artifacts(clean)
     assert len(picked) == 455 + 34
@@ -92,12 +95,13 @@ def test_engine_or_template_selects_every_artifact(clean: Path, path: str) -> No
     [
         pytest.param("docs/architecture.md", id="docs"),
         pytest.param("README.md", id="readme"),
-        # Not owned by any target: Pants selects nothing, so CI rebuilds everything itself
-        # when these change (see .github/workflows/ci.yml).
+        # No artifact depends on these: Pants selects nothing, so CI rebuilds everything itself
+        # when they change (see .github/workflows/ci.yml).
         pytest.param("pants.toml", id="pants-toml"),
-        pytest.param("build-support/lockfiles/engine.lock", id="lockfile"),
+        pytest.param("build-support/lockfiles/pants-plugins.lock", id="plugin-lockfile"),
+        pytest.param("build-support/hub_plugin/package_rules.py", id="plugin"),
     ],
 )
 def test_unowned_paths_select_nothing(clean: Path, path: str) -> None:
-    edit(clean, path, "\n" if not path.endswith((".md", ".toml")) else "\n# touched\n")
+    edit(clean, path, "\n" if path.endswith(".lock") else "\n# touched\n")
     assert selected(clean) == set()

@@ -174,6 +174,24 @@ _RAM_DIR = Path("/dev/shm")
 _RAM_NEEDED = 2 << 30
 
 
+_RAM_PREFIX = "hub-install-test-"
+
+
+def _sweep_orphans(directory: Path) -> None:
+    """Removes roots left in RAM by test processes that died before their clean-up (a killed
+    or timed-out run; Pants also cancels a running test when its inputs change)."""
+    for entry in directory.glob(f"{_RAM_PREFIX}*-*"):
+        pid = entry.name[len(_RAM_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            pass
+
+
 def scratch_dir(fallback: Path) -> Path:
     """A fresh directory for one root: on a tmpfs when one is usable, else under `fallback`."""
     try:
@@ -186,7 +204,8 @@ def scratch_dir(fallback: Path) -> Path:
     except OSError:
         usable = False
     if usable:
-        return Path(tempfile.mkdtemp(prefix="hub-install-test-", dir=_RAM_DIR))
+        _sweep_orphans(_RAM_DIR)
+        return Path(tempfile.mkdtemp(prefix=f"{_RAM_PREFIX}{os.getpid()}-", dir=_RAM_DIR))
     fallback.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix="root-", dir=fallback))
 

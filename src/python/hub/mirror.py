@@ -32,6 +32,7 @@ import io
 import os
 import posixpath
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -647,15 +648,24 @@ def _run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     with serve(Path(args.dir), host=args.host, port=args.port) as url:
         print(f"serving {args.dir} at {url} (use it as [hub].upstream_mirror); Ctrl-C stops",
               flush=True)
+        # SIGTERM and SIGINT both stop cleanly (a background job may have SIGINT ignored).
+        previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
     return 0
 
 
