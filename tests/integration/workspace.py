@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 # Files that make up the workspace; the sandbox of a test depending on //:workspace holds them.
-WORKSPACE_ROOTS = ("pants", "pants.toml", "BUILD", "build-support", "src", "exporters", "tests", "docs")
+WORKSPACE_ROOTS = ("pants", "pants.toml", "BUILD", "build-support", "src", "exporters", "tests", "docs", ".github", ".ci", "README.md")
 
 
 def find_repo_root() -> Path:
