@@ -27,8 +27,10 @@ COMMAND_MODULES = (
     "hub.repo_yum",
     "hub.repo_apt",
     "hub.repo_files",
+    "hub.repo_site",
     "hub.sign",
     "hub.exporters_doc",
+    "hub.schema_doc",
     "hub.state",
     "hub.upstream",
 )
