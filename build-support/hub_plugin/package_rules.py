@@ -75,13 +75,14 @@ async def download_nfpm(nfpm: Nfpm, platform: Platform) -> NfpmBinary:
     return NfpmBinary(prefixed, f"nfpm/{nfpm.generate_exe(platform)}")
 
 
-def unpinned_message(inputs: ExporterInputs, version: str | None, arch: str) -> str | None:
+def unpinned_message(inputs: ExporterInputs, version: str | None, archs: tuple[str, ...]) -> str | None:
     if inputs.lock_version is None and not inputs.pins:
         reason = "its upstream is not pinned"
     elif inputs.lock_version != version:
         reason = f"{inputs.lock_path} pins {inputs.lock_version}, but the manifest says {version}"
-    elif inputs.pin(arch) is None:
-        reason = f"{inputs.lock_path} has no archive for {arch}"
+    elif any(inputs.pin(arch) is None for arch in archs):
+        missing = [arch for arch in archs if inputs.pin(arch) is None]
+        reason = f"{inputs.lock_path} has no archive for {', '.join(missing)}"
     else:
         return None
     spec_path = inputs.manifest_path.rsplit("/", 1)[0]
@@ -91,17 +92,43 @@ def unpinned_message(inputs: ExporterInputs, version: str | None, arch: str) -> 
     )
 
 
+@dataclass(frozen=True)
+class PinCheckRequest:
+    """Whether `archs` are pinned; the whole-exporter problems (no lock, stale lock) are
+    checked with `archs=()`, so they are reported once per exporter."""
+
+    spec_path: str
+    version: str | None
+    archs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PinCheck:
+    pinned: bool
+
+
+@rule(desc="Check an exporter's upstream pin", level=LogLevel.DEBUG)
+async def check_pin(request: PinCheckRequest, hub: HubSubsystem) -> PinCheck:
+    """Once per exporter (rules are memoized), not once per artifact: one warning each."""
+    inputs = await Get(ExporterInputs, ExporterInputsRequest(request.spec_path))
+    problem = unpinned_message(inputs, request.version, request.archs)
+    if problem is None:
+        return PinCheck(True)
+    if hub.require_pinned:
+        raise UpstreamError(problem + " ([hub].require_pinned is set.)")
+    logger.warning(f"Skipping {request.spec_path} (shown as missing): {problem}")
+    return PinCheck(False)
+
+
 @rule(desc="Package an exporter with nfpm", level=LogLevel.DEBUG)
 async def package_exporter(field_set: ExporterPackageFieldSet, hub: HubSubsystem) -> BuiltPackage:
     spec_path = field_set.address.spec_path
     exporter = field_set.exporter.value
     arch = field_set.arch.value
     inputs = await Get(ExporterInputs, ExporterInputsRequest(spec_path))
-    problem = unpinned_message(inputs, field_set.version.value, arch)
-    if problem:
-        if hub.require_pinned:
-            raise UpstreamError(problem + " ([hub].require_pinned is set.)")
-        logger.warning(f"Skipping {field_set.address}: {problem}")
+    version = field_set.version.value
+    exporter_pinned = await Get(PinCheck, PinCheckRequest(spec_path, version))
+    if not exporter_pinned.pinned or not (await Get(PinCheck, PinCheckRequest(spec_path, version, (arch,)))).pinned:
         return BuiltPackage(EMPTY_DIGEST, ())
 
     binaries, nfpm = await MultiGet(
@@ -155,11 +182,9 @@ async def package_image(field_set: ExporterImageFieldSet, hub: HubSubsystem) -> 
     exporter = field_set.exporter.value
     archs = tuple(field_set.archs.value or ())
     inputs = await Get(ExporterInputs, ExporterInputsRequest(spec_path))
-    problems = [p for p in (unpinned_message(inputs, field_set.version.value, a) for a in archs) if p]
-    if problems:
-        if hub.require_pinned:
-            raise UpstreamError(problems[0] + " ([hub].require_pinned is set.)")
-        logger.warning(f"Skipping {field_set.address}: {problems[0]}")
+    version = field_set.version.value
+    exporter_pinned = await Get(PinCheck, PinCheckRequest(spec_path, version))
+    if not exporter_pinned.pinned or not (await Get(PinCheck, PinCheckRequest(spec_path, version, archs))).pinned:
         return BuiltPackage(EMPTY_DIGEST, ())
 
     binaries = await MultiGet(

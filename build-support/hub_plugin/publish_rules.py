@@ -1,8 +1,12 @@
-"""`./pants publish exporters/<name>#docker`: push the image by digest, then tag it.
+"""`./pants publish`: images to a registry, the site to `HUB_PUBLISH_DIR`.
 
-The push runs outside the sandbox and the cache (an InteractiveProcess), with registry
-credentials taken from the environment (HUB_REGISTRY_USER/HUB_REGISTRY_PASSWORD) or the docker
-config (DOCKER_CONFIG, ~/.docker/config.json): never from files in the repository.
+Both run outside the sandbox and the cache (InteractiveProcess), with secrets taken from the
+environment only:
+- `exporters/<name>#docker` pushes the image by digest, then tags it; registry credentials
+  come from HUB_REGISTRY_USER/HUB_REGISTRY_PASSWORD or the docker config, never the repository;
+- `//:site` signs the RPMs and repository metadata with HUB_SIGNING_KEY (or HUB_GNUPGHOME +
+  HUB_SIGNING_KEY_ID) and switches `HUB_PUBLISH_DIR/current` to a complete new snapshot. The
+  key never enters a sandbox input, the cache or dist/.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 
 from hub_plugin.engine import HubProcess
 from hub_plugin.subsystems import HubSubsystem
-from hub_plugin.target_types import ExporterNameField, ImageArchesField
+from hub_plugin.target_types import ExporterNameField, ImageArchesField, SiteExportersField
 from pants.core.goals.publish import (
     PublishFieldSet,
     PublishOutputData,
@@ -91,5 +95,64 @@ async def push_image(request: PublishImageRequest, hub: HubSubsystem) -> Publish
     )
 
 
+SIGNING_ENV = (
+    "HUB_SIGNING_KEY",
+    "HUB_GNUPGHOME",
+    "HUB_SIGNING_KEY_ID",
+    "HUB_PUBLISH_DIR",
+    "HUB_PUBLISH_KEEP",
+    "PATH",
+    "HOME",
+)
+
+
+class PublishSiteRequest(PublishRequest):
+    pass
+
+
+@dataclass(frozen=True)
+class PublishSiteFieldSet(PublishFieldSet):
+    publish_request_type = PublishSiteRequest
+    required_fields = (SiteExportersField,)
+
+    exporters: SiteExportersField
+
+    def get_output_data(self) -> PublishOutputData:
+        return PublishOutputData({"publisher": "hub-site", **super().get_output_data()})
+
+
+@rule(desc="Sign and publish the site")
+async def publish_site(request: PublishSiteRequest, hub: HubSubsystem) -> PublishProcesses:
+    env = dict(await Get(EnvironmentVars, EnvironmentVarsRequest(SIGNING_ENV)))
+    dest = env.get("HUB_PUBLISH_DIR")
+    if not dest:
+        return PublishProcesses(
+            [PublishPackages(names=("site",), description="(HUB_PUBLISH_DIR is not set)")]
+        )
+    merged = await Get(Digest, MergeDigests(pkg.digest for pkg in request.packages))
+    process = await Get(
+        Process,
+        HubProcess(
+            argv=(
+                "publish",
+                "--site",
+                "site",
+                "--dest",
+                dest,
+                "--base-url",
+                hub.site_url,
+                *(("--keep", env["HUB_PUBLISH_KEEP"]) if env.get("HUB_PUBLISH_KEEP") else ()),
+            ),
+            description=f"Sign and publish the site to {dest}",
+            input_digest=merged,
+            env=FrozenDict(env),
+            cacheable=False,
+        ),
+    )
+    return PublishProcesses(
+        [PublishPackages(names=(f"{dest}/current",), process=InteractiveProcess.from_process(process))]
+    )
+
+
 def rules():
-    return (*collect_rules(), *PublishImageFieldSet.rules())
+    return (*collect_rules(), *PublishImageFieldSet.rules(), *PublishSiteFieldSet.rules())

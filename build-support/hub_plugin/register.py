@@ -2,7 +2,7 @@
 
 from hub_plugin import engine, lint_rules, package_rules, publish_rules
 from hub_plugin import target_types as _target_types
-from hub_plugin import state_goals, target_types_rules, update_lock, upstream
+from hub_plugin import site_rules, state_goals, target_types_rules, update_lock, upstream
 
 
 def target_types():
@@ -16,6 +16,7 @@ def rules():
         *upstream.rules(),
         *package_rules.rules(),
         *publish_rules.rules(),
+        *site_rules.rules(),
         *lint_rules.rules(),
         *update_lock.rules(),
         *state_goals.rules(),

@@ -41,6 +41,17 @@ class HubSubsystem(Subsystem):
             """
         ),
     )
+    site_url = StrOption(
+        default="http://localhost:8000/",
+        help=help_text(
+            """
+            Where the site is served. It goes only into the users' `.repo`/`.sources` files and
+            the portal's instructions, never into artifacts (package URLs are relative). The
+            default suits a local preview (`python3 -m http.server -d dist/site 8000`); release
+            CI sets the real URL.
+            """
+        ),
+    )
     github_api_url = StrOption(
         default="https://api.github.com",
         help="Base URL of the GitHub REST API used by `update-upstreams`.",

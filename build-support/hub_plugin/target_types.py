@@ -178,10 +178,39 @@ class ExporterTargetGenerator(TargetGenerator):
     moved_fields = (ExporterArtifactDependencies,)
 
 
+class SiteExportersField(StringField):
+    alias = "exporters"
+    default = "exporters"
+    help = help_text(
+        """
+        The directory holding one `exporter()` per subdirectory. Every artifact of every
+        exporter under it is a dependency of the site (inferred), so any change rebuilds it.
+        """
+    )
+
+
+class SiteDependenciesField(Dependencies):
+    help = "Extra dependencies; the exporters' artifacts are inferred from `exporters`."
+
+
+class HubSiteTarget(Target):
+    alias = "hub_site"
+    core_fields = (*COMMON_TARGET_FIELDS, SiteExportersField, SiteDependenciesField)
+    help = help_text(
+        """
+        The published site: the aggregated catalog, the YUM and APT repositories (unsigned),
+        the users' `.repo` and `.sources` files and the portal. `./pants package //:site`
+        builds it into `dist/site/`; `./pants publish //:site` signs it and publishes it
+        atomically to `HUB_PUBLISH_DIR`. Unpinned exporters show as `missing`.
+        """
+    )
+
+
 def target_types():
     return (
         ExporterTargetGenerator,
         ExporterManifestTarget,
         ExporterPackageTarget,
         ExporterImageTarget,
+        HubSiteTarget,
     )

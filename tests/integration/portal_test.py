@@ -300,20 +300,20 @@ def test_copy_buttons_copy_the_exact_commands(driver, base, site) -> None:
     docker = json.loads((site / "catalog" / "node_exporter" / "docker.json").read_text())["images"][0]
     ref = f"{docker['registry']}/{docker['repository']}@{docker['digest']}"
     expected = {
-        "cmd-rpm-el9-1": "sudo tee /etc/yum.repos.d/monitoring-hub.repo > /dev/null <<'EOF'\n"
-                         + repo_files.yum_repo_file(site_url, "el9") + "EOF",
+        "cmd-rpm-el9-1": repo_files.yum_setup_commands(site_url, "el9").rstrip("\n"),
+        "cmd-rpm-el9-1-f": repo_files.yum_repo_file(site_url, "el9"),
         "cmd-rpm-el9-2": "sudo dnf install node_exporter",
-        "cmd-deb-debian-12-2": "sudo tee /etc/apt/sources.list.d/monitoring-hub.sources > /dev/null <<'EOF'\n"
-                               + repo_files.apt_sources_file(site_url, "bookworm") + "EOF",
-        "cmd-deb-ubuntu-24.04-3": "sudo apt update\nsudo apt install node-exporter",
+        "cmd-deb-debian-12-1": repo_files.apt_setup_commands(site_url, "bookworm").rstrip("\n"),
+        "cmd-deb-debian-12-1-f": repo_files.apt_sources_file(site_url, "bookworm"),
+        "cmd-deb-ubuntu-24.04-2": "sudo apt install node-exporter",
         "cmd-docker-1": f"docker pull {ref}",
         "cmd-docker-2": f"docker run -d --name node_exporter -p 9100:9100 {ref}",
     }
     for target, text in expected.items():
         button = driver.find_element(By.CSS_SELECTOR, f'button[data-copy-target="{target}"]')
-        details = button.find_element(By.XPATH, "ancestor::details")
-        if details.get_attribute("open") is None:
-            details.find_element(By.TAG_NAME, "summary").click()
+        for details in button.find_elements(By.XPATH, "ancestor::details"):  # outermost first
+            if details.get_attribute("open") is None:
+                details.find_element(By.TAG_NAME, "summary").click()
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
         button.click()
         WebDriverWait(driver, 5).until(lambda d: button.get_attribute("data-state") in ("copied", "failed"))
@@ -437,6 +437,6 @@ def test_works_from_file_urls(driver, site, tmp_path) -> None:
     WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("exporters/blackbox_exporter.html"))
     WebDriverWait(driver, 10).until(lambda d: d.execute_script("return !!(window.hubPortal && window.hubPortal.ready)"))
     # No server address to detect: the placeholder stays, and the note says to replace it.
-    assert "https://<your-host>/<path>" in driver.find_element(By.ID, "cmd-rpm-el8-1").get_attribute("textContent")
+    assert "https://<your-host>/<path>" in driver.find_element(By.ID, "cmd-rpm-el8-1-f").get_attribute("textContent")
     assert driver.find_element(By.ID, "base-note").is_displayed()
     assert driver.find_elements(By.CSS_SELECTOR, "table.matrix tbody tr")

@@ -101,14 +101,67 @@ class Dockerd:
         return docker.DockerClient(base_url=self.url, version="auto", timeout=120)
 
 
+_SHORT_PREFIX = "hubd-"
+_STALE_AFTER = 15 * 60  # seconds: older private dirs whose dockerd is gone are leftovers
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep_stale(tmp: Path = Path("/tmp")) -> None:
+    """Cleans up after a test process that was killed before its teardown ran (and whose
+    dockerd was then killed too): only our own `hubd-*` directories, older than 15 minutes,
+    whose recorded dockerd PID is gone. Their containers (through their containerd shims,
+    matched by the socket path in our directory) are stopped by PID, and their mounts
+    (netns, data root) unmounted."""
+    import time as _time
+
+    for short in tmp.glob(f"{_SHORT_PREFIX}*"):
+        try:
+            if _time.time() - short.stat().st_mtime < _STALE_AFTER:
+                continue
+            pid = int((short / "docker.pid").read_text().strip()) if (short / "docker.pid").exists() else 0
+        except (OSError, ValueError):
+            continue
+        if pid and _alive(pid):
+            continue
+        marker = f"{short}/exec/containerd/containerd.sock"
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"containerd-shim" in cmdline[0] and marker.encode() in cmdline:
+                for child in Path(f"/proc/{proc.name}/task/{proc.name}/children").read_text().split():
+                    _stop_pid(int(child), timeout=10)
+                _stop_pid(int(proc.name), timeout=10)
+        with contextlib.suppress(OSError):
+            data_root = Path((short / "data-root").read_text().strip())
+            _unmount_below(data_root)
+            shutil.rmtree(data_root, ignore_errors=True)
+        _unmount_below(short)
+        shutil.rmtree(short, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def dockerd(workdir: Path, *, start_timeout: float = 90) -> Iterator[Dockerd]:
     """A private Docker engine for the duration of the block."""
+    _sweep_stale()
     # unix socket paths are limited to 107 bytes: keep the exec root (containerd's sockets) short.
     workdir.mkdir(parents=True, exist_ok=True)
-    short = Path(tempfile.mkdtemp(prefix="hubd-", dir="/tmp"))
+    short = Path(tempfile.mkdtemp(prefix=_SHORT_PREFIX, dir="/tmp"))
     data_root, exec_root = workdir / "data", short / "exec"
     socket, pidfile, log = short / "docker.sock", short / "docker.pid", workdir / "dockerd.log"
+    (short / "data-root").write_text(str(data_root))  # for _sweep_stale, should teardown never run
     exec_root.mkdir(parents=True)
     cmd = [
         shutil.which("dockerd") or "/usr/sbin/dockerd",
@@ -122,8 +175,10 @@ def dockerd(workdir: Path, *, start_timeout: float = 90) -> Iterator[Dockerd]:
     env = base_env()
     env.pop("DOCKER_HOST", None)
     with open(log, "wb") as out:
+        # Its own session, so that a kill of the test's process group (a Pants retry or timeout)
+        # does not SIGKILL it; the parent-death SIGTERM then makes it stop its containers.
         proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                preexec_fn=_die_with_parent)
+                                preexec_fn=_die_with_parent, start_new_session=True)
     daemon = Dockerd(socket, proc.pid, workdir, log)
     containerd_pid: int | None = None
     try:

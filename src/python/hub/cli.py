@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "hub.repo_files",
     "hub.repo_site",
     "hub.sign",
+    "hub.site",
     "hub.exporters_doc",
     "hub.schema_doc",
     "hub.state",

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Portal benchmark: catalog aggregation and portal generation for 34 and 1,000 exporters, and
+search latency per keystroke in a real headless Chromium with 1,000 exporters.
+
+    PYTHONPATH=src/python python3 build-support/bench/portal_bench.py [--write-docs]
+
+Needs jinja2, jsonschema, pyyaml and selenium, and Debian's chromium + chromium-driver
+(build-support/ci/install-tools.sh). Synthetic exporters of the real shape (hub.synthetic):
+15 declared artifacts each (some partial, some stale), package files, artifact JSONs, locks.
+
+- aggregation: `hub catalog` in-process (read + validate every artifact JSON, metadata.json,
+  index.json, atomic writes), `--runs` runs, median;
+- generation: `hub portal` in-process (every page, README rendering), `--runs` runs, median;
+- search: the 1,000-exporter index served on 127.0.0.1, typing `--query` one key at a time with
+  send_keys; per keystroke, the filter function's own time (performance.now() around it, in the
+  page) and the time from the input event to the next frame (filter + style + layout).
+
+Goals: generation < 1 s (34) and < 10 s (1,000); < 50 ms per keystroke.
+With --write-docs the "Portal" section of docs/benchmarks.md is replaced (or appended).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
+
+from hub import aggregate, portal, synthetic  # noqa: E402
+from hub.manifest import load_manifest  # noqa: E402
+
+SECTION = "## Portal"
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage")
+
+
+def generation(work: Path, n: int, runs: int) -> dict:
+    paths = synthetic.write_exporters(work / f"n{n}", synthetic.many(n))
+    manifests = [load_manifest(p) for p in aggregate.find_manifests([paths["exporters"]])]
+    site = Path(paths["site"])
+    agg, gen = [], []
+    for _ in range(runs):
+        shutil.rmtree(site / "catalog", ignore_errors=True)
+        t0 = time.perf_counter()
+        artifacts = aggregate.read_artifacts([paths["artifacts"]])
+        aggregate.build_catalog(manifests, artifacts, site / "catalog", warn=lambda m: None)
+        agg.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        portal.build_portal(site / "catalog", site, readmes=paths["exporters"])
+        gen.append(time.perf_counter() - t0)
+    index_size = (site / "index.html").stat().st_size
+    artifacts_n = sum(len(d) for d in aggregate.read_artifacts([paths["artifacts"]]).values())
+    return {"n": n, "site": site, "aggregate": statistics.median(agg), "portal": statistics.median(gen),
+            "index_kib": index_size / 1024, "artifacts": artifacts_n}
+
+
+def search_latency(site: Path, query: str) -> dict:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    handler = functools.partial(type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *a: None}),
+                                directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    profile = tempfile.mkdtemp(prefix="hub-bench-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.add_argument("--window-size=1280,900")
+    driver = webdriver.Chrome(service=Service(os.environ.get("HUB_CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
+    try:
+        t0 = time.perf_counter()
+        driver.get(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script("return !!(window.hubPortal && window.hubPortal.ready)"))
+        load = time.perf_counter() - t0
+        nav = driver.execute_script(
+            "const n = performance.getEntriesByType('navigation')[0]; return [n.domContentLoadedEventEnd, n.loadEventEnd]")
+        box = driver.find_element(By.ID, "q")
+        driver.execute_script("window.hubPortal.filterTimings.length = 0; window.hubPortal.paintTimings.length = 0")
+        shown = []
+        for ch in query:
+            box.send_keys(ch)
+            WebDriverWait(driver, 10).until(
+                lambda d: d.execute_script("return window.hubPortal.paintTimings.length") >= len(shown) + 1)
+            shown.append(driver.execute_script(
+                "return document.querySelectorAll('#results > li:not([hidden])').length"))
+        # Deleting brings everything back: the widest updates.
+        for _ in query:
+            box.send_keys("\b")
+        WebDriverWait(driver, 10).until(
+            lambda d: d.execute_script("return window.hubPortal.paintTimings.length") >= 2 * len(query))
+        filt = driver.execute_script("return window.hubPortal.filterTimings")
+        paint = driver.execute_script("return window.hubPortal.paintTimings")
+    finally:
+        driver.quit()
+        server.shutdown()
+        shutil.rmtree(profile, ignore_errors=True)
+    return {"load": load, "dcl_ms": nav[0], "filter": filt, "paint": paint, "shown": shown, "keys": 2 * len(query)}
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[34, 1000])
+    parser.add_argument("--query", default="redis 04")
+    parser.add_argument("--workdir", help="keep the generated sites here")
+    parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
+    args = parser.parse_args()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="hub-portal-bench-"))
+    try:
+        gens = [generation(work, n, args.runs) for n in args.sizes]
+        for g in gens:
+            print(f"{g['n']} exporters: aggregate {g['aggregate']:.3f} s, portal {g['portal']:.3f} s", file=sys.stderr)
+        big = max(gens, key=lambda g: g["n"])
+        s = search_latency(big["site"], args.query)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+    lines = [
+        SECTION,
+        "",
+        f"`build-support/bench/portal_bench.py`: synthetic exporters (`hub.synthetic.many`, 15 declared artifacts "
+        f"each, some partial or stale, real package files and artifact JSONs), {args.runs} runs, medians, in-process; "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}.",
+        "",
+        "| exporters | artifact JSONs | `hub catalog` (s) | `hub portal` (s) | goal | index.html |",
+        "|---:|---:|---:|---:|---|---:|",
+    ]
+    for g in gens:
+        goal = "< 1 s" if g["n"] <= 34 else "< 10 s"
+        lines.append(f"| {g['n']} | {g['artifacts']} | {g['aggregate']:.3f} | {g['portal']:.3f} | {goal} | {g['index_kib']:.0f} KiB |")
+    lines += [
+        "",
+        f"Search in headless Chromium with {big['n']} exporters, typing `{args.query}` one key at a time then deleting it "
+        f"({s['keys']} keystrokes; cards shown after each key while typing: {', '.join(map(str, s['shown']))}). "
+        f"Page ready in {s['load']:.2f} s (DOMContentLoaded at {s['dcl_ms']:.0f} ms).",
+        "",
+        "| per keystroke | median (ms) | p95 (ms) | max (ms) | goal |",
+        "|---|---:|---:|---:|---|",
+        f"| filter function (performance.now() around it) | {statistics.median(s['filter']):.2f} | {_p95(s['filter']):.2f} | {max(s['filter']):.2f} | < 50 ms |",
+        f"| input event to next frame (filter + style + layout) | {statistics.median(s['paint']):.1f} | {_p95(s['paint']):.1f} | {max(s['paint']):.1f} | < 50 ms |",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.write_docs:
+        docs = REPO_ROOT / "docs" / "benchmarks.md"
+        existing = docs.read_text() if docs.exists() else "# Benchmarks\n\nMeasured on the project's machines; see each section for the command.\n\n"
+        start = existing.find(SECTION + "\n")
+        if start >= 0:
+            end = existing.find("\n## ", start + len(SECTION))
+            existing = existing[:start] + text + (existing[end + 1:] if end >= 0 else "")
+        else:
+            existing = existing.rstrip("\n") + "\n\n" + text
+        docs.write_text(existing)
+        print(f"updated {docs.relative_to(REPO_ROOT)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
