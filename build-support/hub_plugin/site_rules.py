@@ -23,7 +23,6 @@ from pants.engine.fs import (
     MergeDigests,
     PathGlobs,
     GlobMatchErrorBehavior,
-    RemovePrefix,
     Snapshot,
 )
 from pants.engine.process import ProcessResult

@@ -23,9 +23,7 @@ from pants.engine.fs import (
     DownloadFile,
     FileDigest,
     GlobMatchErrorBehavior,
-    MergeDigests,
     PathGlobs,
-    RemovePrefix,
 )
 from pants.engine.process import ProcessResult
 from pants.engine.rules import Get, collect_rules, rule
