@@ -123,7 +123,15 @@ async def upstream_binaries(request: UpstreamBinariesRequest, hub: HubSubsystem)
     if pin is None:
         raise UpstreamError(f"{inputs.lock_path}: no pinned archive for {request.arch}")
     url, sha256, size = pin
-    archive = await Get(Digest, DownloadFile(hub.mirrored(url), FileDigest(sha256, size)))
+    source = hub.mirrored(url)
+    try:
+        archive = await Get(Digest, DownloadFile(source, FileDigest(sha256, size)))
+    except Exception as e:  # Pants' own message names the digests, not the URL
+        via = f" (from {source})" if source != url else ""
+        raise UpstreamError(
+            f"{inputs.lock_path}: download of {url}{via} failed; expected sha256 {sha256} "
+            f"({size} bytes): {e}"
+        ) from e
     archive_name = url.rsplit("/", 1)[-1]
     out = f"binaries/{request.arch}"
     result = await Get(

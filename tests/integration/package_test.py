@@ -57,7 +57,7 @@ def test_fourteen_packages_with_their_artifact_json(built) -> None:
     ids = [f"rpm_{a}_{d}" for d in RPM_DISTS for a in ARCHES] + [
         f"deb_{a}_{d}" for d in DEB_DISTS for a in ARCHES
     ]
-    assert sorted(p.name for p in dist.glob("*.json")) == sorted(f"{i}.json" for i in ids)
+    assert sorted(p.name for p in dist.glob("*.json")) == sorted([f"{i}.json" for i in ids] + ["docker.json"])
     packages = sorted(p.name for p in dist.iterdir() if p.suffix in (".rpm", ".deb"))
     assert len(packages) == 14, packages
     assert "node_exporter-1.11.0-1.el9.x86_64.rpm" in packages
@@ -116,17 +116,23 @@ def test_rpm_and_dpkg_read_the_headers(built) -> None:
     ]
 
 
+def tree_digests(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): sha256(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def test_clean_rebuild_is_byte_identical(built, tmp_path: Path) -> None:
     repo, env = built
     dist = repo / "dist" / "node_exporter"
-    first = {p.name: sha256(p) for p in dist.iterdir()}
+    first = tree_digests(dist)
     # A fresh local store: every process runs again, nothing comes from the first build's cache.
     run_pants(
         repo, f"--local-store-dir={tmp_path / 'store'}", "--no-local-cache",
         "package", "exporters/node_exporter::", env=env, check=True,
     )
-    second = {p.name: sha256(p) for p in dist.iterdir()}
-    assert len(first) == 28
+    second = tree_digests(dist)
+    # 14 packages + 14 JSONs, and the image: docker.json, 2 docker-load archives, the OCI layout.
+    assert sum(1 for name in first if name.endswith((".rpm", ".deb"))) == 14
+    assert any(name.startswith("oci/blobs/sha256/") for name in first)
     assert second == first
 
 
