@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "hub.repo_files",
     "hub.repo_site",
     "hub.sign",
+    "hub.publish",
     "hub.site",
     "hub.exporters_doc",
     "hub.schema_doc",
@@ -37,10 +38,21 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands the build runs once per package: import only their module, not every concern
+# (that saves about 0.3 s of start-up in each of hundreds of sandboxed processes).
+HOT_COMMANDS = {
+    "extract": "hub.archive",
+    "package": "hub.package",
+    "image": "hub.oci",
+    "yum-entry": "hub.repo_yum",
+    "apt-entry": "hub.repo_apt",
+}
+
+
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in modules:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:  # a concern not built yet, or not in this PEX
@@ -52,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    hot = HOT_COMMANDS.get(argv[0]) if argv else None
+    args = build_parser((hot,) if hot else COMMAND_MODULES).parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except HubError as e:
