@@ -13,6 +13,7 @@ DEBIAN_PACKAGES=(
   rpm dnf createrepo-c rpmlint
   dpkg-dev apt-utils lintian
   mmdebstrap qemu-user-static binfmt-support
+  gcc libc6-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # the e2e tests' static stand-in exporter
   systemd  # systemd-analyze verify, for the units installed by the install tests
   docker.io docker-registry skopeo umoci
   chromium chromium-driver

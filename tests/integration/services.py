@@ -141,8 +141,9 @@ def _sweep_stale(tmp: Path = Path("/tmp")) -> None:
             except OSError:
                 continue
             if b"containerd-shim" in cmdline[0] and marker.encode() in cmdline:
-                for child in Path(f"/proc/{proc.name}/task/{proc.name}/children").read_text().split():
-                    _stop_pid(int(child), timeout=10)
+                with contextlib.suppress(OSError):  # the container's init, then the shim
+                    for child in Path(f"/proc/{proc.name}/task/{proc.name}/children").read_text().split():
+                        _stop_pid(int(child), timeout=10)
                 _stop_pid(int(proc.name), timeout=10)
         with contextlib.suppress(OSError):
             data_root = Path((short / "data-root").read_text().strip())
