@@ -165,7 +165,7 @@ def test_typing_narrows_the_list_instantly(driver, base) -> None:
         counts.append(len(visible_cards(driver)))
     assert counts == sorted(counts, reverse=True) and counts[-1] == 1
     assert visible_cards(driver) == ["redis_exporter"]
-    assert driver.find_element(By.ID, "count").text == "Showing 1 of 6 exporters"
+    assert driver.find_element(By.ID, "count").text == "1 of 6 exporters match"
     WebDriverWait(driver, 5).until(lambda d: "q=redis" in d.current_url)
     assert driver.execute_script("return window.hubPortal.filterTimings.length") >= 5
 
@@ -239,6 +239,35 @@ def test_keyboard_use(driver, base) -> None:
     assert link.text == NAMES[0]
     link.send_keys(Keys.ENTER)
     WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith(f"exporters/{NAMES[0]}.html"))
+
+
+def test_long_lists_show_a_page_at_a_time(driver, tmp_path_factory) -> None:
+    specs = [synthetic.Spec(f"many{i:03d}_exporter", category="Web" if i % 2 else "Storage", built=[],
+                            description=f"Synthetic number {i}") for i in range(130)]
+    site = synthetic.build_site(tmp_path_factory.mktemp("many"), specs)
+    open_page(driver, (site / "index.html").as_uri())
+    assert len(visible_cards(driver)) == 120
+    more = driver.find_element(By.ID, "more-button")
+    assert more.is_displayed() and more.text == "Show 10 more (10 not shown)"
+    more.click()
+    assert visible_cards(driver) == sorted(s.name for s in specs)
+    assert not more.is_displayed()
+    assert driver.switch_to.active_element.text == "many120_exporter"  # focus moves to the first new card
+    def expected(query: str, category: str = "") -> list[str]:
+        out = []
+        for spec in specs:
+            hay = f"{spec.name} {spec.name.replace('_', ' ')} {spec.description} {spec.category}".lower()
+            if all(t in hay for t in query.lower().split()) and category in ("", spec.category):
+                out.append(spec.name)
+        return sorted(out)
+
+    driver.find_element(By.ID, "q").send_keys("number 12")
+    assert visible_cards(driver) == expected("number 12") and len(expected("number 12")) == 12
+    assert not more.is_displayed()
+    Select(driver.find_element(By.ID, "category")).select_by_value("Storage")
+    assert visible_cards(driver) == expected("number 12", "Storage")
+    n = len(expected("number 12", "Storage"))
+    assert driver.find_element(By.ID, "count").text == f"{n} of 130 exporters match"
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -127,9 +128,19 @@ def check_artifact(doc: Any, display: str) -> None:
         raise catalog.SchemaError(display, errors)
 
 
+class Artifacts(dict):  # type: ignore[type-arg]
+    """{exporter: {artifact id: doc}}, plus ``paths``: {(exporter, id): the file it was read
+    from, when that file is already in the catalog's canonical form (hub.catalog.dumps)}, which
+    :func:`build_catalog` hard-links instead of writing again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: dict[tuple[str, str], str] = {}
+
+
 def read_artifacts(
     roots: Iterable[str | os.PathLike[str]], *, display_root: str | None = None
-) -> dict[str, dict[str, dict[str, Any]]]:
+) -> Artifacts:
     """Every artifact JSON under ``roots`` (any depth), as {exporter: {artifact id: doc}}.
 
     Only files named like an artifact (``rpm_<arch>_<dist>.json``, ``deb_...``, ``docker.json``)
@@ -137,7 +148,7 @@ def read_artifacts(
     beside them are ignored. Each one is validated; its name must match its content. The same
     artifact found twice must be identical.
     """
-    found: dict[str, dict[str, dict[str, Any]]] = {}
+    found = Artifacts()
     origin: dict[tuple[str, str], str] = {}
     for root in roots:
         root = os.fspath(root)
@@ -150,7 +161,8 @@ def read_artifacts(
                 shown = path if display_root is None else os.path.join(display_root, os.path.relpath(path, root))
                 try:
                     with open(path, encoding="utf-8") as f:
-                        doc = json.load(f)
+                        text = f.read()
+                    doc = json.loads(text)
                 except (OSError, UnicodeDecodeError, ValueError) as e:
                     raise HubError(f"{shown}: not a readable JSON document ({e})") from None
                 check_artifact(doc, shown)
@@ -164,6 +176,8 @@ def read_artifacts(
                     raise HubError(f"{shown}: {exporter} {aid} differs from {origin[key]} (two builds of one artifact)")
                 found[exporter][aid] = doc
                 origin.setdefault(key, shown)
+                if key not in found.paths and not os.path.islink(path) and text == catalog.dumps(doc):
+                    found.paths[key] = path
     return found
 
 
@@ -333,6 +347,7 @@ def build_catalog(
     for exporter in sorted(set(artifacts) - set(names)):
         warn(f"{exporter}: artifact JSONs found but no manifest; left out of the catalog")
 
+    sources = getattr(artifacts, "paths", {})
     metadatas = []
     unpinned = []
     for manifest in sorted(manifests, key=lambda m: m.name):
@@ -348,8 +363,13 @@ def build_catalog(
         metadatas.append(metadata)
         for aid in sorted(declared & set(present)):
             target = out / manifest.name / f"{aid}.json"
-            if _same_json(target, present[aid]):
+            source = sources.get((manifest.name, aid))
+            if source is not None and _same_file(source, target):
                 continue  # aggregating a catalog in place
+            if source is not None and _link_atomic(source, target):
+                continue
+            if _same_json(target, present[aid]):
+                continue
             catalog.write_json_atomic(target, present[aid])
         catalog.write_json_atomic(out / manifest.name / METADATA_FILE, metadata)
 
@@ -362,6 +382,35 @@ def build_catalog(
     validate(index, "index", what=INDEX_FILE)
     catalog.write_json_atomic(out / INDEX_FILE, index)
     return index
+
+
+def _same_file(a: str, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _link_atomic(source: str, target: Path) -> bool:
+    """Publishes ``source`` (a complete, canonical artifact JSON) at ``target`` as a hard link:
+    link to a temporary name, then rename over the target, so readers never see a partial
+    file. Writers only ever replace files by rename, so the shared inode never changes.
+    False when the filesystem cannot link (another device): the caller writes a copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return False
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return True
 
 
 def _same_json(path: Path, doc: Any) -> bool:

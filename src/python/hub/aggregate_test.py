@@ -265,3 +265,21 @@ def test_100_concurrent_writers_never_tear_and_all_are_aggregated(tmp_path: Path
     assert index["totals"]["missing"] == 8 * 14 - WRITERS
     assert json.loads((root / shared_rel).read_text()) in shared_docs
     assert not [p for p in root.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_canonical_artifact_jsons_are_linked_others_rewritten(tmp_path: Path) -> None:
+    paths = synthetic.write_exporters(tmp_path, [synthetic.Spec("k_exporter", built=["rpm_amd64_el9", "docker"])])
+    src = Path(paths["artifacts"]) / "k_exporter"
+    (src / "docker.json").write_text(json.dumps(json.loads((src / "docker.json").read_text())))  # not canonical
+    manifest = load_manifest(Path(paths["exporters"]) / "k_exporter" / "manifest.yaml")
+    out = tmp_path / "catalog"
+    aggregate.build_catalog([manifest], aggregate.read_artifacts([paths["artifacts"]]), out, warn=lambda m: None)
+    assert os.path.samefile(src / "rpm_amd64_el9.json", out / "k_exporter" / "rpm_amd64_el9.json")
+    assert not os.path.samefile(src / "docker.json", out / "k_exporter" / "docker.json")
+    assert (out / "k_exporter" / "docker.json").read_text() == catalog.dumps(json.loads((src / "docker.json").read_text()))
+    # A writer replacing the source (atomically) never changes the published copy.
+    before = (out / "k_exporter" / "rpm_amd64_el9.json").read_bytes()
+    doc = json.loads(before)
+    doc["package"]["size_bytes"] += 1
+    catalog.write_json_atomic(src / "rpm_amd64_el9.json", doc)
+    assert (out / "k_exporter" / "rpm_amd64_el9.json").read_bytes() == before

@@ -20,6 +20,7 @@ holding index.html), and on ``file://`` the placeholder stays, with a note. See 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -43,6 +44,10 @@ PLACEHOLDER_BASE_URL = "https://<your-host>/<path>"
 STATIC_FILES = ("portal.css", "portal.js")
 EXPORTERS_DIR = "exporters"
 MAX_README_BYTES = 256 * 1024
+# What may appear in a command users copy: the schemas' own patterns, checked again here so a
+# tampered catalog can never put shell syntax into an install command.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+_IMAGE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?/[a-z0-9]+([._/-][a-z0-9]+)*@sha256:[0-9a-f]{64}$")
 _RELATIVE_URL = re.compile(r"^(?!.*(?:^|/)\.\.?(?:/|$))[A-Za-z0-9._+~-]+(?:/[A-Za-z0-9._+~-]+)*$")
 STATUS_LABELS = {"success": "built", "stale": "stale", "failed": "failed", "missing": "missing"}
 
@@ -111,6 +116,19 @@ def human_size(n: int | None) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+@functools.lru_cache(maxsize=None)
+def _repo_texts(base_url: str, family: str, dist: str) -> tuple[str, str]:
+    """(setup commands, repository file) for one dist: the same for every exporter."""
+    if family == "rpm":
+        return repo_files.yum_setup_commands(base_url, dist).rstrip("\n"), repo_files.yum_repo_file(base_url, dist)
+    codename = dists.DISTS[dist].codename
+    return repo_files.apt_setup_commands(base_url, codename).rstrip("\n"), repo_files.apt_sources_file(base_url, codename)
+
+
+def _shell_word(value: Any, pattern: re.Pattern[str]) -> str | None:
+    return value if isinstance(value, str) and pattern.match(value) else None
+
+
 def install_blocks(metadata: Mapping[str, Any], docker: Mapping[str, Any] | None, base_url: str) -> list[dict[str, Any]]:
     """The install instructions, one group per dist (and one for the image). Each step is
     {title, text, file?}: ``text`` is exactly what its copy button copies; ``file`` is the
@@ -118,41 +136,40 @@ def install_blocks(metadata: Mapping[str, Any], docker: Mapping[str, Any] | None
     file texts come from :mod:`hub.repo_files`, the functions the repositories use."""
     arts = metadata["artifacts"]
     packages = metadata.get("packages") or {}
+    exporter = _shell_word(metadata.get("exporter"), _NAME) or "exporter"
     groups: list[dict[str, Any]] = []
     for dist in _ordered(arts.get("rpm", {}), dists.RPM_DISTS):
-        name = packages.get("rpm") or metadata["exporter"]
+        name = _shell_word(packages.get("rpm"), _NAME) or exporter
         groups.append({
             "id": f"rpm-{dist}", "family": "rpm", "dist": dist, "title": f"{dist_label(dist)} (dnf)",
             "statuses": arts["rpm"][dist],
             "steps": [
-                {"title": "Add the repository", "text": repo_files.yum_setup_commands(base_url, dist).rstrip("\n"),
-                 "file": {"path": repo_files.YUM_REPO_PATH, "text": repo_files.yum_repo_file(base_url, dist)}},
+                {"title": "Add the repository", "text": _repo_texts(base_url, "rpm", dist)[0],
+                 "file": {"path": repo_files.YUM_REPO_PATH, "text": _repo_texts(base_url, "rpm", dist)[1]}},
                 {"title": "Install", "text": f"sudo dnf install {name}"},
             ],
         })
     for dist in _ordered(arts.get("deb", {}), dists.DEB_DISTS):
-        name = packages.get("deb") or dists.deb_package_name(metadata["exporter"])
-        codename = dists.DISTS[dist].codename
+        name = _shell_word(packages.get("deb"), _NAME) or dists.deb_package_name(exporter)
         groups.append({
             "id": f"deb-{dist}", "family": "deb", "dist": dist, "title": f"{dist_label(dist)} (apt)",
             "statuses": arts["deb"][dist],
             "steps": [
-                {"title": "Add the signing key and the repository",
-                 "text": repo_files.apt_setup_commands(base_url, codename).rstrip("\n"),
-                 "file": {"path": repo_files.APT_SOURCES_PATH, "text": repo_files.apt_sources_file(base_url, codename)}},
+                {"title": "Add the signing key and the repository", "text": _repo_texts(base_url, "deb", dist)[0],
+                 "file": {"path": repo_files.APT_SOURCES_PATH, "text": _repo_texts(base_url, "deb", dist)[1]}},
                 {"title": "Install", "text": f"sudo apt install {name}"},
             ],
         })
     if "docker" in arts:
         steps = []
         image = (docker or {}).get("images", [{}])[0] if docker else None
-        if image and image.get("digest"):
-            ref = f"{image['registry']}/{image['repository']}@{image['digest']}"
+        ref = _shell_word(f"{image.get('registry')}/{image.get('repository')}@{image.get('digest')}", _IMAGE_REF) if image else None
+        if ref:
             port = metadata.get("port")
-            publish = f" -p {port}:{port}" if port else ""
+            publish = f" -p {port}:{port}" if isinstance(port, int) and not isinstance(port, bool) else ""
             steps = [
                 {"title": "Pull (by digest)", "text": f"docker pull {ref}"},
-                {"title": "Run", "text": f"docker run -d --name {metadata['exporter']}{publish} {ref}"},
+                {"title": "Run", "text": f"docker run -d --name {exporter}{publish} {ref}"},
             ]
         groups.append({"id": "docker", "family": "docker", "dist": None, "title": "Container image (docker)",
                        "statuses": {"image": arts["docker"]}, "steps": steps})
@@ -252,6 +269,12 @@ _ENV.filters["safe_url"] = lambda url: safe_markdown.safe_url(url) if isinstance
 
 
 def _write(path: Path, data: bytes) -> None:
+    """Atomic (temporary file, then rename); an unchanged file is left alone."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return
+    except OSError:
+        pass
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

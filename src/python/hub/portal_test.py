@@ -283,3 +283,13 @@ def test_a_tampered_catalog_cannot_inject_links(tmp_path: Path) -> None:
     portal.build_portal(site / "catalog", site)
     parsed = _parse(site / "exporters" / "node_exporter.html")  # asserts no on* attribute
     assert not [u for _, u in parsed.urls if u.lower().startswith("javascript:") or "alert" in u]
+
+
+def test_a_tampered_catalog_cannot_inject_commands() -> None:
+    md = {"exporter": "x_exporter", "port": "9100; curl evil", "artifacts": {"rpm": {"el9": {"amd64": "success"}},
+          "deb": {"debian-12": {"amd64": "success"}}, "docker": "success"},
+          "packages": {"rpm": "x; rm -rf /", "deb": "$(evil)"}}
+    docker = {"images": [{"registry": "r.example", "repository": "a/b", "digest": "sha256:" + "0" * 64 + " && evil"}]}
+    texts = [step["text"] for g in portal.install_blocks(md, docker, "https://h.example/") for step in g["steps"]]
+    assert "sudo dnf install x_exporter" in texts and "sudo apt install x-exporter" in texts
+    assert not [t for t in texts if "evil" in t or "rm -rf" in t or "docker" in t]

@@ -143,7 +143,10 @@
     }
     var sortedBy = "name";
     var order = items.slice(); // every card, in the current sort order (the page has them by name)
-    var listed = items.slice(); // the cards in the list now, in order
+    for (var j = 0; j < items.length; j++) items[j].attached = true;
+    var PAGE = 120;
+    var limit = PAGE;
+    var more = byId("more"), moreButton = byId("more-button");
     var stateTimer = 0;
 
     function compare(a, b) {
@@ -151,39 +154,55 @@
       return a.e.name < b.e.name ? -1 : a.e.name > b.e.name ? 1 : 0;
     }
 
-    // The list holds only the matching cards: detaching the others is much cheaper for the
-    // browser than hiding hundreds of them (measured with 1,000 cards, docs/portal.md).
-    function filter() {
+    function matches(it, terms, cat) {
+      if (cat && it.e.category !== cat) return false;
+      for (var t = 0; t < terms.length; t++) if (it.hay.indexOf(terms[t]) === -1) return false;
+      return true;
+    }
+
+    // The list holds only the matching cards, in order, and at most `limit` of them ("Show
+    // more" adds a page): detaching cards is much cheaper for the browser than hiding them, and
+    // a bounded list keeps every keystroke cheap with 1,000 exporters (docs/portal.md). Only
+    // the cards whose state changes are touched.
+    function filter(keepLimit) {
       var t0 = performance.now();
+      if (!keepLimit) limit = PAGE;
       if (sort.value !== sortedBy) {
         order = items.slice().sort(compare);
         sortedBy = sort.value;
+        var all = doc.createDocumentFragment();
+        for (var a = 0; a < order.length; a++) if (order[a].attached) all.appendChild(order[a].el);
+        list.appendChild(all); // the attached cards, re-ordered
       }
       var terms = q.value.toLowerCase().split(/\s+/).filter(Boolean);
       var cat = category.value;
-      var next = [];
+      var matched = 0, shown = 0, previous = null;
       for (var k = 0; k < order.length; k++) {
         var it = order[k];
-        var ok = !cat || it.e.category === cat;
-        for (var t = 0; ok && t < terms.length; t++) ok = it.hay.indexOf(terms[t]) !== -1;
-        if (ok) next.push(it);
+        var ok = matches(it, terms, cat);
+        if (ok) matched++;
+        ok = ok && matched <= limit;
+        if (ok) {
+          if (!it.attached) {
+            list.insertBefore(it.el, previous ? previous.nextSibling : list.firstChild);
+            it.attached = true;
+          }
+          previous = it.el;
+          shown++;
+        } else if (it.attached) {
+          list.removeChild(it.el);
+          it.attached = false;
+        }
       }
-      var same = next.length === listed.length;
-      for (var m = 0; same && m < next.length; m++) same = next[m] === listed[m];
-      if (!same) {
-        var frag = doc.createDocumentFragment();
-        for (var n = 0; n < next.length; n++) frag.appendChild(next[n].el);
-        list.textContent = "";
-        list.appendChild(frag);
-        listed = next;
-      }
-      var shown = next.length;
-      count.textContent = shown === total ? total + " exporters" : "Showing " + shown + " of " + total + " exporters";
-      empty.hidden = shown !== 0;
+      count.textContent = matched === total ? total + " exporters" : matched + " of " + total + " exporters match";
+      more.hidden = matched <= shown;
+      moreButton.textContent = "Show " + Math.min(PAGE, matched - shown) + " more (" + (matched - shown) + " not shown)";
+      empty.hidden = matched !== 0;
       var dt = performance.now() - t0;
       hub.lastFilterMs = dt;
       hub.filterTimings.push(dt);
-      return shown;
+      hub.matched = matched;
+      return matched;
     }
     hub.filter = filter;
 
@@ -231,6 +250,14 @@
         q.value = "";
         update(true);
       }
+    });
+    moreButton.addEventListener("click", function () {
+      var first = hub.matched > limit ? limit : -1;
+      limit += PAGE;
+      filter(true);
+      // Keyboard users continue where the new cards start.
+      var next = first >= 0 ? list.children[first] : null;
+      if (next) next.querySelector("a").focus();
     });
     reset.addEventListener("click", function () {
       q.value = "";
