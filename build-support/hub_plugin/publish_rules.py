@@ -97,6 +97,7 @@ async def push_image(request: PublishImageRequest, hub: HubSubsystem) -> Publish
 
 SIGNING_ENV = (
     "HUB_SIGNING_KEY",
+    "HUB_SIGNING_KEY_PASSPHRASE",
     "HUB_GNUPGHOME",
     "HUB_SIGNING_KEY_ID",
     "HUB_PUBLISH_DIR",

@@ -1,0 +1,111 @@
+"""The private key never leaves the publish step's private temporary keyring.
+
+An ephemeral RSA-3072 key (held in memory by the test, never written to a file outside its
+own GNUPGHOME) signs a real publish through HUB_SIGNING_KEY, as `./pants publish //:site`
+runs it: `hub publish` in its own process, stdout and stderr logged to files. A first publish
+is killed by the crash hook right after the key was imported (what a kill -9 leaves), then
+two full publishes follow. Then:
+
+- the temporary keyring (its path is in the publish report) is gone, with its gpg-agent, and
+  so is the one the killed publish left, for another DEST (removed by the next publish: its
+  lock is no longer held); while it existed it was mode 0700 and its gpg-agent's environment
+  held no HUB_SIGNING_KEY; the publishes' private TMPDIR is empty at the end;
+- no file holds key material: every file of both DESTs (all snapshots, `current`, the lock
+  and records), the publish logs, the publishes' TMPDIR, every file in the test session's temporary directories
+  (the unsigned sites, the build trees; except the test's own GNUPGHOME) and any other
+  `hub-publish-key-*`/`hub-sign-*` keyring of a concurrent test. The needles: 32-byte slices
+  of each secret RSA value (d, p, q, u) from `gpg --export-secret-keys` (binary, parsed
+  packet by packet), their hex, every base64 line of the armored export that encodes only
+  secret bytes, and the "PRIVATE KEY BLOCK" armor header.
+
+Scope: the engine (what `hub publish` writes and logs). The Pants side passes the key only
+in the environment of an InteractiveProcess, never in a sandbox input or a cache entry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hub import publish, sign
+from hub.publish_testkit import build_unsigned_site
+from hub.repo_testkit import export_secret_key, generate_key, gpg, stop_agent
+from integration.publishing import processes_mentioning, publish_argv, publish_env, scan, secret_needles, short_tmpdir
+
+
+@pytest.fixture(scope="module")
+def key(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("key-safety-gpg")
+    fpr = generate_key(home, length=3072, email="key-safety@monitoring-hub.example")
+    try:
+        armored = export_secret_key(home, fpr)
+        binary = gpg(home, "--export-secret-keys", fpr).stdout
+        yield {"home": home, "fpr": fpr, "secret": armored, "needles": secret_needles(binary, armored)}
+    finally:
+        stop_agent(home)
+
+
+def environ_of(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return b""
+
+
+@pytest.fixture
+def tmpdir_for_publish():
+    with short_tmpdir() as path:
+        yield path
+
+
+def test_no_key_material_outside_the_temporary_keyring(tmp_path_factory: pytest.TempPathFactory, key,
+                                                       tmpdir_for_publish: Path) -> None:
+    root = tmp_path_factory.mktemp("key-safety")
+    sites = {v: build_unsigned_site(root / "build" / v, v).site for v in ("1.0.0", "1.1.0")}
+    dest, other, logs = root / "dest", root / "other-dest", root / "logs"
+    logs.mkdir()
+    env = publish_env(key["secret"], root, tmpdir_for_publish)
+
+    def hub_publish(name: str, version: str, to: Path = dest, **extra: str) -> subprocess.CompletedProcess:
+        with open(logs / f"{name}.out", "wb") as out, open(logs / f"{name}.err", "wb") as err:
+            result = subprocess.run(publish_argv(sites[version], to, "https://packages.example.org/hub"),
+                                    env={**env, **extra}, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        return result
+
+    # Killed right after the key was imported: the keyring is left, as after a kill -9. It is
+    # another DEST's: the next publish anywhere removes it (its lock is no longer held).
+    assert hub_publish("killed", "1.0.0", other, **{publish.CRASH_ENV: "keyring-ready"}).returncode == publish.CRASH_STATUS
+    left = Path((other / publish.KEYRING_RECORD).read_text().strip())
+    assert left.parent == tmpdir_for_publish and left.name.startswith(publish.KEYRING_PREFIX) and left.is_dir()
+    for d in (left, left / "gnupg"):
+        assert (d.stat().st_mode & 0o777) == 0o700, d
+    agents = processes_mentioning(str(left))
+    assert agents, "expected the killed publish's gpg-agent"
+    for pid in agents:
+        assert sign.KEY_ENV.encode() not in environ_of(pid) and b"PRIVATE KEY" not in environ_of(pid)
+
+    reports = []
+    for name, version in (("first", "1.0.0"), ("second", "1.1.0")):
+        assert hub_publish(name, version).returncode == 0, (logs / f"{name}.err").read_text()
+        reports.append(json.loads((logs / f"{name}.out").read_text()))
+    assert str(left) in reports[0]["stale_removed"]
+    keyrings = [left] + [Path(r["temporary_keyring"]["path"]) for r in reports]
+    for keyring in keyrings:
+        assert not keyring.exists(), f"{keyring}: the temporary keyring is still there"
+        assert not processes_mentioning(str(keyring)), f"{keyring}: its gpg-agent still runs"
+    assert not (dest / publish.KEYRING_RECORD).exists()
+    assert os.readlink(dest / "current") == "snapshots/00000002"
+
+    assert not list(tmpdir_for_publish.iterdir()), "the publishes' temporary directory is not empty"
+    others = [p for base in {"/tmp", os.environ.get("TMPDIR") or "/tmp"} for p in Path(base).glob("*hub-*")
+              if p.name.lstrip(".").startswith((publish.KEYRING_PREFIX, "hub-sign-"))]
+    scanned, found = scan([dest, other, logs, tmpdir_for_publish, tmp_path_factory.getbasetemp(), *others],
+                          key["needles"], exclude=[key["home"]])
+    assert not found, "key material outside the temporary keyring:\n" + "\n".join(found)
+    snapshot_files = sum(1 for p in (dest / "snapshots").rglob("*") if p.is_file())
+    assert scanned >= snapshot_files + 6 > 100, scanned  # the scan really read the published trees
+    print(f"key scan: {scanned} files, {len(key['needles'])} needles, {len(others)} other keyrings")
