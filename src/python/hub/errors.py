@@ -7,7 +7,7 @@ bugs in the engine, never for a user's mistake.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 
 @dataclass(frozen=True)
@@ -31,3 +31,12 @@ class ManifestError(HubError):
         self.file = file
         self.errors = tuple(errors)
         super().__init__("\n".join(e.render(file) for e in self.errors))
+
+
+def network_reason(reason: Any) -> str:
+    """A short reason for a failed request: "timed out", "Connection refused", the HTTP error."""
+    if isinstance(reason, TimeoutError):
+        return "timed out"
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror
+    return str(reason) or type(reason).__name__

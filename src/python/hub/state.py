@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from hub import __version__
-from hub.errors import HubError
+from hub.errors import HubError, network_reason
 from hub.manifest import MANIFEST_FILE, Artifact, Manifest, load_manifest
 
 __all__ = [
@@ -241,22 +241,14 @@ class CatalogReader:
             hint = " (is the catalog location right?)" if e.code in (404, 410) else ""
             raise HubError(f"cannot fetch {url}: HTTP {e.code} {e.reason}{hint}") from None
         except urllib.error.URLError as e:
-            raise HubError(f"cannot reach the catalog at {url}: {_reason(e.reason)}") from None
+            raise HubError(f"cannot reach the catalog at {url}: {network_reason(e.reason)}") from None
         except TimeoutError:
             raise HubError(f"cannot fetch {url}: timed out after {self.timeout:g} s") from None
         except (OSError, http.client.HTTPException) as e:
-            raise HubError(f"cannot fetch {url}: {_reason(e)}") from None
+            raise HubError(f"cannot fetch {url}: {network_reason(e)}") from None
         if len(raw) > MAX_JSON_BYTES:
             raise HubError(f"{url}: larger than {MAX_JSON_BYTES} bytes")
         return raw
-
-
-def _reason(reason: Any) -> str:
-    if isinstance(reason, TimeoutError):
-        return "timed out"
-    if isinstance(reason, OSError) and reason.strerror:
-        return reason.strerror
-    return str(reason) or type(reason).__name__
 
 
 # --------------------------------------------------------------------------------------------

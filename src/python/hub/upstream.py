@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from hub import __version__
-from hub.errors import HubError
+from hub.errors import HubError, network_reason
 from hub.fetch import (
     MIRROR_ENV,
     Lock,
@@ -231,11 +231,11 @@ class GitHubClient:
                 self.waited += wait
                 continue
             except urllib.error.URLError as e:
-                raise GitHubError(f"cannot reach the GitHub API at {url}: {_reason(e.reason)}") from None
+                raise GitHubError(f"cannot reach the GitHub API at {url}: {network_reason(e.reason)}") from None
             except TimeoutError:
                 raise GitHubError(f"{url}: timed out after {self.timeout:g} s") from None
             except (OSError, http.client.HTTPException) as e:
-                raise GitHubError(f"{url}: {_reason(e)}") from None
+                raise GitHubError(f"{url}: {network_reason(e)}") from None
             if len(raw) > MAX_API_BYTES:
                 raise GitHubError(f"{url}: the response is larger than {MAX_API_BYTES} bytes")
             try:
@@ -323,14 +323,6 @@ class GitHubClient:
         if not isinstance(data, dict):
             raise GitHubError(f"{url}: expected a repository object")
         return data
-
-
-def _reason(reason: Any) -> str:
-    if isinstance(reason, TimeoutError):
-        return "timed out"
-    if isinstance(reason, OSError) and reason.strerror:
-        return reason.strerror
-    return str(reason) or type(reason).__name__
 
 
 def _clean_text(text: str, limit: int = 200) -> str:
