@@ -468,7 +468,7 @@ def report(cases: list[Case], samples: dict[str, list[Sample]], payloads: dict[s
         "the process the cached Pants action runs, minus the sandbox and the PEX venv start-up. "
         "CPU is user+sys of the process and its children.",
         "",
-        "| build | payload | wall, median | wall, min–max | CPU, median | size |",
+        "| build | payload (as the package records it) | wall, median | wall, min–max | CPU, median | size |",
         "|---|---|---:|---:|---:|---:|",
     ]
     for group in ("ours", "rpmbuild", "dpkg-deb", "profile"):
@@ -497,7 +497,7 @@ def report(cases: list[Case], samples: dict[str, list[Sample]], payloads: dict[s
         f"{cpu['nfpm-deb'] / cpu['ours-deb']:.0%} (deb) of our CPU; the rest, {overhead_el9:.2f} s and "
         f"{overhead_deb:.2f} s, is the engine (interpreter start and the CLI's imports: "
         f"{cpu['engine-start']:.2f} s CPU for `--help` alone; then the plan, the ELF check, staging, the "
-        "sha256 of the package and the artifact JSON). Compression dominates the rest: zstd:3 instead of "
+        "sha256 of the package and the artifact JSON). Within nfpm, compression dominates: zstd:3 instead of "
         f"zstd:19 takes the el9 build from {cpu['ours-el9']:.2f} s to {cpu['ours-el9-zstd3']:.2f} s CPU "
         f"({size['ours-el9-zstd3'] / size['ours-el9'] - 1:+.1%} size), zstd:6 to {cpu['ours-el9-zstd6']:.2f} s "
         f"({size['ours-el9-zstd6'] / size['ours-el9'] - 1:+.1%}), the deb from {cpu['ours-deb']:.2f} s "
