@@ -12,6 +12,6 @@ source "$(build-support/ci/install-tools.sh | tail -n 1)"
 status=0
 # The end-to-end suite (tests/e2e, tagged `e2e`: all 34 exporters) runs on demand for now:
 #   ./pants test tests/e2e::
-./pants test --tag=-e2e --test-report --test-report-dir=dist/test-reports :: "$@" || status=$?
+./pants --tag=-e2e test --test-report --test-report-dir=dist/test-reports :: "$@" || status=$?
 python3 build-support/ci/summarize_reports.py dist/test-reports
 exit "$status"
