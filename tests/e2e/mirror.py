@@ -18,7 +18,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -109,8 +108,6 @@ def _pack_standin(manifest, arch: str, binary: bytes, out_dir: Path) -> MirrorEn
         license_text=STANDIN_LICENSE,
         layout=standin_layout(file_name),
     )
-    if archive_kind(file_name) == "gz":
-        data = _with_gzip_mtime(data, STANDIN_MTIME)
     rel = mirror_path(manifest, arch)
     target = out_dir.joinpath(*rel.split("/"))
     _write(target, data)
@@ -128,25 +125,6 @@ def _write(target: Path, data: bytes) -> None:
         f.write(data)
     os.chmod(tmp, 0o644)
     os.replace(tmp, target)
-
-
-def _with_gzip_mtime(data: bytes, mtime: int) -> bytes:
-    """A single-file .gz whose header records `mtime` (RFC 1952 MTIME, bytes 4-7).
-
-    Works around hub.mirror.pack_archive, which writes MTIME 0 into single-file .gz archives
-    while `update-lock` (hub.fetch.source_date_of) takes the source date of a .gz from that
-    field and refuses 0: without this, ha_cluster_exporter's mirror archive cannot be pinned.
-    Upstream's real .gz files (made by gzip) record their file's mtime there."""
-    assert data[:3] == b"\x1f\x8b\x08" and not data[3] & 0x02, "expected a gzip header without FHCRC"
-    return data[:4] + int(mtime).to_bytes(4, "little") + data[8:]
-
-
-def _fix_single_gz(entry: MirrorEntry) -> MirrorEntry:
-    if entry.path is None or archive_kind(entry.path.name) != "gz":
-        return entry
-    data = _with_gzip_mtime(entry.path.read_bytes(), entry.mtime)
-    _write(entry.path, data)
-    return replace(entry, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
 
 
 def build_e2e_mirror(
@@ -175,7 +153,7 @@ def build_e2e_mirror(
             assert packed.url_path == entry.url_path, (packed, entry)
             result.append(packed)
         elif entry.status == STATUS_OK:
-            result.append(_fix_single_gz(entry))
+            result.append(entry)
         else:
             raise AssertionError(f"{entry.exporter}/{entry.arch}: cannot mirror ({entry.status}: {entry.detail})")
     return result

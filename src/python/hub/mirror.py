@@ -354,10 +354,14 @@ def _stem(file_name: str) -> str:
     return file_name
 
 
-def _gzip(data: bytes) -> bytes:
+def _gzip(data: bytes, mtime: int = 0) -> bytes:
+    """Deterministic gzip: no file name, and ``mtime`` in the header.
+
+    A .tar.gz keeps 0 there (its members carry the dates). A single-file .gz has no member
+    header, so its gzip MTIME is the binary's date: upstream's gzip records it, and `update-lock`
+    (hub.fetch.source_date_of) takes the source date of a .gz from that field."""
     buf = io.BytesIO()
-    # No name and time 0 in the header: the bytes depend on the content only.
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0,
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=mtime,
                        compresslevel=_GZIP_LEVEL) as gz:
         gz.write(data)
     return buf.getvalue()
@@ -434,7 +438,7 @@ def pack_archive(
                 f"{file_name}: a single-file .gz holds one binary, not {len(binaries)} "
                 f"({', '.join(sorted(binaries))})"
             )
-        return _gzip(next(iter(binaries.values())))
+        return _gzip(next(iter(binaries.values())), mtime)
     files = {name: (data, 0o755) for name, data in binaries.items()}
     if license_text is not None:
         files.setdefault("LICENSE", (license_text, 0o644))

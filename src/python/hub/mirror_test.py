@@ -22,6 +22,7 @@ import pytest
 
 from hub import cli, mirror
 from hub.errors import HubError
+from hub.fetch import source_date_of
 from hub.manifest import load_manifest
 from hub.mirror import DebianBuild, build_mirror, elf_machine, fetch_deb, serve
 
@@ -117,10 +118,11 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def check_gzip_header(data: bytes) -> None:
+def check_gzip_header(data: bytes, mtime: int = 0) -> None:
+    """A .tar.gz records mtime 0 (its members carry the dates); a single .gz the binary's."""
     assert data[:3] == b"\x1f\x8b\x08"
     assert data[3] == 0, "no FNAME/FEXTRA/FCOMMENT flags"
-    assert data[4:8] == b"\0\0\0\0", "gzip mtime must be 0"
+    assert int.from_bytes(data[4:8], "little") == mtime, "gzip header mtime"
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,7 +198,9 @@ def test_single_file_gz(tmp_path: Path, cache: Path) -> None:
     for entry in entries:
         assert entry.url_path.endswith(f"/v1.2.3/fake_exporter-{entry.arch}.gz")
         data = entry.path.read_bytes()
-        check_gzip_header(data)
+        # The binary's date from the .deb: `update-lock` takes a .gz's source date from it.
+        check_gzip_header(data, FAKE_MTIME)
+        assert source_date_of(entry.path) == FAKE_MTIME
         assert gzip.decompress(data) == fake_elf(entry.arch, b"main")
     again = build_mirror([manifest], tmp_path / "m2", cache_dir=cache, table=FAKE_TABLE)
     assert [e.sha256 for e in again] == [e.sha256 for e in entries]
