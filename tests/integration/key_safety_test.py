@@ -28,25 +28,20 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from hub import publish, sign
 from hub.publish_testkit import build_unsigned_site
-from hub.repo_testkit import export_secret_key, generate_key, gpg, stop_agent
-from integration.publishing import processes_mentioning, publish_argv, publish_env, scan, secret_needles, short_tmpdir
+from integration.keyscan import EphemeralKey, ephemeral_key, scan
+from integration.publishing import processes_mentioning, publish_argv, publish_env, short_tmpdir
 
 
 @pytest.fixture(scope="module")
-def key(tmp_path_factory: pytest.TempPathFactory):
-    home = tmp_path_factory.mktemp("key-safety-gpg")
-    fpr = generate_key(home, length=3072, email="key-safety@monitoring-hub.example")
-    try:
-        armored = export_secret_key(home, fpr)
-        binary = gpg(home, "--export-secret-keys", fpr).stdout
-        yield {"home": home, "fpr": fpr, "secret": armored, "needles": secret_needles(binary, armored)}
-    finally:
-        stop_agent(home)
+def key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EphemeralKey]:
+    with ephemeral_key(tmp_path_factory.mktemp("key-safety-gpg"), "key-safety@monitoring-hub.example") as key:
+        yield key
 
 
 def environ_of(pid: int) -> bytes:
@@ -62,13 +57,13 @@ def tmpdir_for_publish():
         yield path
 
 
-def test_no_key_material_outside_the_temporary_keyring(tmp_path_factory: pytest.TempPathFactory, key,
+def test_no_key_material_outside_the_temporary_keyring(tmp_path_factory: pytest.TempPathFactory, key: EphemeralKey,
                                                        tmpdir_for_publish: Path) -> None:
     root = tmp_path_factory.mktemp("key-safety")
     sites = {v: build_unsigned_site(root / "build" / v, v).site for v in ("1.0.0", "1.1.0")}
     dest, other, logs = root / "dest", root / "other-dest", root / "logs"
     logs.mkdir()
-    env = publish_env(key["secret"], root, tmpdir_for_publish)
+    env = publish_env(key.secret, root, tmpdir_for_publish)
 
     def hub_publish(name: str, version: str, to: Path = dest, **extra: str) -> subprocess.CompletedProcess:
         with open(logs / f"{name}.out", "wb") as out, open(logs / f"{name}.err", "wb") as err:
@@ -104,8 +99,9 @@ def test_no_key_material_outside_the_temporary_keyring(tmp_path_factory: pytest.
     others = [p for base in {"/tmp", os.environ.get("TMPDIR") or "/tmp"} for p in Path(base).glob("*hub-*")
               if p.name.lstrip(".").startswith((publish.KEYRING_PREFIX, "hub-sign-"))]
     scanned, found = scan([dest, other, logs, tmpdir_for_publish, tmp_path_factory.getbasetemp(), *others],
-                          key["needles"], exclude=[key["home"]])
+                          key.needles, exclude=[key.home])
     assert not found, "key material outside the temporary keyring:\n" + "\n".join(found)
     snapshot_files = sum(1 for p in (dest / "snapshots").rglob("*") if p.is_file())
     assert scanned >= snapshot_files + 6 > 100, scanned  # the scan really read the published trees
-    print(f"key scan: {scanned} files, {len(key['needles'])} needles, {len(others)} other keyrings")
+    print(f"key scan: {scanned} files, {len(key.needles)} needles, {len(others)} other keyrings")
+
