@@ -26,7 +26,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -35,7 +39,7 @@ import pytest
 from hub import publish, sign
 from hub.publish_testkit import build_unsigned_site
 from integration.keyscan import EphemeralKey, ephemeral_key, scan
-from integration.publishing import processes_mentioning, publish_argv, publish_env, short_tmpdir
+from integration.publishing import CLI, processes_mentioning, publish_argv, publish_env, short_tmpdir
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +109,50 @@ def test_no_key_material_outside_the_temporary_keyring(tmp_path_factory: pytest.
     assert scanned >= snapshot_files + 6 > 100, scanned  # the scan really read the published trees
     print(f"key scan: {scanned} files, {len(key.needles)} needles, {len(others)} other keyrings")
 
+
+# `gpg` for the `hub sign` test: signing blocks (after the key import) while HUB_TEST_BLOCK
+# names a file, which it creates first: the moment to kill `hub sign` with the key imported.
+BLOCKING_GPG = """#!/bin/sh
+case " $* " in
+  *" --detach-sign "*) if [ -n "$HUB_TEST_BLOCK" ]; then : > "$HUB_TEST_BLOCK"; exec sleep 600; fi ;;
+esac
+exec {gpg} "$@"
+"""
+
+
+def test_a_killed_hub_sign_leaves_no_keyring(tmp_path: Path, key: EphemeralKey, tmpdir_for_publish: Path) -> None:
+    """`hub sign` killed with SIGKILL once the key is in its temporary keyring: the keyring is
+    locked, so the next `hub sign` removes it, with its gpg-agent, and nothing is left."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "gpg").write_text(BLOCKING_GPG.format(gpg=shutil.which("gpg")))
+    (bindir / "gpg").chmod(0o755)
+    (tmp_path / "Release").write_text("Origin: key-safety\n")
+    blocked = tmp_path / "blocked"
+    env = publish_env(key.secret, tmp_path, tmpdir_for_publish, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    argv = [sys.executable, "-c", CLI, "sign", "--detach", str(tmp_path / "Release"), str(tmp_path / "Release.gpg")]
+
+    proc = subprocess.Popen(argv, env={**env, "HUB_TEST_BLOCK": str(blocked)}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not blocked.exists():
+            assert proc.poll() is None, "hub sign exited before signing"
+            assert time.monotonic() < deadline, "hub sign did not reach the signing step"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # hub sign and the blocked gpg: nothing runs its clean-up
+        proc.wait()
+    left = [p for p in tmpdir_for_publish.iterdir() if p.name.startswith(sign.KEYRING_PREFIX)]
+    assert len(left) == 1 and sign.keyring_name(sign.KEYRING_PREFIX).match(left[0].name), left
+    assert (left[0].stat().st_mode & 0o777) == 0o700 and (left[0] / "gnupg/private-keys-v1.d").is_dir()
+    assert processes_mentioning(str(left[0])), "expected the killed run's gpg-agent"
+
+    again = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "Release.gpg").read_text().startswith("-----BEGIN PGP SIGNATURE-----")
+    assert not left[0].exists(), "the killed run's keyring is still there"
+    assert not processes_mentioning(str(left[0])), "the killed run's gpg-agent still runs"
+    assert not list(tmpdir_for_publish.iterdir()), "the temporary directory is not empty"
+    scanned, found = scan([tmp_path], key.needles)
+    assert not found and scanned >= 3, found

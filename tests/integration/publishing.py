@@ -64,7 +64,7 @@ def short_tmpdir() -> Iterator[Path]:
     try:
         yield path
     finally:
-        for keyring in path.glob("*hub-publish-key-*"):
+        for keyring in [*path.glob("*hub-publish-key-*"), *path.glob("*hub-sign-*")]:
             run(["gpgconf", "--homedir", keyring / "gnupg", "--kill", "all"],
                 env=base_env(GNUPGHOME=str(keyring / "gnupg")), check=False)
         shutil.rmtree(path, ignore_errors=True)
