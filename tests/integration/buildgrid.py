@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -42,6 +43,11 @@ instances:
       - !bytestream
         storage: *cas
 """
+
+
+def counters(stats: str) -> dict[str, int]:
+    """The counters of Pants' `--stats-log` output (remote_cache_write_successes, ...)."""
+    return {k: int(v) for k, v in re.findall(r"^\s+([a-z_]+): (\d+)$", stats, re.MULTILINE)}
 
 
 def free_port() -> int:

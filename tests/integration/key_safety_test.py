@@ -26,27 +26,26 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from hub import publish, sign
 from hub.publish_testkit import build_unsigned_site
-from hub.repo_testkit import export_secret_key, generate_key, gpg, stop_agent
-from integration.publishing import processes_mentioning, publish_argv, publish_env, scan, secret_needles, short_tmpdir
+from integration.keyscan import EphemeralKey, ephemeral_key, scan
+from integration.publishing import CLI, processes_mentioning, publish_argv, publish_env, short_tmpdir
 
 
 @pytest.fixture(scope="module")
-def key(tmp_path_factory: pytest.TempPathFactory):
-    home = tmp_path_factory.mktemp("key-safety-gpg")
-    fpr = generate_key(home, length=3072, email="key-safety@monitoring-hub.example")
-    try:
-        armored = export_secret_key(home, fpr)
-        binary = gpg(home, "--export-secret-keys", fpr).stdout
-        yield {"home": home, "fpr": fpr, "secret": armored, "needles": secret_needles(binary, armored)}
-    finally:
-        stop_agent(home)
+def key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EphemeralKey]:
+    with ephemeral_key(tmp_path_factory.mktemp("key-safety-gpg"), "key-safety@monitoring-hub.example") as key:
+        yield key
 
 
 def environ_of(pid: int) -> bytes:
@@ -62,13 +61,13 @@ def tmpdir_for_publish():
         yield path
 
 
-def test_no_key_material_outside_the_temporary_keyring(tmp_path_factory: pytest.TempPathFactory, key,
+def test_no_key_material_outside_the_temporary_keyring(tmp_path_factory: pytest.TempPathFactory, key: EphemeralKey,
                                                        tmpdir_for_publish: Path) -> None:
     root = tmp_path_factory.mktemp("key-safety")
     sites = {v: build_unsigned_site(root / "build" / v, v).site for v in ("1.0.0", "1.1.0")}
     dest, other, logs = root / "dest", root / "other-dest", root / "logs"
     logs.mkdir()
-    env = publish_env(key["secret"], root, tmpdir_for_publish)
+    env = publish_env(key.secret, root, tmpdir_for_publish)
 
     def hub_publish(name: str, version: str, to: Path = dest, **extra: str) -> subprocess.CompletedProcess:
         with open(logs / f"{name}.out", "wb") as out, open(logs / f"{name}.err", "wb") as err:
@@ -104,8 +103,56 @@ def test_no_key_material_outside_the_temporary_keyring(tmp_path_factory: pytest.
     others = [p for base in {"/tmp", os.environ.get("TMPDIR") or "/tmp"} for p in Path(base).glob("*hub-*")
               if p.name.lstrip(".").startswith((publish.KEYRING_PREFIX, "hub-sign-"))]
     scanned, found = scan([dest, other, logs, tmpdir_for_publish, tmp_path_factory.getbasetemp(), *others],
-                          key["needles"], exclude=[key["home"]])
+                          key.needles, exclude=[key.home])
     assert not found, "key material outside the temporary keyring:\n" + "\n".join(found)
     snapshot_files = sum(1 for p in (dest / "snapshots").rglob("*") if p.is_file())
     assert scanned >= snapshot_files + 6 > 100, scanned  # the scan really read the published trees
-    print(f"key scan: {scanned} files, {len(key['needles'])} needles, {len(others)} other keyrings")
+    print(f"key scan: {scanned} files, {len(key.needles)} needles, {len(others)} other keyrings")
+
+
+# `gpg` for the `hub sign` test: signing blocks (after the key import) while HUB_TEST_BLOCK
+# names a file, which it creates first: the moment to kill `hub sign` with the key imported.
+BLOCKING_GPG = """#!/bin/sh
+case " $* " in
+  *" --detach-sign "*) if [ -n "$HUB_TEST_BLOCK" ]; then : > "$HUB_TEST_BLOCK"; exec sleep 600; fi ;;
+esac
+exec {gpg} "$@"
+"""
+
+
+def test_a_killed_hub_sign_leaves_no_keyring(tmp_path: Path, key: EphemeralKey, tmpdir_for_publish: Path) -> None:
+    """`hub sign` killed with SIGKILL once the key is in its temporary keyring: the keyring is
+    locked, so the next `hub sign` removes it, with its gpg-agent, and nothing is left."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "gpg").write_text(BLOCKING_GPG.format(gpg=shutil.which("gpg")))
+    (bindir / "gpg").chmod(0o755)
+    (tmp_path / "Release").write_text("Origin: key-safety\n")
+    blocked = tmp_path / "blocked"
+    env = publish_env(key.secret, tmp_path, tmpdir_for_publish, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    argv = [sys.executable, "-c", CLI, "sign", "--detach", str(tmp_path / "Release"), str(tmp_path / "Release.gpg")]
+
+    proc = subprocess.Popen(argv, env={**env, "HUB_TEST_BLOCK": str(blocked)}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not blocked.exists():
+            assert proc.poll() is None, "hub sign exited before signing"
+            assert time.monotonic() < deadline, "hub sign did not reach the signing step"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # hub sign and the blocked gpg: nothing runs its clean-up
+        proc.wait()
+    left = [p for p in tmpdir_for_publish.iterdir() if p.name.startswith(sign.KEYRING_PREFIX)]
+    assert len(left) == 1 and sign.keyring_name(sign.KEYRING_PREFIX).match(left[0].name), left
+    assert (left[0].stat().st_mode & 0o777) == 0o700 and (left[0] / "gnupg/private-keys-v1.d").is_dir()
+    assert processes_mentioning(str(left[0])), "expected the killed run's gpg-agent"
+
+    again = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "Release.gpg").read_text().startswith("-----BEGIN PGP SIGNATURE-----")
+    assert not left[0].exists(), "the killed run's keyring is still there"
+    assert not processes_mentioning(str(left[0])), "the killed run's gpg-agent still runs"
+    assert not list(tmpdir_for_publish.iterdir()), "the temporary directory is not empty"
+    scanned, found = scan([tmp_path], key.needles)
+    assert not found and scanned >= 3, found

@@ -1,6 +1,6 @@
 """Helpers of the publish tests: `hub publish` as a subprocess, dnf and apt with private
-configurations, an independent consistency checker of a published tree, and the byte
-patterns of a secret key (for the key-safety scan).
+configurations, an independent consistency checker of a published tree. The byte patterns
+of a secret key and the scan for them are in integration.keyscan.
 
 The checker is deliberately separate from `hub.publish.check_site`: it re-reads repomd.xml,
 primary, Release and Packages with its own parsing, so a bug in the engine's check cannot
@@ -9,7 +9,6 @@ hide a bug in the engine's publish.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import gzip
 import hashlib
@@ -65,7 +64,7 @@ def short_tmpdir() -> Iterator[Path]:
     try:
         yield path
     finally:
-        for keyring in path.glob("*hub-publish-key-*"):
+        for keyring in [*path.glob("*hub-publish-key-*"), *path.glob("*hub-sign-*")]:
             run(["gpgconf", "--homedir", keyring / "gnupg", "--kill", "all"],
                 env=base_env(GNUPGHOME=str(keyring / "gnupg")), check=False)
         shutil.rmtree(path, ignore_errors=True)
@@ -272,100 +271,6 @@ def apt_for(work: Path, base_url: str, codename: str, public_key: bytes) -> dict
     ours = repo_files.apt_sources_file(base_url, codename, keyring=keyring)
     assert ours == shipped.replace(repo_files.APT_KEYRING, keyring)
     return apt_env(work, ours, public_key)
-
-
-# --------------------------------------------------------------------------------------------
-# Secret key material
-# --------------------------------------------------------------------------------------------
-
-
-def _packets(data: bytes) -> Iterator[tuple[int, int, int]]:
-    """(tag, body offset, body length) of each OpenPGP packet (RFC 4880 4.2)."""
-    i = 0
-    while i < len(data):
-        first = data[i]
-        assert first & 0x80, f"not an OpenPGP packet at {i}"
-        if first & 0x40:
-            tag, l0 = first & 0x3F, data[i + 1]
-            if l0 < 192:
-                length, header = l0, 2
-            elif l0 < 224:
-                length, header = ((l0 - 192) << 8) + data[i + 2] + 192, 3
-            elif l0 == 255:
-                length, header = int.from_bytes(data[i + 2 : i + 6], "big"), 6
-            else:
-                raise AssertionError("partial body lengths do not occur in key exports")
-        else:
-            tag, size = (first >> 2) & 0x0F, (1, 2, 4)[first & 0x03]
-            length, header = int.from_bytes(data[i + 1 : i + 1 + size], "big"), 1 + size
-        yield tag, i + header, length
-        i += header + length
-
-
-def secret_ranges(binary: bytes) -> list[tuple[int, int]]:
-    """The byte ranges of the secret MPIs (RSA d, p, q, u) of each unprotected secret (sub)key
-    packet in `gpg --export-secret-keys` output: what must never leave the keyring."""
-    ranges = []
-    for tag, start, length in _packets(binary):
-        if tag not in (5, 7):  # secret key, secret subkey
-            continue
-        body = binary[start : start + length]
-        assert body[0] == 4 and body[5] in (1, 3), "expected a V4 RSA key"
-        pos = 6
-        for _ in range(2):  # public n, e
-            bits = int.from_bytes(body[pos : pos + 2], "big")
-            pos += 2 + (bits + 7) // 8
-        assert body[pos] == 0, "expected an unprotected secret key (%no-protection)"
-        pos += 1
-        for _ in range(4):  # d, p, q, u
-            bits = int.from_bytes(body[pos : pos + 2], "big")
-            ranges.append((start + pos + 2, start + pos + 2 + (bits + 7) // 8))
-            pos += 2 + (bits + 7) // 8
-    assert ranges, "no secret key packet"
-    return ranges
-
-
-def secret_needles(binary: bytes, armored: str) -> list[bytes]:
-    """Byte strings that can only come from the secret key: 32-byte slices of each secret MPI,
-    their hex, and every base64 line of the armored export that encodes only secret bytes."""
-    ranges = secret_ranges(binary)
-    needles = []
-    for a, b in ranges:
-        middle = (a + b) // 2
-        chunk = binary[middle - 16 : middle + 16]
-        needles += [chunk, chunk.hex().encode(), chunk.hex().upper().encode()]
-    body = [line for line in armored.splitlines()
-            if line and ":" not in line and not line.startswith(("-----", "="))]
-    assert base64.b64decode("".join(body)) == binary, "the armored and binary exports differ"
-    offset = 0
-    for line in body:
-        n = len(base64.b64decode(line))
-        if len(line) >= 60 and any(a <= offset and offset + n <= b for a, b in ranges):
-            needles.append(line.encode())
-        offset += n
-    assert any(len(n) >= 60 for n in needles), "no armored line inside the secret MPIs"
-    return needles + [b"PRIVATE KEY BLOCK"]
-
-
-def scan(paths: Sequence[Path], needles: Sequence[bytes], *, exclude: Sequence[Path] = ()) -> tuple[int, list[str]]:
-    """(files scanned, findings) over every regular file under `paths` (links not followed)."""
-    excluded = [p.resolve() for p in exclude]
-    count, found = 0, []
-    for root in paths:
-        if not root.exists():
-            continue
-        files = [root] if root.is_file() else [p for p in reachable(root)]
-        for path in files:
-            if path.is_symlink() or not path.is_file():
-                continue
-            if any(path.resolve().is_relative_to(e) for e in excluded):
-                continue
-            data = path.read_bytes()
-            count += 1
-            for needle in needles:
-                if needle in data:
-                    found.append(f"{path}: {needle[:12]!r}...")
-    return count, found
 
 
 def processes_mentioning(text: str) -> list[int]:

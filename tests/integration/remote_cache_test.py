@@ -8,19 +8,14 @@ must produce byte-identical packages.
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 from pathlib import Path
 
 from hub.mirror import serve
 
-from integration.buildgrid import buildgrid
+from integration.buildgrid import buildgrid, counters
 from integration.offline import build_offline_mirror
 from integration.workspace import copy_workspace, git, run_pants
-
-
-def counters(stats: str) -> dict[str, int]:
-    return {k: int(v) for k, v in re.findall(r"^\s+([a-z_]+): (\d+)$", stats, re.MULTILINE)}
 
 
 def digests(dist: Path) -> dict[str, str]:

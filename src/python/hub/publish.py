@@ -60,17 +60,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import functools
 import fcntl
 import gzip
 import json
 import os
 import re
-import secrets
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -86,14 +83,14 @@ TRASH_SUFFIX = ".trash"
 LINK_TMP_PREFIX = "current.tmp-"
 LOCK_FILE = ".publish.lock"
 KEYRING_RECORD = ".publish-keyring"
-KEYRING_PREFIX = "hub-publish-key-"
+KEYRING_PREFIX = sign.PUBLISH_KEYRING_PREFIX
 ID_WIDTH = 8
 KEEP_SNAPSHOTS = 2  # the new one and the one it replaced
 CRASH_ENV = "HUB_PUBLISH_CRASH_AT"
 CRASH_STATUS = 137
 
 _SNAPSHOT_NAME = re.compile(r"^(\d+)(\.partial|\.trash)?$")
-_KEYRING_NAME = re.compile(rf"^{KEYRING_PREFIX}[0-9a-f]{{16}}$")
+_KEYRING_NAME = sign.keyring_name(KEYRING_PREFIX)
 _README_START = '<section aria-labelledby="readme-h" class="readme">'
 _REPOMD_NS = "{http://linux.duke.edu/metadata/repo}"
 _COMMON_NS = "{http://linux.duke.edu/metadata/common}"
@@ -302,27 +299,10 @@ def switch_current(dest: Path, snapshot: Path, crash: CrashPoints) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in (sign.KEY_ENV, sign.PASSPHRASE_ENV)}
-
-
-def _keyring_base() -> str:
-    # Short: gpg-agent's socket path must fit in 108 bytes. TMPDIR when it is short.
-    base = tempfile.gettempdir()
-    return base if len(base) <= 40 else "/tmp"
-
-
-def remove_keyring(path: str | os.PathLike[str]) -> None:
-    """Stops the gpg-agent of a temporary keyring and deletes the directory."""
-    path = Path(path)
-    home = path / "gnupg"
-    gpgconf = shutil.which("gpgconf")
-    if gpgconf and home.is_dir():
-        subprocess.run([gpgconf, "--homedir", str(home), "--kill", "all"], capture_output=True,
-                       env={**_clean_env(), "GNUPGHOME": str(home)})
-    shutil.rmtree(path, ignore_errors=True)
-    if path.exists():
-        raise HubError(f"{path}: could not remove the temporary signing keyring")
+# The temporary keyring itself (made under a temporary name, its lock held for its whole life,
+# swept once its process is gone) is hub.sign.locked_keyring, shared with `hub sign`.
+_keyring_base = sign.keyring_base
+remove_keyring = sign.remove_keyring
 
 
 def _record_keyring(dest: Path, path: str | None) -> None:
@@ -339,101 +319,37 @@ def _record_keyring(dest: Path, path: str | None) -> None:
     _fsync_path(dest, directory=True)
 
 
-def _remove_if_orphaned(path: Path) -> bool:
-    """Removes a temporary keyring whose publish is gone: its `lock` file is flocked for the
-    keyring's whole life by the process that made it, and the kernel releases that lock when
-    the process dies, however it dies (a PID check would misjudge PID namespaces and reuse)."""
-    try:
-        fd = os.open(path / "lock", os.O_RDWR)
-    except FileNotFoundError:
-        if not path.is_dir():
-            return False
-        if path.name.startswith(".") and time.time() - path.stat().st_mtime < 60:
-            return False  # just made by a live publish that has not created its lock yet
-        fd = None  # being removed by its owner, or a torn removal: no key without a lock
-    except OSError:
-        return False
-    try:
-        if fd is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False  # alive
-        remove_keyring(path)
-        return True
-    finally:
-        if fd is not None:
-            os.close(fd)
-
-
 def sweep_keyrings(dest: Path) -> list[str]:
-    """Removes the temporary keyrings of killed publishes: the one DEST's record names, and
-    any orphan of any DEST in the temporary directory. Returns their paths."""
-    removed = []
-    candidates = []
+    """Removes the temporary keyrings of killed publishes (and of killed `hub sign` runs): the
+    one DEST's record names, and any orphan of any DEST in the temporary directory (their
+    lock is no longer held). Returns their paths."""
     record = dest / KEYRING_RECORD
     try:
         recorded = record.read_text("utf-8").strip()
     except FileNotFoundError:
         recorded = None
+    extra = []
     if recorded and os.path.isabs(recorded) and _KEYRING_NAME.match(os.path.basename(recorded)):
-        candidates.append(Path(recorded))  # a torn record names nothing we could have made
-    base = Path(_keyring_base())
-    candidates += [p for p in sorted(base.glob(KEYRING_PREFIX + "*")) if _KEYRING_NAME.match(p.name)]
-    candidates += sorted(base.glob(f".{KEYRING_PREFIX}new-*"))
-    for path in dict.fromkeys(candidates):
-        if _remove_if_orphaned(path):
-            removed.append(str(path))
+        extra.append(Path(recorded))  # a torn record names nothing we could have made
+    removed = sign.sweep_keyrings(extra)
     if recorded is not None:
         _record_keyring(dest, None)
     return removed
 
 
 @contextlib.contextmanager
-def _private_keyring(dest: Path) -> Iterator[str]:
-    """A new directory `<tmp>/hub-publish-key-<random>` (0700) holding a flocked `lock` file,
-    recorded in DEST before it exists; removed on exit. It is made under a temporary name
-    and renamed, so a keyring name never exists without its lock held."""
-    base = _keyring_base()
-    path = os.path.join(base, KEYRING_PREFIX + secrets.token_hex(8))
-    _record_keyring(dest, path)
-    new = tempfile.mkdtemp(prefix=f".{KEYRING_PREFIX}new-", dir=base)  # mode 0700
-    lock = os.open(os.path.join(new, "lock"), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        os.rename(new, path)
-        try:
-            yield path
-        finally:
-            remove_keyring(path)
-            _record_keyring(dest, None)
-    finally:
-        os.close(lock)
-        shutil.rmtree(new, ignore_errors=True)  # only if the rename did not happen
-
-
-@contextlib.contextmanager
 def signer_for_publish(dest: Path, env: Mapping[str, str]) -> Iterator[tuple[sign.Signer, str | None]]:
     """(signer, temporary keyring path or None). `HUB_SIGNING_KEY` goes into a private
-    temporary GNUPGHOME (hub.sign.import_private_key: through gpg's stdin) inside
-    `_private_keyring`. `HUB_GNUPGHOME` + `HUB_SIGNING_KEY_ID` are used in place
-    (hub.sign.signer_from_env)."""
-    armored = env.get(sign.KEY_ENV, "")
-    if not armored.strip():
+    temporary GNUPGHOME (hub.sign.import_private_key: through gpg's stdin) inside a
+    `hub.sign.locked_keyring` named `hub-publish-key-<16 hex>` and recorded in DEST before it
+    exists. `HUB_GNUPGHOME` + `HUB_SIGNING_KEY_ID` are used in place."""
+    if not env.get(sign.KEY_ENV, "").strip():
         with sign.signer_from_env(env) as signer:
             yield signer, None
         return
-    with _private_keyring(dest) as path:
-        home = os.path.join(path, "gnupg")
-        os.mkdir(home, 0o700)
-        passphrase_file = None
-        if env.get(sign.PASSPHRASE_ENV):
-            passphrase_file = os.path.join(path, "passphrase")
-            fd = os.open(passphrase_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(env[sign.PASSPHRASE_ENV])
-        fingerprint = sign.import_private_key(home, armored)
-        yield sign.Signer(home, fingerprint, passphrase_file=passphrase_file), path
+    record = functools.partial(_record_keyring, dest)
+    with sign.signer_from_env(env, prefix=KEYRING_PREFIX, record=record) as signer:
+        yield signer, os.path.dirname(signer.gnupghome)
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,7 +5,11 @@ reach a sandbox input, a cache entry, `dist/` or a log. The key comes from the e
 
 - `HUB_SIGNING_KEY`: an ASCII-armored private key. It is imported (through gpg's standard
   input, never a command line or a file) into a private temporary GNUPGHOME (mode 0700),
-  which is deleted afterwards, with its gpg-agent stopped.
+  which is deleted afterwards, with its gpg-agent stopped. Its directory
+  (`$TMPDIR/hub-sign-<16 hex>`, `hub-publish-key-<16 hex>` for `hub publish`) holds a `lock`
+  file flocked for its whole life (`locked_keyring`): a run killed meanwhile (SIGKILL, OOM)
+  leaves a keyring whose lock nobody holds, and the next `hub sign`, `hub sign-site` or
+  `hub publish` on the machine removes it, with its gpg-agent, before doing anything else.
 - or `HUB_GNUPGHOME` + `HUB_SIGNING_KEY_ID`: an existing keyring, used in place.
 - `HUB_SIGNING_KEY_PASSPHRASE` (optional): for a protected key; it goes to gpg through a
   0600 file inside a private directory, never a command line.
@@ -27,15 +31,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from hub.errors import HubError
 
@@ -47,6 +54,9 @@ MIN_RSA_BITS = 3072
 RSA_ALGOS = {"1", "3"}  # RSA (sign and encrypt), RSA sign-only
 DIGEST = "SHA256"
 PUBLIC_KEY_FILE = "monitoring-hub.asc"
+KEYRING_PREFIX = "hub-sign-"  # `hub sign`, `hub sign-site`: <tmp>/hub-sign-<16 hex>
+PUBLISH_KEYRING_PREFIX = "hub-publish-key-"  # `hub publish` (hub.publish.KEYRING_PREFIX)
+KEYRING_PREFIXES = (KEYRING_PREFIX, PUBLISH_KEYRING_PREFIX)
 
 
 class SigningError(HubError):
@@ -249,14 +259,19 @@ class Signer:
 
 
 @contextlib.contextmanager
-def signer_from_env(env: Mapping[str, str] | None = None) -> Iterator[Signer]:
+def signer_from_env(env: Mapping[str, str] | None = None, *, prefix: str = KEYRING_PREFIX,
+                    record: Callable[[str | None], None] | None = None) -> Iterator[Signer]:
     """The publish key, from HUB_SIGNING_KEY or HUB_GNUPGHOME + HUB_SIGNING_KEY_ID (see the
-    module doc). A temporary GNUPGHOME and passphrase file are deleted on exit."""
+    module doc). The temporary GNUPGHOME and passphrase file live in a `locked_keyring`
+    (`prefix`, `record`), removed on exit; a killed run's is removed by the next sweep."""
     env = os.environ if env is None else env
     armored = env.get(KEY_ENV, "")
     passphrase = env.get(PASSPHRASE_ENV)
-    with contextlib.ExitStack() as stack:
-        private = stack.enter_context(_private_dir("hub-sign-"))
+    if not armored.strip() and not (env.get(GNUPGHOME_ENV) and env.get(KEY_ID_ENV)):
+        raise SigningError(
+            f"no signing key: set {KEY_ENV} (an ASCII-armored private key) or {GNUPGHOME_ENV} and {KEY_ID_ENV}"
+        )
+    with locked_keyring(prefix, record=record) as private:
         passphrase_file = None
         if passphrase:
             passphrase_file = os.path.join(private, "passphrase")
@@ -266,42 +281,122 @@ def signer_from_env(env: Mapping[str, str] | None = None) -> Iterator[Signer]:
         if armored.strip():
             home = os.path.join(private, "gnupg")
             os.mkdir(home, 0o700)
-            stack.callback(_stop_agent, home)
             fingerprint = import_private_key(home, armored)
             yield Signer(home, fingerprint, passphrase_file=passphrase_file)
-        elif env.get(GNUPGHOME_ENV) and env.get(KEY_ID_ENV):
-            yield Signer(env[GNUPGHOME_ENV], env[KEY_ID_ENV], passphrase_file=passphrase_file)
         else:
-            raise SigningError(
-                f"no signing key: set {KEY_ENV} (an ASCII-armored private key) or {GNUPGHOME_ENV} and {KEY_ID_ENV}"
-            )
+            yield Signer(env[GNUPGHOME_ENV], env[KEY_ID_ENV], passphrase_file=passphrase_file)
+
+
+# --------------------------------------------------------------------------------------------
+# Temporary keyrings: locked for their whole life, swept once their process is gone
+# --------------------------------------------------------------------------------------------
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in (KEY_ENV, PASSPHRASE_ENV)}
+
+
+def keyring_base() -> str:
+    """Where temporary keyrings go: TMPDIR when it is short (gpg-agent's socket path, inside
+    the keyring, must fit in 108 bytes), else /tmp."""
+    base = tempfile.gettempdir()
+    return base if len(base) <= 40 else "/tmp"
+
+
+def keyring_name(prefix: str) -> re.Pattern[str]:
+    return re.compile(rf"^{re.escape(prefix)}[0-9a-f]{{16}}$")
+
+
+def remove_keyring(path: str | os.PathLike[str]) -> None:
+    """Stops the gpg-agent of a temporary keyring and deletes the directory."""
+    path = Path(path)
+    home = path / "gnupg"
+    gpgconf = shutil.which("gpgconf")
+    if gpgconf and home.is_dir():
+        subprocess.run([gpgconf, "--homedir", str(home), "--kill", "all"], capture_output=True,
+                       env={**_clean_env(), "GNUPGHOME": str(home)})
+    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        raise SigningError(f"{path}: could not remove the temporary signing keyring")
+
+
+def remove_if_orphaned(path: Path) -> bool:
+    """Removes a temporary keyring whose process is gone: its `lock` file is flocked for the
+    keyring's whole life by the process that made it, and the kernel releases that lock when
+    the process dies, however it dies (a PID check would misjudge PID namespaces and reuse)."""
+    try:
+        fd = os.open(path / "lock", os.O_RDWR)
+    except FileNotFoundError:
+        if not path.is_dir():
+            return False
+        if path.name.startswith(".") and time.time() - path.stat().st_mtime < 60:
+            return False  # just made by a live process that has not created its lock yet
+        fd = None  # being removed by its owner, or a torn removal: no key without a lock
+    except OSError:
+        return False
+    try:
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # alive
+        remove_keyring(path)
+        return True
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def orphan_candidates(prefixes: Sequence[str] = KEYRING_PREFIXES) -> list[Path]:
+    """Every temporary keyring of any of `prefixes` in `keyring_base()`, made or being made."""
+    base = Path(keyring_base())
+    out: list[Path] = []
+    for prefix in prefixes:
+        out += [p for p in sorted(base.glob(prefix + "*")) if keyring_name(prefix).match(p.name)]
+        out += sorted(base.glob(f".{prefix}new-*"))
+    return out
+
+
+def sweep_keyrings(extra: Sequence[Path] = ()) -> list[str]:
+    """Removes the temporary keyrings (of `hub publish` and `hub sign`) whose process is gone,
+    with their gpg-agents: `extra` (e.g. the one a DEST recorded) and every orphan in
+    `keyring_base()`. A live one's lock is held: it is left alone. Returns the removed paths."""
+    return [str(p) for p in dict.fromkeys([*extra, *orphan_candidates()]) if remove_if_orphaned(p)]
 
 
 @contextlib.contextmanager
-def _private_dir(prefix: str) -> Iterator[str]:
-    # Short paths: gpg-agent's socket path must fit in 108 bytes.
-    base = "/tmp" if os.path.isdir("/tmp") else None
-    path = tempfile.mkdtemp(prefix=prefix, dir=base)
-    os.chmod(path, 0o700)
+def locked_keyring(prefix: str = KEYRING_PREFIX, *, record: Callable[[str | None], None] | None = None) -> Iterator[str]:
+    """A new directory `<keyring_base()>/<prefix><16 hex>` (0700) holding a `lock` file flocked
+    for its whole life; removed (gpg-agent stopped) on exit. `record(path)` runs BEFORE it
+    exists and `record(None)` after its removal. It is made under a temporary name and renamed
+    once the lock is held, so a keyring name never exists without its lock held. Orphans of
+    killed processes are removed by `sweep_keyrings`, which runs first."""
+    sweep_keyrings()
+    base = keyring_base()
+    path = os.path.join(base, prefix + secrets.token_hex(8))
+    if record is not None:
+        record(path)
+    new = tempfile.mkdtemp(prefix=f".{prefix}new-", dir=base)  # mode 0700
+    lock = os.open(os.path.join(new, "lock"), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        yield path
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        os.rename(new, path)
+        try:
+            yield path
+        finally:
+            remove_keyring(path)
+            if record is not None:
+                record(None)
     finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _stop_agent(home: str) -> None:
-    gpgconf = shutil.which("gpgconf")
-    if gpgconf:
-        subprocess.run([gpgconf, "--homedir", home, "--kill", "all"], capture_output=True,
-                       env={**{k: v for k, v in os.environ.items() if k not in (KEY_ENV, PASSPHRASE_ENV)}, "GNUPGHOME": home})
+        os.close(lock)
+        shutil.rmtree(new, ignore_errors=True)  # only if the rename did not happen
 
 
 def import_private_key(home: str, armored: str) -> str:
     """Imports one armored secret key into `home` (through stdin); returns its fingerprint."""
     if "PRIVATE KEY BLOCK" not in armored:
         raise SigningError(f"{KEY_ENV} is not an ASCII-armored private key (no 'BEGIN PGP PRIVATE KEY BLOCK')")
-    env = {k: v for k, v in os.environ.items() if k not in (KEY_ENV, PASSPHRASE_ENV)}
-    env.update(GNUPGHOME=home, LC_ALL="C")
+    env = {**_clean_env(), "GNUPGHOME": home, "LC_ALL": "C"}
     result = subprocess.run(
         [gpg_binary(), "--homedir", home, "--batch", "--no-tty", "--import-options", "import-minimal", "--import"],
         input=armored.encode("utf-8"), capture_output=True, env=env,
