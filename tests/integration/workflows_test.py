@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from integration.workspace import find_repo_root
 
 WORKFLOWS = ("ci.yml", "release.yml", "scan-updates.yml")
@@ -41,3 +43,14 @@ def test_actionlint_really_reports_problems(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "could not parse as YAML" in result.stdout
+
+
+def test_release_signs_without_pantsd() -> None:
+    """The signing key goes to a short-lived Pants process only, never to a pantsd that
+    outlives the step (docs/security.md)."""
+    release = yaml.safe_load((find_repo_root() / ".github/workflows/release.yml").read_text())
+    steps = [s for job in release["jobs"].values() for s in job["steps"]]
+    signing = [s for s in steps if "HUB_SIGNING_KEY" in (s.get("env") or {})]
+    assert signing, "no step of release.yml receives HUB_SIGNING_KEY"
+    for step in signing:
+        assert step["run"].strip() == "./pants --no-pantsd publish //:site", step
