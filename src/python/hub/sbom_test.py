@@ -384,7 +384,7 @@ def test_documents_match_the_cyclonedx_1_5_schema(tmp_path: Path) -> None:
 
 
 def test_purls_parse_back() -> None:
-    from packageurl import PackageURL
+    from packageurl import PackageURL  # pants: no-infer-dep (installed with cyclonedx-python-lib)
 
     p = PackageURL.from_string(sbom.golang_purl("github.com/Masterminds/semver/v3", "v3.2.1"))
     assert (p.type, p.namespace, p.name, p.version) == ("golang", "github.com/Masterminds/semver", "v3", "v3.2.1")
