@@ -392,3 +392,20 @@ def test_purls_parse_back() -> None:
     assert (p.type, p.namespace, p.name, p.version, p.qualifiers) == (
         "deb", "monitoring-hub", "node-exporter", "1.11.0-1+deb12", {"arch": "arm64", "distro": "debian-12"})
     assert PackageURL.from_string(sbom.golang_purl("example.com/x", "(devel)")).version is None
+
+
+def test_cli_buildinfo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hub import cli
+
+    good, bad, plain = tmp_path / "good", tmp_path / "bad", tmp_path / "plain"
+    good.write_bytes(make_elf(inline_blob()))
+    plain.write_bytes(make_elf(b"\x00" * 64, buildinfo=None))
+    bad.write_bytes(MALFORMED["length past the end"]())
+    assert cli.main(["buildinfo", str(good), str(plain)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out[str(good)]["main"]["path"] == "example.com/exporter"
+    assert out[str(good)]["deps"][1]["replace"]["path"] == "github.com/fork/thing"
+    assert out[str(plain)] is None
+    assert cli.main(["buildinfo", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {bad}: ") and "Traceback" not in err
