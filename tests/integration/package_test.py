@@ -154,6 +154,23 @@ def test_clean_rebuild_is_byte_identical(built, tmp_path: Path) -> None:
     assert second == first
 
 
+def test_the_site_publishes_every_sbom_its_catalog_lists(built) -> None:
+    repo, env = built
+    run_pants(repo, "package", "//:site", env=env, check=True)
+    site = repo / "dist" / "site"
+    refs = []
+    for path in sorted((site / "catalog" / "node_exporter").glob("*.json")):
+        doc = json.loads(path.read_text())
+        refs += [doc["sbom"]] if "sbom" in doc else []
+        refs += [m["sbom"] for image in doc.get("images", []) for m in image["manifests"]]
+    assert len(refs) == 14 + 2
+    page = (site / "exporters" / "node_exporter.html").read_text()
+    for ref in refs:
+        assert sha256(site / ref["url"]) == ref["sha256"], ref["url"]
+        assert f'class="sbom" href="../{ref["url"]}"' in page, ref["url"]
+    assert sorted(str(p.relative_to(site)) for p in site.rglob("*.cdx.json")) == sorted(r["url"] for r in refs)
+
+
 def test_wrong_checksum_fails_and_writes_nothing(built) -> None:
     repo, env = built
     lock_path = repo / "exporters/node_exporter/upstream.lock.json"
