@@ -45,6 +45,24 @@ from pants.util.logging import LogLevel
 logger = logging.getLogger(__name__)
 
 
+SBOM_SUFFIX = ".cdx.json"
+
+
+class EngineOutputError(Exception):
+    """The engine process succeeded but did not write what it must (a bug, not bad input)."""
+
+
+def check_outputs(files: tuple[str, ...] | list[str], what: str, main: tuple[str, ...], sbom_suffix: str,
+                  count: int = 1) -> None:
+    """Every build writes its SBOMs beside what it built: a missing one is an engine bug."""
+    names = [f.rsplit("/", 1)[-1] for f in files]
+    if not any(n.endswith(main) for n in names):
+        raise EngineOutputError(f"{what}: the engine wrote no {' or '.join(main)} (outputs: {', '.join(names)})")
+    sboms = [n for n in names if n.endswith(sbom_suffix)]
+    if len(sboms) != count:
+        raise EngineOutputError(f"{what}: expected {count} SBOM(s) *{sbom_suffix}, the engine wrote {len(sboms)}")
+
+
 @dataclass(frozen=True)
 class ExporterPackageFieldSet(PackageFieldSet):
     required_fields = (PackageFormatField, ArchField, DistField)
@@ -161,9 +179,11 @@ async def package_exporter(field_set: ExporterPackageFieldSet, hub: HubSubsystem
             output_directories=("out",),
         ),
     )
+    # The package, its artifact JSON and its SBOM (`<package file>.cdx.json`, hub.sbom).
     output = await Get(Digest, RemovePrefix(result.output_digest, "out"))
     output = await Get(Digest, AddPrefix(output, exporter))
     snapshot = await Get(Snapshot, Digest, output)
+    check_outputs(snapshot.files, f"{exporter}#{field_set.artifact_id}", (".rpm", ".deb"), SBOM_SUFFIX)
     return BuiltPackage(output, tuple(BuiltPackageArtifact(path) for path in snapshot.files))
 
 
@@ -214,9 +234,11 @@ async def package_image(field_set: ExporterImageFieldSet, hub: HubSubsystem) -> 
             output_directories=("out",),
         ),
     )
+    # oci/, docker.json, one docker archive and one SBOM (hub.sbom) per platform.
     output = await Get(Digest, RemovePrefix(result.output_digest, "out"))
     output = await Get(Digest, AddPrefix(output, exporter))
     snapshot = await Get(Snapshot, Digest, output)
+    check_outputs(snapshot.files, f"{exporter}#docker", ("docker.json",), SBOM_SUFFIX, count=len(archs))
     top_level = sorted({p.split("/")[1] for p in snapshot.files})
     return BuiltPackage(output, tuple(BuiltPackageArtifact(f"{exporter}/{p}") for p in top_level))
 

@@ -127,9 +127,10 @@ async def package_site(field_set: SiteFieldSet, hub: HubSubsystem) -> BuiltPacka
     entries = await MultiGet(
         Get(RepoEntry, RepoEntryRequest(d, path)) for d, (_, path) in zip(only_packages, packages)
     )
-    # Images are published to a registry; the site only needs their docker.json.
+    # Images are published to a registry; the site only needs their docker.json and SBOMs.
+    # Packages come with their artifact JSON and SBOM (`<package>.cdx.json`).
     json_only = await MultiGet(
-        Get(Digest, DigestSubset(pkg.digest, PathGlobs(["*/*.json", "*/*.rpm", "*/*.deb"])))
+        Get(Digest, DigestSubset(pkg.digest, PathGlobs(["*/*.json", "*/*.cdx.json", "*/*.rpm", "*/*.deb"])))
         for pkg in built
     )
     exporters_dir = field_set.exporters.value

@@ -170,6 +170,18 @@ def test_docker_json_and_determinism(built: Built, tmp_path: Path) -> None:
     for arch in ARCHES:
         name = f"node_exporter-{arch}.docker.tar"
         assert (tmp_path / "again" / name).read_bytes() == built.image.archives[arch].read_bytes()
+    # One SBOM per platform, reproducible, naming the real binary and the base image.
+    for m, arch in zip(img["manifests"], ARCHES):
+        first = Path(built.request["output_dir"]) / m["sbom"]["filename"]
+        assert (tmp_path / "again" / first.name).read_bytes() == first.read_bytes()
+        assert (m["sbom"]["sha256"], m["sbom"]["size_bytes"]) == catalog.file_digest(first)
+        bom = json.loads(first.read_text())
+        assert bom["metadata"]["component"]["hashes"][0]["content"] == m["digest"].split(":")[1]
+        files = [c for c in bom["components"] if c["type"] == "file"]
+        assert [f["name"] for f in files] == ["/usr/bin/node_exporter"]
+        assert files[0]["hashes"][0]["content"] == catalog.file_digest(built.binaries[arch])[0]
+        bases = [c for c in bom["components"] if c["type"] == "container"]
+        assert [b["name"] for b in bases] == ["debian/libc6"]
 
 
 def test_skopeo_finds_both_platforms(built: Built) -> None:

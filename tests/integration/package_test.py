@@ -57,7 +57,8 @@ def test_fourteen_packages_with_their_artifact_json(built) -> None:
     ids = [f"rpm_{a}_{d}" for d in RPM_DISTS for a in ARCHES] + [
         f"deb_{a}_{d}" for d in DEB_DISTS for a in ARCHES
     ]
-    assert sorted(p.name for p in dist.glob("*.json")) == sorted([f"{i}.json" for i in ids] + ["docker.json"])
+    records = [p.name for p in dist.glob("*.json") if not p.name.endswith(".cdx.json")]
+    assert sorted(records) == sorted([f"{i}.json" for i in ids] + ["docker.json"])
     packages = sorted(p.name for p in dist.iterdir() if p.suffix in (".rpm", ".deb"))
     assert len(packages) == 14, packages
     assert "node_exporter-1.11.0-1.el9.x86_64.rpm" in packages
@@ -75,6 +76,12 @@ def test_fourteen_packages_with_their_artifact_json(built) -> None:
             "sha256": lock["archives"][record["arch"]]["sha256"],
         }
         assert not record["package"]["url"].startswith(("http:", "https:", "/"))
+        # The SBOM beside the package, as the artifact JSON describes it.
+        bom = dist / record["sbom"]["filename"]
+        assert bom.name == package.name + ".cdx.json"
+        assert record["sbom"]["url"] == record["package"]["url"] + ".cdx.json"
+        assert (record["sbom"]["sha256"], record["sbom"]["size_bytes"]) == (sha256(bom), bom.stat().st_size)
+    assert len(list(dist.glob("*.cdx.json"))) == 14 + 2  # packages, and the image's two platforms
 
 
 @pytest.mark.parametrize("arch", ARCHES)
@@ -95,6 +102,15 @@ def test_every_package_holds_binaries_for_its_arch(built, tmp_path: Path, arch: 
         header = (root / "usr/bin/node_exporter").read_bytes()[:20]
         assert header[:4] == b"\x7fELF", package.name
         assert int.from_bytes(header[18:20], "little") == ELF_MACHINE[arch], package.name
+        # Its SBOM names the binary the package installs, and what its Go build info says.
+        bom = json.loads((dist / (package.name + ".cdx.json")).read_text())
+        (binary,) = [c for c in bom["components"] if c["type"] == "file"]
+        assert binary["name"] == "/usr/bin/node_exporter"
+        assert binary["hashes"][0]["content"] == sha256(root / "usr/bin/node_exporter"), package.name
+        props = {p["name"]: p["value"] for p in binary["properties"]}
+        assert props["monitoring-hub:go:build:GOARCH"] == arch
+        # The offline mirror holds Debian's builds: GOPATH mode, no module list recorded.
+        assert props["monitoring-hub:go:buildinfo"] in ("present", "no-modules")
 
 
 def test_rpm_and_dpkg_read_the_headers(built) -> None:
@@ -130,10 +146,29 @@ def test_clean_rebuild_is_byte_identical(built, tmp_path: Path) -> None:
         "package", "exporters/node_exporter::", env=env, check=True,
     )
     second = tree_digests(dist)
-    # 14 packages + 14 JSONs, and the image: docker.json, 2 docker-load archives, the OCI layout.
+    # 14 packages + 14 JSONs + 14 SBOMs, and the image: docker.json, 2 docker-load archives,
+    # 2 SBOMs, the OCI layout.
     assert sum(1 for name in first if name.endswith((".rpm", ".deb"))) == 14
+    assert sum(1 for name in first if name.endswith(".cdx.json")) == 16
     assert any(name.startswith("oci/blobs/sha256/") for name in first)
     assert second == first
+
+
+def test_the_site_publishes_every_sbom_its_catalog_lists(built) -> None:
+    repo, env = built
+    run_pants(repo, "package", "//:site", env=env, check=True)
+    site = repo / "dist" / "site"
+    refs = []
+    for path in sorted((site / "catalog" / "node_exporter").glob("*.json")):
+        doc = json.loads(path.read_text())
+        refs += [doc["sbom"]] if "sbom" in doc else []
+        refs += [m["sbom"] for image in doc.get("images", []) for m in image["manifests"]]
+    assert len(refs) == 14 + 2
+    page = (site / "exporters" / "node_exporter.html").read_text()
+    for ref in refs:
+        assert sha256(site / ref["url"]) == ref["sha256"], ref["url"]
+        assert f'class="sbom" href="../{ref["url"]}"' in page, ref["url"]
+    assert sorted(str(p.relative_to(site)) for p in site.rglob("*.cdx.json")) == sorted(r["url"] for r in refs)
 
 
 def test_wrong_checksum_fails_and_writes_nothing(built) -> None:

@@ -73,8 +73,10 @@ def package_artifact(
     package_name: str,
     metadata: Mapping[str, Any],
     source: Mapping[str, str],
+    sbom: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The artifact JSON of a built RPM or DEB; sha256 and size are read from the file.
+    `sbom` is the reference `hub.sbom.write_sbom` returns (an addition to 3.0).
 
     `package.unsigned_sha256` (an addition to 3.0) keeps the digest of the package as built:
     publishing signs RPMs and rewrites `sha256`/`size_bytes`, and this one stays checkable
@@ -82,7 +84,7 @@ def package_artifact(
     """
     filename = os.path.basename(os.fspath(path))
     sha256, size = file_digest(path)
-    return {
+    artifact = {
         "format_version": FORMAT_VERSION,
         "artifact_type": kind,
         "exporter": exporter,
@@ -101,6 +103,14 @@ def package_artifact(
         f"{kind}_metadata": dict(metadata),
         "source": {"url": source["url"], "sha256": source["sha256"]},
     }
+    if sbom is not None:
+        artifact["sbom"] = dict(sbom)
+    return artifact
+
+
+def sbom_url(package_url: str) -> str:
+    """A package's SBOM is published next to it: `<package url>.cdx.json`."""
+    return package_url + ".cdx.json"
 
 
 def dumps(data: Any) -> str:

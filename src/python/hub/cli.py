@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "hub.fetch",
     "hub.archive",
     "hub.package",
+    "hub.sbom",
     "hub.mirror",
     "hub.oci",
     "hub.aggregate",

@@ -968,11 +968,14 @@ def write_docker_archive(built: BuiltImage, arch: str, dest: str | os.PathLike[s
 
 
 def docker_artifact(manifest: Any, lock: Any, built: BuiltImage, *, registry: str, repository: str,
-                    source_date: str, base_name: str, ca_bundle: str | None) -> dict[str, Any]:
+                    source_date: str, base_name: str, ca_bundle: str | None,
+                    sboms: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The catalog's docker.json (format 3.0). ``size_bytes`` (image) is every distinct blob of
     the multi-arch image counted once (index, manifests, configs, compressed layers: what a
     registry stores for it); ``manifests[].size_bytes`` is what pulling that one platform
-    transfers (its manifest, config and compressed layers)."""
+    transfers (its manifest, config and compressed layers). ``sboms`` maps an arch to the
+    reference `hub.sbom.write_sbom` returned for that platform."""
+    sboms = sboms or {}
     return {
         "format_version": catalog.FORMAT_VERSION,
         "artifact_type": "docker",
@@ -988,7 +991,8 @@ def docker_artifact(manifest: Any, lock: Any, built: BuiltImage, *, registry: st
             "platforms": [p.platform_name for p in built.platforms],
             "size_bytes": built.size_bytes,
             "manifests": [
-                {"platform": p.platform_name, "digest": p.digest, "size_bytes": p.pull_size()}
+                {"platform": p.platform_name, "digest": p.digest, "size_bytes": p.pull_size(),
+                 **({"sbom": dict(sboms[p.arch])} if p.arch in sboms else {})}
                 for p in built.platforms
             ],
         }],
@@ -1000,6 +1004,28 @@ def docker_artifact(manifest: Any, lock: Any, built: BuiltImage, *, registry: st
             for arch in sorted(lock.archives) if arch in {p.arch for p in built.platforms}
         },
     }
+
+
+def sbom_name(exporter: str, tag: str, arch: str) -> str:
+    return f"{exporter}-{tag}-{arch}.cdx.json"
+
+
+def write_image_sbom(manifest: Any, lock: Any, platform: Any, out: Path, *, registry: str, repository: str,
+                     tag: str, base_image: str, binaries_dir: str) -> dict[str, Any]:
+    """One SBOM per platform (``hub.sbom``), next to docker.json: the image by manifest digest,
+    its base image, each executable and the Go modules in it. Published in the site as
+    ``images/<exporter>/<exporter>-<tag>-<arch>.cdx.json``."""
+    from hub import sbom
+
+    pin = lock.archives[platform.arch]
+    doc = sbom.image_sbom(
+        exporter=manifest.name, registry=registry, repository=repository, tag=tag, arch=platform.arch,
+        digest=platform.digest, base_image=base_image, source={"url": pin.url, "sha256": pin.sha256},
+        source_date=lock.source_date,
+        binaries=[sbom.Binary(f"/usr/bin/{b}", os.path.join(binaries_dir, b)) for b in manifest.build.binaries],
+    )
+    name = sbom_name(manifest.name, tag, platform.arch)
+    return sbom.write_sbom(out / name, doc, url=f"images/{manifest.name}/{name}")
 
 
 # --- the request -------------------------------------------------------------------------------
@@ -1076,8 +1102,13 @@ def build(request: Mapping[str, Any], *, base_dir: str = ".") -> tuple[BuiltImag
         )
     built = dataclasses.replace(built, archives=archives)
     base_ref = manifest.docker.base_image  # type: ignore[union-attr]
+    sboms = {
+        p.arch: write_image_sbom(manifest, lock, p, out, registry=registry, repository=repository, tag=tag,
+                                 base_image=base_ref, binaries_dir=os.path.join(base_dir, binaries[p.arch]))
+        for p in built.platforms
+    }
     artifact = docker_artifact(manifest, lock, built, registry=registry, repository=repository,
-                               source_date=lock.source_date, base_name=base_ref, ca_bundle=ca_id)
+                               source_date=lock.source_date, base_name=base_ref, ca_bundle=ca_id, sboms=sboms)
     catalog.validate(artifact, "docker", what="docker.json")
     json_path = out / "docker.json"
     catalog.write_json_atomic(json_path, artifact)

@@ -540,6 +540,20 @@ def test_docker_json(ws: Workspace) -> None:
         assert entry["size_bytes"] == desc["size"] + m["config"]["size"] + sum(l["size"] for l in m["layers"])
     assert doc["sources"]["amd64"]["sha256"] == "a" * 64
     assert doc["user"] == "demo_exporter" and doc["base_image"] == "scratch"
+    # One SBOM per platform beside docker.json, naming the image by its manifest digest.
+    for entry, arch in zip(img["manifests"], ("amd64", "arm64")):
+        ref = entry["sbom"]
+        path = ws.root / "out" / ref["filename"]
+        assert ref["filename"] == f"demo_exporter-1.2.3-{arch}.cdx.json"
+        assert ref["url"] == f"images/demo_exporter/{ref['filename']}"
+        assert (ref["sha256"], ref["size_bytes"]) == catalog.file_digest(path)
+        bom = json.loads(path.read_text())
+        subject = bom["metadata"]["component"]
+        assert subject["type"] == "container" and subject["version"] == "1.2.3"
+        assert subject["hashes"] == [{"alg": "SHA-256", "content": entry["digest"].split(":")[1]}]
+        assert f"?arch={arch}&" in subject["purl"]
+        assert subject["externalReferences"][0]["hashes"][0]["content"] == doc["sources"][arch]["sha256"]
+        assert [c["name"] for c in bom["components"] if c["type"] == "file"] == ["/usr/bin/demo_exporter", "/usr/bin/demo_tool"]
 
 
 def test_docker_json_schema_is_strict(ws: Workspace) -> None:

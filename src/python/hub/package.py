@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from hub import catalog, dists
+from hub import catalog, dists, sbom
 from hub.errors import HubError
 from hub.nfpm import nfpm_config, run_nfpm, stage
 from hub.package_plan import (
@@ -115,6 +115,29 @@ def metadata(plan: PackagePlan) -> dict[str, Any]:
     }
 
 
+def write_package_sbom(plan: PackagePlan, manifest: Any, binaries_dir: str, source: Mapping[str, str],
+                       package: Path) -> dict[str, Any]:
+    """`<package file>.cdx.json` beside the package: its executables and the Go modules in
+    them (`hub.sbom`); returns the artifact JSON's reference to it."""
+    doc = sbom.package_sbom(
+        kind=plan.kind,
+        name=plan.name,
+        version=plan.full_version,
+        arch=plan.pkg_arch,
+        dist=plan.dist.name,
+        summary=plan.summary,
+        license=plan.license,
+        homepage=plan.homepage,
+        source=source,
+        source_date=plan.source_date,
+        binaries=[sbom.Binary(f"/usr/bin/{b}", os.path.join(binaries_dir, b)) for b in manifest.build.binaries],
+    )
+    url = catalog.sbom_url(
+        catalog.package_url(plan.kind, dist=plan.dist.name, arch=plan.arch, package_name=plan.name, filename=package.name)
+    )
+    return sbom.write_sbom(package.parent / (package.name + sbom.SUFFIX), doc, url=url)
+
+
 def build(request: Mapping[str, Any]) -> tuple[Path, Path]:
     """Runs one request (see docs/contracts.md); returns (package file, artifact JSON)."""
     from hub.manifest import load_manifest  # the manifest model, with its YAML dependency
@@ -141,6 +164,8 @@ def build(request: Mapping[str, Any]) -> tuple[Path, Path]:
         config = stage(plan, os.path.abspath(workdir))
         package = run_nfpm(request["nfpm"], config, kind, str(out / plan.filename), plan.source_date_epoch)
     pin = lock["archives"][arch]
+    source = {"url": pin["url"], "sha256": pin["sha256"]}
+    sbom_ref = write_package_sbom(plan, manifest, binaries_dir, source, package)
     artifact = catalog.package_artifact(
         kind=kind,
         exporter=manifest.name,
@@ -151,7 +176,8 @@ def build(request: Mapping[str, Any]) -> tuple[Path, Path]:
         path=package,
         package_name=plan.name,
         metadata=metadata(plan),
-        source={"url": pin["url"], "sha256": pin["sha256"]},
+        source=source,
+        sbom=sbom_ref,
     )
     catalog.validate(artifact, "artifact")
     json_path = out / f"{dists.artifact_id(kind, arch, dist)}.json"

@@ -199,7 +199,7 @@ def out(tmp_path_factory: pytest.TempPathFactory, nfpm: str) -> Path:
 
 
 def test_outputs(out: Path) -> None:
-    expected = {f"{i}.json" for i in BUILDS} | set(FILES.values())
+    expected = {f"{i}.json" for i in BUILDS} | set(FILES.values()) | {f + ".cdx.json" for f in FILES.values()}
     assert {p.name for p in out.iterdir()} == expected
 
 
@@ -505,6 +505,7 @@ def test_byte_identical_rebuild(out: Path, tmp_path: Path, nfpm: str) -> None:
         name = FILES[artifact_id]
         assert sha256(second / "out" / name) == sha256(out / name), name
         assert (second / "out" / f"{artifact_id}.json").read_bytes() == (out / f"{artifact_id}.json").read_bytes()
+        assert (second / "out" / f"{name}.cdx.json").read_bytes() == (out / f"{name}.cdx.json").read_bytes()
 
 
 @pytest.mark.parametrize("artifact_id", list(BUILDS))
@@ -525,6 +526,27 @@ def test_artifact_json(out: Path, artifact_id: str) -> None:
     }
     assert (record["build_date"], record["version"], record["exporter"], record["arch"]) == (SOURCE_DATE, "0.19.0", NAME, arch)
     assert record["source"] == {"url": URLS[arch], "sha256": LOCK["archives"][arch]["sha256"]}
+    # The SBOM beside the package (hub.sbom): the binaries here are C stand-ins without Go
+    # build info, so it lists them with their digests and says that no module is known.
+    bom_path = out / (package.name + ".cdx.json")
+    assert record["sbom"] == {
+        "filename": bom_path.name, "url": record["package"]["url"] + ".cdx.json", "sha256": sha256(bom_path),
+        "size_bytes": bom_path.stat().st_size, "format": "CycloneDX 1.5",
+    }
+    bom = json.loads(bom_path.read_text())
+    subject = bom["metadata"]["component"]
+    assert subject["name"] == (NAME if kind == "rpm" else DEB)
+    assert subject["purl"].startswith(f"pkg:{kind}/monitoring-hub/")
+    assert subject["externalReferences"][0]["url"] == URLS[arch]
+    assert subject["externalReferences"][0]["hashes"][0]["content"] == LOCK["archives"][arch]["sha256"]
+    assert bom["metadata"]["timestamp"] == SOURCE_DATE
+    files = {c["name"]: c for c in bom["components"] if c["type"] == "file"}
+    assert set(files) == {f"/usr/bin/{NAME}", "/usr/bin/mysqld_tool"}
+    for name, c in files.items():
+        binary = out.parent / "binaries" / arch / name.rsplit("/", 1)[1]  # what the package installs
+        assert c["hashes"] == [{"alg": "SHA-256", "content": sha256(binary)}]
+        assert {"name": "monitoring-hub:go:buildinfo", "value": "absent"} in c["properties"]
+    assert [c for c in bom["components"] if c["type"] != "file"] == []
     if kind == "rpm":
         header = run("rpm", "-qp", "--qf", "%{NAME} %{VERSION} %{RELEASE} %{ARCH}", str(package)).split()
         meta = record["rpm_metadata"]

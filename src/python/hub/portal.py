@@ -211,9 +211,32 @@ def matrix_rows(metadata: Mapping[str, Any], artifacts: Mapping[str, Any], *, ro
                     "size": human_size(package.get("size_bytes")), "size_bytes": package.get("size_bytes"),
                     "sha256": package.get("sha256"),
                     "json": f"{catalog_href}{name}/{aid}.json" if doc else None,
+                    **sbom_link(doc.get("sbom"), root),
                 })
             rows.append({"family": family, "dist": dist, "label": dist_label(dist), "cells": cells})
     return rows if archs else []
+
+
+def sbom_link(ref: Any, root: str) -> dict[str, Any]:
+    """`sbom_href`/`sbom_sha256` of an artifact's SBOM reference (hub.sbom), or nothing: the
+    URL must be relative and safe, like every download link."""
+    if not isinstance(ref, Mapping):
+        return {"sbom_href": None, "sbom_sha256": None}
+    url = ref.get("url")
+    if not (isinstance(url, str) and _RELATIVE_URL.match(url)):
+        return {"sbom_href": None, "sbom_sha256": None}
+    return {"sbom_href": root + url, "sbom_sha256": ref.get("sha256")}
+
+
+def image_platforms(image: Any, root: str) -> list[dict[str, Any]]:
+    """The image's platforms for the page: platform, digest, pull size and SBOM link."""
+    if not isinstance(image, Mapping):
+        return []
+    return [
+        {"platform": m.get("platform"), "digest": m.get("digest"), "size_bytes": m.get("size_bytes"),
+         **sbom_link(m.get("sbom"), root)}
+        for m in image.get("manifests") or [] if isinstance(m, Mapping)
+    ]
 
 
 def index_entries(index: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -360,6 +383,7 @@ def build_portal(
             rows=matrix_rows(md, arts, root=root, catalog_href=root + href),
             archs=[a for a in dists.ARCHES if any(a in d for f in ("rpm", "deb") for d in md["artifacts"].get(f, {}).values())],
             docker_status=md["artifacts"].get("docker"), image=image, docker_doc=docker,
+            platforms=image_platforms(image, root),
             docker_json=f"{root}{href}{name}/docker.json" if docker else None,
             install=install_blocks(md, docker, base), readme=read_readme(readmes, name),
             metadata_href=f"{root}{href}{name}/{METADATA_FILE}", index_href=f"{root}{href}{INDEX_FILE}",

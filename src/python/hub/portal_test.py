@@ -293,3 +293,41 @@ def test_a_tampered_catalog_cannot_inject_commands() -> None:
     texts = [step["text"] for g in portal.install_blocks(md, docker, "https://h.example/") for step in g["steps"]]
     assert "sudo dnf install x_exporter" in texts and "sudo apt install x-exporter" in texts
     assert not [t for t in texts if "evil" in t or "rm -rf" in t or "docker" in t]
+
+
+def test_sbom_links_next_to_the_downloads(tmp_path: Path) -> None:
+    from hub import catalog
+
+    site = synthetic.build_site(tmp_path, [synthetic.Spec("node_exporter", built=["rpm_amd64_el9", "docker"])])
+    art_path = site / "catalog" / "node_exporter" / "rpm_amd64_el9.json"
+    art = json.loads(art_path.read_text())
+    url = art["package"]["url"] + ".cdx.json"
+    (site / url).write_text('{"bomFormat": "CycloneDX"}\n')
+    sha, size = catalog.file_digest(site / url)
+    art["sbom"] = {"filename": url.rsplit("/", 1)[1], "url": url, "sha256": sha, "size_bytes": size,
+                   "format": "CycloneDX 1.5"}
+    catalog.validate(art, "artifact")
+    art_path.write_text(catalog.dumps(art))
+    docker_path = site / "catalog" / "node_exporter" / "docker.json"
+    docker = json.loads(docker_path.read_text())
+    for m in docker["images"][0]["manifests"]:
+        arch = m["platform"].split("/")[1]
+        image_url = f"images/node_exporter/node_exporter-{docker['images'][0]['tag']}-{arch}.cdx.json"
+        (site / image_url).parent.mkdir(parents=True, exist_ok=True)
+        (site / image_url).write_text("{}\n")
+        m["sbom"] = {"filename": image_url.rsplit("/", 1)[1], "url": image_url, "sha256": "b" * 64,
+                     "size_bytes": 3, "format": "CycloneDX 1.5"}
+    catalog.validate(docker, "docker")
+    docker_path.write_text(catalog.dumps(docker))
+    portal.build_portal(site / "catalog", site)
+    page = site / "exporters" / "node_exporter.html"
+    links = re.findall(r'<a class="sbom" href="([^"]+)" data-sha256="([0-9a-f]{64})"', page.read_text())
+    assert ("../" + url, sha) in links
+    assert len(links) == 1 + len(docker["images"][0]["manifests"])
+    for href, _ in links:
+        assert (page.parent / html.unescape(href)).resolve().is_file()
+    # A tampered SBOM URL gives no link at all.
+    art["sbom"]["url"] = "javascript:alert(1)"
+    art_path.write_text(json.dumps(art))
+    portal.build_portal(site / "catalog", site)
+    assert "javascript:" not in page.read_text()

@@ -516,11 +516,21 @@ def _release_sha256(text: str) -> dict[str, tuple[str, int]]:
     return out
 
 
+def _sbom_refs(data: Any) -> list[Mapping[str, Any]]:
+    """The SBOM references of an artifact JSON: `sbom` of a package, `images[].manifests[].sbom`."""
+    if not isinstance(data, dict):
+        return []
+    refs = [data.get("sbom")]
+    for image in data.get("images") or []:
+        refs += [m.get("sbom") for m in image.get("manifests") or [] if isinstance(m, dict)]
+    return [r for r in refs if isinstance(r, dict) and isinstance(r.get("url"), str)]
+
+
 def check_site(site: Path) -> list[str]:
     """Problems of a signed site (empty: consistent): every file repomd.xml and primary name,
     every index a Release names and every .deb a Packages names exists with its size and
-    sha256, each has its signature file, every catalog package.url matches, and no hidden
-    (temporary) name exists."""
+    sha256, each has its signature file, every catalog package.url and SBOM url matches, and
+    no hidden (temporary) name exists."""
     problems: list[str] = []
     digest = _Digests()
 
@@ -564,6 +574,8 @@ def check_site(site: Path) -> list[str]:
         package = data.get("package") if isinstance(data, dict) else None
         if isinstance(package, dict) and "url" in package:
             expect(site / package["url"], package.get("sha256"), package.get("size_bytes"), str(path.relative_to(site)))
+        for ref in _sbom_refs(data):
+            expect(site / ref["url"], ref.get("sha256"), ref.get("size_bytes"), str(path.relative_to(site)))
     for dirpath, dirnames, filenames in os.walk(site):
         for name in dirnames + filenames:
             if name.startswith("."):

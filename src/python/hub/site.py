@@ -5,7 +5,8 @@ Inputs, as the Pants rule lays them out in the sandbox:
   entries/yum/*.json              one createrepo_c entry per RPM (cached per package)
   entries/apt/*.json              one Packages stanza per .deb (cached per package)
   exporters/<name>/manifest.yaml  the declared matrix (and README.md for the portal)
-Output (`--out`): catalog/, <dist>/<rpm_arch>/ YUM repos, pool/ + dists/ APT archive, the
+Output (`--out`): catalog/, <dist>/<rpm_arch>/ YUM repos, pool/ + dists/ APT archive (each
+package's SBOM `<package>.cdx.json` beside it), images/<exporter>/ (the images' SBOMs), the
 users' .repo and .sources files, and the portal. Nothing here reads an RPM or .deb again:
 package metadata comes from the cached entries, so adding one exporter costs one merge.
 """
@@ -30,11 +31,27 @@ def _place(src: Path, dest: Path) -> None:
         shutil.copy2(src, dest)
 
 
+def _place_sbom(record_path: Path, ref: Any, out: Path) -> None:
+    src = record_path.parent / ref["filename"]
+    if not src.is_file():
+        raise HubError(f"{record_path}: SBOM {ref['filename']} is missing beside it")
+    _place(src, out / ref["url"])
+
+
 def place_packages(built: Path, out: Path) -> str | None:
-    """Copies each package to its `package.url`; returns the newest build_date seen."""
+    """Copies each package to its `package.url`, and each SBOM (packages' and images') to its
+    `sbom.url`; returns the newest build_date of a package seen."""
     newest = None
     for record_path in sorted(built.glob("*/*.json")):
+        if record_path.name.endswith(".cdx.json"):
+            continue  # an SBOM, placed from the record that names it
         record = json.loads(record_path.read_text())
+        if record.get("artifact_type") == "docker":
+            for image in record.get("images", []):
+                for m in image.get("manifests", []):
+                    if "sbom" in m:
+                        _place_sbom(record_path, m["sbom"], out)
+            continue
         if record.get("artifact_type") not in ("rpm", "deb"):
             continue
         package = record["package"]
@@ -42,6 +59,8 @@ def place_packages(built: Path, out: Path) -> str | None:
         if not src.is_file():
             raise HubError(f"{record_path}: package {package['filename']} is missing beside it")
         _place(src, out / package["url"])
+        if "sbom" in record:
+            _place_sbom(record_path, record["sbom"], out)
         newest = max(newest or record["build_date"], record["build_date"])
     return newest
 
