@@ -22,7 +22,12 @@ Per round (`--runs`, medians), all with `--stats-log`:
      14 packages, its image, their index entries and the site merge rerun;
  (d) remote cache only: a real BuildGrid (tests/integration/buildgrid.py), populated by a
      separate cold run with `--remote-cache-write` (timed too: the upload's cost), then a fresh
-     local store, `--no-local-cache`, `--remote-cache-read`.
+     local store, `--no-local-cache`, `--remote-cache-read`;
+ (e) what-if (`--what-if JSON`, off by default): (a) with the engine's compression table
+     patched in the scratch copy only (as pants_bench's (vii)), to size a change of levels.
+
+`--scenarios` picks which of cold, nochange, edit, remote, whatif run (no change and edit
+need cold); `--report-from a.json b.json` merges saved runs round by round.
 
 For each run: wall time, CPU (the client's rusage plus pantsd's own and reaped children's CPU),
 the processes run and the cache hits (the stats counters), and, from the INFO log, the time of
@@ -67,7 +72,9 @@ LABELS = {
     "edit": "one manifest changed (node_exporter)",
     "populate": "cold + remote cache write (populates BuildGrid)",
     "remote": "remote cache only (fresh local store)",
+    "whatif": "cold, what-if compression",
 }
+SCENARIOS = ("cold", "nochange", "edit", "remote", "whatif")
 
 
 def kind_of(desc: str) -> str | None:
@@ -118,6 +125,7 @@ class Results:
     site_bytes: int = 0
     site_files: int = 0
     packages: int = 0
+    what_if: dict[str, str] = field(default_factory=dict)
 
 
 def save(path: Path, res: Results) -> None:
@@ -125,19 +133,28 @@ def save(path: Path, res: Results) -> None:
         "rounds": [{k: pb.run_to_json(v) for k, v in r.items()} for r in res.rounds],
         "loads": res.loads, "setup": res.setup,
         "site_bytes": res.site_bytes, "site_files": res.site_files, "packages": res.packages,
+        "what_if": res.what_if,
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1))
     tmp.replace(path)
 
 
-def load(path: Path) -> Results:
-    d = json.loads(path.read_text())
-    return Results(
-        rounds=[{k: pb.run_from_json(v) for k, v in r.items()} for r in d["rounds"]],
-        loads=d.get("loads", []), setup=d.get("setup", {}),
-        site_bytes=d.get("site_bytes", 0), site_files=d.get("site_files", 0), packages=d.get("packages", 0),
-    )
+def load(paths: list[Path]) -> Results:
+    """Saved results; several files are merged round by round (later files add scenarios)."""
+    res = Results()
+    for path in paths:
+        d = json.loads(path.read_text())
+        for i, r in enumerate(d["rounds"]):
+            if i == len(res.rounds):
+                res.rounds.append({})
+            res.rounds[i].update({k: pb.run_from_json(v) for k, v in r.items()})
+        res.loads += d.get("loads", [])
+        res.setup.update(d.get("setup", {}))
+        res.what_if.update(d.get("what_if", {}))
+        if d.get("packages"):
+            res.site_bytes, res.site_files, res.packages = d["site_bytes"], d["site_files"], d["packages"]
+    return res
 
 
 def measure_site(repo: Path, res: Results) -> None:
@@ -148,20 +165,35 @@ def measure_site(repo: Path, res: Results) -> None:
     res.packages = sum(1 for p in files if p.suffix in (".rpm", ".deb"))
 
 
-def run_round(ws: Workspace, work: Path, r: int, remote: list[str] | None) -> dict[str, Run]:
+def run_round(ws: Workspace, work: Path, r: int, remote: list[str] | None, scenarios: set[str],
+              what_if: dict[str, str]) -> dict[str, Run]:
     runs: dict[str, Run] = {}
     stores = work / "stores"
     store = stores / f"cold-{r}"
-    ws.pants("warm-up (--version)", "--version", store=store, check=False)
-    runs["cold"] = ws.pants("(a) cold", "package", "//:site", store=store)
-    runs["nochange"] = ws.pants("(b) no change", "package", "//:site", store=store)
-    edit_summary(ws.repo, r)
-    try:
-        runs["edit"] = ws.pants("(c) one manifest changed", "package", "//:site", store=store)
-    finally:
-        git(ws.repo, "checkout", "--", MANIFEST)
-    shutil.rmtree(store, ignore_errors=True)
-    if remote is not None:
+    if "cold" in scenarios:
+        ws.pants("warm-up (--version)", "--version", store=store, check=False)
+        runs["cold"] = ws.pants("(a) cold", "package", "//:site", store=store)
+        if "nochange" in scenarios:
+            runs["nochange"] = ws.pants("(b) no change", "package", "//:site", store=store)
+        if "edit" in scenarios:
+            edit_summary(ws.repo, r)
+            try:
+                runs["edit"] = ws.pants("(c) one manifest changed", "package", "//:site", store=store)
+            finally:
+                git(ws.repo, "checkout", "--", MANIFEST)
+        shutil.rmtree(store, ignore_errors=True)
+    if "whatif" in scenarios:
+        nfpm_py = ws.repo / "src" / "python" / "hub" / "nfpm.py"
+        original = nfpm_py.read_text()
+        nfpm_py.write_text(original + pb.WHAT_IF_PATCH.format(levels=json.dumps(what_if)))
+        try:
+            wstore = stores / f"whatif-{r}"
+            ws.pants("warm-up (--version)", "--version", store=wstore, check=False)
+            runs["whatif"] = ws.pants(f"(e) cold, what-if {what_if}", "package", "//:site", store=wstore)
+            shutil.rmtree(wstore, ignore_errors=True)
+        finally:
+            nfpm_py.write_text(original)
+    if remote is not None and "remote" in scenarios:
         pstore = stores / f"populate-{r}"
         flags = [*remote, "--remote-cache-write", "--no-remote-cache-read"]
         ws.pants("warm-up (--version)", *flags, "--version", store=pstore, check=False)
@@ -195,15 +227,17 @@ def report(res: Results) -> str:
         "| run | wall | CPU | processes run | cache hits (local / remote) | goal | |",
         "|---|---|---|---|---|---|---|",
     ]
-    for key in ("cold", "nochange", "edit", "populate", "remote"):
+    for key in ("cold", "nochange", "edit", "populate", "remote", "whatif"):
         rs = [r[key] for r in res.rounds if key in r]
         if not rs:
             continue
+        label = LABELS[key] + (f" ({', '.join(f'{k} → {v}' for k, v in res.what_if.items())})"
+                               if key == "whatif" else "")
         wall = med([r.wall for r in rs])
         goal = GOALS.get(key)
         verdict = "" if goal is None else ("met" if wall <= goal else "**missed**")
         lines.append(
-            f"| {LABELS[key]} | {fmt(wall)} | {fmt(med([r.cpu for r in rs]))} "
+            f"| {label} | {fmt(wall)} | {fmt(med([r.cpu for r in rs]))} "
             f"| {int(med([counter(r, 'local_execution_requests') for r in rs]))} "
             f"| {int(med([counter(r, 'local_cache_requests_cached') for r in rs]))} / "
             f"{int(med([counter(r, 'remote_cache_requests_cached') for r in rs]))} "
@@ -214,13 +248,20 @@ def report(res: Results) -> str:
               "| process | cold: count | cold: summed | one manifest: count | one manifest: summed |",
               "|---|---|---|---|---|"]
     first = res.rounds[0]
-    cold = profile(first["cold"])
+    cold = profile(first["cold"]) if "cold" in first else {}
     edit = profile(first["edit"]) if "edit" in first else {}
+    whatif = profile(first["whatif"]) if "whatif" in first else {}
+    if whatif:
+        lines[-2] = lines[-2].rstrip("|") + " what-if: summed |"
+        lines[-1] += "---|"
     total = sum(v[1] for v in cold.values()) or 1.0
     for kind in sorted(cold, key=lambda k: -cold[k][1]):
         c, s = cold[kind]
         ec, es = edit.get(kind, (0, 0.0))
-        lines.append(f"| {kind} | {c} | {s:.0f} s ({100 * s / total:.0f} %) | {ec} | {es:.1f} s |")
+        row = f"| {kind} | {c} | {s:.0f} s ({100 * s / total:.0f} %) | {ec} | {es:.1f} s |"
+        if whatif:
+            row += f" {whatif.get(kind, (0, 0.0))[1]:.0f} s |"
+        lines.append(row)
     if res.setup:
         lines += ["", "Set-up, not measured as a scenario: " + ", ".join(
             f"{k} {v:.0f} s" for k, v in res.setup.items()) + "."]
@@ -233,10 +274,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-remote", action="store_true", help="skip the BuildGrid runs (d)")
     parser.add_argument("--workdir", type=Path, help="work here and keep it (default: a temporary directory)")
     parser.add_argument("--write-docs", action="store_true", help=f"replace '{SECTION}' in docs/benchmarks.md")
-    parser.add_argument("--report-from", type=Path, metavar="RESULTS_JSON", help="only report saved results")
+    parser.add_argument("--results", type=Path, help="save the numbers here (default: <workdir>/results.json)")
+    parser.add_argument("--scenarios", default="cold,nochange,edit,remote",
+                        help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all but whatif)")
+    parser.add_argument("--what-if", default=json.dumps(pb.DEFAULT_WHAT_IF),
+                        help="JSON merged into hub.nfpm.COMPRESSION_LEVEL of the scratch copy for whatif")
+    parser.add_argument("--report-from", type=Path, nargs="+", metavar="RESULTS_JSON",
+                        help="only report saved results (several files are merged)")
     args = parser.parse_args(argv)
+    scenarios = set(args.scenarios.split(","))
+    if scenarios - set(SCENARIOS):
+        parser.error(f"unknown scenarios: {', '.join(sorted(scenarios - set(SCENARIOS)))}")
     if args.report_from:
         return finish(load(args.report_from), args)
+    if "remote" not in scenarios:
+        args.no_remote = True
     if not args.no_remote and not os.environ.get("HUB_BGD"):
         parser.error("HUB_BGD is not set (source the file build-support/ci/install-tools.sh prints), or pass --no-remote")
     tmp = None
@@ -246,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         tmp = tempfile.TemporaryDirectory(prefix="matrix-bench-")
         work = Path(tmp.name)
-    res = Results()
+    res = Results(what_if=json.loads(args.what_if) if "whatif" in scenarios else {})
     ws = None
     try:
         start = time.monotonic()
@@ -273,12 +325,12 @@ def main(argv: list[str] | None = None) -> int:
             git(repo, "commit", "-qm", "pin the end-to-end mirror")
             shutil.rmtree(work / "stores" / "setup", ignore_errors=True)
             remote = None if address is None else [f"--remote-store-address={address}", "--remote-instance-name="]
-            results_path = work / "results.json"
+            results_path = args.results or work / "results.json"
             for r in range(args.runs):
                 print(f"round {r + 1}/{args.runs}", file=sys.stderr)
                 res.loads.append(loadavg())
-                res.rounds.append(run_round(ws, work, r, remote))
-                if r == 0:
+                res.rounds.append(run_round(ws, work, r, remote, scenarios, res.what_if))
+                if r == 0 and "cold" in scenarios:
                     measure_site(repo, res)
                 save(results_path, res)
             ws.stop_pantsd()
