@@ -162,7 +162,13 @@ def with_value(data: Mapping[str, Any], path: Sequence[Any], value: Any) -> dict
     node: Any = out
     for p in path[:-1]:
         node = node[p]
+    old = node.get(path[-1]) if isinstance(node, dict) else node[path[-1]]
     node[path[-1]] = value
+    if path[-1] == "system_user" and isinstance(old, str):
+        for d in node.get("directories", []):
+            for role in ("owner", "group"):
+                if d.get(role) == old:
+                    d[role] = value
     return out
 
 
