@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,8 @@ from hub.package import metadata
 from hub.package_plan import NOLOGIN, plan_package
 
 FILE = "exporters/demo_exporter/manifest.yaml"
+# YAML 1.2's printable characters (nfpm reads its configuration as YAML).
+YAML_PRINTABLE = re.compile("[\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # The cases per test; together over 10,000 (see docs/security.md, "Manifest injection").
 # Split over two files, so that Pants runs them side by side (one core each):
 # injection_fields_property_test.py has the "structured" and "valid_edges" campaigns.
@@ -199,8 +202,11 @@ def check_rendered(m: Any, kinds: tuple[str, ...] = ("rpm", "deb")) -> None:
         missing = [v for v in values if v not in all_words]
         assert not missing, f"values the scripts should name as whole words: {missing}"
 
-        # nfpm configuration: JSON, then nfpm's own expansion
-        config = json.loads(json.dumps(nfpm.nfpm_config(plan, "/w")))
+        # nfpm configuration: JSON that YAML reads too, then nfpm's own expansion
+        text = nfpm.config_text(plan, "/w")
+        assert not re.search(r"\\u[dD][89abcdefABCDEF]", text), "a surrogate escape, which YAML refuses"
+        assert all(YAML_PRINTABLE.fullmatch(ch) for ch in text), "a character YAML cannot hold"
+        config = json.loads(text)
         env = {nfpm.DOLLAR_VARIABLE: "$"}
         assert go_expand(config["description"], env) == plan.description
         for key in ("depends", "conflicts", "replaces"):
@@ -367,6 +373,7 @@ def _strings(data: Any) -> list[str]:
         (("description",), "Trusted \u202eexe.txt", "it contains an invisible formatting character (U+202E)"),
         (("artifacts", "rpm", "summary"), "a\u200bb", "it contains an invisible formatting character (U+200B)"),
         (("description",), "line\u2028break", "it contains a line separator (U+2028)"),
+        (("description",), "not a character \ufffe", "it contains an unassigned code point (U+FFFE)"),
         (("artifacts", "deb", "systemd", "arguments", 0), "--x=\x85", "it contains a control character (U+0085)"),
         (("description",), " . ", "expected some text besides spaces and full stops"),
         (("artifacts", "deb", "dependencies", 0), "0", "expected a Debian package name"),
@@ -426,3 +433,10 @@ def test_a_valid_manifest_renders_inertly() -> None:
     check_rendered(m)
     with pytest.raises(Malformed):
         check_environment_file('ARGS=""\n# x \\\nEVIL=1\n')
+
+
+def test_nfpm_reads_characters_outside_the_bmp() -> None:
+    """json.dumps wrote U+1F600 as a surrogate-pair escape, which nfpm's YAML parser refuses."""
+    _, plan = _plan("rpm", description="Emoji \U0001f600 exporter")
+    text = nfpm.config_text(plan, "/w")
+    assert "\U0001f600" in text and "\\ud83d" not in text

@@ -47,13 +47,14 @@ USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # C0 ones; C1 too, such as NEL, a line break to some readers); Cf: invisible formatting
 # characters (bidi overrides, zero-width characters) that make a text display differently
 # from what it is; Zl/Zp: line and paragraph separators; Cs: lone surrogates, which no UTF-8
-# file can hold.
+# file can hold; Cn: unassigned code points and noncharacters (U+FFFE), which YAML refuses.
 _REFUSED_TEXT = {
     "Cc": "a control character",
     "Cf": "an invisible formatting character",
     "Zl": "a line separator",
     "Zp": "a paragraph separator",
     "Cs": "a lone surrogate (not valid UTF-8)",
+    "Cn": "an unassigned code point",
 }
 
 __all__ = [

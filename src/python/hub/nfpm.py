@@ -133,8 +133,17 @@ def stage(plan: PackagePlan, workdir: str) -> str:
     if plan.kind == "rpm":
         Path(workdir, "changelog.yaml").write_text(json.dumps(plan.rpm_changelog(), indent=2))
     config_path = os.path.join(workdir, "nfpm.yaml")
-    Path(config_path).write_text(json.dumps(nfpm_config(plan, workdir), indent=2, sort_keys=True))
+    Path(config_path).write_text(config_text(plan, workdir), encoding="utf-8")
     return config_path
+
+
+def config_text(plan: PackagePlan, workdir: str) -> str:
+    """The configuration as nfpm reads it: JSON, which YAML reads too, but with characters
+    outside the BMP written as they are. JSON would escape them as surrogate pairs
+    (\\ud83d\\ude00), which YAML refuses ("invalid Unicode character escape code").
+    The manifest refuses every character YAML cannot hold raw (controls, surrogates,
+    unassigned code points)."""
+    return json.dumps(nfpm_config(plan, workdir), indent=2, sort_keys=True, ensure_ascii=False)
 
 
 def nfpm_command(nfpm: str, config_path: str, packager: str, target: str) -> list[str]:
