@@ -22,6 +22,7 @@ import os
 import pkgutil
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -40,6 +41,21 @@ PLACEHOLDERS = ("name", "version", "clean_version", "arch", "rpm_arch", "upstrea
 TAG_PLACEHOLDERS = ("name", "version", "clean_version")
 ARCH_PLACEHOLDERS = ("arch", "rpm_arch", "upstream_linux_arch")
 USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+# Free text (descriptions, summaries, command-line arguments) may hold any printable
+# character, look-alikes included: every renderer escapes it. These categories are refused
+# anyway, as hub.archive refuses them in names. Cc: controls (the schema already refuses the
+# C0 ones; C1 too, such as NEL, a line break to some readers); Cf: invisible formatting
+# characters (bidi overrides, zero-width characters) that make a text display differently
+# from what it is; Zl/Zp: line and paragraph separators; Cs: lone surrogates, which no UTF-8
+# file can hold; Cn: unassigned code points and noncharacters (U+FFFE), which YAML refuses.
+_REFUSED_TEXT = {
+    "Cc": "a control character",
+    "Cf": "an invisible formatting character",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+    "Cs": "a lone surrogate (not valid UTF-8)",
+    "Cn": "an unassigned code point",
+}
 
 __all__ = [
     "Artifact",
@@ -463,6 +479,9 @@ def _explain(err: Any) -> list[FieldError]:
         n = err.validator_value
         got = "an empty list" if not inst else f"{len(inst)}"
         return [FieldError(where, f"expected at least {n} item{'s' if n != 1 else ''}, got {got}")]
+    if kind == "maxItems":
+        n = err.validator_value
+        return [FieldError(where, f"expected at most {n} item{'s' if n != 1 else ''}, got {len(inst)}")]
     if expected:
         return [FieldError(where, f"expected {expected}, got {_value(inst)}")]
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
@@ -598,6 +617,35 @@ def _relation_name(relation: str) -> str:
     return re.split(r"[ (<>=]", relation, maxsplit=1)[0]
 
 
+_RELATION_PARTS = re.compile(r"(?P<name>[^ (<>=]+)(?: ?\(?(?:<<|<=|>=|>>|<|>|=) ?(?P<version>[^ )]+)\)?)?")
+# Debian Policy 5.6.1 and 5.6.12; rpm's EVR ([epoch:]version[-release]).
+_DEB_NAME = re.compile(r"[a-z0-9][a-z0-9.+-]+")
+_DEB_VERSION = re.compile(r"([0-9]+:)?[0-9][A-Za-z0-9.+~]*(-[A-Za-z0-9.+~]+)*")
+_RPM_VERSION = re.compile(r"([0-9]+:)?[A-Za-z0-9._+~^]+(-[A-Za-z0-9._+~^]+)?")
+
+
+def _relation_problem(relation: str, kind: str) -> str | None:
+    """What the schema's relation pattern lets through but the family's own syntax refuses."""
+    m = _RELATION_PARTS.fullmatch(relation)
+    if m is None:
+        return None  # a schema error
+    if kind == "deb" and not _DEB_NAME.fullmatch(m["name"]):
+        return (
+            f"expected a Debian package name (at least 2 lowercase letters, digits, '.', '+' and '-'; "
+            f"Policy 5.6.1), got {_quote(m['name'])}"
+        )
+    version = m["version"]
+    if version is not None:
+        pattern, what = (
+            (_DEB_VERSION, "a Debian version like 1:2.25-1 (starting with a digit, no '_')")
+            if kind == "deb"
+            else (_RPM_VERSION, "an rpm version like 1:2.25-1.el9 (at most one '-')")
+        )
+        if not pattern.fullmatch(version):
+            return f"expected {what}, got {_quote(version)}"
+    return None
+
+
 def _inside(base_dir: str, rel: str) -> str | None:
     """The real path of ``rel`` if it stays inside ``base_dir`` (symlinks resolved), else None."""
     base = os.path.realpath(base_dir)
@@ -681,6 +729,14 @@ def _semantic_errors(data: dict[str, Any], base_dir: str | None, file_name: str 
                         if problem:
                             errors.append(FieldError(f"upstream.local.{arch}", problem))
 
+    # free text: printable characters only; a summary must keep a word once trimmed
+    for where, text in _free_texts(data):
+        problem = _text_problem(text)
+        if problem is None and where in _SUMMARY_FIELDS and not _VISIBLE.search(text):
+            problem = "expected some text besides spaces and full stops: the package summary would be empty"
+        if problem:
+            errors.append(FieldError(where, problem))
+
     # build: binaries are unique
     binary = _get(data, "build", "binary_name")
     extras = _get(data, "build", "extra_binaries")
@@ -721,14 +777,30 @@ def _semantic_errors(data: dict[str, Any], base_dir: str | None, file_name: str 
                     if dest in {f"/usr/bin/{b}" for b in binaries}:
                         errors.append(FieldError(f"{prefix}.extra_files[{i}].dest", f"{_quote(dest)} is where a binary is installed"))
         directories = spec.get("directories")
+        service_user = spec.get("system_user", name)
         if isinstance(directories, list):
             paths: dict[str, int] = {}
             for i, item in enumerate(directories):
+                for role in ("owner", "group"):
+                    who = _get(item, role)
+                    if isinstance(who, str) and USER_RE.fullmatch(who) and who not in ("root", service_user):
+                        errors.append(FieldError(
+                            f"{prefix}.directories[{i}].{role}",
+                            f"expected root or the service user {_quote(str(service_user))}, got {_quote(who)}: "
+                            "the package creates no other account",
+                        ))
                 p = _get(item, "path")
                 if isinstance(p, str):
                     if p in paths:
                         errors.append(FieldError(f"{prefix}.directories[{i}].path", f"duplicate directory {_quote(p)} (also directories[{paths[p]}])"))
                     paths.setdefault(p, i)
+        for field in ("conflicts", "replaces", "dependencies"):
+            relations = spec.get(field)
+            if isinstance(relations, list):
+                for i, rel in enumerate(relations):
+                    problem = _relation_problem(rel, kind) if isinstance(rel, str) else None
+                    if problem:
+                        errors.append(FieldError(f"{prefix}.{field}[{i}]", problem))
         if name:
             own = name if kind == "rpm" else dists.deb_package_name(name)
             for field in ("conflicts", "replaces", "dependencies"):
@@ -751,6 +823,40 @@ def _semantic_errors(data: dict[str, Any], base_dir: str | None, file_name: str 
                     FieldError("artifacts.docker.user", f"required here: the default, the exporter name {_quote(name)}, is not a valid user name")
                 )
     return errors
+
+
+_SUMMARY_FIELDS = ("description", "artifacts.rpm.summary", "artifacts.deb.summary")
+# What hub.package_content.synopsis keeps: anything but whitespace and full stops.
+_VISIBLE = re.compile(r"[^\s.]")
+
+
+def _free_texts(data: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(field path, value) of every free-text string of the manifest."""
+    if isinstance(data.get("description"), str):
+        yield "description", data["description"]
+    for kind in ("rpm", "deb"):
+        summary = _get(data, "artifacts", kind, "summary")
+        if isinstance(summary, str):
+            yield f"artifacts.{kind}.summary", summary
+        arguments = _get(data, "artifacts", kind, "systemd", "arguments")
+        if isinstance(arguments, list):
+            for i, arg in enumerate(arguments):
+                if isinstance(arg, str):
+                    yield f"artifacts.{kind}.systemd.arguments[{i}]", arg
+    for field in ("entrypoint", "cmd"):
+        values = _get(data, "artifacts", "docker", field)
+        if isinstance(values, list):
+            for i, value in enumerate(values):
+                if isinstance(value, str):
+                    yield f"artifacts.docker.{field}[{i}]", value
+
+
+def _text_problem(text: str) -> str | None:
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in _REFUSED_TEXT:
+            return f"expected printable text, got {_quote(text)}: it contains {_REFUSED_TEXT[category]} (U+{ord(ch):04X})"
+    return None
 
 
 # --------------------------------------------------------------------------------------------

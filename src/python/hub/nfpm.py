@@ -33,6 +33,20 @@ BUILDHOST = "monitoring-hub"
 COMPRESSION_LEVEL = {"zstd": "zstd:19", "xz": "xz", "gzip": "gzip"}
 
 
+# nfpm expands environment variables ($NAME, ${NAME}, $1...) in some fields of its
+# configuration: in 2.48 name, version, release, maintainer, vendor, description, homepage,
+# depends, conflicts, replaces, provides and rpm.packager (not license, section, paths or
+# rpm.summary). Go's os.Expand has no escape for `$`, so each `$` of a value in those fields is
+# written as a reference to this variable, which run_nfpm sets to "$". Only the description
+# can hold a `$` today (the schema's patterns keep it out of the others).
+DOLLAR_VARIABLE = "HUB_NFPM_DOLLAR"
+
+
+def nfpm_literal(value: str) -> str:
+    """A value for a field nfpm expands, which nfpm writes back exactly as given."""
+    return value.replace("$", "${" + DOLLAR_VARIABLE + "}")
+
+
 def nfpm_compression(name: str) -> str:
     return COMPRESSION_LEVEL.get(name, name)
 
@@ -76,18 +90,18 @@ def nfpm_config(plan: PackagePlan, workdir: str) -> dict[str, Any]:
         "maintainer": MAINTAINER,
         "vendor": VENDOR,
         "license": plan.license,
-        "description": plan.description,
+        "description": nfpm_literal(plan.description),
         "mtime": plan.source_date,
         "umask": 0o022,
         "disable_globbing": True,  # paths are literal, even with [ or *
-        "depends": list(plan.depends),
-        "conflicts": list(plan.conflicts),
-        "replaces": list(plan.replaces),
+        "depends": [nfpm_literal(d) for d in plan.depends],
+        "conflicts": [nfpm_literal(c) for c in plan.conflicts],
+        "replaces": [nfpm_literal(r) for r in plan.replaces],
         "contents": contents,
         "scripts": scripts,
     }
     if plan.homepage:
-        config["homepage"] = plan.homepage
+        config["homepage"] = nfpm_literal(plan.homepage)
     if plan.kind == "rpm":
         config["changelog"] = os.path.join(workdir, "changelog.yaml")
         config["rpm"] = {
@@ -119,8 +133,17 @@ def stage(plan: PackagePlan, workdir: str) -> str:
     if plan.kind == "rpm":
         Path(workdir, "changelog.yaml").write_text(json.dumps(plan.rpm_changelog(), indent=2))
     config_path = os.path.join(workdir, "nfpm.yaml")
-    Path(config_path).write_text(json.dumps(nfpm_config(plan, workdir), indent=2, sort_keys=True))
+    Path(config_path).write_text(config_text(plan, workdir), encoding="utf-8")
     return config_path
+
+
+def config_text(plan: PackagePlan, workdir: str) -> str:
+    """The configuration as nfpm reads it: JSON, which YAML reads too, but with characters
+    outside the BMP written as they are. JSON would escape them as surrogate pairs
+    (\\ud83d\\ude00), which YAML refuses ("invalid Unicode character escape code").
+    The manifest refuses every character YAML cannot hold raw (controls, surrogates,
+    unassigned code points)."""
+    return json.dumps(nfpm_config(plan, workdir), indent=2, sort_keys=True, ensure_ascii=False)
 
 
 def nfpm_command(nfpm: str, config_path: str, packager: str, target: str) -> list[str]:
@@ -131,6 +154,7 @@ def run_nfpm(nfpm: str, config_path: str, packager: str, target: str, source_dat
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "SOURCE_DATE_EPOCH": str(source_date_epoch),
+        DOLLAR_VARIABLE: "$",
         "TZ": "UTC",
         "LC_ALL": "C",
     }

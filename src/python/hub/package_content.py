@@ -81,9 +81,15 @@ def _reject_control(value: str, what: str) -> None:
 
 
 def systemd_escape_value(value: str) -> str:
-    """A free-text value (Description=, Documentation=): only specifiers need escaping."""
+    """A free-text value (Description=, Documentation=): specifiers need escaping, and a line
+    that ends in a backslash would continue on the next one, swallowing the next setting.
+
+    A free-text value is never unescaped, so `\\` would show as two backslashes: a value
+    ending in one gets a trailing space instead. systemd strips it from the value, and the
+    line no longer ends in a backslash (systemd.syntax(7))."""
     _reject_control(value, "value")
-    return value.replace("%", "%%")
+    value = value.replace("%", "%%")
+    return value + " " if value.endswith("\\") else value
 
 
 def systemd_quote(arg: str) -> str:
@@ -153,14 +159,30 @@ def long_description(paragraphs: Iterable[str], width: int = 72) -> list[str]:
     for paragraph in paragraphs:
         if lines:
             lines.append("")
-        lines.extend(textwrap.wrap(paragraph, width=width, break_on_hyphens=False))
+        # textwrap keeps a paragraph's leading spaces, which would make a DEB description
+        # line verbatim text (Policy 5.6.13).
+        lines.extend(textwrap.wrap(paragraph.strip(" \t"), width=width, break_on_hyphens=False))
     return lines
 
 
 def deb_description(summary: str, lines: Sequence[str]) -> str:
     """The Description field's value as nfpm writes it: nfpm indents each line after the
-    first by one space; an empty line must read " ." (Debian Policy 5.6.13)."""
-    return "\n".join([synopsis(summary), *(line if line else "." for line in lines)])
+    first by one space; an empty line must read " ." (Debian Policy 5.6.13).
+
+    A wrapped line that is a lone full stop would read " ." too, a paragraph break: it is
+    joined to the line before it, or to the next one at the start of a paragraph."""
+    out: list[str] = []
+    pending = ""
+    for line in lines:
+        if line == ".":
+            if out and out[-1] != ".":
+                out[-1] += " ."
+            else:
+                pending += ". "
+            continue
+        out.append(pending + line if line else ".")
+        pending = ""
+    return "\n".join([synopsis(summary), *out])
 
 
 # --- licenses and docs ---------------------------------------------------------------------

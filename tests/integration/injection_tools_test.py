@@ -1,0 +1,318 @@
+"""Manifest injection, with the real tools: generated manifests full of hostile text that
+validation accepts (quotes, `$(...)`, backquotes, `%` macros and specifiers, `$VAR`,
+backslashes, `;`, `&`, `|`, `<script>`, look-alikes, leading dashes...) and values on the edges
+of every pattern, built into real RPMs and DEBs by the engine (`hub.package.build`, nfpm).
+
+For every case and package:
+- rpm: `rpm -qp --qf` reads the header; Summary, Description, URL, License, Requires,
+  Conflicts, Obsoletes and the file list hold exactly the planned values (no macro expansion);
+- dpkg: `dpkg-deb -f` and `dpkg-deb --show` (dpkg's own strict parser) read the control
+  file, which has exactly our fields with the planned values;
+- systemd: the unit, extracted from the DEB, passes `systemd-analyze verify` (with a stub at
+  the ExecStart path, which verify requires), and its ExecStart argv and User= are the
+  manifest's (hub.injection_testkit's strict reader);
+- sh: every maintainer script, read back from the package, passes `sh -n`, then runs with
+  every command it may call replaced by a logging stub (nothing else on PATH): it calls
+  useradd, chown... with exactly the manifest's values as arguments.
+
+A missing tool fails the test (run build-support/ci/install-tools.sh), it never skips.
+The in-process campaign, with many more cases, is src/python/hub/injection_property_test.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from hub import package_content
+from hub.injection_testkit import (
+    ASSETS,
+    EDGE_ALPHABET,
+    HOSTILE_ATOMS,
+    LOCK,
+    UnitExpectation,
+    base_manifest,
+    check_environment_file,
+    check_script_values,
+    check_unit,
+    deb_description_paragraphs,
+    exec_words,
+    parse_control,
+    unit_settings,
+    words_of,
+)
+from hub.manifest import load_manifest
+from hub.package import build
+from hub.package_plan import NOLOGIN, plan_package
+from hub.repo_testkit import nfpm_path
+
+CASES = int(os.environ.get("HUB_INJECTION_TOOL_CASES", "200"))  # fewer to iterate; 200 in CI
+TOOLS = ("systemd-analyze", "rpm", "dpkg-deb", "sh")
+INSTALL = "run build-support/ci/install-tools.sh (and source the env.sh it prints)"
+STUBS = ("getent", "groupadd", "useradd", "chown", "chmod", "install", "systemctl",
+         "deb-systemd-helper", "deb-systemd-invoke", "dpkg-statoverride", "rm")
+
+
+@pytest.fixture(scope="module")
+def tools() -> dict[str, str]:
+    found = {tool: shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin") for tool in TOOLS}
+    missing = [t for t, p in found.items() if not p]
+    assert not missing, f"missing {', '.join(missing)}: {INSTALL}"
+    try:
+        found["nfpm"] = nfpm_path()
+    except RuntimeError as e:
+        pytest.fail(f"{e}: {INSTALL}")
+    return found  # type: ignore[return-value]
+
+
+def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", "TZ": "UTC"}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=kwargs.pop("env", env), **kwargs)
+    assert result.returncode == 0, f"$ {shlex.join(cmd)}\n(exit {result.returncode})\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+# --- the cases -----------------------------------------------------------------------------
+
+printable = st.lists(
+    st.sampled_from([a for a in HOSTILE_ATOMS if a.isprintable() and a.strip() and len(a) < 100
+                     and not any(0xD800 <= ord(c) < 0xE000 for c in a)])
+    | st.text(alphabet=EDGE_ALPHABET, min_size=1, max_size=6),
+    min_size=1, max_size=8,
+).map("".join).filter(lambda s: any(c not in " ." for c in s))
+LOWER, DIGITS = "abcdefghijklmnopqrstuvwxyz", "0123456789"
+
+
+def word(first: str, rest: str, max_size: int) -> st.SearchStrategy[str]:
+    return st.tuples(st.sampled_from(first), st.text(alphabet=rest, max_size=max_size)).map("".join)
+
+
+segment = word(LOWER + DIGITS + "_+@-", LOWER + DIGITS + "_+@-.", 8)
+
+
+@st.composite
+def manifests(draw: Any) -> dict[str, Any]:
+    data = base_manifest()
+    data["description"] = draw(printable)
+    data["build"]["binary_name"] = draw(word(LOWER + DIGITS, LOWER + DIGITS + "._+-", 12))
+    data["build"]["extra_binaries"] = [draw(word(LOWER + DIGITS, LOWER + DIGITS + "._+-", 12)
+                                            .filter(lambda b: b != data["build"]["binary_name"]))]
+    data["version"] = draw(st.sampled_from(["1.0.0", "v2.3.4-rc.1", "0.0.1+build.5", "v10.0.0-alpha-1.x"]))
+    for kind in ("rpm", "deb"):
+        spec = data["artifacts"][kind]
+        user = draw(word(LOWER + "_", LOWER + DIGITS + "_-", 10))
+        spec["system_user"] = user
+        spec["summary"] = draw(printable)
+        spec["systemd"]["arguments"] = draw(st.lists(printable, max_size=4))
+        home = "/" + "/".join(draw(st.lists(segment.filter(lambda s: s not in (".", "..")), min_size=1, max_size=3)))
+        spec["directories"] = [{"path": home, "mode": "0750", "owner": user, "group": user}]
+        spec["extra_files"] = [
+            {"source": "assets/config.yml", "dest": "/etc/" + draw(segment.filter(lambda s: s not in (".", ".."))),
+             "mode": "0644"},
+            {"source": "assets/secret.cnf", "dest": home + "/" + draw(segment.filter(lambda s: s not in (".", ".."))),
+             "mode": "0600"},
+        ]
+    return data
+
+
+# --- building ----------------------------------------------------------------------------------
+
+ELF_MACHINE = {"amd64": 62}
+
+
+def stub_elf() -> bytes:
+    """The smallest file hub.package.check_elf takes as a static x86_64 executable."""
+    header = bytearray(64)
+    header[:7] = b"\x7fELF\x02\x01\x01"
+    header[18:20] = ELF_MACHINE["amd64"].to_bytes(2, "little")
+    return bytes(header)
+
+
+def build_case(root: Path, data: dict[str, Any], nfpm: str) -> tuple[Any, dict[str, Path]]:
+    exporter = root / "exporters" / data["name"]
+    for rel, text in ASSETS.items():
+        (exporter / rel).parent.mkdir(parents=True, exist_ok=True)
+        (exporter / rel).write_text(text)
+    (exporter / "manifest.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    (exporter / "upstream.lock.json").write_text(json.dumps({**LOCK, "version": data["version"]}))
+    manifest = load_manifest(exporter / "manifest.yaml")
+    binaries = root / "bin"
+    binaries.mkdir()
+    for b in manifest.build.binaries:
+        (binaries / b).write_bytes(stub_elf())
+        (binaries / b).chmod(0o755)
+    packages = {}
+    for kind, dist in (("rpm", "el9"), ("deb", "debian-12")):
+        package, _ = build({
+            "manifest": str(exporter / "manifest.yaml"), "lock": str(exporter / "upstream.lock.json"),
+            "kind": kind, "arch": "amd64", "dist": dist, "binaries_dir": str(binaries), "nfpm": nfpm,
+            "output_dir": str(root / "out" / kind),
+        })
+        packages[kind] = package
+    return manifest, packages
+
+
+# --- the checks ---------------------------------------------------------------------------------
+
+
+def check_rpm(path: Path, plan: Any) -> dict[str, str]:
+    tags = ["NAME", "VERSION", "RELEASE", "SUMMARY", "DESCRIPTION", "URL", "LICENSE"]
+    sep = "\x1f"
+    fmt = sep.join(f"%{{{t}}}" for t in tags)
+    out = run(["rpm", "-qp", "--qf", fmt, str(path)]).stdout.split(sep)
+    got = dict(zip(tags, out))
+    want = {"NAME": plan.name, "VERSION": plan.version, "RELEASE": plan.release, "SUMMARY": plan.summary,
+            "DESCRIPTION": plan.description, "URL": plan.homepage, "LICENSE": plan.license}
+    assert got == want, f"{path.name}: header {got}, planned {want}"
+    requires = run(["rpm", "-qp", "--requires", str(path)]).stdout.splitlines()
+    for dep in plan.depends:
+        assert dep in requires, f"Requires: {dep!r} not in {requires}"
+    assert run(["rpm", "-qp", "--conflicts", str(path)]).stdout.splitlines() == list(plan.conflicts)
+    files = set(run(["rpm", "-qp", "--qf", "[%{FILENAMES}\n]", str(path)]).stdout.splitlines())
+    assert files == {e.dst for e in plan.entries}, files ^ {e.dst for e in plan.entries}
+    scripts = {}
+    for key, tag in (("preinstall", "PREIN"), ("postinstall", "POSTIN"), ("preremove", "PREUN"),
+                     ("postremove", "POSTUN")):
+        scripts[key] = run(["rpm", "-qp", "--qf", f"%{{{tag}}}", str(path)]).stdout
+    return scripts
+
+
+def check_deb(path: Path, plan: Any, manifest: Any, tmp: Path) -> dict[str, str]:
+    control = run(["dpkg-deb", "-f", str(path)]).stdout
+    fields = parse_control(control)
+    expected = {"Package", "Version", "Section", "Priority", "Architecture", "Maintainer", "Installed-Size",
+                "Depends", "Conflicts", "Replaces", "Homepage", "Description"}
+    assert set(fields) == expected, f"control fields {sorted(fields)}"
+    assert fields["Package"] == plan.name and fields["Version"] == plan.full_version
+    assert fields["Homepage"] == plan.homepage
+    for key, values in (("Depends", plan.depends), ("Conflicts", plan.conflicts), ("Replaces", plan.replaces)):
+        assert fields[key].split(", ") == list(values), (key, fields[key])
+    synopsis, paragraphs = deb_description_paragraphs(fields["Description"])
+    assert synopsis == plan.summary
+    want = []
+    if package_content.synopsis(manifest.description).lower() != plan.summary.lower():
+        want.append("".join(words_of(manifest.description.rstrip(".") + ".")))
+    want.append("".join(words_of(plan.description.split("\n", 1)[1].split("\n.\n")[-1])))
+    assert ["".join(p) for p in paragraphs] == want, fields["Description"]
+    # dpkg's own parser (it checks field syntax, relations and versions)
+    shown = run(["dpkg-deb", "--show", "--showformat=${Package}\\n${Version}\\n${Depends}\\n${Description}", str(path)])
+    assert shown.stderr == "", shown.stderr
+    assert shown.stdout.split("\n", 3)[:3] == [plan.name, plan.full_version, ", ".join(plan.depends)]
+    control_dir = tmp / "control"
+    run(["dpkg-deb", "-e", str(path), str(control_dir)])
+    return {key: (control_dir / name).read_text() for key, name in
+            (("postinstall", "postinst"), ("preremove", "prerm"), ("postremove", "postrm"))}
+
+
+def check_unit_with_systemd(path: Path, plan: Any, manifest: Any, spec: Any, tmp: Path) -> None:
+    payload = tmp / "payload"
+    run(["dpkg-deb", "-x", str(path), str(payload)])
+    unit_name = f"{manifest.name}.service"
+    text = (payload / "usr/lib/systemd/system" / unit_name).read_text()
+    env_file = f"{plan.dist.env_dir}/{manifest.name}"
+    check_unit(text, UnitExpectation(
+        description=plan.summary, documentation=plan.homepage, after=spec.systemd.after,
+        service_type=spec.systemd.type, user=spec.system_user, env_file=env_file,
+        argv=(f"/usr/bin/{manifest.build.binary_name}", *spec.systemd.arguments), restart=spec.systemd.restart,
+    ))
+    check_environment_file((payload / env_file.lstrip("/")).read_text())
+    tree = tmp / "systemd"
+    units = tree / "usr/lib/systemd/system"
+    units.mkdir(parents=True)
+    for target in Path("/usr/lib/systemd/system").glob("*.target"):
+        shutil.copy(target, units, follow_symlinks=True)
+    shutil.copy(payload / "usr/lib/systemd/system" / unit_name, units / unit_name)
+    exec_start = unit_settings(text)["Service"]["ExecStart"][0]
+    binary = tree / exec_words(exec_start)[0][1].lstrip("/")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    binary.write_text("#!/bin/sh\nexit 0\n")
+    binary.chmod(0o755)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", "--generators=no", f"--root={tree}", unit_name],
+        capture_output=True, text=True, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"},
+    )
+    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), f"{text}\n{result.stdout}{result.stderr}"
+
+
+def run_with_stubs(script: str, args: list[str], tmp: Path) -> list[list[str]]:
+    """Runs a maintainer script with only logging stubs on PATH."""
+    stubs = tmp / "stubs"
+    stubs.mkdir(parents=True, exist_ok=True)
+    log = tmp / "calls.jsonl"
+    log.write_text("")
+    logger = f"{shlex.quote(sys.executable)} -c 'import json,sys; print(json.dumps(sys.argv[1:]))'"
+    for name in STUBS:
+        status = {"getent": 2, "dpkg-statoverride": 1}.get(name, 0)
+        (stubs / name).write_text(f'#!/bin/sh\n{logger} {name} "$@" >> {shlex.quote(str(log))}\nexit {status}\n')
+        (stubs / name).chmod(0o755)
+    probe = tmp / "run-systemd-system"
+    probe.mkdir(exist_ok=True)
+    path = tmp / "script"
+    path.write_text(script.replace("/run/systemd/system", str(probe)))
+    result = subprocess.run(["/bin/sh", str(path), *args], capture_output=True, text=True,
+                            env={"PATH": str(stubs)}, cwd=tmp)
+    assert result.returncode == 0, f"{script}\n{result.stdout}{result.stderr}"
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def check_scripts(scripts: dict[str, str], plan: Any, kind: str, spec: Any, tmp: Path) -> None:
+    assert scripts == dict(plan.scripts), "the package's scripts differ from the rendered ones"
+    user = spec.system_user
+    unit = f"{plan.exporter}.service"
+    values = [unit, user, f"/var/lib/{user}", f"{user} service account (Monitoring Hub)", NOLOGIN[kind]]
+    calls = []
+    for key, text in scripts.items():
+        path = tmp / f"{kind}-{key}.sh"
+        path.write_text(text)
+        run(["sh", "-n", str(path)])
+        check_script_values(text, values + [o.path for o in plan.ownership])
+        args = {"rpm": {"preinstall": ["1"], "postinstall": ["1"], "preremove": ["0"], "postremove": ["0"]},
+                "deb": {"postinstall": ["configure", ""], "preremove": ["remove"], "postremove": ["purge"]}}[kind][key]
+        calls += run_with_stubs(text, args, tmp / f"{kind}-{key}")
+    useradd = [c for c in calls if c[0] == "useradd"]
+    assert useradd == [["useradd", "-r", "-g", user, "-d", f"/var/lib/{user}", "-s", NOLOGIN[kind],
+                        "-c", f"{user} service account (Monitoring Hub)", user]], useradd
+    chowns = sorted(c[1:] for c in calls if c[0] == "chown")
+    assert chowns == sorted([f"{o.owner}:{o.group}", o.path] for o in plan.ownership), chowns
+    for c in calls:
+        if c[0] in ("systemctl", "deb-systemd-helper", "deb-systemd-invoke") and "daemon-reload" not in c:
+            assert c[-1] == unit, c
+
+
+def _settings() -> Any:
+    return settings(max_examples=CASES, deadline=None, derandomize=True, database=None,
+                    phases=(Phase.explicit, Phase.generate),
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                           HealthCheck.filter_too_much])
+
+
+@_settings()
+@given(data=manifests())
+def test_hostile_manifests_through_the_real_tools(tools: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
+                                                  data: dict[str, Any]) -> None:
+    root = tmp_path_factory.mktemp("case")
+    manifest, packages = build_case(root, data, tools["nfpm"])
+    for kind, dist in (("rpm", "el9"), ("deb", "debian-12")):
+        spec = manifest.rpm if kind == "rpm" else manifest.deb
+        plan = plan_package(manifest, {**LOCK, "version": data["version"]}, kind=kind, arch="amd64", dist=dist,
+                            binaries_dir=str(root / "bin"))
+        tmp = root / kind
+        tmp.mkdir()
+        if kind == "rpm":
+            scripts = check_rpm(packages[kind], plan)
+        else:
+            scripts = check_deb(packages[kind], plan, manifest, tmp)
+            check_unit_with_systemd(packages[kind], plan, manifest, spec, tmp)
+        check_scripts(scripts, plan, kind, spec, tmp)
+    shutil.rmtree(root)
