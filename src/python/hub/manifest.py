@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
+import functools
 import json
 import os
 import pkgutil
@@ -326,7 +327,15 @@ def lint_warnings(manifest: Manifest) -> list[FieldError]:
 
 
 def load_schema() -> dict[str, Any]:
-    """The manifest JSON Schema, read from the package (works from a PEX or a zip)."""
+    """The manifest JSON Schema, read from the package (works from a PEX or a zip): a fresh
+    copy, which the caller may change."""
+    return copy.deepcopy(_schema())
+
+
+@functools.lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    """The schema, parsed once per process and only read: every manifest load applies its
+    defaults, and the injection campaigns load thousands."""
     raw = pkgutil.get_data("hub", SCHEMA_RESOURCE)
     if raw is None:  # pragma: no cover - only with an exotic loader
         raise RuntimeError(f"hub/{SCHEMA_RESOURCE} is not packaged")
@@ -427,7 +436,7 @@ def _validator() -> Any:
                     yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
 
         cls = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": pattern})
-        _validator_cache.append(cls(load_schema()))
+        _validator_cache.append(cls(_schema()))
     return _validator_cache[0]
 
 
@@ -578,7 +587,7 @@ def _unshared_copy(value: Any) -> Any:
 
 def _with_defaults(data: Any) -> Any:
     data = _unshared_copy(data)
-    schema = load_schema()
+    schema = _schema()
     _fill(schema, data, schema)
     return data
 
@@ -667,7 +676,7 @@ def _file_problem(base_dir: str, rel: str) -> str | None:
 def _semantic_errors(data: dict[str, Any], base_dir: str | None, file_name: str | None) -> list[FieldError]:
     errors: list[FieldError] = []
     name = data.get("name")
-    name_pattern = load_schema()["properties"]["name"]["pattern"]
+    name_pattern = _schema()["properties"]["name"]["pattern"]
     name = name if isinstance(name, str) and re.fullmatch(name_pattern, name) else None  # else: a schema error
 
     if base_dir is not None and name and file_name and os.path.basename(file_name) == MANIFEST_FILE:
