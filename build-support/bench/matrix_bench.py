@@ -247,25 +247,29 @@ def report(res: Results) -> str:
             f"{int(med([counter(r, 'remote_cache_requests_cached') for r in rs]))} "
             f"| {'–' if goal is None else f'≤ {goal:.0f} s'} | {verdict} |"
         )
-    lines += ["", "Where the time goes (first round; summed wall time of each kind of process, "
-              "which overlap on 2 cores):", "",
-              "| process | cold: count | cold: summed | one manifest: count | one manifest: summed |",
-              "|---|---|---|---|---|"]
     first = res.rounds[0]
-    cold = profile(first["cold"]) if "cold" in first else {}
-    edit = profile(first["edit"]) if "edit" in first else {}
-    whatif = profile(first["whatif"]) if "whatif" in first else {}
-    if whatif:
-        lines[-2] = lines[-2].rstrip("|") + " what-if: summed |"
-        lines[-1] += "---|"
-    total = sum(v[1] for v in cold.values()) or 1.0
-    for kind in sorted(cold, key=lambda k: -cold[k][1]):
-        c, s = cold[kind]
-        ec, es = edit.get(kind, (0, 0.0))
-        row = f"| {kind} | {c} | {s:.0f} s ({100 * s / total:.0f} %) | {ec} | {es:.1f} s |"
-        if whatif:
-            row += f" {whatif.get(kind, (0, 0.0))[1]:.0f} s |"
-        lines.append(row)
+    columns = [k for k in ("cold", "edit", "whatif_cold", "whatif") if k in first]
+    profiles = {k: profile(first[k]) for k in columns}
+    short = {"cold": "cold", "edit": "one manifest", "whatif_cold": "cold (what-if's run)", "whatif": "what-if"}
+    lines += ["", "Where the time goes (first round): processes of each kind, and their summed wall time "
+              "(they overlap on 2 cores). The per-package index entries run at DEBUG level, so the log "
+              "does not time them one by one: they are in \"other\", which is Pants' "
+              "`local_process_total_time_run_ms` minus the processes the log times.", "",
+              "| process | " + " | ".join(short[k] for k in columns) + " |",
+              "|---|" + "---|" * len(columns)]
+    for k in columns:
+        other = first[k].counters.get("local_process_total_time_run_ms", 0) / 1000 - sum(v[1] for v in profiles[k].values())
+        count = counter(first[k], "local_execution_requests") - sum(v[0] for v in profiles[k].values())
+        if count > 0:
+            profiles[k]["other: index entries (DEBUG) and Pants' own"] = (count, max(other, 0.0))
+    kinds = sorted({kind for prof in profiles.values() for kind in prof}, key=lambda kd: -profiles[columns[0]].get(kd, (0, 0.0))[1])
+    for kind in kinds:
+        cells = []
+        for k in columns:
+            c, secs = profiles[k].get(kind, (0, 0.0))
+            total = sum(v[1] for v in profiles[k].values()) or 1.0
+            cells.append(f"{c} · {secs:.0f} s ({100 * secs / total:.0f} %)" if c else "–")
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     if res.setup:
         lines += ["", "Set-up, not measured as a scenario: " + ", ".join(
             f"{k} {v:.0f} s" for k, v in res.setup.items()) + "."]
