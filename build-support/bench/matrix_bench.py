@@ -156,7 +156,7 @@ def load(paths: list[Path]) -> Results:
         res.loads += d.get("loads", [])
         res.setup.update(d.get("setup", {}))
         res.what_if.update(d.get("what_if", {}))
-        if d.get("packages"):
+        if d.get("packages") and not res.packages:  # the first file's cold build
             res.site_bytes, res.site_files, res.packages = d["site_bytes"], d["site_files"], d["packages"]
     return res
 
@@ -170,13 +170,16 @@ def measure_site(repo: Path, res: Results) -> None:
 
 
 def run_round(ws: Workspace, work: Path, r: int, remote: list[str] | None, scenarios: set[str],
-              what_if: dict[str, str]) -> dict[str, Run]:
+              res: Results) -> dict[str, Run]:
+    what_if = res.what_if
     runs: dict[str, Run] = {}
     stores = work / "stores"
     store = stores / f"cold-{r}"
     if "cold" in scenarios:
         ws.pants("warm-up (--version)", "--version", store=store, check=False)
         runs["cold"] = ws.pants("(a) cold", "package", "//:site", store=store)
+        if r == 0:
+            measure_site(ws.repo, res)  # what the cold build made, before any what-if rebuild
         if "nochange" in scenarios:
             runs["nochange"] = ws.pants("(b) no change", "package", "//:site", store=store)
         if "edit" in scenarios:
@@ -337,9 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             for r in range(args.runs):
                 print(f"round {r + 1}/{args.runs}", file=sys.stderr)
                 res.loads.append(loadavg())
-                res.rounds.append(run_round(ws, work, r, remote, scenarios, res.what_if))
-                if r == 0 and "cold" in scenarios:
-                    measure_site(repo, res)
+                res.rounds.append(run_round(ws, work, r, remote, scenarios, res))
                 save(results_path, res)
             ws.stop_pantsd()
         print(f"results: {results_path}", file=sys.stderr)
