@@ -150,6 +150,8 @@ async def publish_site(request: PublishSiteRequest, hub: HubSubsystem) -> Publis
             cacheable=False,
         ),
     )
+    # from_process keeps the sandbox never, whatever --keep-sandboxes says: a kept sandbox's
+    # __run.sh would hold the whole environment, the signing key included.
     return PublishProcesses(
         [PublishPackages(names=(f"{dest}/current",), process=InteractiveProcess.from_process(process))]
     )
