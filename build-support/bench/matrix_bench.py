@@ -47,7 +47,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -302,13 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         args.no_remote = True
     if not args.no_remote and not os.environ.get("HUB_BGD"):
         parser.error("HUB_BGD is not set (source the file build-support/ci/install-tools.sh prints), or pass --no-remote")
-    tmp = None
-    if args.workdir:
-        work = args.workdir.resolve()
-        work.mkdir(parents=True, exist_ok=True)
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="matrix-bench-")
-        work = Path(tmp.name)
+    work, tmp = pb.scratch_dir(args.workdir, "matrix-bench-")
     res = Results(what_if=json.loads(args.what_if) if "whatif" in scenarios else {})
     ws = None
     try:

@@ -62,7 +62,6 @@ def find_repo_root() -> Path:
 REPO_ROOT = find_repo_root()
 sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
 
-from hub import dists  # noqa: E402
 from hub.fetch import format_source_date  # noqa: E402
 from hub.manifest import load_manifest  # noqa: E402
 from hub.mirror import DEBIAN_BUILDS, fetch_deb, pack_archive, read_deb_files  # noqa: E402
@@ -446,7 +445,6 @@ def med(values: list[float]) -> float:
 
 def report(cases: list[Case], samples: dict[str, list[Sample]], payloads: dict[str, str], loads: list[str],
            inp: Inputs, runs: int) -> str:
-    by_key = {c.key: c for c in cases}
     wall = {k: med([s.wall for s in v]) for k, v in samples.items()}
     cpu = {k: med([s.cpu for s in v]) for k, v in samples.items()}
     size = {k: med([s.size for s in v]) for k, v in samples.items()}

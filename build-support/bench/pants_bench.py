@@ -792,6 +792,16 @@ def report(res: Results, runs_n: int, first_n: int, what_if_text: str) -> dict[s
     return sections
 
 
+def scratch_dir(workdir: Path | None, prefix: str) -> tuple[Path, tempfile.TemporaryDirectory | None]:
+    """`--workdir` (kept afterwards), or a temporary directory the caller cleans up."""
+    if workdir:
+        work = workdir.resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        return work, None
+    tmp = tempfile.TemporaryDirectory(prefix=prefix)
+    return Path(tmp.name), tmp
+
+
 def distro() -> str:
     try:
         for line in Path("/etc/os-release").read_text().splitlines():
@@ -844,13 +854,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_from:
         finish(load_results(args.report_from), args)
         return 0
-    tmp = None
-    if args.workdir:
-        work = args.workdir.resolve()
-        work.mkdir(parents=True, exist_ok=True)
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="pants-bench-")
-        work = Path(tmp.name)
+    work, tmp = scratch_dir(args.workdir, "pants-bench-")
     results_path = args.results or work / "results.json"
     res = Results(what_if=what_if or {})
     ws = None

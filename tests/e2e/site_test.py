@@ -613,7 +613,7 @@ def _extract(package: Path, dest: Path) -> Path:
     if package.suffix == ".deb":
         run(["dpkg-deb", "-x", package, dest], env=base_env())
     else:
-        run(["sh", "-c", f'rpm2cpio "$1" | (cd "$2" && cpio -idm --quiet)', "sh", package, dest], env=base_env())
+        run(["sh", "-c", 'rpm2cpio "$1" | (cd "$2" && cpio -idm --quiet)', "sh", package, dest], env=base_env())
     return dest
 
 

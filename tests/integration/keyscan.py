@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import json
 import lzma
-import os
 import re
 import shutil
 import subprocess

@@ -56,7 +56,7 @@ def make_package(
         dst = f"/usr/bin/{name}" if i == 0 else f"/usr/share/doc/{name}/file{i}"
         contents.append({"src": str(src), "dst": dst, "file_info": {"mode": 0o755 if i == 0 else 0o644}})
     conf = work / "env"
-    conf.write_text(f'ARGS=""\n')
+    conf.write_text('ARGS=""\n')
     env_dir = "/etc/sysconfig" if kind == "rpm" else "/etc/default"
     contents.append({"src": str(conf), "dst": f"{env_dir}/{name}", "type": "config|noreplace"})
     config = {

@@ -40,8 +40,7 @@ import struct
 import sys
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any, Iterable, Mapping, Sequence
+from typing import IO, Any, Mapping, Sequence
 from urllib.parse import quote
 
 from hub import __version__, catalog
