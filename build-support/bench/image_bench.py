@@ -11,7 +11,7 @@ libc6 for the base-image case; cached under ~/.cache/monitoring-hub/debian-debs)
 - build, process: a fresh `python -m hub image --request` per run into an empty output
   directory (interpreter start, imports, 3 layers per platform, configs, index, the two
   docker load archives, docker.json), `--runs` runs, median and min/max;
-- build, in-process: `hub.oci.build` called again in one process (the engine has no cache of
+- build, in-process: `hub.image.build.build` called again in one process (the engine has no cache of
   its own: in Pants, a warm build is an action-cache hit and runs nothing);
 - gzip level: the amd64 binaries layer alone at levels 1, 6 (the one used) and 9;
 - sizes: binary, each platform's pull size (manifest + config + compressed layers), the
@@ -41,10 +41,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
 
-from hub import oci  # noqa: E402
-from hub.fetch import parse_source_date  # noqa: E402
-from hub.manifest import load_manifest  # noqa: E402
-from hub.mirror import fetch_deb, read_deb_files  # noqa: E402
+from hub.image import build as oci  # noqa: E402
+from hub.upstream.lock import parse_source_date  # noqa: E402
+from hub.manifest.load import load_manifest  # noqa: E402
+from hub.upstream.mirror import fetch_deb, read_deb_files  # noqa: E402
 
 SECTION = "## OCI images"
 ARCHES = ("amd64", "arm64")
@@ -145,7 +145,7 @@ def pants_timings(work: Path) -> dict[str, float] | None:
     image action alone (another image repository: the download and extraction stay cached).
     With pantsd (started by a first `list`, stopped at the end), as developers run Pants."""
     sys.path.insert(0, str(REPO_ROOT / "tests"))
-    from hub.mirror import build_mirror, serve
+    from hub.upstream.mirror import build_mirror, serve
     from integration.workspace import copy_workspace, run_pants, stop_pantsd
 
     repo = copy_workspace(work / "repo")

@@ -56,8 +56,8 @@ from bench import pants_bench as pb  # noqa: E402 - also puts src/python and tes
 from bench.pants_bench import Run, Workspace, fmt, loadavg, med, replace_section  # noqa: E402
 
 from e2e.mirror import build_e2e_mirror, compile_standin  # noqa: E402
-from hub.manifest import load_manifest  # noqa: E402
-from hub.mirror import serve  # noqa: E402
+from hub.manifest.load import load_manifest  # noqa: E402
+from hub.upstream.mirror import serve  # noqa: E402
 from integration.offline import debian_cache  # noqa: E402
 from integration.workspace import copy_workspace, git  # noqa: E402
 
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", default="cold,nochange,edit,remote",
                         help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all but whatif)")
     parser.add_argument("--what-if", default=json.dumps(pb.DEFAULT_WHAT_IF),
-                        help="JSON merged into hub.nfpm.COMPRESSION_LEVEL of the scratch copy for whatif")
+                        help="JSON merged into hub.packaging.nfpm.COMPRESSION_LEVEL of the scratch copy for whatif")
     parser.add_argument("--report-from", type=Path, nargs="+", metavar="RESULTS_JSON",
                         help="only report saved results (several files are merged)")
     args = parser.parse_args(argv)

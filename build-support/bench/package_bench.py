@@ -7,7 +7,7 @@
 
 The input is real: Debian's node_exporter 1.5.0 amd64 binary (13.7 MB, from
 prometheus-node-exporter, fetched once with apt into ~/.cache/monitoring-hub/debian-debs by
-`hub.mirror.fetch_deb`), under the repository's node_exporter manifest and a lock made of the
+`hub.upstream.mirror.fetch_deb`), under the repository's node_exporter manifest and a lock made of the
 same upstream-style archive the offline mirror serves. Every case packages the same payload:
 
 - ours: a fresh `python -m hub package --request request.json` per build, with the request the
@@ -23,7 +23,7 @@ same upstream-style archive the offline mirror serves. Every case packages the s
   and conffiles: default compression (xz on Debian 12), -Zxz, and our zstd level (-Zzstd -z19).
 - where the engine's time goes: nfpm alone on the configuration the engine stages, the engine's
   start-up (`python -m hub package --help`: interpreter plus the CLI's imports), and our builds
-  at other compression settings (zstd:3; el8 with gzip), by patching `hub.nfpm.COMPRESSION_LEVEL`
+  at other compression settings (zstd:3; el8 with gzip), by patching `hub.packaging.nfpm.COMPRESSION_LEVEL`
   in the benchmark's process only.
 
 Wall time, CPU (user+sys of the process and its children, from wait4) and package size; every
@@ -62,11 +62,11 @@ def find_repo_root() -> Path:
 REPO_ROOT = find_repo_root()
 sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
 
-from hub.fetch import format_source_date  # noqa: E402
-from hub.manifest import load_manifest  # noqa: E402
-from hub.mirror import DEBIAN_BUILDS, fetch_deb, pack_archive, read_deb_files  # noqa: E402
-from hub.nfpm import nfpm_command, stage  # noqa: E402
-from hub.package import check_elf, plan_package, upstream_docs  # noqa: E402
+from hub.upstream.lock import format_source_date  # noqa: E402
+from hub.manifest.load import load_manifest  # noqa: E402
+from hub.upstream.mirror import DEBIAN_BUILDS, fetch_deb, pack_archive, read_deb_files  # noqa: E402
+from hub.packaging.nfpm import nfpm_command, stage  # noqa: E402
+from hub.packaging.build import check_elf, plan_package, upstream_docs  # noqa: E402
 
 SECTION = "## Packaging: one package, side by side"
 EXPORTER = "node_exporter"
@@ -173,10 +173,10 @@ def engine_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src" / "python"), **(extra or {})}
 
 
-# Our build with another compression setting: the CLI in a process whose hub.nfpm table is
+# Our build with another compression setting: the CLI in a process whose hub.packaging.nfpm table is
 # patched (the engine's code is untouched).
 PATCHED_MAIN = (
-    "import json, sys, hub.nfpm as n; n.COMPRESSION_LEVEL.update(json.loads(sys.argv.pop(1)));"
+    "import json, sys, hub.packaging.nfpm as n; n.COMPRESSION_LEVEL.update(json.loads(sys.argv.pop(1)));"
     "from hub.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 

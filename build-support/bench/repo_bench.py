@@ -43,8 +43,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
 
-from hub import catalog, dists  # noqa: E402
-from hub.repo_testkit import make_package as _make_package  # noqa: E402
+from hub.catalog import artifact as catalog  # noqa: E402
+from hub.common import matrix as dists
+from testkit.packages import make_package as _make_package  # noqa: E402
 
 SECTION = "## Repository metadata"
 
@@ -105,10 +106,10 @@ def total(*measures: Measure) -> Measure:
 
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src" / "python"), "LC_ALL": "C", "HUB_REPORT_TIMING": "1"}
-# The modules' own entry points (`python -m hub.repo_yum`): `python -m hub` imports every
+# The modules' own entry points (`python -m hub.repos.yum`): `python -m hub` imports every
 # concern of the engine first, which is start-up time, not metadata generation.
-YUM = [sys.executable, "-m", "hub.repo_yum"]
-APT = [sys.executable, "-m", "hub.repo_apt"]
+YUM = [sys.executable, "-m", "hub.repos.yum"]
+APT = [sys.executable, "-m", "hub.repos.apt"]
 
 
 def main() -> int:
@@ -268,7 +269,7 @@ SECTION_INTRO = """\
 
 - `createrepo_c`: the Debian command on each of the 6 `<dist>/<arch>` directories (by default it
   also writes sqlite databases); `--no-database` writes what we write (dnf never reads them).
-- `hub yum full`: `python -m hub.repo_yum yum-repo --scan`, one process reading every RPM and
+- `hub yum full`: `python -m hub.repos.yum yum-repo --scan`, one process reading every RPM and
   writing the 6 repositories, no cache. `cacheable steps`: `yum-entry` over every RPM (entries
   written as JSON) then `yum-repo --entries` (the merge): a cold run of the per-package path.
 - `hub yum incremental`: after adding one exporter, `yum-repo --entries <cached> --rpm <its 6 new
@@ -277,7 +278,7 @@ SECTION_INTRO = """\
   compression, no Release). `hub apt full` (`apt-repo --scan`) does more: 4 codenames x 2
   arches, Packages/.gz/.xz, by-hash copies and the Release files.
 - `process` columns time the whole process; `work` columns leave out our interpreter's start-up
-  and imports (about 0.07 s of CPU for `python -m hub.repo_yum`, mostly loading createrepo_c and
+  and imports (about 0.07 s of CPU for `python -m hub.repos.yum`, mostly loading createrepo_c and
   librpm), which is a constant per process. A C tool's work is its whole process.
 """
 

@@ -179,7 +179,7 @@ async def package_exporter(field_set: ExporterPackageFieldSet, hub: HubSubsystem
             output_directories=("out",),
         ),
     )
-    # The package, its artifact JSON and its SBOM (`<package file>.cdx.json`, hub.sbom).
+    # The package, its artifact JSON and its SBOM (`<package file>.cdx.json`, hub.packaging.sbom).
     output = await Get(Digest, RemovePrefix(result.output_digest, "out"))
     output = await Get(Digest, AddPrefix(output, exporter))
     snapshot = await Get(Snapshot, Digest, output)
@@ -234,7 +234,7 @@ async def package_image(field_set: ExporterImageFieldSet, hub: HubSubsystem) -> 
             output_directories=("out",),
         ),
     )
-    # oci/, docker.json, one docker archive and one SBOM (hub.sbom) per platform.
+    # oci/, docker.json, one docker archive and one SBOM (hub.packaging.sbom) per platform.
     output = await Get(Digest, RemovePrefix(result.output_digest, "out"))
     output = await Get(Digest, AddPrefix(output, exporter))
     snapshot = await Get(Snapshot, Digest, output)

@@ -1,9 +1,9 @@
 """The end-to-end upstream mirror: every exporter of the repository, amd64 and arm64 as declared.
 
-`hub.mirror.build_mirror` repacks Debian's real builds (16 exporters). For the others
+`hub.upstream.mirror.build_mirror` repacks Debian's real builds (16 exporters). For the others
 (status "no-debian-build"), this module packs a small static stand-in exporter
 (`standin/standin.c`, compiled here for amd64 and arm64) under each binary name the manifest
-declares (`build.binary_name` and `build.extra_binaries`), with `hub.mirror.pack_archive`, in
+declares (`build.binary_name` and `build.extra_binaries`), with `hub.upstream.mirror.pack_archive`, in
 the exporter's own archive naming (`upstream.archive_name`: .tar.gz, .zip or a single .gz) and
 at the path GitHub serves it from: `<owner>/<repo>/releases/download/<tag>/<file>`.
 
@@ -21,8 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from hub.dists import ELF_MACHINE
-from hub.mirror import (
+from hub.common.matrix import ELF_MACHINE
+from hub.upstream.mirror import (
     STATUS_NO_DEBIAN_BUILD,
     STATUS_OK,
     MirrorEntry,
@@ -135,7 +135,7 @@ def build_e2e_mirror(
     standins: Mapping[str, Path],
     jobs: int = 2,
 ) -> list[MirrorEntry]:
-    """`hub.mirror.build_mirror`, then a stand-in archive for every "no-debian-build" entry.
+    """`hub.upstream.mirror.build_mirror`, then a stand-in archive for every "no-debian-build" entry.
 
     Returns one entry per (exporter, declared arch), in order: status "ok" (Debian's build) or
     "standin"."""

@@ -10,7 +10,7 @@
    (pantsd on, stopped at the end). The catalog must list 34 exporters with every declared
    artifact "success", and the site must hold every declared package (455: 195 RPMs, 260 DEBs).
 3. The site is signed and published with `hub publish` (an ephemeral RSA-3072 key) and served
-   over HTTP on 127.0.0.1 with the base URL it was published for. Without hub.publish the
+   over HTTP on 127.0.0.1 with the base URL it was published for. Without hub.site.publish the
    unsigned site is served instead, and dnf/apt are told not to check signatures.
 4. For seven exporters (node_exporter, prometheus with promtool, alertmanager with amtool,
    blackbox_exporter, redis_exporter, mysqld_exporter, process_exporter):
@@ -28,11 +28,11 @@
    as its sysroot, and a stand-in's (static) without one.
 6. Docker, under a private dockerd: a stand-in exporter's image exactly as the site run built
    it (FROM scratch; the stand-in is static) is loaded and serves /metrics; and node_exporter's
-   image is built by the engine (hub.oci) from the same pinned archive with a libc6 base layer,
+   image is built by the engine (hub.image.build) from the same pinned archive with a libc6 base layer,
    because Debian's binary is dynamically linked and the manifest's base is scratch.
 7. The portal: a page for each of the 34 exporters; for the seven, the dnf/apt install
    commands on the page are the ones the tests ran, and the `.repo`/`.sources` texts on the
-   page are `hub.repo_files.yum_repo_file`/`apt_sources_file` for the served base URL.
+   page are `hub.repos.files.yum_repo_file`/`apt_sources_file` for the served base URL.
 
 Needs root (chroot, mmdebstrap roots, dockerd) and the tools of build-support/ci/install-tools.sh
 (HUB_NFPM is not needed: packages come from the ./pants run). Timings are printed (pytest -s,
@@ -60,10 +60,11 @@ from typing import Callable, Iterator
 import pytest
 import yaml
 
-from hub import dists, repo_files
-from hub.manifest import load_manifest
-from hub.package_plan import is_deb_conffile_path
-from hub.mirror import serve
+from hub.common import matrix as dists
+from hub.repos import files as repo_files
+from hub.manifest.load import load_manifest
+from hub.packaging.plan import is_deb_conffile_path
+from hub.upstream.mirror import serve
 
 from e2e.mirror import STATUS_OK, STATUS_STANDIN, build_e2e_mirror, compile_standin
 from integration.offline import debian_cache
@@ -178,7 +179,7 @@ def _debian_alertmanager_templates(root: Path) -> None:
     /usr/share/prometheus/alertmanager/ (Debian's patch), where upstream's binary embeds them.
     The files come from the same Debian .deb the mirror repacked; this is a quirk of the
     stand-in upstream, not of our package."""
-    from hub.mirror import DEBIAN_BUILDS, fetch_deb, read_deb_files
+    from hub.upstream.mirror import DEBIAN_BUILDS, fetch_deb, read_deb_files
 
     source = DEBIAN_BUILDS["alertmanager"]
     deb = fetch_deb(source.package, "amd64", debian_cache())
@@ -292,14 +293,14 @@ def served(site: Site, tmp_path_factory) -> Iterator[Served]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     try:
-        from hub import publish  # noqa: F401 - presence check
+        from hub.site import publish  # noqa: F401 - presence check
     except ModuleNotFoundError:
-        log("hub.publish is not available: serving the UNSIGNED site (gpgcheck off)")
+        log("hub.site.publish is not available: serving the UNSIGNED site (gpgcheck off)")
         with serve(site.dir, port=port):
             yield Served(site.dir, base, signed=False)
         return
 
-    from hub import repo_testkit
+    from testkit import packages as repo_testkit
     from hub.cli import main as hub
 
     work = tmp_path_factory.mktemp("publish")
@@ -773,11 +774,11 @@ def test_site_image_of_a_standin_runs_under_dockerd(site: Site, daemon) -> None:
 
 def test_node_exporter_image_with_a_libc_base_runs_under_dockerd(site: Site, daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """node_exporter's manifest builds FROM scratch, which suits upstream's static binary but
-    not Debian's dynamically linked one. So this image is built by the engine (hub.oci, as the
+    not Debian's dynamically linked one. So this image is built by the engine (hub.image.build, as the
     Pants rule runs it) from the same pinned mirror archive, with a libc6 base layer; see
     tests/integration/image_test.py."""
-    from hub import oci
-    from hub.archive import extract_binaries
+    from hub.image import build as oci
+    from hub.upstream.archive import extract_binaries
 
     name = "node_exporter"
     ws_exporter = site.workspace / "exporters" / name
@@ -788,7 +789,7 @@ def test_node_exporter_image_with_a_libc_base_runs_under_dockerd(site: Site, dae
         assert lock["archives"][arch]["sha256"] == entries[arch].sha256  # the pinned archive
         extract_binaries(entries[arch].path, ("node_exporter",), tmp_path / "bin" / arch, arch=arch)
         binaries[arch] = str(tmp_path / "bin" / arch)
-        from hub.mirror import fetch_deb
+        from hub.upstream.mirror import fetch_deb
 
         deb = fetch_deb("libc6", arch, debian_cache())
         libcs[arch] = tmp_path / f"libc6-{arch}"

@@ -2,7 +2,7 @@
 
 The engine pipeline as the Pants rules run it: the offline mirror repacks Debian's
 prometheus-node-exporter (amd64 and arm64) into upstream's archive layout, the lock pins the
-archives, `hub.archive` extracts the binaries, and `hub.oci` builds the image. Debian's builds
+archives, `hub.upstream.archive` extracts the binaries, and `hub.image.build` builds the image. Debian's builds
 are dynamically linked (`readelf -d`: NEEDED libc.so.6 only), so the test image uses a base
 built from Debian's libc6 package (one layer per arch), pinned by digest in the manifest.
 
@@ -32,12 +32,14 @@ from typing import Any
 import pytest
 import yaml
 
-from hub import catalog, cli, oci
-from hub.errors import HubError
-from hub.archive import extract_binaries
-from hub.fetch import LockedArchive, Lock, format_source_date, source_date_of, write_lock
-from hub.manifest import load_manifest
-from hub.mirror import build_mirror, fetch_deb
+from hub import cli
+from hub.catalog import artifact as catalog
+from hub.image import build as oci
+from hub.common.errors import HubError
+from hub.upstream.archive import extract_binaries
+from hub.upstream.lock import LockedArchive, Lock, format_source_date, source_date_of, write_lock
+from hub.manifest.load import load_manifest
+from hub.upstream.mirror import build_mirror, fetch_deb
 
 from integration.offline import debian_cache
 from integration.roots import ELF_AARCH64, ELF_X86_64, base_env, free_port, run

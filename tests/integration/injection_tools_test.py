@@ -1,7 +1,7 @@
 """Manifest injection, with the real tools: generated manifests full of hostile text that
 validation accepts (quotes, `$(...)`, backquotes, `%` macros and specifiers, `$VAR`,
 backslashes, `;`, `&`, `|`, `<script>`, look-alikes, leading dashes...) and values on the edges
-of every pattern, built into real RPMs and DEBs by the engine (`hub.package.build`, nfpm).
+of every pattern, built into real RPMs and DEBs by the engine (`hub.packaging.build.build`, nfpm).
 
 For every case and package:
 - rpm: `rpm -qp --qf` reads the header; Summary, Description, URL, License, Requires,
@@ -10,7 +10,7 @@ For every case and package:
   file, which has exactly our fields with the planned values;
 - systemd: the unit, extracted from the DEB, passes `systemd-analyze verify` (with a stub at
   the ExecStart path, which verify requires), and its ExecStart argv and User= are the
-  manifest's (hub.injection_testkit's strict reader);
+  manifest's (testkit.injection's strict reader);
 - sh: every maintainer script, read back from the package, passes `sh -n`, then runs with
   every command it may call replaced by a logging stub (nothing else on PATH): it calls
   useradd, chown... with exactly the manifest's values as arguments.
@@ -35,8 +35,8 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from hub import package_content
-from hub.injection_testkit import (
+from hub.packaging import content as package_content
+from testkit.injection import (
     ASSETS,
     EDGE_ALPHABET,
     HOSTILE_ATOMS,
@@ -52,10 +52,10 @@ from hub.injection_testkit import (
     unit_settings,
     words_of,
 )
-from hub.manifest import load_manifest
-from hub.package import build
-from hub.package_plan import NOLOGIN, plan_package
-from hub.repo_testkit import nfpm_path
+from hub.manifest.load import load_manifest
+from hub.packaging.build import build
+from hub.packaging.plan import NOLOGIN, plan_package
+from testkit.packages import nfpm_path
 
 CASES = int(os.environ.get("HUB_INJECTION_TOOL_CASES", "200"))  # fewer to iterate; 200 in CI
 TOOLS = ("systemd-analyze", "rpm", "dpkg-deb", "sh")
@@ -132,7 +132,7 @@ ELF_MACHINE = {"amd64": 62}
 
 
 def stub_elf() -> bytes:
-    """The smallest file hub.package.check_elf takes as a static x86_64 executable."""
+    """The smallest file hub.packaging.build.check_elf takes as a static x86_64 executable."""
     header = bytearray(64)
     header[:7] = b"\x7fELF\x02\x01\x01"
     header[18:20] = ELF_MACHINE["amd64"].to_bytes(2, "little")

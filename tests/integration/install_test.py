@@ -3,7 +3,7 @@
 The packages are built by the engine (`hub package --request`, nfpm) from a small manifest
 (`demo_exporter`: a config file and a web config in /etc, a secret in the service's home, a
 directory owned by the service user, systemd arguments) around a real exporter: Debian's
-node_exporter build for amd64 and arm64, fetched through `hub.mirror`. Then:
+node_exporter build for amd64 and arm64, fetched through `hub.upstream.mirror`. Then:
 
 - dnf installs, upgrades, reinstalls and removes the el9 x86_64 RPM in an EL-like root;
 - dpkg (the root's own, chrooted) does the same with the debian-12 amd64 DEB in a Debian root;
@@ -33,7 +33,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub import cli, fetch, mirror
+from hub import cli
+from hub.upstream import lock as fetch
+from hub.upstream import mirror
 from integration.roots import (
     ELF_AARCH64,
     ELF_X86_64,

@@ -36,8 +36,9 @@ from typing import Iterator
 
 import pytest
 
-from hub import publish, sign
-from hub.publish_testkit import build_unsigned_site
+from hub.site import publish
+from hub.repos import sign
+from testkit.unsigned_site import build_unsigned_site
 from integration.keyscan import EphemeralKey, ephemeral_key, scan
 from integration.publishing import CLI, processes_mentioning, publish_argv, publish_env, short_tmpdir
 

@@ -41,8 +41,8 @@ from pathlib import Path
 
 import yaml
 
-from hub import publish
-from hub.mirror import serve
+from hub.site import publish
+from hub.upstream.mirror import serve
 from integration.buildgrid import buildgrid, counters
 from integration.keyscan import Scan, ephemeral_key, for_code_trees, read_back_action_cache
 from integration.offline import build_offline_mirror

@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence, Union
 
-from hub.repo_testkit import export_public_key, export_secret_key, generate_key, gpg, stop_agent
+from testkit.packages import export_public_key, export_secret_key, generate_key, gpg, stop_agent
 from integration.publishing import reachable
 
 
 Needle = Union[bytes, "re.Pattern[bytes]"]
 ARMOR_HEADER = b"PRIVATE KEY BLOCK"
 # An armored private key (any key): the header, optional armor headers, the empty line, base64.
-# Code that only names the header (hub.sign, rpm's librpmio, nfpm) does not match it.
+# Code that only names the header (hub.repos.sign, rpm's librpmio, nfpm) does not match it.
 ARMORED_PRIVATE_KEY = re.compile(
     rb"-----BEGIN PGP PRIVATE KEY BLOCK-----\r?\n(?:[!-9;-~]+: [^\r\n]*\r?\n)*\r?\n[A-Za-z0-9+/]{40,}"
 )

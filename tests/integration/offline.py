@@ -1,6 +1,6 @@
 """The offline upstream: Debian's real exporter builds, repacked and served like GitHub releases.
 
-The same mechanism as build-support/quickstart.sh: `hub.mirror` builds the mirror, a local HTTP
+The same mechanism as build-support/quickstart.sh: `hub.upstream.mirror` builds the mirror, a local HTTP
 server serves it, and `PANTS_HUB_UPSTREAM_MIRROR` points the build at it.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hub.manifest import load_manifest
-from hub.mirror import build_mirror
+from hub.manifest.load import load_manifest
+from hub.upstream.mirror import build_mirror
 
 from integration.workspace import find_repo_root
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.catalog import validate
-from hub.mirror import serve
+from hub.catalog.artifact import validate
+from hub.upstream.mirror import serve
 
 from integration.offline import build_offline_mirror
 from integration.workspace import copy_workspace, git, run_pants

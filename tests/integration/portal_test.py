@@ -1,6 +1,6 @@
 """The portal in a real headless Chromium (Debian's chromium + chromium-driver, driven by
 selenium): search, filter, sort, exporter pages, downloads, copy buttons, accessibility basics,
-file:// loading, screenshots. The site is synthetic (hub.synthetic), with one hostile README,
+file:// loading, screenshots. The site is synthetic (testkit.synthetic), with one hostile README,
 served from 127.0.0.1 by http.server in a thread. No network is used.
 
 Screenshots go to $HUB_TEST_ARTIFACTS_DIR, else dist/test-artifacts/portal/ under the current
@@ -27,7 +27,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from hub import dists, repo_files, synthetic
+from hub.common import matrix as dists
+from hub.repos import files as repo_files
+from testkit import synthetic
 
 CHROMIUM = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("HUB_CHROMEDRIVER", "/usr/bin/chromedriver")

@@ -1,12 +1,12 @@
 """`hub publish` end to end, with the real clients, and killed (-9) at many points.
 
 Two small unsigned sites (node_exporter 1.0.0, then 1.1.0: one el9 RPM and two DEBs each, real
-nfpm packages put through hub.site like `./pants package //:site`) are published with an
+nfpm packages put through hub.site.assemble like `./pants package //:site`) are published with an
 ephemeral RSA-3072 key into DEST, as `./pants publish //:site` runs it (`hub publish` in its own
 process, the key in HUB_SIGNING_KEY). Readers use `file://DEST/current/`, through the link.
 
 - dnf (private config, --installroot, gpgcheck=1 and repo_gpgcheck=1, the site's own `.repo`
-  text from hub.repo_files.yum_repo_file) installs node_exporter 1.1.0 and sees 1.0.0 too
+  text from hub.repos.files.yum_repo_file) installs node_exporter 1.1.0 and sees 1.0.0 too
   (cumulative pool); a tampered repomd.xml is refused.
 - apt-get (private APT_CONFIG, the site's own `.sources` text with Signed-By:) runs
   `update --error-on=any` for bookworm and noble and `install --download-only`; a tampered
@@ -35,9 +35,10 @@ from pathlib import Path
 
 import pytest
 
-from hub import publish, repo_files
-from hub.publish_testkit import build_unsigned_site
-from hub.repo_testkit import export_public_key, export_secret_key, generate_key, stop_agent
+from hub.site import publish
+from hub.repos import files as repo_files
+from testkit.unsigned_site import build_unsigned_site
+from testkit.packages import export_public_key, export_secret_key, generate_key, stop_agent
 from integration.publishing import (
     Verifier,
     apt_for,
@@ -95,7 +96,7 @@ def published(tmp_path_factory: pytest.TempPathFactory, key, sites):
 
 
 def el9_repo(site: Path, base: str) -> str:
-    """The .repo text the portal shows (hub.repo_files), which publish shipped in the site."""
+    """The .repo text the portal shows (hub.repos.files), which publish shipped in the site."""
     text = repo_files.yum_repo_file(base, "el9")
     assert (site / repo_files.yum_repo_file_name("el9")).read_text() == text
     assert "gpgcheck=1\n" in text and "repo_gpgcheck=1\n" in text and f"baseurl={base}/el9/$basearch/\n" in text

@@ -2,7 +2,7 @@
 configurations, an independent consistency checker of a published tree. The byte patterns
 of a secret key and the scan for them are in integration.keyscan.
 
-The checker is deliberately separate from `hub.publish.check_site`: it re-reads repomd.xml,
+The checker is deliberately separate from `hub.site.publish.check_site`: it re-reads repomd.xml,
 primary, Release and Packages with its own parsing, so a bug in the engine's check cannot
 hide a bug in the engine's publish.
 """
@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Iterator
 
 import hub
-from hub import repo_files, sign
+from hub.repos import files as repo_files
+from hub.repos import sign
 from integration.roots import base_env, run
 
 ENGINE = str(Path(hub.__file__).resolve().parents[1])
@@ -75,9 +76,9 @@ CLI = "import sys; from hub.cli import main; sys.exit(main())"
 
 def publish_argv(site: Path, dest: Path, base_url: str, *extra: str, lean: bool = False) -> list[str]:
     """`hub publish` through the engine's CLI (hub.cli, as the Pants rule runs it), or with
-    `lean` through `python -m hub.publish` (the same command without importing every other
+    `lean` through `python -m hub.site.publish` (the same command without importing every other
     concern: a shorter start-up for the many runs of the fault-injection test)."""
-    entry = ["-m", "hub.publish"] if lean else ["-c", CLI]
+    entry = ["-m", "hub.site.publish"] if lean else ["-c", CLI]
     return [sys.executable, *entry, "publish", "--site", str(site), "--dest", str(dest), "--base-url", base_url, *extra]
 
 
@@ -265,7 +266,7 @@ def apt_env(work: Path, sources: str, public_key: bytes) -> dict[str, str]:
 
 
 def apt_for(work: Path, base_url: str, codename: str, public_key: bytes) -> dict[str, str]:
-    """apt for the site's own .sources text (hub.repo_files), Signed-By pointing into `work`."""
+    """apt for the site's own .sources text (hub.repos.files), Signed-By pointing into `work`."""
     keyring = str(work / "keyrings/monitoring-hub.asc")
     shipped = repo_files.apt_sources_file(base_url, codename)
     ours = repo_files.apt_sources_file(base_url, codename, keyring=keyring)

@@ -11,7 +11,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from hub.mirror import serve
+from hub.upstream.mirror import serve
 
 from integration.buildgrid import buildgrid, counters
 from integration.offline import build_offline_mirror

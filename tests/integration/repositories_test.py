@@ -1,8 +1,8 @@
 """Signed YUM and APT repositories, checked with the real clients operators use.
 
-A small site is built the way `//:site` and `publish` do it (hub.repo_yum, hub.repo_apt), signed
+A small site is built the way `//:site` and `publish` do it (hub.repos.yum, hub.repos.apt), signed
 with an ephemeral RSA-3072 key (generated here, gpg batch mode) through `HUB_SIGNING_KEY`
-(hub.sign), and the users' files are rendered by hub.repo_files for a file:// base URL. Then:
+(hub.repos.sign), and the users' files are rendered by hub.repos.files for a file:// base URL. Then:
 
 - dnf (private config, --installroot, gpgcheck=1 and repo_gpgcheck=1, from the `.repo` file
   as users get it) installs node_exporter, and refuses a tampered repomd.xml and an unsigned RPM;
@@ -24,8 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from hub import catalog, repo_apt, repo_files, repo_yum, sign
-from hub.repo_testkit import export_secret_key, generate_key, make_package, stop_agent
+from hub.catalog import artifact as catalog
+from hub.repos import apt as repo_apt
+from hub.repos import files as repo_files
+from hub.repos import yum as repo_yum
+from hub.repos import sign
+from testkit.packages import export_secret_key, generate_key, make_package, stop_agent
 from integration.roots import base_env, run
 
 VERSION = "1.11.0"

@@ -1,4 +1,4 @@
-"""hub.sbom on real Go binaries.
+"""hub.packaging.sbom on real Go binaries.
 
 - Debian's prometheus-node-exporter, amd64 and arm64 (the .debs the offline mirror uses, fetched
   with `apt-get download` into the same cache). Debian builds Go programs in GOPATH mode
@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from hub import catalog, sbom
-from hub.mirror import fetch_deb
+from hub.catalog import artifact as catalog
+from hub.packaging import sbom
+from hub.upstream.mirror import fetch_deb
 
 from integration.offline import debian_cache
 

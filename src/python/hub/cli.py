@@ -12,41 +12,41 @@ import importlib
 import sys
 from typing import Sequence
 
-from hub.errors import HubError
+from hub.common.errors import HubError
 
 # Modules that contribute subcommands, in help order.
 COMMAND_MODULES = (
-    "hub.manifest",
-    "hub.fetch",
-    "hub.archive",
-    "hub.package",
-    "hub.sbom",
-    "hub.mirror",
-    "hub.oci",
-    "hub.aggregate",
-    "hub.portal",
-    "hub.repo_yum",
-    "hub.repo_apt",
-    "hub.repo_files",
-    "hub.repo_site",
-    "hub.sign",
-    "hub.publish",
-    "hub.site",
-    "hub.exporters_doc",
-    "hub.schema_doc",
-    "hub.state",
-    "hub.upstream",
+    "hub.manifest.load",
+    "hub.upstream.lock",
+    "hub.upstream.archive",
+    "hub.packaging.build",
+    "hub.packaging.sbom",
+    "hub.upstream.mirror",
+    "hub.image.build",
+    "hub.catalog.aggregate",
+    "hub.site.portal",
+    "hub.repos.yum",
+    "hub.repos.apt",
+    "hub.repos.files",
+    "hub.repos.merge",
+    "hub.repos.sign",
+    "hub.site.publish",
+    "hub.site.assemble",
+    "hub.manifest.exporters_doc",
+    "hub.manifest.schema_doc",
+    "hub.catalog.state",
+    "hub.upstream.bump",
 )
 
 
 # Commands the build runs once per package: import only their module, not every concern
 # (that saves about 0.3 s of start-up in each of hundreds of sandboxed processes).
 HOT_COMMANDS = {
-    "extract": "hub.archive",
-    "package": "hub.package",
-    "image": "hub.oci",
-    "yum-entry": "hub.repo_yum",
-    "apt-entry": "hub.repo_apt",
+    "extract": "hub.upstream.archive",
+    "package": "hub.packaging.build",
+    "image": "hub.image.build",
+    "yum-entry": "hub.repos.yum",
+    "apt-entry": "hub.repos.apt",
 }
 
 

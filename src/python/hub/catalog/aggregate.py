@@ -1,0 +1,458 @@
+"""`hub catalog`: the downstream aggregation of artifact JSONs into the site's catalog.
+
+Each artifact JSON (``<exporter>/<artifact id>.json``, catalog format 3.0) is written by the
+action that built its artifact. This module reads them, compares them with the matrix each
+manifest *declares* (``Manifest.matrix()``) and writes, atomically:
+
+- ``catalog/<exporter>/<artifact id>.json``: the artifact JSONs of declared artifacts, as read;
+- ``catalog/<exporter>/metadata.json``: one exporter, in the seed's shape (schema
+  ``metadata.schema.json``);
+- ``catalog/index.json``: every exporter, sorted by name (schema ``index.schema.json``).
+
+Status of one declared artifact (docs/catalog.md):
+
+- ``success``: its JSON is present, says success, and has the manifest's version;
+- ``stale``: its JSON is present but for another version (the manifest was bumped and the
+  artifact not rebuilt yet, or it was reverted): the file exists, it is just not this version;
+- ``failed``: its JSON is present and says so (allowed by the seed's format; our own builds
+  write no JSON on failure);
+- ``missing``: no JSON. A declared artifact is never dropped.
+
+A JSON for an artifact the manifest does not declare (a dist removed from the manifest) or for
+an exporter without a manifest is left out, with a warning. Nothing here reads the clock:
+``last_updated`` is the newest ``build_date`` among the artifacts present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from hub.catalog import artifact as catalog
+from hub.common import matrix as dists
+from hub.common.errors import FieldError, HubError
+from hub.manifest.load import GITHUB_PREFIX, MANIFEST_FILE, Manifest, load_manifest
+
+__all__ = [
+    "STATUSES",
+    "aggregate_exporter",
+    "build_catalog",
+    "build_index",
+    "find_manifests",
+    "is_pinned",
+    "read_artifacts",
+    "status_counts",
+]
+
+FORMAT_VERSION = catalog.FORMAT_VERSION
+METADATA_FILE = "metadata.json"
+INDEX_FILE = "index.json"
+# Worst first: an exporter's summary status is the worst of its artifacts.
+STATUSES = ("missing", "failed", "stale", "success")
+_ARTIFACT_FILE = re.compile(
+    r"^(?:(rpm|deb)_(amd64|arm64)_(el8|el9|el10|debian-12|debian-13|ubuntu-22\.04|ubuntu-24\.04)|docker)\.json$"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading artifact JSONs
+# --------------------------------------------------------------------------------------------
+
+
+def artifact_id_of(doc: Mapping[str, Any]) -> str:
+    """The artifact id a JSON describes, from its content (not its file name)."""
+    kind = doc.get("artifact_type")
+    if kind == "docker":
+        return "docker"
+    return dists.artifact_id(str(kind), str(doc.get("arch")), str(doc.get("dist")))
+
+
+_VALIDATORS: dict[str, Any] = {}
+
+
+def schema_errors(doc: Any, schema_name: str) -> list[FieldError]:
+    """Like :func:`hub.catalog.artifact.schema_errors`, with one validator per schema for the whole
+    process: a catalog holds thousands of documents, and building a validator costs more
+    than using it."""
+    validator = _VALIDATORS.get(schema_name)
+    if validator is None:
+        validator = catalog._validator_class()(catalog.load_schema(schema_name))
+        _VALIDATORS[schema_name] = validator
+    out = []
+    for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        path = ""
+        for part in error.absolute_path:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        out.append(FieldError(path, error.message))
+    return out
+
+
+def validate(doc: Any, schema_name: str, *, what: str) -> None:
+    errors = schema_errors(doc, schema_name)
+    if errors:
+        raise catalog.SchemaError(what, errors)
+
+
+def _check_docker(doc: Any) -> list[FieldError]:
+    """docker.json's own schema (``docker.schema.json``) when this engine ships it; otherwise
+    the fields the aggregation relies on."""
+    try:
+        return schema_errors(doc, "docker")
+    except (FileNotFoundError, OSError):
+        pass
+    errors = []
+    if not isinstance(doc, dict):
+        return [FieldError("", "expected a JSON object")]
+    for key in ("format_version", "artifact_type", "exporter", "version", "build_date", "status"):
+        if not isinstance(doc.get(key), str):
+            errors.append(FieldError(key, "required string is missing"))
+    if doc.get("format_version") not in (None, FORMAT_VERSION) and isinstance(doc.get("format_version"), str):
+        errors.append(FieldError("format_version", f"expected {FORMAT_VERSION!r}"))
+    if not isinstance(doc.get("images"), list):
+        errors.append(FieldError("images", "expected a list"))
+    return errors
+
+
+def check_artifact(doc: Any, display: str) -> None:
+    """Raises SchemaError when ``doc`` is not a valid artifact JSON."""
+    if isinstance(doc, dict) and doc.get("artifact_type") == "docker":
+        errors = _check_docker(doc)
+    else:
+        errors = schema_errors(doc, "artifact")
+    if errors:
+        raise catalog.SchemaError(display, errors)
+
+
+class Artifacts(dict):  # type: ignore[type-arg]
+    """{exporter: {artifact id: doc}}, plus ``paths``: {(exporter, id): the file it was read
+    from, when that file is already in the catalog's canonical form (hub.catalog.artifact.dumps)}, which
+    :func:`build_catalog` hard-links instead of writing again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: dict[tuple[str, str], str] = {}
+
+
+def read_artifacts(
+    roots: Iterable[str | os.PathLike[str]], *, display_root: str | None = None
+) -> Artifacts:
+    """Every artifact JSON under ``roots`` (any depth), as {exporter: {artifact id: doc}}.
+
+    Only files named like an artifact (``rpm_<arch>_<dist>.json``, ``deb_...``, ``docker.json``)
+    are read, so metadata.json, index.json, temporary files of atomic writes and OCI layouts
+    beside them are ignored. Each one is validated; its name must match its content. The same
+    artifact found twice must be identical.
+    """
+    found = Artifacts()
+    origin: dict[tuple[str, str], str] = {}
+    for root in roots:
+        root = os.fspath(root)
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if not _ARTIFACT_FILE.match(name):
+                    continue
+                path = os.path.join(dirpath, name)
+                shown = path if display_root is None else os.path.join(display_root, os.path.relpath(path, root))
+                try:
+                    with open(path, encoding="utf-8") as f:
+                        text = f.read()
+                    doc = json.loads(text)
+                except (OSError, UnicodeDecodeError, ValueError) as e:
+                    raise HubError(f"{shown}: not a readable JSON document ({e})") from None
+                check_artifact(doc, shown)
+                aid = artifact_id_of(doc)
+                if name != f"{aid}.json":
+                    raise HubError(f"{shown}: the file name says {name[:-5]!r} but the content describes {aid!r}")
+                exporter = doc["exporter"]
+                key = (exporter, aid)
+                previous = found.setdefault(exporter, {}).get(aid)
+                if previous is not None and previous != doc:
+                    raise HubError(f"{shown}: {exporter} {aid} differs from {origin[key]} (two builds of one artifact)")
+                found[exporter][aid] = doc
+                origin.setdefault(key, shown)
+                if key not in found.paths and not os.path.islink(path) and text == catalog.dumps(doc):
+                    found.paths[key] = path
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregation
+# --------------------------------------------------------------------------------------------
+
+
+def is_pinned(manifest: Manifest) -> bool:
+    """Whether the lock beside the manifest pins exactly what the manifest builds."""
+    from hub.upstream import lock as fetch  # lazily: only for the pinned check
+
+    try:
+        lock = fetch.read_lock(fetch.lock_path_for(manifest.path))
+    except fetch.LockError:
+        return False
+    return not fetch.check_lock(manifest, lock)
+
+
+def _status(manifest: Manifest, doc: Mapping[str, Any] | None) -> str:
+    if doc is None:
+        return "missing"
+    if doc.get("version") != manifest.clean_version:
+        return "stale"
+    return "failed" if doc.get("status") == "failed" else "success"
+
+
+def status_counts(artifacts: Mapping[str, Any]) -> dict[str, int]:
+    """{success, stale, failed, missing, total} over a metadata ``artifacts`` mapping."""
+    counts = {s: 0 for s in STATUSES}
+    for family in ("rpm", "deb"):
+        for by_arch in artifacts.get(family, {}).values():
+            for status in by_arch.values():
+                counts[status] += 1
+    if "docker" in artifacts:
+        counts[artifacts["docker"]] += 1
+    counts["total"] = sum(counts[s] for s in STATUSES)
+    return counts
+
+
+def aggregate_exporter(
+    manifest: Manifest, artifact_jsons: Mapping[str, Mapping[str, Any]], *, pinned: bool | None = None
+) -> dict[str, Any]:
+    """metadata.json of one exporter: the declared matrix with each artifact's status.
+
+    ``artifact_jsons`` maps artifact ids (rpm_amd64_el9, docker) to the artifact JSONs present
+    for this exporter; ids the manifest does not declare are ignored. ``pinned`` defaults to
+    checking the upstream lock beside the manifest.
+    """
+    if pinned is None:
+        pinned = is_pinned(manifest)
+    artifacts: dict[str, Any] = {"rpm": {}, "deb": {}}
+    dates = []
+    for artifact in manifest.matrix():
+        doc = artifact_jsons.get(artifact.id)
+        status = _status(manifest, doc)
+        if doc is not None and isinstance(doc.get("build_date"), str):
+            dates.append(doc["build_date"])
+        if artifact.kind == "docker":
+            artifacts["docker"] = status
+        else:
+            artifacts[artifact.kind].setdefault(artifact.dist, {})[artifact.arch] = status
+    docker = manifest.docker
+    return {
+        "format_version": FORMAT_VERSION,
+        "exporter": manifest.name,
+        "version": manifest.clean_version,
+        "category": manifest.category,
+        "description": manifest.description,
+        # ISO 8601 UTC strings of one fixed format sort chronologically.
+        "last_updated": max(dates) if dates else None,
+        "artifacts": artifacts,
+        # Additions to 3.0 (docs/catalog.md):
+        "upstream_version": manifest.version,
+        "license": manifest.license,
+        "homepage": manifest.homepage,
+        "repository": f"{GITHUB_PREFIX}{manifest.upstream.repo}" if manifest.upstream.repo else None,
+        "port": docker.port if docker is not None else None,
+        "pinned": bool(pinned),
+        "packages": {
+            "rpm": manifest.name if manifest.rpm is not None else None,
+            "deb": dists.deb_package_name(manifest.name) if manifest.deb is not None else None,
+        },
+        "status_counts": status_counts(artifacts),
+    }
+
+
+def summary_status(counts: Mapping[str, int]) -> str:
+    """One word per exporter: the worst status present (``missing`` when nothing is declared)."""
+    for status in STATUSES:
+        if counts.get(status):
+            return status
+    return "missing"
+
+
+def build_index(metadatas: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """catalog/index.json: one light entry per exporter, sorted by name, plus totals."""
+    entries = []
+    categories: dict[str, int] = {}
+    totals = {s: 0 for s in (*STATUSES, "total")}
+    for m in sorted(metadatas, key=lambda m: m["exporter"]):
+        counts = m["status_counts"]
+        entries.append(
+            {
+                "name": m["exporter"],
+                "version": m["version"],
+                "category": m["category"],
+                "description": m["description"],
+                "last_updated": m["last_updated"],
+                "pinned": m["pinned"],
+                "status": summary_status(counts),
+                "status_counts": dict(counts),
+                "metadata": f"{m['exporter']}/{METADATA_FILE}",
+            }
+        )
+        categories[m["category"]] = categories.get(m["category"], 0) + 1
+        for key in totals:
+            totals[key] += counts[key]
+    return {
+        "format_version": FORMAT_VERSION,
+        "exporters": entries,
+        "categories": dict(sorted(categories.items())),
+        "totals": {"exporters": len(entries), **totals},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The whole catalog
+# --------------------------------------------------------------------------------------------
+
+
+def find_manifests(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Manifest files from files and directories (a directory is an exporter directory, or a
+    directory of them: ``exporters/``)."""
+    out: list[str] = []
+    for p in map(os.fspath, paths):
+        if os.path.isdir(p):
+            own = os.path.join(p, MANIFEST_FILE)
+            if os.path.isfile(own):
+                out.append(own)
+            else:
+                out.extend(str(m) for m in sorted(Path(p).glob(f"*/{MANIFEST_FILE}")))
+        elif os.path.isfile(p):
+            out.append(p)
+        else:
+            raise HubError(f"{p}: no such manifest file or directory")
+    return out
+
+
+def build_catalog(
+    manifests: Sequence[Manifest],
+    artifacts: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    out: str | os.PathLike[str],
+    *,
+    pinned: Mapping[str, bool] | None = None,
+    require_pinned: bool = False,
+    warn: Any = None,
+) -> dict[str, Any]:
+    """Writes the catalog under ``out`` and returns the index. ``artifacts`` is what
+    :func:`read_artifacts` returns. Every document is validated before it is written."""
+    warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
+    out = Path(out)
+    names = [m.name for m in manifests]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise HubError(f"more than one manifest for: {', '.join(duplicates)}")
+    for exporter in sorted(set(artifacts) - set(names)):
+        warn(f"{exporter}: artifact JSONs found but no manifest; left out of the catalog")
+
+    sources = getattr(artifacts, "paths", {})
+    metadatas = []
+    unpinned = []
+    for manifest in sorted(manifests, key=lambda m: m.name):
+        present = artifacts.get(manifest.name, {})
+        declared = {a.id for a in manifest.matrix()}
+        for aid in sorted(set(present) - declared):
+            warn(f"{manifest.name}: {aid} is not declared by the manifest any more; left out of the catalog")
+        is_pin = pinned.get(manifest.name) if pinned is not None else None
+        metadata = aggregate_exporter(manifest, present, pinned=is_pin)
+        if not metadata["pinned"]:
+            unpinned.append(manifest.name)
+        validate(metadata, "metadata", what=f"{manifest.name}/{METADATA_FILE}")
+        metadatas.append(metadata)
+        for aid in sorted(declared & set(present)):
+            target = out / manifest.name / f"{aid}.json"
+            source = sources.get((manifest.name, aid))
+            if source is not None and _same_file(source, target):
+                continue  # aggregating a catalog in place
+            if source is not None and _link_atomic(source, target):
+                continue
+            if _same_json(target, present[aid]):
+                continue
+            catalog.write_json_atomic(target, present[aid])
+        catalog.write_json_atomic(out / manifest.name / METADATA_FILE, metadata)
+
+    for name in unpinned:
+        message = f"{name}: the upstream is not pinned, its artifacts show as missing; pin it with `./pants update-lock exporters/{name}::`"
+        if require_pinned:
+            raise HubError(message + " ([hub].require_pinned is set)")
+        warn(message)
+    index = build_index(metadatas)
+    validate(index, "index", what=INDEX_FILE)
+    catalog.write_json_atomic(out / INDEX_FILE, index)
+    return index
+
+
+def _same_file(a: str, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _link_atomic(source: str, target: Path) -> bool:
+    """Publishes ``source`` (a complete, canonical artifact JSON) at ``target`` as a hard link:
+    link to a temporary name, then rename over the target, so readers never see a partial
+    file. Writers only ever replace files by rename, so the shared inode never changes.
+    False when the filesystem cannot link (another device): the caller writes a copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return False
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return True
+
+
+def _same_json(path: Path, doc: Any) -> bool:
+    try:
+        return path.read_text(encoding="utf-8") == catalog.dumps(doc)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# CLI: hub catalog --manifests ... --artifacts ... --out catalog/
+# --------------------------------------------------------------------------------------------
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "catalog",
+        help="aggregate artifact JSONs into the site's catalog (metadata.json per exporter, index.json)",
+        description=(
+            "Compares each manifest's declared matrix with the artifact JSONs found and writes "
+            "<out>/<exporter>/{<artifact id>.json,metadata.json} and <out>/index.json, atomically. "
+            "A declared artifact without a JSON is 'missing'; one built for another version is 'stale'."
+        ),
+    )
+    p.add_argument("--manifests", nargs="+", required=True, metavar="PATH",
+                   help="manifest.yaml files, exporter directories, or a directory of them (exporters/)")
+    p.add_argument("--artifacts", nargs="*", default=[], metavar="DIR",
+                   help="directories searched (recursively) for artifact JSONs; may be the output catalog itself")
+    p.add_argument("--out", required=True, metavar="DIR", help="the catalog directory (<site>/catalog)")
+    p.add_argument("--require-pinned", action="store_true",
+                   help="an exporter whose upstream is not pinned is an error, not a warning")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    manifests = [load_manifest(p) for p in find_manifests(args.manifests)]
+    artifacts = read_artifacts(args.artifacts)
+    index = build_catalog(manifests, artifacts, args.out, require_pinned=args.require_pinned)
+    t = index["totals"]
+    print(
+        f"{t['exporters']} exporters, {t['total']} artifacts: {t['success']} success, "
+        f"{t['stale']} stale, {t['failed']} failed, {t['missing']} missing -> {args.out}"
+    )
+    return 0

@@ -1,0 +1,289 @@
+"""The catalog aggregation: declared matrix vs artifact JSONs, schemas, atomic concurrent writes."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from hub import cli
+from hub.catalog import aggregate
+from hub.catalog import artifact as catalog
+from hub.common import matrix as dists
+from testkit import synthetic
+from hub.catalog.artifact import SchemaError
+from hub.common.errors import HubError
+from hub.manifest.load import load_manifest
+
+
+def _setup(tmp_path: Path, spec: synthetic.Spec):
+    path = synthetic.write_manifest(tmp_path / "exporters", spec)
+    return load_manifest(path), synthetic.artifact_jsons(spec, tmp_path / "site")
+
+
+def test_all_built_is_success_in_the_seed_shape(tmp_path: Path) -> None:
+    manifest, docs = _setup(tmp_path, synthetic.Spec("node_exporter", port=9100))
+    md = aggregate.aggregate_exporter(manifest, docs)
+    catalog.validate(md, "metadata")
+    assert md["format_version"] == "3.0"
+    assert (md["exporter"], md["version"], md["category"]) == ("node_exporter", "1.2.3", "System")
+    assert md["artifacts"]["rpm"] == {d: {"amd64": "success", "arm64": "success"} for d in dists.RPM_DISTS}
+    assert md["artifacts"]["deb"] == {d: {"amd64": "success", "arm64": "success"} for d in dists.DEB_DISTS}
+    assert md["artifacts"]["docker"] == "success"
+    assert md["status_counts"] == {"success": 15, "stale": 0, "failed": 0, "missing": 0, "total": 15}
+    assert md["packages"] == {"rpm": "node_exporter", "deb": "node-exporter"}
+    assert (md["port"], md["pinned"], md["license"]) == (9100, True, "Apache-2.0")
+    assert md["repository"] == "https://github.com/example/node_exporter"
+
+
+def test_declared_but_absent_is_missing_never_dropped(tmp_path: Path) -> None:
+    spec = synthetic.Spec("redis_exporter", built=["rpm_amd64_el9"])
+    manifest, docs = _setup(tmp_path, spec)
+    md = aggregate.aggregate_exporter(manifest, docs)
+    assert md["artifacts"]["rpm"]["el9"] == {"amd64": "success", "arm64": "missing"}
+    assert md["artifacts"]["rpm"]["el8"] == {"amd64": "missing", "arm64": "missing"}
+    assert set(md["artifacts"]["deb"]) == set(dists.DEB_DISTS)
+    assert md["artifacts"]["docker"] == "missing"
+    assert md["status_counts"]["missing"] == 14 and md["status_counts"]["total"] == 15
+    # Nothing at all: still the whole declared matrix, and no date invented.
+    empty = aggregate.aggregate_exporter(manifest, {})
+    assert empty["status_counts"] == {"success": 0, "stale": 0, "failed": 0, "missing": 15, "total": 15}
+    assert empty["last_updated"] is None
+    catalog.validate(empty, "metadata")
+
+
+def test_other_version_is_stale(tmp_path: Path) -> None:
+    spec = synthetic.Spec("x_exporter", stale=["deb_arm64_debian-12", "docker"], stale_version="1.2.0")
+    manifest, docs = _setup(tmp_path, spec)
+    md = aggregate.aggregate_exporter(manifest, docs)
+    assert md["artifacts"]["deb"]["debian-12"] == {"amd64": "success", "arm64": "stale"}
+    assert md["artifacts"]["docker"] == "stale"
+    assert md["status_counts"]["stale"] == 2
+    index = aggregate.build_index([md])
+    assert index["exporters"][0]["status"] == "stale"
+
+
+def test_last_updated_is_the_newest_build_date_present(tmp_path: Path) -> None:
+    manifest, docs = _setup(tmp_path, synthetic.Spec("a_exporter", built=["rpm_amd64_el8", "docker"]))
+    docs["rpm_amd64_el8"] = {**docs["rpm_amd64_el8"], "build_date": "2024-01-02T03:04:05Z"}
+    docs["docker"] = {**docs["docker"], "build_date": "2025-11-30T23:59:59Z"}
+    md = aggregate.aggregate_exporter(manifest, docs)
+    assert md["last_updated"] == "2025-11-30T23:59:59Z"
+
+
+def test_undeclared_artifacts_and_disabled_families_are_left_out(tmp_path: Path) -> None:
+    spec = synthetic.Spec("b_exporter", archs=("amd64",), rpm=("el9",), deb=(), docker=False, port=None)
+    manifest, docs = _setup(tmp_path, spec)
+    extra = synthetic.artifact_jsons(synthetic.Spec("b_exporter"), tmp_path / "site2")
+    md = aggregate.aggregate_exporter(manifest, {**extra, **docs})
+    assert md["artifacts"] == {"rpm": {"el9": {"amd64": "success"}}, "deb": {}}
+    assert md["packages"] == {"rpm": "b_exporter", "deb": None}
+    assert md["port"] is None
+    catalog.validate(md, "metadata")
+
+
+def test_unpinned_upstream_is_reported(tmp_path: Path) -> None:
+    manifest, _ = _setup(tmp_path, synthetic.Spec("d_exporter", pinned=False))
+    md = aggregate.aggregate_exporter(manifest, {})
+    assert md["pinned"] is False
+    warnings: list[str] = []
+    aggregate.build_catalog([manifest], {}, tmp_path / "catalog", warn=warnings.append)
+    assert any("d_exporter" in w and "update-lock" in w for w in warnings)
+    with pytest.raises(HubError, match="require_pinned"):
+        aggregate.build_catalog([manifest], {}, tmp_path / "catalog2", require_pinned=True)
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda m: m.update(surprise=1), "surprise"),
+        (lambda m: m["artifacts"]["rpm"]["el9"].update(amd64="ok"), "artifacts.rpm.el9.amd64"),
+        (lambda m: m["artifacts"]["rpm"].update(el7={"amd64": "success"}), "el7"),
+        (lambda m: m.update(last_updated="yesterday"), "last_updated"),
+        (lambda m: m["packages"].update(deb="node_exporter"), "packages.deb"),
+        (lambda m: m["status_counts"].pop("missing"), "missing"),
+    ],
+)
+def test_metadata_schema_is_strict(tmp_path: Path, mutate, message: str) -> None:
+    manifest, docs = _setup(tmp_path, synthetic.Spec("node_exporter"))
+    md = json.loads(json.dumps(aggregate.aggregate_exporter(manifest, docs)))
+    mutate(md)
+    with pytest.raises(SchemaError, match=message):
+        catalog.validate(md, "metadata", what="metadata.json")
+
+
+def test_index_lists_every_exporter_sorted_with_counts(tmp_path: Path) -> None:
+    specs = [synthetic.Spec("zeta_exporter", category="Web"), synthetic.Spec("alpha_exporter", built=[]),
+             synthetic.Spec("mid_exporter", category="Web", built=["docker"])]
+    mds = []
+    for spec in specs:
+        manifest, docs = _setup(tmp_path, spec)
+        mds.append(aggregate.aggregate_exporter(manifest, docs))
+    index = aggregate.build_index(mds)
+    catalog.validate(index, "index")
+    assert [e["name"] for e in index["exporters"]] == ["alpha_exporter", "mid_exporter", "zeta_exporter"]
+    assert [e["status"] for e in index["exporters"]] == ["missing", "missing", "success"]
+    assert index["categories"] == {"System": 1, "Web": 2}
+    assert index["totals"] == {"exporters": 3, "success": 16, "stale": 0, "failed": 0, "missing": 29, "total": 45}
+    assert index["exporters"][1]["metadata"] == "mid_exporter/metadata.json"
+    bad = json.loads(json.dumps(index))
+    bad["exporters"][0]["extra"] = True
+    with pytest.raises(SchemaError):
+        catalog.validate(bad, "index")
+
+
+def test_read_artifacts_validates_and_ignores_other_files(tmp_path: Path) -> None:
+    spec = synthetic.Spec("e_exporter", built=["rpm_amd64_el9", "docker"])
+    paths = synthetic.write_exporters(tmp_path, [spec])
+    root = Path(paths["artifacts"])
+    (root / "e_exporter" / ".rpm_amd64_el8.json.abc.tmp").write_text("{torn")
+    (root / "e_exporter" / "metadata.json").write_text("{}")
+    (root / "e_exporter" / "oci").mkdir()
+    (root / "e_exporter" / "oci" / "index.json").write_text('{"schemaVersion": 2}')
+    found = aggregate.read_artifacts([root])
+    assert sorted(found["e_exporter"]) == ["docker", "rpm_amd64_el9"]
+
+    # The same artifact twice: identical is fine, different is an error.
+    copy = tmp_path / "again" / "rpm_amd64_el9.json"
+    copy.parent.mkdir()
+    copy.write_text((root / "e_exporter" / "rpm_amd64_el9.json").read_text())
+    assert aggregate.read_artifacts([root, copy.parent])["e_exporter"].keys() == found["e_exporter"].keys()
+    doc = json.loads(copy.read_text())
+    doc["package"]["size_bytes"] += 1
+    copy.write_text(json.dumps(doc))
+    with pytest.raises(HubError, match="differs"):
+        aggregate.read_artifacts([root, copy.parent])
+
+    # Named after another artifact than it describes.
+    copy.unlink()
+    (copy.parent / "rpm_arm64_el9.json").write_text((root / "e_exporter" / "rpm_amd64_el9.json").read_text())
+    with pytest.raises(HubError, match="file name says 'rpm_arm64_el9'"):
+        aggregate.read_artifacts([copy.parent])
+
+    # Schema problems name the file and the field.
+    (copy.parent / "rpm_arm64_el9.json").unlink()
+    doc = json.loads((root / "e_exporter" / "rpm_amd64_el9.json").read_text())
+    doc["package"]["sha256"] = "nope"
+    (copy.parent / "rpm_amd64_el9.json").write_text(json.dumps(doc))
+    with pytest.raises(SchemaError, match=r"rpm_amd64_el9\.json: package\.sha256"):
+        aggregate.read_artifacts([copy.parent])
+    (copy.parent / "rpm_amd64_el9.json").write_text("{not json")
+    with pytest.raises(HubError, match="not a readable JSON"):
+        aggregate.read_artifacts([copy.parent])
+
+
+def test_cli_writes_the_catalog_deterministically_and_in_place(tmp_path: Path, capsys) -> None:
+    specs = [synthetic.Spec("f_exporter"), synthetic.Spec("g_exporter", built=["deb_amd64_debian-12"]),
+             synthetic.Spec("h_exporter", pinned=False, built=[])]
+    paths = synthetic.write_exporters(tmp_path, specs)
+    out = tmp_path / "site" / "catalog"
+    argv = ["catalog", "--manifests", paths["exporters"], "--artifacts", paths["artifacts"], "--out", str(out)]
+    assert cli.main(argv) == 0
+    assert "3 exporters, 45 artifacts: 16 success, 0 stale, 0 failed, 29 missing" in capsys.readouterr().out
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert files == sorted(
+        ["index.json", "f_exporter/metadata.json", "g_exporter/metadata.json", "h_exporter/metadata.json",
+         "g_exporter/deb_amd64_debian-12.json"]
+        + [f"f_exporter/{a.id}.json" for a in load_manifest(Path(paths["exporters"]) / "f_exporter" / "manifest.yaml").matrix()]
+    )
+    for path in out.rglob("metadata.json"):
+        catalog.validate(json.loads(path.read_text()), "metadata", what=str(path))
+    first = {p: p.read_bytes() for p in out.rglob("*.json")}
+    # Again, reading the catalog itself (in place): byte-identical, nothing from the clock.
+    time.sleep(1.1)
+    assert cli.main(["catalog", "--manifests", paths["exporters"], "--artifacts", str(out), "--out", str(out)]) == 0
+    assert {p: p.read_bytes() for p in out.rglob("*.json")} == first
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]
+    # require-pinned turns the warning into an error, exit 2 with no traceback.
+    assert cli.main(argv + ["--require-pinned"]) == 2
+    assert "h_exporter: the upstream is not pinned" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# 100 concurrent writers, one reader
+# --------------------------------------------------------------------------------------------
+
+WRITERS = 100
+ROUNDS = 4
+
+
+def _writer(root: str, jobs: list[tuple[str, dict]], barrier, shared: str, shared_docs: list[dict], index: int) -> None:
+    barrier.wait()
+    for r in range(ROUNDS):
+        for rel, doc in jobs:
+            doc = json.loads(json.dumps(doc))
+            doc["package"]["size_bytes"] += r  # every round writes different bytes
+            catalog.write_json_atomic(os.path.join(root, rel), doc)
+        # Everyone also races on one shared path: the last rename wins, nothing is torn.
+        catalog.write_json_atomic(os.path.join(root, shared), shared_docs[index % len(shared_docs)])
+
+
+def test_100_concurrent_writers_never_tear_and_all_are_aggregated(tmp_path: Path) -> None:
+    specs = [synthetic.Spec(f"w{i}_exporter", docker=False, archs=("amd64", "arm64")) for i in range(8)]
+    manifests, jobs = [], []
+    for spec in specs:
+        manifest, docs = _setup(tmp_path, spec)
+        manifests.append(manifest)
+        jobs.extend((f"{spec.name}/{aid}.json", doc) for aid, doc in sorted(docs.items()))
+    assert len(jobs) >= WRITERS
+    jobs = jobs[:WRITERS]  # 100 distinct artifacts, one writer each (8 x 14 = 112 declared)
+    shared_rel = "shared/race.json"
+    shared_docs = [jobs[0][1], {**jobs[0][1], "build_date": "2030-01-01T00:00:00Z"}]
+    root = tmp_path / "catalog"
+    root.mkdir()
+
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    barrier = ctx.Barrier(WRITERS + 1)
+    procs = [ctx.Process(target=_writer, args=(str(root), [job], barrier, shared_rel, shared_docs, i)) for i, job in enumerate(jobs)]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    reads = files_read = 0
+    seen: set[str] = set()
+    while True:
+        alive = any(p.is_alive() for p in procs)
+        found = aggregate.read_artifacts([root])  # raises on any torn or invalid file
+        for name, docs in found.items():
+            seen.update(f"{name}/{aid}.json" for aid in docs)
+            files_read += len(docs)
+        for path in root.rglob("*.json"):  # and every visible file parses, temporary ones included
+            if not path.name.startswith("."):
+                json.loads(path.read_text())
+        reads += 1
+        if not alive:
+            break
+    for p in procs:
+        p.join()
+        assert p.exitcode == 0
+    assert reads >= 2 and files_read > 0
+    assert seen == {rel for rel, _ in jobs}
+
+    found = aggregate.read_artifacts([root])
+    assert sum(len(d) for d in found.values()) == WRITERS
+    index = aggregate.build_catalog(manifests, found, tmp_path / "out", warn=lambda m: None)
+    assert index["totals"]["success"] == WRITERS
+    assert index["totals"]["missing"] == 8 * 14 - WRITERS
+    assert json.loads((root / shared_rel).read_text()) in shared_docs
+    assert not [p for p in root.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_canonical_artifact_jsons_are_linked_others_rewritten(tmp_path: Path) -> None:
+    paths = synthetic.write_exporters(tmp_path, [synthetic.Spec("k_exporter", built=["rpm_amd64_el9", "docker"])])
+    src = Path(paths["artifacts"]) / "k_exporter"
+    (src / "docker.json").write_text(json.dumps(json.loads((src / "docker.json").read_text())))  # not canonical
+    manifest = load_manifest(Path(paths["exporters"]) / "k_exporter" / "manifest.yaml")
+    out = tmp_path / "catalog"
+    aggregate.build_catalog([manifest], aggregate.read_artifacts([paths["artifacts"]]), out, warn=lambda m: None)
+    assert os.path.samefile(src / "rpm_amd64_el9.json", out / "k_exporter" / "rpm_amd64_el9.json")
+    assert not os.path.samefile(src / "docker.json", out / "k_exporter" / "docker.json")
+    assert (out / "k_exporter" / "docker.json").read_text() == catalog.dumps(json.loads((src / "docker.json").read_text()))
+    # A writer replacing the source (atomically) never changes the published copy.
+    before = (out / "k_exporter" / "rpm_amd64_el9.json").read_bytes()
+    doc = json.loads(before)
+    doc["package"]["size_bytes"] += 1
+    catalog.write_json_atomic(src / "rpm_amd64_el9.json", doc)
+    assert (out / "k_exporter" / "rpm_amd64_el9.json").read_bytes() == before

@@ -1,0 +1,132 @@
+"""Manifest injection, in process, field by field: a hostile value in every structured field
+(names, versions, users, paths, modes, unit names, relations, image settings), alone or around a
+valid one, is refused with a message naming the field or renders inertly; and manifests whose
+every value sits on the edge of its pattern render inertly.
+
+The checks and the free-text campaign are in injection_property_test.py; the two files run
+side by side under Pants.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hub.packaging import content as package_content
+from hub.packaging.injection_property_test import (
+    CASES,
+    FILE,
+    _get,
+    _settings,
+    check_refusal,
+    check_rendered,
+    edge_words,
+    how,
+    load,
+    mutations,
+    printable,
+    printable_atoms,
+)
+from testkit.injection import STRUCTURED_FIELDS, base_manifest, field_name, with_value
+
+
+@_settings(CASES["structured"])
+@given(data=st.data(), field=st.sampled_from(STRUCTURED_FIELDS), how=how)
+def test_structured_field_is_refused_or_inert(data: st.DataObject, field: tuple[Any, ...],
+                                              how: tuple[bool, tuple[str, ...]]) -> None:
+    base = base_manifest()
+    value = data.draw(mutations(str(_get(base, field))))
+    m, errors = load(with_value(base, field, value), via_yaml=how[0])
+    if errors:
+        check_refusal(errors, field_name(field))
+        return
+    check_rendered(m, kinds=how[1])
+
+
+# Values that pass validation on the edges of each pattern: they must render inertly.
+LOWER, DIGITS = "abcdefghijklmnopqrstuvwxyz", "0123456789"
+ALNUM = LOWER + LOWER.upper() + DIGITS
+
+
+def word(first: str, rest: str, max_size: int, last: str | None = None) -> st.SearchStrategy[str]:
+    """first char from `first`, then up to max_size chars from `rest` (and one of `last`)."""
+    parts = [st.sampled_from(first), st.text(alphabet=rest, max_size=max_size)]
+    if last:
+        parts.append(st.sampled_from(last))
+    return st.tuples(*parts).map("".join)
+
+
+segment = word(ALNUM + "_+@-", ALNUM + "_+@-.", 10)
+user = word(LOWER + "_", LOWER + DIGITS + "_-", 12)
+binary = word(ALNUM, ALNUM + "._+-", 20)
+number = st.integers(0, 9999).map(str)
+version = st.tuples(
+    st.sampled_from(["", "v"]), number, number, number,
+    st.sampled_from(["", "-rc.1", "-0", "-alpha-1.x", "-beta.2.3"]), st.sampled_from(["", "+build.7", "+0-a"]),
+).map(lambda t: f"{t[0]}{t[1]}.{t[2]}.{t[3]}{t[4]}{t[5]}")
+deb_relation = st.tuples(
+    word(LOWER + DIGITS, LOWER + DIGITS + ".+-", 12),
+    st.sampled_from(["", " (>= {})", " (<< {})", " (= {})", " >= {}", " < {}"]),
+    st.tuples(st.sampled_from(["", "1:", "20:"]), word(DIGITS, ALNUM + ".+~", 8)).map("".join),
+).map(lambda t: t[0] + t[1].format(t[2]))
+rpm_relation = st.tuples(
+    word(ALNUM, ALNUM + ".+_-", 12),
+    st.sampled_from(["", " >= {}", " < {}", " = {}", " (>= {})"]),
+    st.tuples(st.sampled_from(["", "1:"]), word(ALNUM, ALNUM + ".+~_", 8),
+              st.sampled_from(["", "-1", "-0.el9"])).map("".join),
+).map(lambda t: t[0] + t[1].format(t[2]))
+unit_name = st.tuples(word(ALNUM + ":_.-", ALNUM + ":_.-", 12), st.sampled_from([".target", ".service", ".socket"])).map("".join)
+argument = st.lists(printable_atoms | edge_words, min_size=1, max_size=5).map("".join)
+
+
+@st.composite
+def valid_edge_manifest(draw: Any) -> dict[str, Any]:
+    data = base_manifest()
+    data["name"] = draw(word(LOWER + DIGITS, LOWER + DIGITS + "_", 20, last=LOWER + DIGITS))
+    data["build"]["binary_name"] = draw(binary)
+    data["build"]["extra_binaries"] = [draw(binary.filter(lambda b: b != data["build"]["binary_name"]))]
+    data["version"] = draw(version)
+    data["description"] = draw(printable)
+    for kind in ("rpm", "deb"):
+        spec = data["artifacts"][kind]
+        owner = draw(user)
+        spec["system_user"] = owner
+        spec["summary"] = draw(printable)
+        spec["systemd"]["arguments"] = draw(st.lists(argument, max_size=4))
+        spec["systemd"]["after"] = draw(st.lists(unit_name, max_size=2, unique=True))
+        base_dir = "/" + "/".join(draw(st.lists(segment, min_size=1, max_size=3)))
+        conf = draw(st.sampled_from(["/etc/", "/var/lib/", "/opt/"])) + draw(segment)
+        spec["directories"] = [
+            {"path": base_dir, "mode": draw(st.sampled_from(["", "0"])) + draw(st.text("01234567", min_size=3, max_size=3)),
+             "owner": owner, "group": owner},
+        ]
+        spec["extra_files"] = [
+            {"source": "assets/config.yml", "dest": conf, "mode": "0644", "config": True},
+            {"source": "assets/secret.cnf", "dest": base_dir + "/" + draw(segment), "mode": "0600",
+             "config": draw(st.booleans())},
+        ]
+        relation = deb_relation if kind == "deb" else rpm_relation
+        spec["dependencies"] = draw(st.lists(relation, max_size=2, unique=True))
+        spec["conflicts"] = draw(st.lists(relation, max_size=1))
+        spec["replaces"] = []
+    return data
+
+
+@_settings(CASES["valid_edges"])
+@given(data=valid_edge_manifest(), how=how)
+def test_valid_values_on_the_edges_render_inertly(data: dict[str, Any], how: tuple[bool, tuple[str, ...]]) -> None:
+    m, errors = load(data, via_yaml=how[0])
+    # The generators stay inside the patterns; the few semantic refusals (a DEB relation
+    # naming the package itself, two identical paths) must still read well.
+    if errors:
+        for e in errors:
+            assert e.render(FILE).startswith(f"{FILE}: {e.field}: ") and e.render(FILE).isprintable()
+        return
+    try:
+        check_rendered(m, kinds=how[1])
+    except package_content.HubError as e:
+        # Plan-time refusals (an owner that is neither root nor the service user...) are
+        # errors, never rendered: they must say what is wrong.
+        assert str(e).isprintable() and str(e), e

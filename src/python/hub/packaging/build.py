@@ -1,0 +1,211 @@
+"""`hub package`: one RPM or DEB of one exporter, built by nfpm, and its artifact JSON.
+
+The step reads the request (docs/contracts.md, "Packaging"), the manifest and the upstream
+lock, checks the extracted binaries (ELF, right architecture), plans the package
+(`hub.packaging.plan`), builds it with nfpm (`hub.packaging.nfpm`) and writes the artifact JSON
+(`hub.catalog.artifact`). Timestamps come from the lock's `source_date` and rpm's Buildhost is a
+constant, so two builds of the same inputs are byte-identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from hub.catalog import artifact as catalog
+from hub.common import matrix as dists
+from hub.packaging import sbom
+from hub.common.errors import HubError
+from hub.packaging.nfpm import nfpm_config, run_nfpm, stage
+from hub.packaging.plan import (
+    DEB_PRIORITY,
+    DEB_SECTION,
+    MAINTAINER,
+    UPSTREAM_LICENSE_FILES,
+    UPSTREAM_NOTICE_FILE,
+    PackagePlan,
+    parse_source_date,
+    plan_package,
+)
+
+__all__ = ["build", "check_elf", "metadata", "nfpm_config", "plan_package", "read_lock", "run_nfpm"]
+
+REQUEST_KEYS = ("manifest", "lock", "kind", "arch", "dist", "binaries_dir", "nfpm", "output_dir")
+
+
+def check_elf(path: str, arch: str) -> bool:
+    """Checks that the binary is an ELF executable for `arch` (an amd64 binary once shipped
+    in an arm64 image) and returns whether it is dynamically linked (has PT_INTERP)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1 << 16)
+    except OSError as e:
+        raise HubError(f"{path}: cannot read the binary ({e.strerror})")
+    if len(data) < 64 or data[:4] != b"\x7fELF":
+        raise HubError(f"{path}: not an ELF executable")
+    if data[4] != 2:
+        raise HubError(f"{path}: not a 64-bit ELF file")
+    order = "little" if data[5] == 1 else "big"
+
+    def u(offset: int, size: int) -> int:
+        return int.from_bytes(data[offset : offset + size], order)
+
+    machine = u(18, 2)
+    if machine != dists.ELF_MACHINE[arch]:
+        raise HubError(f"{path}: ELF machine {machine} is not {arch} ({dists.ELF_MACHINE[arch]})")
+    phoff, phentsize, phnum = u(32, 8), u(54, 2), u(56, 2)
+    for i in range(phnum):
+        at = phoff + i * phentsize
+        if at + 4 > len(data):
+            break
+        if u(at, 4) == 3:  # PT_INTERP
+            return True
+    return False
+
+
+def read_lock(path: str, manifest: Any, arch: str) -> dict[str, Any]:
+    try:
+        lock = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise HubError(f"{path}: cannot read the upstream lock ({e})")
+    problems = []
+    if not isinstance(lock, dict):
+        raise HubError(f"{path}: expected a JSON object")
+    if lock.get("version") != manifest.version:
+        problems.append(f"version: pins {lock.get('version')!r}, the manifest says {manifest.version!r}")
+    pin = (lock.get("archives") or {}).get(arch)
+    if not isinstance(pin, dict) or not {"url", "sha256"} <= pin.keys():
+        problems.append(f"archives.{arch}: missing (url and sha256 expected)")
+    if not isinstance(lock.get("source_date"), str):
+        problems.append("source_date: missing")
+    if problems:
+        raise HubError("\n".join(f"{path}: {p}" for p in problems))
+    parse_source_date(lock["source_date"])
+    return lock
+
+
+def upstream_docs(binaries_dir: str) -> dict[str, bytes]:
+    names = (*UPSTREAM_LICENSE_FILES, UPSTREAM_NOTICE_FILE)
+    return {n: Path(binaries_dir, n).read_bytes() for n in names if Path(binaries_dir, n).is_file()}
+
+
+def metadata(plan: PackagePlan) -> dict[str, Any]:
+    """rpm_metadata / deb_metadata of the artifact JSON: what the package's header says."""
+    if plan.kind == "rpm":
+        return {
+            "name": plan.name,
+            "version": plan.version,
+            "release": plan.release,
+            "arch": plan.pkg_arch,
+            "summary": plan.summary,
+            "license": plan.license,
+        }
+    return {
+        "package": plan.name,
+        "version": plan.full_version,
+        "architecture": plan.pkg_arch,
+        "section": DEB_SECTION,
+        "priority": DEB_PRIORITY,
+        "maintainer": MAINTAINER,
+        "depends": list(plan.depends),
+        "conflicts": list(plan.conflicts),
+        "replaces": list(plan.replaces),
+    }
+
+
+def write_package_sbom(plan: PackagePlan, manifest: Any, binaries_dir: str, source: Mapping[str, str],
+                       package: Path) -> dict[str, Any]:
+    """`<package file>.cdx.json` beside the package: its executables and the Go modules in
+    them (`hub.packaging.sbom`); returns the artifact JSON's reference to it."""
+    doc = sbom.package_sbom(
+        kind=plan.kind,
+        name=plan.name,
+        version=plan.full_version,
+        arch=plan.pkg_arch,
+        dist=plan.dist.name,
+        summary=plan.summary,
+        license=plan.license,
+        homepage=plan.homepage,
+        source=source,
+        source_date=plan.source_date,
+        binaries=[sbom.Binary(f"/usr/bin/{b}", os.path.join(binaries_dir, b)) for b in manifest.build.binaries],
+    )
+    url = catalog.sbom_url(
+        catalog.package_url(plan.kind, dist=plan.dist.name, arch=plan.arch, package_name=plan.name, filename=package.name)
+    )
+    return sbom.write_sbom(package.parent / (package.name + sbom.SUFFIX), doc, url=url)
+
+
+def build(request: Mapping[str, Any]) -> tuple[Path, Path]:
+    """Runs one request (see docs/contracts.md); returns (package file, artifact JSON)."""
+    from hub.manifest.load import load_manifest  # the manifest model, with its YAML dependency
+
+    missing = [k for k in REQUEST_KEYS if k not in request]
+    if missing:
+        raise HubError(f"package request: missing {', '.join(missing)}")
+    kind, arch, dist = request["kind"], request["arch"], request["dist"]
+    if arch not in dists.ARCHES:
+        raise HubError(f"arch {arch!r}: expected one of {', '.join(dists.ARCHES)}")
+    manifest = load_manifest(request["manifest"])
+    lock = read_lock(request["lock"], manifest, arch)
+    binaries_dir = request["binaries_dir"]
+    dynamic = [
+        b for b in manifest.build.binaries if check_elf(os.path.join(binaries_dir, b), arch)
+    ]
+    plan = plan_package(
+        manifest, lock, kind=kind, arch=arch, dist=dist, binaries_dir=binaries_dir,
+        upstream_docs=upstream_docs(binaries_dir), dynamic_binaries=dynamic,
+    )
+    out = Path(request["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="hub-nfpm-") as workdir:
+        config = stage(plan, os.path.abspath(workdir))
+        package = run_nfpm(request["nfpm"], config, kind, str(out / plan.filename), plan.source_date_epoch)
+    pin = lock["archives"][arch]
+    source = {"url": pin["url"], "sha256": pin["sha256"]}
+    sbom_ref = write_package_sbom(plan, manifest, binaries_dir, source, package)
+    artifact = catalog.package_artifact(
+        kind=kind,
+        exporter=manifest.name,
+        version=manifest.clean_version,
+        arch=arch,
+        dist=dist,
+        build_date=plan.source_date,
+        path=package,
+        package_name=plan.name,
+        metadata=metadata(plan),
+        source=source,
+        sbom=sbom_ref,
+    )
+    catalog.validate(artifact, "artifact")
+    json_path = out / f"{dists.artifact_id(kind, arch, dist)}.json"
+    catalog.write_json_atomic(json_path, artifact)
+    return package, json_path
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "package",
+        help="build one RPM or DEB with nfpm and write its artifact JSON",
+        description="Reads a JSON request (manifest, lock, kind, arch, dist, binaries_dir, "
+        "nfpm, output_dir) and writes <output_dir>/<package file> and <artifact id>.json.",
+    )
+    p.add_argument("--request", required=True, metavar="FILE", help="the request JSON")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        request = json.loads(Path(args.request).read_text())
+    except (OSError, ValueError) as e:
+        raise HubError(f"{args.request}: cannot read the request ({e})")
+    if not isinstance(request, dict):
+        raise HubError(f"{args.request}: expected a JSON object")
+    package, artifact = build(request)
+    print(package)
+    print(artifact)
+    return 0

@@ -1,0 +1,495 @@
+"""The plan of one package: every path it installs, every script and every header field,
+computed from the manifest, the upstream lock and the request, without touching the disk.
+
+Vocabulary:
+- an *entry* is one path of the payload: a file copied from the build inputs (binaries,
+  extra files), a generated file (unit, environment file, docs, license) or a directory;
+- an *ownership* is a path the post-install script gives to the service user, since the
+  payload itself is root-owned (clean for lintian and rpmlint alike);
+- a *seeded* file is a DEB configuration file outside /etc: dpkg conffiles must live in /etc
+  (Policy 10.7.2), so it ships as a template that postinst installs when it is missing.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+import email.utils
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from hub.common import matrix as dists
+from hub.packaging import content
+from hub.common.errors import HubError
+
+MAINTAINER = "Monitoring Hub <packages@monitoring-hub.invalid>"
+VENDOR = "Monitoring Hub"
+# One path for both families: EL keeps units there, Debian 13 and Ubuntu 24.04 packages
+# install theirs there too (the /usr merge), and systemd on Debian 12 searches it as well
+# (`systemd-analyze unit-paths`; merged /usr makes /lib/systemd/system the same directory).
+# Lintian 2.116 is "ambivalent about /lib or /usr/lib". See docs/packaging.md.
+UNIT_DIR = "/usr/lib/systemd/system"
+# What Debian itself files its prometheus-*-exporter packages under.
+DEB_SECTION = "net"
+DEB_PRIORITY = "optional"
+RPM_GROUP = "System Environment/Daemons"
+NOLOGIN = {"rpm": "/sbin/nologin", "deb": "/usr/sbin/nologin"}
+# Tools the maintainer scripts run to create the service user (not Essential on Debian, not
+# in ubi-minimal images on EL).
+USERADD_PACKAGE = {"rpm": "shadow-utils", "deb": "passwd"}
+# The interpreter of every maintainer script (nfpm runs RPM scriptlets with /bin/sh).
+SCRIPT_SHELL = "/bin/sh"
+# Files of an upstream archive that hub.upstream.archive may leave next to the binaries.
+UPSTREAM_LICENSE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "COPYING")
+UPSTREAM_NOTICE_FILE = "NOTICE"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One path in the payload. Exactly one of src/content for files; neither for dirs."""
+
+    dst: str
+    mode: int
+    src: str | None = None  # a file of the build inputs
+    content: bytes | None = None  # a generated file
+    is_dir: bool = False
+    config: bool = False  # %config(noreplace) / dpkg conffile
+    rpm_type: str = ""  # "doc" or "license": %doc / %license in RPMs
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """Applied by the post-install script: the payload itself is root-owned."""
+
+    path: str
+    owner: str
+    group: str
+    mode: str  # octal, e.g. "0750"
+
+
+@dataclass(frozen=True)
+class PackagePlan:
+    kind: str  # "rpm" or "deb"
+    exporter: str
+    name: str  # package name: node_exporter / node-exporter
+    version: str  # package version, without release
+    release: str  # "1.el9" / "1+deb12"
+    arch: str  # amd64 / arm64
+    pkg_arch: str  # x86_64 / aarch64 for RPMs, amd64 / arm64 for DEBs
+    dist: dists.Dist
+    summary: str
+    description: str  # nfpm's description: the long text (RPM), synopsis + text (DEB)
+    license: str
+    homepage: str | None
+    depends: tuple[str, ...]
+    conflicts: tuple[str, ...]
+    replaces: tuple[str, ...]
+    entries: tuple[Entry, ...]
+    scripts: tuple[tuple[str, str], ...]  # (nfpm script key, text)
+    source_date: str  # RFC 3339, from the lock
+    ownership: tuple[Ownership, ...] = field(default=())
+
+    @property
+    def full_version(self) -> str:
+        return f"{self.version}-{self.release}"
+
+    @property
+    def filename(self) -> str:
+        if self.kind == "rpm":  # rpmbuild's name: %{name}-%{version}-%{release}.%{arch}.rpm
+            return f"{self.name}-{self.full_version}.{self.pkg_arch}.rpm"
+        return f"{self.name}_{self.full_version}_{self.pkg_arch}.deb"  # dpkg-name's
+
+    @property
+    def source_date_epoch(self) -> int:
+        return parse_source_date(self.source_date)
+
+    def rpm_changelog(self) -> list[dict[str, Any]]:
+        """nfpm's changelog (chglog YAML) for RPMs: one entry, dated by the source date
+        (rpmlint: no-changelogname-tag). DEBs carry changelog.Debian.gz among their docs."""
+        return [
+            {
+                "semver": self.full_version,  # free text, shown after the packager's name
+                "date": self.source_date,
+                "packager": MAINTAINER,
+                "changes": [
+                    {"note": f"Upstream release {self.version} of {self.exporter}, packaged by Monitoring Hub."}
+                ],
+            }
+        ]
+
+
+def parse_source_date(value: str) -> int:
+    try:
+        return calendar.timegm(time.strptime(value, "%Y-%m-%dT%H:%M:%SZ"))
+    except (TypeError, ValueError):
+        raise HubError(f"source_date {value!r}: expected a UTC time like 2025-06-01T12:00:00Z")
+
+
+def parse_mode(mode: str | int) -> int:
+    return mode if isinstance(mode, int) else int(mode, 8)
+
+
+def package_name(kind: str, exporter: str) -> str:
+    return exporter if kind == "rpm" else dists.deb_package_name(exporter)
+
+
+# --- the plan ------------------------------------------------------------------------------
+
+
+def _spec(manifest: Any, kind: str, arch: str, dist_name: str) -> Any:
+    dist = dists.DISTS.get(dist_name)
+    if kind not in ("rpm", "deb"):
+        raise HubError(f"kind {kind!r}: expected rpm or deb")
+    if dist is None or dist.family != kind:
+        names = dists.RPM_DISTS if kind == "rpm" else dists.DEB_DISTS
+        raise HubError(f"dist {dist_name!r}: expected one of {', '.join(names)} for {kind}")
+    spec = manifest.rpm if kind == "rpm" else manifest.deb
+    if spec is None:
+        raise HubError(f"{manifest.path}: artifacts.{kind} is disabled")
+    if dist_name not in spec.targets:
+        raise HubError(f"{manifest.path}: artifacts.{kind}.targets does not list {dist_name}")
+    if arch not in manifest.build.archs:
+        raise HubError(f"{manifest.path}: build.archs does not list {arch}")
+    return spec
+
+
+def _ownerships(spec: Any, user: str | None) -> list[Ownership]:
+    """Directories with a non-root owner, then extra files inside such a directory: a file
+    placed in a directory that belongs to the service (mysqld_exporter's .my.cnf, mode 0600)
+    must be readable by the service, so it gets that directory's owner too."""
+    allowed = {"root", user} if user else {"root"}
+    out = []
+    for d in spec.directories:
+        for who in (d.owner, d.group):
+            if who not in allowed:
+                raise HubError(
+                    f"directory {d.path}: owner/group {who!r} is neither root nor the service "
+                    f"user ({user or 'root'}); the package creates no other account"
+                )
+        if (d.owner, d.group) != ("root", "root"):
+            out.append(Ownership(d.path, d.owner, d.group, d.mode))
+    for f in spec.extra_files:
+        parents = [d for d in spec.directories if f.dest.startswith(d.path.rstrip("/") + "/")]
+        if parents:
+            d = max(parents, key=lambda x: len(x.path))
+            if (d.owner, d.group) != ("root", "root"):
+                out.append(Ownership(f.dest, d.owner, d.group, f.mode))
+    return out
+
+
+def is_deb_conffile_path(path: str) -> bool:
+    """Debian Policy 10.7.2: conffiles live under /etc (lintian: non-etc-file-marked-as-conffile)."""
+    return path.startswith("/etc/")
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """A DEB configuration file outside /etc: shipped as a template, installed by postinst."""
+
+    template: str
+    dest: str
+    mode: str
+
+
+@dataclass(frozen=True)
+class _Context:
+    manifest: Any
+    spec: Any
+    kind: str
+    arch: str
+    dist: dists.Dist
+    name: str
+    version: str
+    release: str
+    user: str | None
+    homepage: str | None
+    unit: str | None
+    summary: str
+
+    @property
+    def unit_path(self) -> str:
+        return f"{UNIT_DIR}/{self.unit}"
+
+    @property
+    def env_file(self) -> str:
+        return f"{self.dist.env_dir}/{self.manifest.name}"
+
+    @property
+    def doc_dir(self) -> str:
+        return f"/usr/share/doc/{self.name}"
+
+
+def _service_entries(c: _Context) -> list[Entry]:
+    if not c.unit:
+        return []
+    binary = f"/usr/bin/{c.manifest.build.binary_name}"
+    systemd = c.spec.systemd
+    unit_text = content.unit_file(
+        unit=c.unit,
+        package=c.name,
+        description=c.summary,
+        homepage=c.homepage,
+        after=systemd.after,
+        service_type=systemd.type,
+        user=c.user,
+        env_file=c.env_file,
+        exec_start_line=content.exec_start(binary, systemd.arguments),
+        restart=systemd.restart,
+    )
+    env_text = content.render(
+        "common/environment.j2",
+        unit=c.unit,
+        unit_path=c.unit_path,
+        binary=binary,
+        arguments=" ".join(content.systemd_quote(a) for a in systemd.arguments),
+    )
+    return [
+        Entry(c.unit_path, 0o644, content=unit_text.encode()),
+        Entry(c.env_file, 0o644, content=env_text.encode(), config=True),
+    ]
+
+
+def _extra_entries(c: _Context) -> tuple[list[Entry], list[Seeded]]:
+    entries, seeded = [], []
+    for f in c.spec.extra_files:
+        src = os.path.join(c.manifest.directory, f.source)
+        mode = parse_mode(f.mode)
+        if c.kind == "deb" and f.config and not is_deb_conffile_path(f.dest):
+            template = f"/usr/share/{c.name}/default-config{f.dest}"
+            entries.append(Entry(template, mode, src=src))
+            seeded.append(Seeded(template, f.dest, f.mode))
+        else:
+            entries.append(Entry(f.dest, mode, src=src, config=f.config))
+    for d in c.spec.directories:
+        entries.append(Entry(d.path, parse_mode(d.mode), is_dir=True))
+    return entries, seeded
+
+
+def _readme(c: _Context) -> bytes:
+    return content.render(
+        "common/README.j2",
+        exporter=c.manifest.name,
+        version=c.manifest.version,
+        dist=c.dist.name,
+        description=c.manifest.description,
+        homepage=c.homepage or "(none)",
+        license=c.manifest.license or "not determined",
+        binaries=c.manifest.build.binaries,
+        binary=f"/usr/bin/{c.manifest.build.binary_name}",
+        unit=c.unit,
+        unit_path=c.unit_path,
+        env_file=c.env_file,
+        user=c.user,
+        family=c.kind,
+        config_files=[f.dest for f in c.spec.extra_files if f.config],
+    ).encode()
+
+
+def _rpm_docs(c: _Context, upstream_license: bytes | None, notice: bytes | None) -> list[Entry]:
+    lic_dir = f"/usr/share/licenses/{c.name}"
+    license_bytes = upstream_license or content.license_notice(
+        c.manifest.name, c.manifest.license, c.homepage
+    ).encode()
+    entries = [
+        Entry(c.doc_dir, 0o755, is_dir=True),
+        Entry(f"{c.doc_dir}/README", 0o644, content=_readme(c), rpm_type="doc"),
+        Entry(lic_dir, 0o755, is_dir=True),
+        Entry(f"{lic_dir}/LICENSE", 0o644, content=license_bytes, rpm_type="license"),
+    ]
+    if notice:
+        entries.append(Entry(f"{lic_dir}/NOTICE", 0o644, content=notice, rpm_type="license"))
+    return entries
+
+
+def _deb_docs(
+    c: _Context,
+    lock: Mapping[str, Any],
+    upstream_license: bytes | None,
+    notice: bytes | None,
+    payload: Sequence[Entry],
+    static_binaries: Sequence[str],
+) -> list[Entry]:
+    m = c.manifest
+    license_text = upstream_license.decode("utf-8", "replace") if upstream_license else None
+    dep5_name, dep5_body = content.dep5_license(m.license, license_text)
+    source = c.homepage or m.name
+    copyright_text = content.render(
+        "deb/copyright.j2",
+        exporter=m.name,
+        version=m.version,
+        source=source,
+        archive_url=lock["archives"][c.arch]["url"],
+        copyright=content.dep5_copyright_field(content.copyright_notices(license_text), m.name, source),
+        license=dep5_name,
+        license_body=dep5_body,
+    )
+    date = datetime.datetime.fromtimestamp(parse_source_date(lock["source_date"]), datetime.timezone.utc)
+    changelog = content.render(
+        "deb/changelog.Debian.j2",
+        package=c.name,
+        full_version=f"{c.version}-{c.release}",
+        codename=c.dist.codename,
+        version=m.version,
+        exporter=m.name,
+        maintainer=MAINTAINER,
+        date=email.utils.format_datetime(date),
+    )
+    odd_modes = [
+        {"path": e.dst.lstrip("/") + ("/" if e.is_dir else ""), "is_dir": e.is_dir}
+        for e in payload
+        if e.mode != (0o755 if e.is_dir or e.mode & 0o111 else 0o644)
+    ]
+    overrides = content.render(
+        "deb/lintian-overrides.j2",
+        package=c.name,
+        binaries=m.build.binaries,
+        static_binaries=static_binaries,
+        unit=c.unit,
+        zstd=c.dist.compression.startswith("zstd"),
+        copyright_notice=content.has_copyright_notice(copyright_text),
+        modes=odd_modes,
+    )
+    entries = [
+        Entry(c.doc_dir, 0o755, is_dir=True),
+        Entry(f"{c.doc_dir}/copyright", 0o644, content=copyright_text.encode()),
+        Entry(f"{c.doc_dir}/changelog.Debian.gz", 0o644, content=content.changelog_debian_gz(changelog)),
+        Entry(f"{c.doc_dir}/README.Debian", 0o644, content=_readme(c)),
+    ]
+    if notice:
+        entries.append(Entry(f"{c.doc_dir}/NOTICE", 0o644, content=notice))
+    entries.append(Entry(f"/usr/share/lintian/overrides/{c.name}", 0o644, content=overrides.encode()))
+    return entries
+
+
+def _description(c: _Context) -> str:
+    m = c.manifest
+    paragraphs = []
+    # The extended description must not repeat the synopsis (lintian:
+    # description-synopsis-is-duplicated), and the manifest's summary defaults to it.
+    if content.synopsis(m.description).lower() != c.summary.lower():
+        paragraphs.append(m.description.rstrip(".") + ".")
+    service = ""
+    if c.unit:
+        runs_as = f"the system user {c.user}" if c.user else "root"
+        service = f", with the systemd service {c.unit}, which runs as {runs_as}"
+    paragraphs.append(
+        f"This package installs the unmodified upstream release of {m.name} {m.version} "
+        f"({', '.join(m.build.binaries)}){service}."
+    )
+    lines = content.long_description(paragraphs)
+    return "\n".join(lines) if c.kind == "rpm" else content.deb_description(c.summary, lines)
+
+
+def plan_package(
+    manifest: Any,
+    lock: Mapping[str, Any],
+    *,
+    kind: str,
+    arch: str,
+    dist: str,
+    binaries_dir: str,
+    upstream_docs: Mapping[str, bytes] | None = None,
+    dynamic_binaries: Sequence[str] = (),
+) -> PackagePlan:
+    """Everything the package holds and declares.
+
+    `upstream_docs` maps a file found next to the extracted binaries (LICENSE..., NOTICE) to
+    its bytes; `dynamic_binaries` names the binaries that need the C library's dynamic loader.
+    """
+    spec = _spec(manifest, kind, arch, dist)
+    d = dists.DISTS[dist]
+    parse_source_date(lock["source_date"])
+    upstream_docs = upstream_docs or {}
+    name = package_name(kind, manifest.name)
+    c = _Context(
+        manifest=manifest,
+        spec=spec,
+        kind=kind,
+        arch=arch,
+        dist=d,
+        name=name,
+        version=content.package_version(manifest.clean_version),
+        release=f"1.{d.release_suffix}" if kind == "rpm" else f"1+{d.release_suffix}",
+        user=None if spec.system_user == "root" else spec.system_user,
+        homepage=manifest.homepage
+        or (f"https://github.com/{manifest.upstream.repo}" if manifest.upstream.repo else None),
+        unit=f"{manifest.name}.service" if spec.systemd.enabled else None,
+        summary=content.synopsis(spec.summary),
+    )
+    entries = [
+        Entry(f"/usr/bin/{b}", 0o755, src=os.path.join(binaries_dir, b))
+        for b in manifest.build.binaries
+    ]
+    entries += _service_entries(c)
+    extra, seeded = _extra_entries(c)
+    entries += extra
+    upstream_license = next(
+        (upstream_docs[n] for n in UPSTREAM_LICENSE_FILES if n in upstream_docs), None
+    )
+    notice = upstream_docs.get(UPSTREAM_NOTICE_FILE)
+    if kind == "rpm":
+        entries += _rpm_docs(c, upstream_license, notice)
+    else:
+        static = [b for b in manifest.build.binaries if b not in dynamic_binaries]
+        entries += _deb_docs(c, lock, upstream_license, notice, list(entries), static)
+    _check_unique(entries)
+
+    ownership = _ownerships(spec, c.user)
+    scripts = content.maintainer_scripts(
+        kind,
+        {
+            "package": name,
+            "user": c.user,
+            "home": f"/var/lib/{c.user}" if c.user else None,
+            "comment": f"{c.user} service account (Monitoring Hub)" if c.user else None,
+            "nologin": NOLOGIN[kind],
+            "unit": c.unit,
+            "owned": ownership,
+            "seeded": seeded,
+        },
+    )
+    depends = content.relations(spec.dependencies, kind)
+    names = {r.split(" ")[0] for r in depends}
+    if kind == "rpm" and SCRIPT_SHELL not in names:
+        # rpmbuild adds Requires(pre,post,preun,postun): /bin/sh for shell scriptlets, so
+        # that a system being installed gets its shell before our %pre runs; nfpm adds
+        # nothing. A plain Requires orders the transaction the same way (nfpm.py adds the
+        # Requires(post) nfpm can express).
+        depends.append(SCRIPT_SHELL)
+    if c.user and USERADD_PACKAGE[kind] not in names:
+        depends.append(USERADD_PACKAGE[kind])
+    if kind == "deb" and dynamic_binaries and "libc6" not in names:
+        # What dpkg-shlibdeps would at least find (lintian: missing-dependency-on-libc).
+        # EL's glibc is in every installation, and rpm has no lintian to satisfy.
+        depends.append("libc6")
+    return PackagePlan(
+        kind=kind,
+        exporter=manifest.name,
+        name=name,
+        version=c.version,
+        release=c.release,
+        arch=arch,
+        pkg_arch=dists.RPM_ARCH[arch] if kind == "rpm" else arch,
+        dist=d,
+        summary=c.summary,
+        description=_description(c),
+        license=manifest.license or content.UNKNOWN_LICENSE,
+        homepage=c.homepage,
+        depends=tuple(depends),
+        conflicts=tuple(content.relations(spec.conflicts, kind)),
+        replaces=tuple(content.relations(spec.replaces, kind)),
+        entries=tuple(entries),
+        scripts=tuple(scripts.items()),
+        source_date=lock["source_date"],
+        ownership=tuple(ownership),
+    )
+
+
+def _check_unique(entries: Sequence[Entry]) -> None:
+    seen: set[str] = set()
+    for e in entries:
+        if e.dst in seen:
+            raise HubError(f"{e.dst}: two files of the package would be installed there")
+        seen.add(e.dst)

@@ -1,0 +1,560 @@
+"""APT repositories: `pool/` plus `dists/<codename>/` for each Debian and Ubuntu codename.
+
+Two steps, so a build system can cache the per-package one:
+
+- `apt_entry(deb)`: the package's Packages stanza (its control fields, plus Filename, Size,
+  MD5sum, SHA1 and SHA256) in a small JSON (`hub-apt-entry/1`), computed from the .deb's
+  bytes alone (cache key: its sha256). The control member is read in Python (ar archive,
+  control.tar[.gz|.xz]); a zstd-compressed control member (nfpm writes gzip, dpkg-deb may
+  write zstd) is decompressed with the `zstd` command, else with `dpkg-deb --ctrl-tarfile`.
+- `build_apt_site(site, entries)`: the merge. For each codename it writes
+  `dists/<codename>/main/binary-{amd64,arm64}/Packages{,.gz,.xz}` and `Release`, their
+  by-hash copies (`by-hash/SHA256/<hash>`, `Acquire-By-Hash: yes`) and
+  `dists/<codename>/Release`, listing every index file of every arch with its size, MD5,
+  SHA1 and SHA256. Each codename lists only the packages built for it; an arch with no
+  package still gets its (empty) indexes, which apt expects.
+
+Deterministic: stanzas sorted by (package, version, file name); gzip without a name and with
+mtime 0; `Date:` from the source date (the newest package's build time by default), never
+from the clock. Signing (InRelease, Release.gpg) happens at publish time (hub.repos.sign).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gzip
+import hashlib
+import io
+import lzma
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from hub.catalog import artifact as catalog
+from hub.common import matrix as dists
+from hub.common.errors import HubError
+from hub.repos.common import (
+    keep_latest,
+    load_entries,
+    module_main,
+    parallel_map,
+    parse_source_date,
+    rfc2822_date,
+    write_atomic,
+    write_entry,
+)
+
+ENTRY_FORMAT = "hub-apt-entry/1"
+ORIGIN = "Monitoring Hub"
+LABEL = "Monitoring Hub"
+COMPONENT = "main"
+DEFAULT_KEEP = 3
+CODENAMES = tuple(dists.DISTS[d].codename for d in dists.DEB_DISTS)
+CODENAME_OF_SUFFIX = {dists.DISTS[d].release_suffix: dists.DISTS[d].codename for d in dists.DEB_DISTS}
+HASHES = (("MD5Sum", "md5"), ("SHA1", "sha1"), ("SHA256", "sha256"))
+INDEX_FILES = ("Packages", "Packages.gz", "Packages.xz", "Release")
+
+
+# --------------------------------------------------------------------------------------------
+# Versions (dpkg's ordering, for retention)
+# --------------------------------------------------------------------------------------------
+
+
+def _order(c: str) -> int:
+    if c.isascii() and c.isdigit():
+        return 0
+    if c.isascii() and c.isalpha():
+        return ord(c)
+    if c == "~":
+        return -1
+    return ord(c) + 256
+
+
+def _verrevcmp(a: str, b: str) -> int:
+    i = j = 0
+    while i < len(a) or j < len(b):
+        first_diff = 0
+        while (i < len(a) and not a[i].isdigit()) or (j < len(b) and not b[j].isdigit()):
+            ac = _order(a[i]) if i < len(a) else 0
+            bc = _order(b[j]) if j < len(b) else 0
+            if ac != bc:
+                return -1 if ac < bc else 1
+            i += 1
+            j += 1
+        while i < len(a) and a[i] == "0":
+            i += 1
+        while j < len(b) and b[j] == "0":
+            j += 1
+        while i < len(a) and a[i].isdigit() and j < len(b) and b[j].isdigit():
+            if not first_diff:
+                first_diff = ord(a[i]) - ord(b[j])
+            i += 1
+            j += 1
+        if i < len(a) and a[i].isdigit():
+            return 1
+        if j < len(b) and b[j].isdigit():
+            return -1
+        if first_diff:
+            return -1 if first_diff < 0 else 1
+    return 0
+
+
+def dpkg_vercmp(a: str, b: str) -> int:
+    """dpkg's version comparison (`dpkg --compare-versions`): -1, 0 or 1."""
+
+    def split(v: str) -> tuple[int, str, str]:
+        epoch, sep, rest = v.partition(":")
+        if not sep:
+            epoch, rest = "0", v
+        upstream, sep, revision = rest.rpartition("-")
+        if not sep:
+            upstream, revision = rest, ""
+        return int(epoch or 0), upstream, revision
+
+    ea, ua, ra = split(a)
+    eb, ub, rb = split(b)
+    if ea != eb:
+        return -1 if ea < eb else 1
+    return _verrevcmp(ua, ub) or _verrevcmp(ra, rb)
+
+
+def keep_latest_entries(entries: Iterable[Mapping[str, Any]], keep: int = DEFAULT_KEEP) -> list[Mapping[str, Any]]:
+    """The entries of the `keep` newest versions of each package (per codename, name, arch)."""
+    return keep_latest(
+        entries,
+        group=lambda e: (e.get("codename"), e["package"], e["architecture"]),
+        compare=dpkg_vercmp,
+        version=lambda e: e["version"],
+        keep=keep,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a .deb
+# --------------------------------------------------------------------------------------------
+
+
+def ar_members(data: bytes, where: str) -> dict[str, tuple[int, int, int]]:
+    """{name: (offset, size, mtime)} of an ar archive (the .deb container)."""
+    if not data.startswith(b"!<arch>\n"):
+        raise HubError(f"{where}: not a .deb (no ar archive header)")
+    members = {}
+    i = 8
+    while i + 60 <= len(data):
+        header = data[i : i + 60]
+        if header[58:60] != b"`\n":
+            raise HubError(f"{where}: corrupt ar member header at byte {i}")
+        name = header[:16].decode("ascii", "replace").strip().rstrip("/")
+        try:
+            mtime = int(header[16:28].strip() or b"0")
+            size = int(header[48:58].strip())
+        except ValueError:
+            raise HubError(f"{where}: corrupt ar member header at byte {i}") from None
+        members[name] = (i + 60, size, mtime)
+        i += 60 + size + (size & 1)
+    return members
+
+
+def _control_tar(data: bytes, where: str) -> tuple[bytes, int]:
+    """The uncompressed control.tar of a .deb, and the newest ar member mtime."""
+    members = ar_members(data, where)
+    names = list(members)
+    if not names or names[0] != "debian-binary":
+        raise HubError(f"{where}: not a .deb (the first member is not debian-binary)")
+    control = [n for n in names if n.startswith("control.tar")]
+    if len(control) != 1:
+        raise HubError(f"{where}: expected one control.tar member, found {control or 'none'}")
+    name = control[0]
+    offset, size, _ = members[name]
+    raw = data[offset : offset + size]
+    mtime = max(m for _, _, m in members.values())
+    if name == "control.tar":
+        return raw, mtime
+    if name == "control.tar.gz":
+        return gzip.decompress(raw), mtime
+    if name == "control.tar.xz":
+        return lzma.decompress(raw), mtime
+    if name == "control.tar.zst":
+        return _unzstd(raw, where), mtime
+    raise HubError(f"{where}: unknown control member {name}")
+
+
+def _unzstd(raw: bytes, where: str) -> bytes:
+    try:
+        import zstandard  # type: ignore[import-not-found]
+
+        return zstandard.ZstdDecompressor().decompressobj().decompress(raw)
+    except ImportError:
+        pass
+    zstd = shutil.which("zstd")
+    if zstd:
+        result = subprocess.run([zstd, "-dc"], input=raw, capture_output=True)
+        if result.returncode == 0:
+            return result.stdout
+        raise HubError(f"{where}: zstd could not decompress control.tar.zst: {result.stderr.decode(errors='replace')}")
+    raise HubError(f"{where}: control.tar.zst needs the zstd command or dpkg-deb")
+
+
+def _dpkg_deb_control(path: str) -> bytes:
+    result = subprocess.run(["dpkg-deb", "--ctrl-tarfile", path], capture_output=True)
+    if result.returncode != 0:
+        raise HubError(f"{path}: dpkg-deb --ctrl-tarfile failed: {result.stderr.decode(errors='replace')}")
+    return result.stdout
+
+
+def parse_control(text: str, where: str) -> list[tuple[str, str]]:
+    """The fields of one deb822 paragraph, in order; continuation lines stay in the value."""
+    fields: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                break  # one paragraph only
+            continue
+        if line[0] in " \t":
+            if not fields:
+                raise HubError(f"{where}: control: a continuation line before any field")
+            name, value = fields[-1]
+            fields[-1] = (name, value + "\n" + line)
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not re.fullmatch(r"[!-9;-~][!-9;-~]*", name):
+            raise HubError(f"{where}: control: not a field: {line!r}")
+        fields.append((name, value.strip()))
+    if not fields:
+        raise HubError(f"{where}: control: no fields")
+    return fields
+
+
+def read_control(path: str | os.PathLike[str], data: bytes | None = None) -> tuple[list[tuple[str, str]], int]:
+    """(control fields, newest ar member mtime) of a .deb (`data`: its bytes, if already read)."""
+    path = os.fspath(path)
+    if data is None:
+        with open(path, "rb") as f:
+            data = f.read()
+    try:
+        tar_bytes, mtime = _control_tar(data, path)
+    except HubError as e:
+        if "control.tar.zst needs" not in str(e):
+            raise
+        tar_bytes, mtime = _dpkg_deb_control(path), max(m for _, _, m in ar_members(data, path).values())
+    try:
+        with tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:") as tar:
+            member = next((m for m in tar.getmembers() if m.name in ("./control", "control") and m.isfile()), None)
+            if member is None:
+                raise HubError(f"{path}: control.tar has no control file")
+            handle = tar.extractfile(member)
+            assert handle is not None
+            text = handle.read().decode("utf-8")
+    except (tarfile.TarError, UnicodeDecodeError) as e:
+        raise HubError(f"{path}: cannot read the control member: {e}") from None
+    return parse_control(text, path), mtime
+
+
+def codename_of_version(version: str) -> str | None:
+    """bookworm for `1.11.0-1+deb12` (hub.common.matrix' version suffixes), else None."""
+    _, sep, suffix = version.rpartition("+")
+    return CODENAME_OF_SUFFIX.get(suffix) if sep else None
+
+
+def apt_entry(
+    deb: str | os.PathLike[str],
+    *,
+    codename: str | None = None,
+    filename: str | None = None,
+) -> dict[str, Any]:
+    """One .deb's Packages stanza and identity as a `hub-apt-entry/1` dict.
+
+    `codename` (bookworm...) defaults to the one the version suffix names (`+deb12`).
+    `filename` (the path from the site root) defaults to the pool path of hub.catalog.artifact:
+    `pool/main/<prefix>/<package>/<file>`.
+    """
+    path = os.fspath(deb)
+    with open(path, "rb") as f:
+        data = f.read()  # read once: the control member and the digests both come from it
+    fields, mtime = read_control(path, data)
+    control = dict(fields)
+    for required in ("Package", "Version", "Architecture"):
+        if not control.get(required):
+            raise HubError(f"{path}: control: {required} is missing")
+    package, version, arch = control["Package"], control["Version"], control["Architecture"]
+    if codename is None:
+        codename = codename_of_version(version)
+    elif codename not in CODENAMES:
+        raise HubError(f"codename {codename!r}: expected one of {', '.join(CODENAMES)}")
+    if filename is None:
+        filename = catalog.package_url("deb", dist="", arch=arch, package_name=package, filename=os.path.basename(path))
+    digests = {name: hashlib.new(name, data) for name in ("md5", "sha1", "sha256")}
+    size = len(data)
+
+    def field(name: str, value: str) -> str:
+        first, sep, rest = value.partition("\n")
+        return (f"{name}: {first}" if first else f"{name}:") + sep + rest
+
+    # Empty single-line fields (nfpm writes `Section: ` without a section) are dropped.
+    kept = [(k, v) for k, v in fields if v.strip() or "\n" in v]
+    description = [(k, v) for k, v in kept if k == "Description"]
+    lines = [field(k, v) for k, v in kept if k != "Description"]
+    lines += [
+        f"Filename: {filename}",
+        f"Size: {size}",
+        f"MD5sum: {digests['md5'].hexdigest()}",
+        f"SHA1: {digests['sha1'].hexdigest()}",
+        f"SHA256: {digests['sha256'].hexdigest()}",
+    ]
+    lines += [field(k, v) for k, v in description]
+    return {
+        "format": ENTRY_FORMAT,
+        "package": package,
+        "version": version,
+        "architecture": arch,
+        "codename": codename,
+        "filename": filename,
+        "sha256": digests["sha256"].hexdigest(),
+        "size": size,
+        "build_time": mtime,
+        "stanza": "\n".join(lines) + "\n",
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The merge
+# --------------------------------------------------------------------------------------------
+
+
+def _sorted_unique(entries: Iterable[Mapping[str, Any]], where: str) -> list[Mapping[str, Any]]:
+    by_file: dict[str, Mapping[str, Any]] = {}
+    for e in entries:
+        other = by_file.get(e["filename"])
+        if other is not None and other["sha256"] != e["sha256"]:
+            raise HubError(f"{where}: two different packages at {e['filename']} (sha256 {other['sha256']} and {e['sha256']})")
+        by_file[e["filename"]] = e
+
+    def cmp(x: Mapping[str, Any], y: Mapping[str, Any]) -> int:
+        if x["package"] != y["package"]:
+            return -1 if x["package"] < y["package"] else 1
+        return dpkg_vercmp(x["version"], y["version"]) or ((x["filename"] > y["filename"]) - (x["filename"] < y["filename"]))
+
+    return sorted(by_file.values(), key=functools.cmp_to_key(cmp))
+
+
+def packages_text(entries: Iterable[Mapping[str, Any]]) -> bytes:
+    """A Packages file: stanzas separated by one blank line (empty when there is none)."""
+    return "\n".join(e["stanza"] for e in entries).encode("utf-8")
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as f:
+        f.write(data)
+    return buf.getvalue()
+
+
+def xz_bytes(data: bytes) -> bytes:
+    """xz -6, with the dictionary no larger than the data needs (the same output size for an
+    index, without initialising an 8 MiB dictionary for each small file)."""
+    dict_size = 1 << 16
+    while dict_size < len(data) and dict_size < 1 << 23:
+        dict_size <<= 1
+    filters = [{"id": lzma.FILTER_LZMA2, "preset": 6, "dict_size": dict_size}]
+    return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64, filters=filters)
+
+
+def _digests(data: bytes) -> dict[str, str]:
+    return {name: hashlib.new(name, data).hexdigest() for _, name in HASHES}
+
+
+def release_hashes(text: str) -> set[str]:
+    """Every SHA256 listed by a Release file (to keep by-hash copies the old one names)."""
+    out, in_sha256 = set(), False
+    for line in text.splitlines():
+        if line and not line[0].isspace():
+            in_sha256 = line.startswith("SHA256:")
+        elif in_sha256 and line.strip():
+            out.add(line.split()[0])
+    return out
+
+
+def write_codename(
+    site_dir: str | os.PathLike[str],
+    codename: str,
+    entries: Iterable[Mapping[str, Any]],
+    source_date: int | str,
+    *,
+    archs: Sequence[str] = dists.ARCHES,
+) -> Path:
+    """Writes `dists/<codename>/` from entries; returns the Release path. A previous
+    InRelease/Release.gpg is removed (stale); by-hash copies named by the previous Release
+    are kept, so clients in the middle of an update still find them."""
+    epoch = parse_source_date(source_date)
+    base = Path(site_dir, "dists", codename)
+    previous = base / "Release"
+    keep_hashes = release_hashes(previous.read_text("utf-8")) if previous.is_file() else set()
+    packages = _sorted_unique(entries, f"dists/{codename}")
+    listed: list[tuple[str, bytes]] = []
+    for arch in archs:
+        members = [e for e in packages if e["architecture"] in (arch, "all")]
+        text = packages_text(members)
+        rel = f"{COMPONENT}/binary-{arch}"
+        arch_release = (
+            f"Archive: {codename}\nOrigin: {ORIGIN}\nLabel: {LABEL}\nAcquire-By-Hash: yes\n"
+            f"Component: {COMPONENT}\nArchitecture: {arch}\n"
+        ).encode("utf-8")
+        files = {
+            "Packages": text,
+            "Packages.gz": gzip_bytes(text),
+            "Packages.xz": xz_bytes(text),
+            "Release": arch_release,
+        }
+        by_hash = base / rel / "by-hash" / "SHA256"
+        wanted = set(keep_hashes)
+        for name, data in files.items():
+            write_atomic(base / rel / name, data)
+            listed.append((f"{rel}/{name}", data))
+            if name != "Release":
+                digest = hashlib.sha256(data).hexdigest()
+                wanted.add(digest)
+                if not (by_hash / digest).is_file():
+                    write_atomic(by_hash / digest, data)
+        for stale in by_hash.iterdir():
+            if stale.name not in wanted:
+                stale.unlink()
+    listed.sort(key=lambda item: item[0])
+    lines = [
+        f"Origin: {ORIGIN}",
+        f"Label: {LABEL}",
+        f"Suite: {codename}",
+        f"Codename: {codename}",
+        f"Date: {rfc2822_date(epoch)}",
+        f"Architectures: {' '.join(archs)}",
+        f"Components: {COMPONENT}",
+        f"Description: {ORIGIN} packages for {codename}",
+        "Acquire-By-Hash: yes",
+    ]
+    digests = [(path, len(data), _digests(data)) for path, data in listed]
+    for field, name in HASHES:
+        lines.append(f"{field}:")
+        lines += [f" {d[name]} {size:>16} {path}" for path, size, d in digests]
+    release = base / "Release"
+    for stale in ("InRelease", "Release.gpg"):
+        (base / stale).unlink(missing_ok=True)
+    write_atomic(release, ("\n".join(lines) + "\n").encode("utf-8"))
+    return release
+
+
+def scan_entries(site_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Entries for every .deb under `<site>/pool/` (no cache: what a full run does); the
+    codename of each comes from its version suffix."""
+    site = Path(site_dir)
+    debs = sorted((site / "pool").rglob("*.deb"))
+    return parallel_map(lambda deb: apt_entry(deb, filename=deb.relative_to(site).as_posix()), debs)
+
+
+def build_apt_site(
+    site_dir: str | os.PathLike[str],
+    entries: Iterable[Mapping[str, Any]],
+    *,
+    source_date: int | str | None = None,
+    codenames: Sequence[str] | None = None,
+    keep: int | None = None,
+) -> dict[str, int]:
+    """Writes `dists/<codename>/` for every codename (default: all four, even without
+    packages); returns {codename: number of entries}. The .debs themselves must be at their
+    `filename` under the site (the pool); this step never reads them.
+
+    `source_date` defaults to the newest build time among all entries; `keep` applies the
+    retention (the newest `keep` versions of each package) first."""
+    entries = list(entries)
+    if keep:
+        entries = keep_latest_entries(entries, keep)
+    if source_date is None:
+        if not entries:
+            raise HubError("no packages, so no source date: pass one")
+        source_date = max(int(e["build_time"]) for e in entries)
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for e in entries:
+        if not e.get("codename"):
+            raise HubError(f"{e['filename']}: no codename (version {e['version']!r} has no +deb12-style suffix): make the entry with --codename")
+        grouped.setdefault(e["codename"], []).append(e)
+    wanted = list(codenames) if codenames else [*CODENAMES, *sorted(set(grouped) - set(CODENAMES))]
+    counts = {}
+    for codename in wanted:
+        members = grouped.get(codename, [])
+        write_codename(site_dir, codename, members, source_date)
+        counts[codename] = len({e["filename"] for e in members})
+    return counts
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "apt-entry",
+        help="one .deb's Packages stanza (cacheable per package) as a JSON entry",
+        description="Reads .deb control fields and digests; writes one hub-apt-entry/1 JSON each.",
+    )
+    p.add_argument("--deb", action="append", required=True, metavar="FILE", help="a .deb (repeatable)")
+    p.add_argument("--codename", choices=CODENAMES, help="default: from the version suffix (+deb12)")
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out", metavar="FILE", help="the entry (one --deb only)")
+    out.add_argument("--out-dir", metavar="DIR", help="writes DIR/<deb file name>.json")
+    p.set_defaults(run=run_entry)
+
+    p = subparsers.add_parser(
+        "apt-repo",
+        help="merge APT entries into dists/<codename>/ under a site directory",
+        description="Writes Packages{,.gz,.xz}, by-hash and Release for every codename from entries only.",
+    )
+    p.add_argument("--entries", action="append", default=[], metavar="PATH",
+                   help="an entry JSON or a directory of them (repeatable)")
+    p.add_argument("--scan", action="store_true",
+                   help="also read every .deb already in SITE/pool/ (a full run without cached entries)")
+    p.add_argument("--deb", action="append", default=[], metavar="FILE",
+                   help="also read this .deb now (e.g. the new ones, next to cached --entries; repeatable)")
+    p.add_argument("--save-entries", metavar="DIR", help="write the entries of --deb files there (the cache)")
+    p.add_argument("--out", required=True, metavar="SITE", help="the site directory (writes SITE/dists/)")
+    p.add_argument("--source-date", metavar="DATE",
+                   help="2025-06-01T12:00:00Z or epoch seconds (default: the newest package build time)")
+    p.add_argument("--codename", action="append", metavar="CODENAME", help="only these codenames (repeatable)")
+    p.add_argument("--keep", type=int, default=0, metavar="N",
+                   help=f"keep only the newest N versions of each package (publish uses {DEFAULT_KEEP}; default: all)")
+    p.set_defaults(run=run_repo)
+
+
+def run_entry(args: argparse.Namespace) -> int:
+    if args.out and len(args.deb) != 1:
+        raise HubError("--out takes one --deb; use --out-dir for several")
+    def one(deb: str) -> None:
+        entry = apt_entry(deb, codename=args.codename)
+        write_entry(args.out or os.path.join(args.out_dir, os.path.basename(deb) + ".json"), entry)
+
+    parallel_map(one, args.deb)
+    return 0
+
+
+def run_repo(args: argparse.Namespace) -> int:
+    if not args.entries and not args.scan and not args.deb:
+        raise HubError("nothing to merge: give --entries, --deb and/or --scan")
+    entries = load_entries(args.entries, "apt")
+    if args.scan:
+        entries += scan_entries(args.out)
+    fresh = parallel_map(apt_entry, args.deb)
+    if args.save_entries:
+        for deb, entry in zip(args.deb, fresh):
+            write_entry(os.path.join(args.save_entries, os.path.basename(deb) + ".json"), entry)
+    entries += fresh
+    counts = build_apt_site(args.out, entries, source_date=args.source_date, codenames=args.codename, keep=args.keep)
+    for codename, n in counts.items():
+        print(f"dists/{codename}: {n} packages")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(module_main(add_parser))

@@ -1,0 +1,411 @@
+"""YUM repositories: `<dist>/<rpm arch>/repodata/` made with the createrepo_c library.
+
+Two steps, so a build system can cache the expensive one per package:
+
+- `yum_entry(rpm)`: reads one RPM with `createrepo_c.package_from_rpm` and keeps its three
+  XML chunks (primary, filelists, other, as `createrepo_c.xml_dump` writes them) plus its
+  identity, in a small JSON (`hub-yum-entry/1`). It depends only on the RPM's bytes and its
+  file name (cache key: the RPM's sha256).
+- `write_repodata(repo_dir, entries, source_date)`: the merge. It streams the chunks into
+  createrepo_c's own XML writers (`PrimaryXmlFile.add_chunk`...), gzip-compressed, and
+  writes repomd.xml. No RPM is read again.
+
+Deterministic: packages sorted by (name, arch, file name); the repomd revision, every record
+timestamp and each package's `time file` come from the inputs (the source date, the RPM's
+build time), never the clock or file mtimes. Metadata is gzip-compressed, which every dnf and
+yum of el8, el9 and el10 reads (createrepo_c 1.x would default to zstd). No sqlite databases:
+dnf never reads them. `location href` is the bare file name: the RPMs sit beside repodata/.
+
+createrepo_c (PyPI `createrepo-c`) has wheels for CPython 3.11 and later only, so it is
+imported lazily: the rest of the engine keeps working on older interpreters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from hub.common import matrix as dists
+from hub.common.errors import HubError
+from hub.repos.common import keep_latest, load_entries, module_main, parse_source_date, process_map, write_entry
+
+ENTRY_FORMAT = "hub-yum-entry/1"
+# createrepo_c's default changelog limit (only the newest entries go into other.xml).
+CHANGELOG_LIMIT = 10
+METADATA = ("primary", "filelists", "other")
+DEFAULT_KEEP = 3
+
+
+def _cr() -> Any:
+    try:
+        import createrepo_c
+    except ImportError as e:  # pragma: no cover - depends on the interpreter
+        raise HubError(
+            "YUM metadata needs the createrepo_c Python library (PyPI createrepo-c, CPython >= 3.11): "
+            f"{e}"
+        ) from None
+    return createrepo_c
+
+
+# --------------------------------------------------------------------------------------------
+# Versions (retention keeps the newest N of each package)
+# --------------------------------------------------------------------------------------------
+
+
+def rpmvercmp(a: str, b: str) -> int:
+    """rpm's version comparison (rpmvercmp, rpm >= 4.15 with ~ and ^): -1, 0 or 1."""
+    if a == b:
+        return 0
+
+    def alnum(c: str) -> bool:
+        return c.isascii() and c.isalnum()
+
+    i = j = 0
+    while i < len(a) or j < len(b):
+        while i < len(a) and not alnum(a[i]) and a[i] not in "~^":
+            i += 1
+        while j < len(b) and not alnum(b[j]) and b[j] not in "~^":
+            j += 1
+        ta = a[i] if i < len(a) else ""
+        tb = b[j] if j < len(b) else ""
+        if ta == "~" or tb == "~":  # a tilde sorts before everything, even the end
+            if ta != "~":
+                return 1
+            if tb != "~":
+                return -1
+            i += 1
+            j += 1
+            continue
+        if ta == "^" or tb == "^":  # a caret sorts after the end but before anything else
+            if not ta:
+                return -1
+            if not tb:
+                return 1
+            if ta != "^":
+                return 1
+            if tb != "^":
+                return -1
+            i += 1
+            j += 1
+            continue
+        if not ta or not tb:
+            break
+        isnum = ta.isdigit()
+        test = (lambda c: c.isascii() and c.isdigit()) if isnum else (lambda c: c.isascii() and c.isalpha())
+        si = i
+        while i < len(a) and test(a[i]):
+            i += 1
+        sj = j
+        while j < len(b) and test(b[j]):
+            j += 1
+        sa, sb = a[si:i], b[sj:j]
+        if not sb:  # different kinds of segment: a number is newer than letters
+            return 1 if isnum else -1
+        if isnum:
+            sa, sb = sa.lstrip("0"), sb.lstrip("0")
+            if len(sa) != len(sb):
+                return 1 if len(sa) > len(sb) else -1
+        if sa != sb:
+            return 1 if sa > sb else -1
+    rest_a, rest_b = i < len(a), j < len(b)
+    if not rest_a and not rest_b:
+        return 0
+    return 1 if rest_a else -1
+
+
+def evr_compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> int:
+    """Compares two entries' (epoch, version, release)."""
+    ea, eb = int(a.get("epoch") or 0), int(b.get("epoch") or 0)
+    if ea != eb:
+        return 1 if ea > eb else -1
+    return rpmvercmp(a["version"], b["version"]) or rpmvercmp(a["release"], b["release"])
+
+
+def _evr(e: Mapping[str, Any]) -> str:
+    return f"{int(e.get('epoch') or 0)}:{e['version']}-{e['release']}"
+
+
+def _evr_cmp_str(x: str, y: str) -> int:
+    def split(s: str) -> dict[str, Any]:
+        epoch, _, rest = s.partition(":")
+        version, _, release = rest.rpartition("-")
+        return {"epoch": epoch, "version": version, "release": release}
+
+    return evr_compare(split(x), split(y))
+
+
+def keep_latest_entries(entries: Iterable[Mapping[str, Any]], keep: int = DEFAULT_KEEP) -> list[Mapping[str, Any]]:
+    """The entries of the `keep` newest versions of each package (per dist, name and arch)."""
+    return keep_latest(
+        entries,
+        group=lambda e: (e.get("dist"), e["name"], e["arch"]),
+        compare=_evr_cmp_str,
+        version=_evr,
+        keep=keep,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Step 1: one entry per RPM
+# --------------------------------------------------------------------------------------------
+
+
+def dist_of_release(release: str) -> str | None:
+    """el9 for the release `1.el9` (hub.common.matrix' RPM dists), else None."""
+    suffix = release.rsplit(".", 1)[-1]
+    return suffix if suffix in dists.RPM_DISTS else None
+
+
+def yum_entry(
+    rpm: str | os.PathLike[str],
+    *,
+    dist: str | None = None,
+    location_href: str | None = None,
+    changelog_limit: int = CHANGELOG_LIMIT,
+) -> dict[str, Any]:
+    """The metadata of one RPM as a `hub-yum-entry/1` dict (see the module doc).
+
+    `dist` (el9...) places the package in the site (`<dist>/<arch>/`); by default it is read
+    from the release suffix (`1.el9`). `location_href` defaults to the file name.
+    """
+    cr = _cr()
+    path = os.fspath(rpm)
+    href = location_href or os.path.basename(path)
+    try:
+        pkg = cr.package_from_rpm(path, cr.SHA256, href, None, changelog_limit)
+    except Exception as e:  # createrepo_c raises its own error types for unreadable RPMs
+        raise HubError(f"{path}: not a readable RPM: {e}") from None
+    # createrepo_c records the file's mtime, which depends on the machine: use the build time.
+    pkg.time_file = pkg.time_build
+    primary = cr.xml_dump_primary(pkg)
+    filelists = cr.xml_dump_filelists(pkg)
+    other = cr.xml_dump_other(pkg)
+    if dist is None:
+        dist = dist_of_release(pkg.release)
+    elif dist not in dists.RPM_DISTS:
+        raise HubError(f"dist {dist!r}: expected one of {', '.join(dists.RPM_DISTS)}")
+    return {
+        "format": ENTRY_FORMAT,
+        "sha256": pkg.pkgId,
+        "size": int(pkg.size_package),
+        "name": pkg.name,
+        "epoch": str(pkg.epoch or "0"),
+        "version": pkg.version,
+        "release": pkg.release,
+        "arch": pkg.arch,
+        "dist": dist,
+        "location_href": href,
+        "build_time": int(pkg.time_build),
+        "primary": primary,
+        "filelists": filelists,
+        "other": other,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Step 2: the merge
+# --------------------------------------------------------------------------------------------
+
+
+def _sorted_unique(entries: Iterable[Mapping[str, Any]], where: str) -> list[Mapping[str, Any]]:
+    by_href: dict[str, Mapping[str, Any]] = {}
+    for e in entries:
+        href = e["location_href"]
+        other = by_href.get(href)
+        if other is not None and other["sha256"] != e["sha256"]:
+            raise HubError(f"{where}: two different packages named {href} (sha256 {other['sha256']} and {e['sha256']})")
+        by_href[href] = e
+    return sorted(by_href.values(), key=lambda e: (e["name"], e["arch"], e["location_href"]))
+
+
+def write_repodata(
+    repo_dir: str | os.PathLike[str],
+    entries: Iterable[Mapping[str, Any]],
+    source_date: int | str,
+) -> Path:
+    """Writes `<repo_dir>/repodata/` (primary, filelists, other .xml.gz and repomd.xml) from
+    entries, replacing any previous repodata (and its now stale repomd.xml.asc) at once."""
+    cr = _cr()
+    epoch = parse_source_date(source_date)
+    repo_dir = Path(repo_dir)
+    packages = _sorted_unique(entries, str(repo_dir))
+    repo_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".repodata.", dir=repo_dir))
+    try:
+        repomd = cr.Repomd()
+        writers = {"primary": cr.PrimaryXmlFile, "filelists": cr.FilelistsXmlFile, "other": cr.OtherXmlFile}
+        for kind in METADATA:
+            path = tmp / f"{kind}.xml.gz"
+            stat = cr.ContentStat(cr.SHA256)
+            xml = writers[kind](str(path), cr.GZ_COMPRESSION, stat)
+            xml.set_num_of_pkgs(len(packages))
+            for e in packages:
+                xml.add_chunk(e[kind])
+            xml.close()
+            record = cr.RepomdRecord(kind, str(path))
+            record.load_contentstat(stat)
+            record.fill(cr.SHA256)
+            record.rename_file()  # <sha256>-primary.xml.gz: caches never mix two versions
+            record.timestamp = epoch
+            repomd.set_record(record)
+        repomd.set_revision(str(epoch))
+        (tmp / "repomd.xml").write_text(repomd.xml_dump(), encoding="utf-8")
+        for f in tmp.iterdir():
+            os.chmod(f, 0o644)
+        os.chmod(tmp, 0o755)
+        final = repo_dir / "repodata"
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=".repodata-old.", dir=repo_dir))
+            os.replace(final, old / "repodata")
+            os.replace(tmp, final)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, final)
+        return final
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def scan_entries(site_dir: str | os.PathLike[str], repos: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Entries for every RPM under `<site>/<dist>/<arch>/` (no cache: what a full run does)."""
+    jobs = []
+    for repo in repos or all_repos():
+        dist = repo.split("/")[0]
+        jobs += [(str(rpm), dist) for rpm in sorted(Path(site_dir, repo).glob("*.rpm"))]
+    return entries_of(jobs)
+
+
+def _entry_job(job: tuple[str, str | None]) -> dict[str, Any]:
+    return yum_entry(job[0], dist=job[1])
+
+
+def entries_of(jobs: Sequence[tuple[str, str | None]]) -> list[dict[str, Any]]:
+    """`yum_entry(rpm, dist=dist)` for each (rpm, dist), on every core: createrepo_c keeps the
+    GIL while it reads and checksums an RPM, so this forks worker processes for many RPMs."""
+    return process_map(_entry_job, jobs)
+
+
+def all_repos() -> list[str]:
+    """Every YUM repository of the site: `<dist>/<rpm arch>` for each RPM dist and arch."""
+    return [f"{d}/{dists.RPM_ARCH[a]}" for d in dists.RPM_DISTS for a in dists.ARCHES]
+
+
+def group_by_repo(entries: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """{`<dist>/<arch>`: entries}. A noarch package goes into every arch of its dist (its file
+    must then be copied beside each arch's repodata)."""
+    out: dict[str, list[Mapping[str, Any]]] = {}
+    for e in entries:
+        if not e.get("dist"):
+            raise HubError(
+                f"{e['location_href']}: no dist (the release {e['release']!r} has no el suffix): "
+                "make the entry with --dist"
+            )
+        archs = [dists.RPM_ARCH[a] for a in dists.ARCHES] if e["arch"] == "noarch" else [e["arch"]]
+        for arch in archs:
+            out.setdefault(f"{e['dist']}/{arch}", []).append(e)
+    return out
+
+
+def build_yum_site(
+    site_dir: str | os.PathLike[str],
+    entries: Iterable[Mapping[str, Any]],
+    *,
+    source_date: int | str | None = None,
+    repos: Sequence[str] | None = None,
+    keep: int | None = None,
+) -> dict[str, int]:
+    """Writes the repodata of every repo in `repos` (default: every dist × arch, so each
+    .repo file's baseurl exists, even when empty). Returns {repo: number of packages}.
+
+    `source_date` defaults to the newest build time among all entries. `keep` applies the
+    retention (the newest `keep` versions of each package) before the merge.
+    """
+    entries = list(entries)
+    if keep:
+        entries = keep_latest_entries(entries, keep)
+    if source_date is None:
+        if not entries:
+            raise HubError("no packages, so no source date: pass one")
+        source_date = max(int(e["build_time"]) for e in entries)
+    grouped = group_by_repo(entries)
+    wanted = list(repos) if repos else sorted(set(all_repos()) | set(grouped))
+    counts = {}
+    for repo in wanted:
+        members = grouped.get(repo, [])
+        write_repodata(Path(site_dir, repo), members, source_date)
+        counts[repo] = len({e["location_href"] for e in members})
+    return counts
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "yum-entry",
+        help="one RPM's YUM metadata (cacheable per package) as a JSON entry",
+        description="Reads RPMs with createrepo_c and writes one hub-yum-entry/1 JSON each.",
+    )
+    p.add_argument("--rpm", action="append", required=True, metavar="FILE", help="an RPM (repeatable)")
+    p.add_argument("--dist", choices=dists.RPM_DISTS, help="default: from the release suffix (1.el9)")
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out", metavar="FILE", help="the entry (one --rpm only)")
+    out.add_argument("--out-dir", metavar="DIR", help="writes DIR/<rpm file name>.json")
+    p.set_defaults(run=run_entry)
+
+    p = subparsers.add_parser(
+        "yum-repo",
+        help="merge YUM entries into <dist>/<arch>/repodata under a site directory",
+        description="Writes repodata for every repo (default: each RPM dist × arch) from entries only.",
+    )
+    p.add_argument("--entries", action="append", default=[], metavar="PATH",
+                   help="an entry JSON or a directory of them (repeatable)")
+    p.add_argument("--scan", action="store_true",
+                   help="also read every RPM already in SITE/<dist>/<arch>/ (a full run without cached entries)")
+    p.add_argument("--rpm", action="append", default=[], metavar="FILE",
+                   help="also read this RPM now (e.g. the new ones, next to cached --entries; repeatable)")
+    p.add_argument("--dist", choices=dists.RPM_DISTS, help="the dist of --rpm files (default: their release suffix)")
+    p.add_argument("--save-entries", metavar="DIR", help="write the entries of --rpm files there (the cache)")
+    p.add_argument("--out", required=True, metavar="SITE", help="the site directory (repos go in <dist>/<arch>/)")
+    p.add_argument("--source-date", metavar="DATE",
+                   help="2025-06-01T12:00:00Z or epoch seconds (default: the newest package build time)")
+    p.add_argument("--repo", action="append", metavar="DIST/ARCH", help="only these repos (repeatable)")
+    p.add_argument("--keep", type=int, default=0, metavar="N",
+                   help=f"keep only the newest N versions of each package (publish uses {DEFAULT_KEEP}; default: all)")
+    p.set_defaults(run=run_repo)
+
+
+def run_entry(args: argparse.Namespace) -> int:
+    if args.out and len(args.rpm) != 1:
+        raise HubError("--out takes one --rpm; use --out-dir for several")
+    for rpm, entry in zip(args.rpm, entries_of([(rpm, args.dist) for rpm in args.rpm])):
+        write_entry(args.out or os.path.join(args.out_dir, os.path.basename(rpm) + ".json"), entry)
+    return 0
+
+
+def run_repo(args: argparse.Namespace) -> int:
+    if not args.entries and not args.scan and not args.rpm:
+        raise HubError("nothing to merge: give --entries, --rpm and/or --scan")
+    entries = load_entries(args.entries, "yum")
+    if args.scan:
+        entries += scan_entries(args.out, args.repo)
+    fresh = entries_of([(rpm, args.dist) for rpm in args.rpm])
+    if args.save_entries:
+        for rpm, entry in zip(args.rpm, fresh):
+            write_entry(os.path.join(args.save_entries, os.path.basename(rpm) + ".json"), entry)
+    entries += fresh
+    counts = build_yum_site(args.out, entries, source_date=args.source_date, repos=args.repo, keep=args.keep)
+    for repo, n in counts.items():
+        print(f"{repo}: {n} packages")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(module_main(add_parser))
