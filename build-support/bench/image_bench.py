@@ -42,7 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
 
 from hub.image import build as oci  # noqa: E402
-from hub.upstream.lock import parse_source_date  # noqa: E402
+from hub.common.dates import parse_source_date  # noqa: E402
 from hub.manifest.load import load_manifest  # noqa: E402
 from hub.upstream.mirror import fetch_deb, read_deb_files  # noqa: E402
 

@@ -62,7 +62,7 @@ def find_repo_root() -> Path:
 REPO_ROOT = find_repo_root()
 sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
 
-from hub.upstream.lock import format_source_date  # noqa: E402
+from hub.common.dates import format_source_date  # noqa: E402
 from hub.manifest.load import load_manifest  # noqa: E402
 from hub.upstream.mirror import DEBIAN_BUILDS, fetch_deb, pack_archive, read_deb_files  # noqa: E402
 from hub.packaging.nfpm import nfpm_command, stage  # noqa: E402

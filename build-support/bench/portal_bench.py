@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
 from hub.catalog import aggregate  # noqa: E402
 from hub.site import portal
 from testkit import synthetic
-from hub.manifest.load import load_manifest  # noqa: E402
+from hub.manifest.load import find_manifests, load_manifest  # noqa: E402
 
 SECTION = "## Portal"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -49,7 +49,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 def generation(work: Path, n: int, runs: int) -> dict:
     paths = synthetic.write_exporters(work / f"n{n}", synthetic.many(n))
-    manifests = [load_manifest(p) for p in aggregate.find_manifests([paths["exporters"]])]
+    manifests = [load_manifest(p) for p in find_manifests([paths["exporters"]])]
     site = Path(paths["site"])
     agg, gen, agg_cpu, gen_cpu = [], [], [], []
     for _ in range(runs):

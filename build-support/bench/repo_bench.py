@@ -44,7 +44,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
 
 from hub.catalog import artifact as catalog  # noqa: E402
-from hub.common import matrix as dists
+from hub.common import matrix
 from testkit.packages import make_package as _make_package  # noqa: E402
 
 SECTION = "## Repository metadata"
@@ -54,7 +54,7 @@ def exporter_packages(out: Path, index: int, payload_kib: int) -> tuple[list[Pat
     """One synthetic exporter's 6 RPMs and 8 DEBs, placed where the site keeps them (kept from
     an earlier run in the same --workdir)."""
     name = f"bench{index:03d}_exporter"
-    debname = dists.deb_package_name(name)
+    debname = matrix.deb_package_name(name)
     payload = os.urandom(payload_kib * 1024)
     rpms, debs = [], []
 
@@ -63,15 +63,15 @@ def exporter_packages(out: Path, index: int, payload_kib: int) -> tuple[list[Pat
             return directory / filename
         return _make_package(kind, directory, filename=filename, **kwargs)
 
-    for dist in dists.RPM_DISTS:
-        for arch in dists.ARCHES:
-            filename = f"{name}-1.0.{index}-1.{dist}.{dists.RPM_ARCH[arch]}.rpm"
+    for dist in matrix.RPM_DISTS:
+        for arch in matrix.ARCHES:
+            filename = f"{name}-1.0.{index}-1.{dist}.{matrix.RPM_ARCH[arch]}.rpm"
             url = catalog.package_url("rpm", dist=dist, arch=arch, package_name=name, filename=filename)
             rpms.append(make_package("rpm", out / os.path.dirname(url), name=name, version=f"1.0.{index}",
                                      release=f"1.{dist}", arch=arch, payload=payload, files=6, filename=filename))
-    for dist in dists.DEB_DISTS:
-        suffix = dists.DISTS[dist].release_suffix
-        for arch in dists.ARCHES:
+    for dist in matrix.DEB_DISTS:
+        suffix = matrix.DISTS[dist].release_suffix
+        for arch in matrix.ARCHES:
             filename = f"{debname}_1.0.{index}-1+{suffix}_{arch}.deb"
             url = catalog.package_url("deb", dist=dist, arch=arch, package_name=debname, filename=filename)
             debs.append(make_package("deb", out / os.path.dirname(url), name=debname, version=f"1.0.{index}",

@@ -60,7 +60,7 @@ from typing import Callable, Iterator
 import pytest
 import yaml
 
-from hub.common import matrix as dists
+from hub.common import matrix
 from hub.repos import files as repo_files
 from hub.manifest.load import load_manifest
 from hub.packaging.plan import is_deb_conffile_path
@@ -104,7 +104,7 @@ from integration.workspace import copy_workspace, find_repo_root, git, stop_pant
 EXPECTED_EXPORTERS = 34
 EXPECTED_RPMS, EXPECTED_DEBS = 195, 260
 EL_DIST, DEB_DIST = "el9", "debian-12"
-CODENAME = dists.DISTS[DEB_DIST].codename  # bookworm
+CODENAME = matrix.DISTS[DEB_DIST].codename  # bookworm
 
 
 # integration.workspace.run_pants stops a command after 20 minutes; the cold //:site build can
@@ -450,7 +450,7 @@ def check_installed_files(root: Path, name: str, family: str) -> None:
     manifest = load_manifest(find_repo_root() / "exporters" / name / "manifest.yaml")
     spec = manifest.rpm if family == "rpm" else manifest.deb
     user = spec.system_user
-    env_file = f"{dists.DISTS[EL_DIST if family == 'rpm' else DEB_DIST].env_dir}/{name}"
+    env_file = f"{matrix.DISTS[EL_DIST if family == 'rpm' else DEB_DIST].env_dir}/{name}"
 
     (account,) = accounts(root, user)
     assert account.home == f"/var/lib/{user}", account
@@ -496,13 +496,13 @@ def check_installed_files(root: Path, name: str, family: str) -> None:
 def config_files(family: str, root: Path, el: ElRoot | None, name: str) -> set[str]:
     if family == "rpm":
         return set(el.rpm("-qc", name).stdout.split())
-    return set(DebRoot(root).conffiles(dists.deb_package_name(name)))
+    return set(DebRoot(root).conffiles(matrix.deb_package_name(name)))
 
 
 def expected_config_files(name: str, family: str) -> set[str]:
     manifest = load_manifest(find_repo_root() / "exporters" / name / "manifest.yaml")
     spec = manifest.rpm if family == "rpm" else manifest.deb
-    env_dir = dists.DISTS[EL_DIST if family == "rpm" else DEB_DIST].env_dir
+    env_dir = matrix.DISTS[EL_DIST if family == "rpm" else DEB_DIST].env_dir
     config = {e.dest for e in spec.extra_files if e.config}
     if family == "deb":  # dpkg conffiles live under /etc; others are seeded (docs/packaging.md)
         config = {path for path in config if is_deb_conffile_path(path)}
@@ -705,7 +705,7 @@ def test_apt_installs_from_the_apt_repository(name: str, site: Site, served: Ser
             sources.write_text(re.sub(r"^Signed-By:.*$", "Trusted: yes", served_sources, flags=re.M))
         update = root.chroot("apt-get", "update", "--error-on=any", what="apt-get update")
         words = install_words(install, "apt")
-        package = dists.deb_package_name(name)
+        package = matrix.deb_package_name(name)
         assert words == ["install", package], install
         with timed(f"apt {' '.join(words)} ({name}, bookworm)"):
             result = root.chroot("apt", "-y", *words, what=f"apt install {package}")
@@ -833,7 +833,7 @@ def test_portal_has_a_page_per_exporter_and_the_tested_texts(site: Site, served:
             assert texts[f"cmd-rpm-{dist}-1"] == repo_files.yum_setup_commands(base, dist).rstrip("\n")
             assert texts[f"cmd-rpm-{dist}-2"] == f"sudo dnf install {name}"
         for dist in manifest.deb.targets:
-            codename = dists.DISTS[dist].codename
+            codename = matrix.DISTS[dist].codename
             assert texts[f"cmd-deb-{dist}-1-f"] == repo_files.apt_sources_file(base, codename), (name, dist)
             assert texts[f"cmd-deb-{dist}-1"] == repo_files.apt_setup_commands(base, codename).rstrip("\n")
-            assert texts[f"cmd-deb-{dist}-2"] == f"sudo apt install {dists.deb_package_name(name)}"
+            assert texts[f"cmd-deb-{dist}-2"] == f"sudo apt install {matrix.deb_package_name(name)}"

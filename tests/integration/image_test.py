@@ -37,9 +37,11 @@ from hub.catalog import artifact as catalog
 from hub.image import build as oci
 from hub.common.errors import HubError
 from hub.upstream.archive import extract_binaries
-from hub.upstream.lock import LockedArchive, Lock, format_source_date, source_date_of, write_lock
+from hub.upstream.lock import LockedArchive, Lock, source_date_of, write_lock
+from hub.common.dates import format_source_date
 from hub.manifest.load import load_manifest
 from hub.upstream.mirror import build_mirror, fetch_deb
+from hub.common import schemas
 
 from integration.offline import debian_cache
 from integration.roots import ELF_AARCH64, ELF_X86_64, base_env, free_port, run
@@ -160,7 +162,7 @@ def skopeo(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_docker_json_and_determinism(built: Built, tmp_path: Path) -> None:
-    catalog.validate(built.doc, "docker")
+    schemas.validate(built.doc, "docker")
     (img,) = built.doc["images"]
     assert img["digest"] == built.image.digest
     assert img["platforms"] == ["linux/amd64", "linux/arm64"]

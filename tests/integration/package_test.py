@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.catalog.artifact import validate
+from hub.common.schemas import validate
 from hub.upstream.mirror import serve
 
 from integration.offline import build_offline_mirror

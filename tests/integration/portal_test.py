@@ -27,7 +27,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from hub.common import matrix as dists
+from hub.common import matrix
 from hub.repos import files as repo_files
 from testkit import synthetic
 
@@ -287,7 +287,7 @@ def test_exporter_page_shows_the_matrix(driver, base, site) -> None:
         "return Array.from(document.querySelectorAll('table.matrix tbody tr')).map(tr =>"
         " [tr.dataset.family, tr.dataset.dist, Array.from(tr.querySelectorAll('td')).map(td => [td.dataset.arch, td.dataset.status, td.innerText])])"
     )
-    assert [(f, d) for f, d, _ in cells] == [("rpm", d) for d in dists.RPM_DISTS] + [("deb", d) for d in dists.DEB_DISTS]
+    assert [(f, d) for f, d, _ in cells] == [("rpm", d) for d in matrix.RPM_DISTS] + [("deb", d) for d in matrix.DEB_DISTS]
     for family, dist, row in cells:
         for arch, status, text in row:
             assert md["artifacts"][family][dist][arch] == status

@@ -173,7 +173,7 @@ class Faults:
     def __init__(self, root: Path, dest: Path, site: Path, key: dict, verifier: Verifier, tmpdir: Path):
         self.root, self.dest, self.site, self.key, self.verifier, self.tmpdir = root, dest, site, key, verifier, tmpdir
         self.base = (dest / "current").as_uri()
-        self.argv = publish_argv(site, dest, self.base, lean=True)
+        self.argv = publish_argv(site, dest, self.base)
         self.env = publish_env(key["secret"], root, tmpdir)
         self.keyrings: set[str] = set()
         self.client_checks = 0

@@ -74,11 +74,9 @@ def short_tmpdir() -> Iterator[Path]:
 CLI = "import sys; from hub.cli import main; sys.exit(main())"
 
 
-def publish_argv(site: Path, dest: Path, base_url: str, *extra: str, lean: bool = False) -> list[str]:
-    """`hub publish` through the engine's CLI (hub.cli, as the Pants rule runs it), or with
-    `lean` through `python -m hub.site.publish` (the same command without importing every other
-    concern: a shorter start-up for the many runs of the fault-injection test)."""
-    entry = ["-m", "hub.site.publish"] if lean else ["-c", CLI]
+def publish_argv(site: Path, dest: Path, base_url: str, *extra: str) -> list[str]:
+    """`hub publish` through the engine's CLI (hub.cli, as the Pants rule runs it)."""
+    entry = ["-c", CLI]
     return [sys.executable, *entry, "publish", "--site", str(site), "--dest", str(dest), "--base-url", base_url, *extra]
 
 

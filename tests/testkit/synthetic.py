@@ -16,7 +16,8 @@ from typing import Any, Iterable, Sequence
 import yaml
 
 from hub.catalog import artifact as catalog
-from hub.common import matrix as dists
+from hub.common import matrix
+from hub.common import files
 
 CATEGORIES = ("Database", "Infrastructure", "Messaging", "Network", "Storage", "System", "Web")
 BUILD_DATE = "2025-06-01T12:00:00Z"
@@ -32,8 +33,8 @@ class Spec:
     description: str = "Synthetic exporter for tests"
     version: str = "v1.2.3"
     archs: Sequence[str] = ("amd64", "arm64")
-    rpm: Sequence[str] = dists.RPM_DISTS
-    deb: Sequence[str] = dists.DEB_DISTS
+    rpm: Sequence[str] = matrix.RPM_DISTS
+    deb: Sequence[str] = matrix.DEB_DISTS
     docker: bool = True
     port: int | None = 9100
     license: str | None = "Apache-2.0"
@@ -103,14 +104,14 @@ def _digest(text: str) -> str:
 def package_json(spec: Spec, kind: str, arch: str, dist: str, site: str | os.PathLike[str], version: str) -> dict[str, Any]:
     """Writes a small, unique package file at its package.url under ``site`` and returns its
     artifact JSON (sha256 and size read from the file)."""
-    d = dists.DISTS[dist]
+    d = matrix.DISTS[dist]
     if kind == "rpm":
         name = spec.name
-        filename = f"{name}-{version}-1.{d.release_suffix}.{dists.RPM_ARCH[arch]}.rpm"
+        filename = f"{name}-{version}-1.{d.release_suffix}.{matrix.RPM_ARCH[arch]}.rpm"
         metadata = {"name": name, "version": version, "release": f"1.{d.release_suffix}",
-                    "arch": dists.RPM_ARCH[arch], "summary": spec.description, "license": spec.license or "NOASSERTION"}
+                    "arch": matrix.RPM_ARCH[arch], "summary": spec.description, "license": spec.license or "NOASSERTION"}
     else:
-        name = dists.deb_package_name(spec.name)
+        name = matrix.deb_package_name(spec.name)
         filename = f"{name}_{version}-1+{d.release_suffix}_{arch}.deb"
         metadata = {"package": name, "version": f"{version}-1+{d.release_suffix}", "architecture": arch,
                     "section": "net", "priority": "optional", "maintainer": "Monitoring Hub <hub@example.org>",
@@ -163,7 +164,7 @@ def artifact_jsons(spec: Spec, site: str | os.PathLike[str]) -> dict[str, dict[s
     for kind, targets in (("rpm", spec.rpm), ("deb", spec.deb)):
         for dist in targets:
             for arch in spec.archs:
-                aid = dists.artifact_id(kind, arch, dist)
+                aid = matrix.artifact_id(kind, arch, dist)
                 if built is None or aid in built or aid in stale:
                     version = spec.stale_version if aid in stale else spec.clean_version
                     out[aid] = package_json(spec, kind, arch, dist, site, version)
@@ -180,7 +181,7 @@ def write_exporters(root: str | os.PathLike[str], specs: Sequence[Spec]) -> dict
     for spec in specs:
         write_manifest(paths["exporters"], spec)
         for aid, doc in artifact_jsons(spec, paths["site"]).items():
-            catalog.write_json_atomic(Path(paths["artifacts"]) / spec.name / f"{aid}.json", doc)
+            files.write_json(Path(paths["artifacts"]) / spec.name / f"{aid}.json", doc)
     return paths
 
 
@@ -215,11 +216,11 @@ def build_site(root: str | os.PathLike[str], specs: Sequence[Spec], *, base_url:
     portal (``hub portal``), from ``specs``. Returns the site directory."""
     from hub.catalog import aggregate
     from hub.site import portal
-    from hub.manifest.load import load_manifest
+    from hub.manifest.load import find_manifests, load_manifest
 
     paths = write_exporters(root, specs)
     site = Path(paths["site"])
-    manifests = [load_manifest(p) for p in aggregate.find_manifests([paths["exporters"]])]
+    manifests = [load_manifest(p) for p in find_manifests([paths["exporters"]])]
     artifacts = aggregate.read_artifacts([paths["artifacts"]])
     aggregate.build_catalog(manifests, artifacts, site / "catalog", warn=lambda message: None)
     portal.build_portal(site / "catalog", site, readmes=paths["exporters"], base_url=base_url)

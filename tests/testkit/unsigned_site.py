@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Sequence
 
 from hub.catalog import artifact as catalog
-from hub.common import matrix as dists
+from hub.common import matrix
 from hub.repos import apt as repo_apt
 from hub.repos import yum as repo_yum
 from testkit import synthetic
-from hub.repos.common import format_source_date, write_entry
+from hub.repos.common import write_entry
+from hub.common.dates import format_source_date
+from hub.common import files
 from testkit.packages import SOURCE_DATE, make_package
 
 EXPORTER = "node_exporter"
@@ -70,33 +72,33 @@ def build_unsigned_site(
     source = {"url": f"https://github.com/example/{exporter}/releases/download/v{version}/{exporter}.tar.gz",
               "sha256": "0" * 64}
     for dist in rpm_dists:
-        d = dists.DISTS[dist]
+        d = matrix.DISTS[dist]
         for arch in archs:
             rpm = make_package("rpm", built, name=exporter, version=version, release=f"1.{d.release_suffix}",
                                arch=arch, payload=f"{exporter} {version} {dist} {arch}".encode(), source_date=epoch)
-            aid = dists.artifact_id("rpm", arch, dist)
+            aid = matrix.artifact_id("rpm", arch, dist)
             metadata = {"name": exporter, "version": version, "release": f"1.{d.release_suffix}",
-                        "arch": dists.RPM_ARCH[arch], "summary": f"Synthetic {exporter}", "license": "Apache-2.0"}
+                        "arch": matrix.RPM_ARCH[arch], "summary": f"Synthetic {exporter}", "license": "Apache-2.0"}
             doc = catalog.package_artifact(kind="rpm", exporter=exporter, version=version, arch=arch, dist=dist,
                                            build_date=build_date, path=rpm, package_name=exporter,
                                            metadata=metadata, source=source)
-            catalog.write_json_atomic(built / f"{aid}.json", doc)
+            files.write_json(built / f"{aid}.json", doc)
             write_entry(entries / "yum" / f"{rpm.name}.json", repo_yum.yum_entry(rpm, dist=dist))
             rpms[aid] = rpm
-    deb_name = dists.deb_package_name(exporter)
+    deb_name = matrix.deb_package_name(exporter)
     for dist in deb_dists:
-        d = dists.DISTS[dist]
+        d = matrix.DISTS[dist]
         for arch in archs:
             deb = make_package("deb", built, name=deb_name, version=version, release=f"1+{d.release_suffix}",
                                arch=arch, payload=f"{exporter} {version} {dist} {arch}".encode(), source_date=epoch)
-            aid = dists.artifact_id("deb", arch, dist)
+            aid = matrix.artifact_id("deb", arch, dist)
             metadata = {"package": deb_name, "version": f"{version}-1+{d.release_suffix}", "architecture": arch,
                         "section": "net", "priority": "optional", "maintainer": "Monitoring Hub <hub@example.org>",
                         "depends": [], "conflicts": [], "replaces": []}
             doc = catalog.package_artifact(kind="deb", exporter=exporter, version=version, arch=arch, dist=dist,
                                            build_date=build_date, path=deb, package_name=deb_name,
                                            metadata=metadata, source=source)
-            catalog.write_json_atomic(built / f"{aid}.json", doc)
+            files.write_json(built / f"{aid}.json", doc)
             write_entry(entries / "apt" / f"{deb.name}.json", repo_apt.apt_entry(deb))
             debs[aid] = deb
     site = root / "site"

@@ -25,7 +25,6 @@ an exporter without a manifest is left out, with a warning. Nothing here reads t
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -35,16 +34,17 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from hub.catalog import artifact as catalog
-from hub.common import matrix as dists
+from hub.common import matrix
 from hub.common.errors import FieldError, HubError
-from hub.manifest.load import GITHUB_PREFIX, MANIFEST_FILE, Manifest, load_manifest
+from hub.manifest.load import GITHUB_PREFIX, Manifest
+from hub.common import files
+from hub.common import schemas
 
 __all__ = [
     "STATUSES",
     "aggregate_exporter",
     "build_catalog",
     "build_index",
-    "find_manifests",
     "is_pinned",
     "read_artifacts",
     "status_counts",
@@ -70,40 +70,14 @@ def artifact_id_of(doc: Mapping[str, Any]) -> str:
     kind = doc.get("artifact_type")
     if kind == "docker":
         return "docker"
-    return dists.artifact_id(str(kind), str(doc.get("arch")), str(doc.get("dist")))
-
-
-_VALIDATORS: dict[str, Any] = {}
-
-
-def schema_errors(doc: Any, schema_name: str) -> list[FieldError]:
-    """Like :func:`hub.catalog.artifact.schema_errors`, with one validator per schema for the whole
-    process: a catalog holds thousands of documents, and building a validator costs more
-    than using it."""
-    validator = _VALIDATORS.get(schema_name)
-    if validator is None:
-        validator = catalog._validator_class()(catalog.load_schema(schema_name))
-        _VALIDATORS[schema_name] = validator
-    out = []
-    for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
-        path = ""
-        for part in error.absolute_path:
-            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-        out.append(FieldError(path, error.message))
-    return out
-
-
-def validate(doc: Any, schema_name: str, *, what: str) -> None:
-    errors = schema_errors(doc, schema_name)
-    if errors:
-        raise catalog.SchemaError(what, errors)
+    return matrix.artifact_id(str(kind), str(doc.get("arch")), str(doc.get("dist")))
 
 
 def _check_docker(doc: Any) -> list[FieldError]:
     """docker.json's own schema (``docker.schema.json``) when this engine ships it; otherwise
     the fields the aggregation relies on."""
     try:
-        return schema_errors(doc, "docker")
+        return schemas.schema_errors(doc, "docker")
     except (FileNotFoundError, OSError):
         pass
     errors = []
@@ -124,9 +98,9 @@ def check_artifact(doc: Any, display: str) -> None:
     if isinstance(doc, dict) and doc.get("artifact_type") == "docker":
         errors = _check_docker(doc)
     else:
-        errors = schema_errors(doc, "artifact")
+        errors = schemas.schema_errors(doc, "artifact")
     if errors:
-        raise catalog.SchemaError(display, errors)
+        raise schemas.SchemaError(display, errors)
 
 
 class Artifacts(dict):  # type: ignore[type-arg]
@@ -177,7 +151,7 @@ def read_artifacts(
                     raise HubError(f"{shown}: {exporter} {aid} differs from {origin[key]} (two builds of one artifact)")
                 found[exporter][aid] = doc
                 origin.setdefault(key, shown)
-                if key not in found.paths and not os.path.islink(path) and text == catalog.dumps(doc):
+                if key not in found.paths and not os.path.islink(path) and text == files.dumps_json(doc):
                     found.paths[key] = path
     return found
 
@@ -260,7 +234,7 @@ def aggregate_exporter(
         "pinned": bool(pinned),
         "packages": {
             "rpm": manifest.name if manifest.rpm is not None else None,
-            "deb": dists.deb_package_name(manifest.name) if manifest.deb is not None else None,
+            "deb": matrix.deb_package_name(manifest.name) if manifest.deb is not None else None,
         },
         "status_counts": status_counts(artifacts),
     }
@@ -310,24 +284,6 @@ def build_index(metadatas: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def find_manifests(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
-    """Manifest files from files and directories (a directory is an exporter directory, or a
-    directory of them: ``exporters/``)."""
-    out: list[str] = []
-    for p in map(os.fspath, paths):
-        if os.path.isdir(p):
-            own = os.path.join(p, MANIFEST_FILE)
-            if os.path.isfile(own):
-                out.append(own)
-            else:
-                out.extend(str(m) for m in sorted(Path(p).glob(f"*/{MANIFEST_FILE}")))
-        elif os.path.isfile(p):
-            out.append(p)
-        else:
-            raise HubError(f"{p}: no such manifest file or directory")
-    return out
-
-
 def build_catalog(
     manifests: Sequence[Manifest],
     artifacts: Mapping[str, Mapping[str, Mapping[str, Any]]],
@@ -360,7 +316,7 @@ def build_catalog(
         metadata = aggregate_exporter(manifest, present, pinned=is_pin)
         if not metadata["pinned"]:
             unpinned.append(manifest.name)
-        validate(metadata, "metadata", what=f"{manifest.name}/{METADATA_FILE}")
+        schemas.validate(metadata, "metadata", what=f"{manifest.name}/{METADATA_FILE}")
         metadatas.append(metadata)
         for aid in sorted(declared & set(present)):
             target = out / manifest.name / f"{aid}.json"
@@ -371,8 +327,8 @@ def build_catalog(
                 continue
             if _same_json(target, present[aid]):
                 continue
-            catalog.write_json_atomic(target, present[aid])
-        catalog.write_json_atomic(out / manifest.name / METADATA_FILE, metadata)
+            files.write_json(target, present[aid])
+        files.write_json(out / manifest.name / METADATA_FILE, metadata)
 
     for name in unpinned:
         message = f"{name}: the upstream is not pinned, its artifacts show as missing; pin it with `./pants update-lock exporters/{name}::`"
@@ -380,8 +336,8 @@ def build_catalog(
             raise HubError(message + " ([hub].require_pinned is set)")
         warn(message)
     index = build_index(metadatas)
-    validate(index, "index", what=INDEX_FILE)
-    catalog.write_json_atomic(out / INDEX_FILE, index)
+    schemas.validate(index, "index", what=INDEX_FILE)
+    files.write_json(out / INDEX_FILE, index)
     return index
 
 
@@ -416,43 +372,6 @@ def _link_atomic(source: str, target: Path) -> bool:
 
 def _same_json(path: Path, doc: Any) -> bool:
     try:
-        return path.read_text(encoding="utf-8") == catalog.dumps(doc)
+        return path.read_text(encoding="utf-8") == files.dumps_json(doc)
     except (OSError, UnicodeDecodeError):
         return False
-
-
-# --------------------------------------------------------------------------------------------
-# CLI: hub catalog --manifests ... --artifacts ... --out catalog/
-# --------------------------------------------------------------------------------------------
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "catalog",
-        help="aggregate artifact JSONs into the site's catalog (metadata.json per exporter, index.json)",
-        description=(
-            "Compares each manifest's declared matrix with the artifact JSONs found and writes "
-            "<out>/<exporter>/{<artifact id>.json,metadata.json} and <out>/index.json, atomically. "
-            "A declared artifact without a JSON is 'missing'; one built for another version is 'stale'."
-        ),
-    )
-    p.add_argument("--manifests", nargs="+", required=True, metavar="PATH",
-                   help="manifest.yaml files, exporter directories, or a directory of them (exporters/)")
-    p.add_argument("--artifacts", nargs="*", default=[], metavar="DIR",
-                   help="directories searched (recursively) for artifact JSONs; may be the output catalog itself")
-    p.add_argument("--out", required=True, metavar="DIR", help="the catalog directory (<site>/catalog)")
-    p.add_argument("--require-pinned", action="store_true",
-                   help="an exporter whose upstream is not pinned is an error, not a warning")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    manifests = [load_manifest(p) for p in find_manifests(args.manifests)]
-    artifacts = read_artifacts(args.artifacts)
-    index = build_catalog(manifests, artifacts, args.out, require_pinned=args.require_pinned)
-    t = index["totals"]
-    print(
-        f"{t['exporters']} exporters, {t['total']} artifacts: {t['success']} success, "
-        f"{t['stale']} stale, {t['failed']} failed, {t['missing']} missing -> {args.out}"
-    )
-    return 0

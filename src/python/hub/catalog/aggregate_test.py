@@ -9,15 +9,16 @@ import time
 from pathlib import Path
 
 import pytest
+from testkit import synthetic
 
 from hub import cli
 from hub.catalog import aggregate
-from hub.catalog import artifact as catalog
-from hub.common import matrix as dists
-from testkit import synthetic
-from hub.catalog.artifact import SchemaError
+from hub.common.schemas import SchemaError
+from hub.common import matrix
 from hub.common.errors import HubError
 from hub.manifest.load import load_manifest
+from hub.common import files
+from hub.common import schemas
 
 
 def _setup(tmp_path: Path, spec: synthetic.Spec):
@@ -28,11 +29,11 @@ def _setup(tmp_path: Path, spec: synthetic.Spec):
 def test_all_built_is_success_in_the_seed_shape(tmp_path: Path) -> None:
     manifest, docs = _setup(tmp_path, synthetic.Spec("node_exporter", port=9100))
     md = aggregate.aggregate_exporter(manifest, docs)
-    catalog.validate(md, "metadata")
+    schemas.validate(md, "metadata")
     assert md["format_version"] == "3.0"
     assert (md["exporter"], md["version"], md["category"]) == ("node_exporter", "1.2.3", "System")
-    assert md["artifacts"]["rpm"] == {d: {"amd64": "success", "arm64": "success"} for d in dists.RPM_DISTS}
-    assert md["artifacts"]["deb"] == {d: {"amd64": "success", "arm64": "success"} for d in dists.DEB_DISTS}
+    assert md["artifacts"]["rpm"] == {d: {"amd64": "success", "arm64": "success"} for d in matrix.RPM_DISTS}
+    assert md["artifacts"]["deb"] == {d: {"amd64": "success", "arm64": "success"} for d in matrix.DEB_DISTS}
     assert md["artifacts"]["docker"] == "success"
     assert md["status_counts"] == {"success": 15, "stale": 0, "failed": 0, "missing": 0, "total": 15}
     assert md["packages"] == {"rpm": "node_exporter", "deb": "node-exporter"}
@@ -46,14 +47,14 @@ def test_declared_but_absent_is_missing_never_dropped(tmp_path: Path) -> None:
     md = aggregate.aggregate_exporter(manifest, docs)
     assert md["artifacts"]["rpm"]["el9"] == {"amd64": "success", "arm64": "missing"}
     assert md["artifacts"]["rpm"]["el8"] == {"amd64": "missing", "arm64": "missing"}
-    assert set(md["artifacts"]["deb"]) == set(dists.DEB_DISTS)
+    assert set(md["artifacts"]["deb"]) == set(matrix.DEB_DISTS)
     assert md["artifacts"]["docker"] == "missing"
     assert md["status_counts"]["missing"] == 14 and md["status_counts"]["total"] == 15
     # Nothing at all: still the whole declared matrix, and no date invented.
     empty = aggregate.aggregate_exporter(manifest, {})
     assert empty["status_counts"] == {"success": 0, "stale": 0, "failed": 0, "missing": 15, "total": 15}
     assert empty["last_updated"] is None
-    catalog.validate(empty, "metadata")
+    schemas.validate(empty, "metadata")
 
 
 def test_other_version_is_stale(tmp_path: Path) -> None:
@@ -83,7 +84,7 @@ def test_undeclared_artifacts_and_disabled_families_are_left_out(tmp_path: Path)
     assert md["artifacts"] == {"rpm": {"el9": {"amd64": "success"}}, "deb": {}}
     assert md["packages"] == {"rpm": "b_exporter", "deb": None}
     assert md["port"] is None
-    catalog.validate(md, "metadata")
+    schemas.validate(md, "metadata")
 
 
 def test_unpinned_upstream_is_reported(tmp_path: Path) -> None:
@@ -113,7 +114,7 @@ def test_metadata_schema_is_strict(tmp_path: Path, mutate, message: str) -> None
     md = json.loads(json.dumps(aggregate.aggregate_exporter(manifest, docs)))
     mutate(md)
     with pytest.raises(SchemaError, match=message):
-        catalog.validate(md, "metadata", what="metadata.json")
+        schemas.validate(md, "metadata", what="metadata.json")
 
 
 def test_index_lists_every_exporter_sorted_with_counts(tmp_path: Path) -> None:
@@ -124,7 +125,7 @@ def test_index_lists_every_exporter_sorted_with_counts(tmp_path: Path) -> None:
         manifest, docs = _setup(tmp_path, spec)
         mds.append(aggregate.aggregate_exporter(manifest, docs))
     index = aggregate.build_index(mds)
-    catalog.validate(index, "index")
+    schemas.validate(index, "index")
     assert [e["name"] for e in index["exporters"]] == ["alpha_exporter", "mid_exporter", "zeta_exporter"]
     assert [e["status"] for e in index["exporters"]] == ["missing", "missing", "success"]
     assert index["categories"] == {"System": 1, "Web": 2}
@@ -133,7 +134,7 @@ def test_index_lists_every_exporter_sorted_with_counts(tmp_path: Path) -> None:
     bad = json.loads(json.dumps(index))
     bad["exporters"][0]["extra"] = True
     with pytest.raises(SchemaError):
-        catalog.validate(bad, "index")
+        schemas.validate(bad, "index")
 
 
 def test_read_artifacts_validates_and_ignores_other_files(tmp_path: Path) -> None:
@@ -191,7 +192,7 @@ def test_cli_writes_the_catalog_deterministically_and_in_place(tmp_path: Path, c
         + [f"f_exporter/{a.id}.json" for a in load_manifest(Path(paths["exporters"]) / "f_exporter" / "manifest.yaml").matrix()]
     )
     for path in out.rglob("metadata.json"):
-        catalog.validate(json.loads(path.read_text()), "metadata", what=str(path))
+        schemas.validate(json.loads(path.read_text()), "metadata", what=str(path))
     first = {p: p.read_bytes() for p in out.rglob("*.json")}
     # Again, reading the catalog itself (in place): byte-identical, nothing from the clock.
     time.sleep(1.1)
@@ -217,9 +218,9 @@ def _writer(root: str, jobs: list[tuple[str, dict]], barrier, shared: str, share
         for rel, doc in jobs:
             doc = json.loads(json.dumps(doc))
             doc["package"]["size_bytes"] += r  # every round writes different bytes
-            catalog.write_json_atomic(os.path.join(root, rel), doc)
+            files.write_json(os.path.join(root, rel), doc)
         # Everyone also races on one shared path: the last rename wins, nothing is torn.
-        catalog.write_json_atomic(os.path.join(root, shared), shared_docs[index % len(shared_docs)])
+        files.write_json(os.path.join(root, shared), shared_docs[index % len(shared_docs)])
 
 
 def test_100_concurrent_writers_never_tear_and_all_are_aggregated(tmp_path: Path) -> None:
@@ -280,10 +281,10 @@ def test_canonical_artifact_jsons_are_linked_others_rewritten(tmp_path: Path) ->
     aggregate.build_catalog([manifest], aggregate.read_artifacts([paths["artifacts"]]), out, warn=lambda m: None)
     assert os.path.samefile(src / "rpm_amd64_el9.json", out / "k_exporter" / "rpm_amd64_el9.json")
     assert not os.path.samefile(src / "docker.json", out / "k_exporter" / "docker.json")
-    assert (out / "k_exporter" / "docker.json").read_text() == catalog.dumps(json.loads((src / "docker.json").read_text()))
+    assert (out / "k_exporter" / "docker.json").read_text() == files.dumps_json(json.loads((src / "docker.json").read_text()))
     # A writer replacing the source (atomically) never changes the published copy.
     before = (out / "k_exporter" / "rpm_amd64_el9.json").read_bytes()
     doc = json.loads(before)
     doc["package"]["size_bytes"] += 1
-    catalog.write_json_atomic(src / "rpm_amd64_el9.json", doc)
+    files.write_json(src / "rpm_amd64_el9.json", doc)
     assert (out / "k_exporter" / "rpm_amd64_el9.json").read_bytes() == before

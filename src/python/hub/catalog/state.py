@@ -26,129 +26,33 @@ directory itself (a location whose last path segment is ``catalog``): a director
 
 from __future__ import annotations
 
-import argparse
-import functools
 import http.client
 import json
 import os
 import re
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from hub import __version__
-from hub.common.errors import HubError, network_reason
-from hub.manifest.load import MANIFEST_FILE, Artifact, Manifest, load_manifest
+from hub.common import http
+from hub.common.errors import HubError
+from hub.common.semver import SemVer, is_semver, parse_semver
+from hub.manifest.load import Artifact, Manifest
 
 __all__ = [
     "CatalogReader",
-    "SemVer",
     "StateResult",
     "compare",
     "compare_all",
     "format_table",
-    "parse_semver",
     "report_json",
 ]
 
 DEFAULT_TIMEOUT = 30.0
 MAX_JSON_BYTES = 32 << 20  # a catalog index of thousands of exporters is a few MB
 STATUSES = ("new", "upgrade", "downgrade", "rebuild", "up-to-date")
-
-# --------------------------------------------------------------------------------------------
-# Semantic versions (https://semver.org/spec/v2.0.0.html), with an optional leading "v"
-# --------------------------------------------------------------------------------------------
-
-_NUM = r"(?:0|[1-9][0-9]*)"
-_PRE_ID = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
-_BUILD_ID = r"[0-9A-Za-z-]+"
-SEMVER_PATTERN = (
-    rf"v?(?P<major>{_NUM})\.(?P<minor>{_NUM})\.(?P<patch>{_NUM})"
-    rf"(?:-(?P<pre>{_PRE_ID}(?:\.{_PRE_ID})*))?"
-    rf"(?:\+(?P<build>{_BUILD_ID}(?:\.{_BUILD_ID})*))?"
-)
-_SEMVER_RE = re.compile(SEMVER_PATTERN)
-SEMVER_EXPECTED = (
-    "a semantic version MAJOR.MINOR.PATCH with an optional leading 'v', -prerelease and +build "
-    "(like v1.2.3, 1.2.3 or 1.2.3-rc.1; no leading zeros)"
-)
-
-
-@functools.total_ordering
-class SemVer:
-    """A parsed semantic version. Equality and order follow semver precedence, so build
-    metadata is ignored (``1.0.0+a == 1.0.0+b``) and ``v1.0.0 == 1.0.0``; ``text`` keeps the
-    original spelling."""
-
-    __slots__ = ("text", "major", "minor", "patch", "prerelease", "build")
-
-    def __init__(self, text: str, major: int, minor: int, patch: int,
-                 prerelease: tuple[str, ...] = (), build: tuple[str, ...] = ()):
-        self.text = text
-        self.major, self.minor, self.patch = major, minor, patch
-        self.prerelease = prerelease
-        self.build = build
-
-    @property
-    def is_prerelease(self) -> bool:
-        return bool(self.prerelease)
-
-    @property
-    def core(self) -> tuple[int, int, int]:
-        return (self.major, self.minor, self.patch)
-
-    def _key(self) -> tuple[Any, ...]:
-        # A release ranks above all of its prereleases; prerelease identifiers compare one by
-        # one, numeric ones numerically and below alphanumeric ones; a longer list of equal
-        # leading identifiers ranks higher (Python's tuple order does exactly that).
-        pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.prerelease)
-        return (self.core, 0 if self.prerelease else 1, pre)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SemVer):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __lt__(self, other: SemVer) -> bool:
-        if not isinstance(other, SemVer):
-            return NotImplemented
-        return self._key() < other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __repr__(self) -> str:
-        return f"SemVer({self.text!r})"
-
-
-def parse_semver(text: Any, *, what: str | None = None) -> SemVer:
-    """Parses ``text`` strictly; HubError (naming ``what``, e.g. a file and field) otherwise."""
-    m = _SEMVER_RE.fullmatch(text) if isinstance(text, str) else None
-    if m is None:
-        shown = repr(text) if isinstance(text, str) else f"{type(text).__name__} {text!r}"
-        prefix = f"{what}: " if what else ""
-        raise HubError(f"{prefix}{shown} is not {SEMVER_EXPECTED}")
-    pre = m.group("pre")
-    build = m.group("build")
-    return SemVer(
-        text,
-        int(m.group("major")),
-        int(m.group("minor")),
-        int(m.group("patch")),
-        tuple(pre.split(".")) if pre else (),
-        tuple(build.split(".")) if build else (),
-    )
-
-
-def is_semver(text: Any) -> bool:
-    return isinstance(text, str) and _SEMVER_RE.fullmatch(text) is not None
-
 
 # --------------------------------------------------------------------------------------------
 # Reading a deployed catalog (directory or URL)
@@ -229,26 +133,14 @@ class CatalogReader:
         return raw
 
     def _read_url(self, url: str, optional: bool) -> bytes | None:
-        request = urllib.request.Request(
-            url, headers={"User-Agent": f"monitoring-hub/{__version__}", "Accept": "application/json"}
-        )
         try:
-            with self._open(request, timeout=self.timeout) as response:
-                raw = response.read(MAX_JSON_BYTES + 1)
-        except urllib.error.HTTPError as e:
-            if e.code in (404, 410) and optional:
+            return http.get(url, max_bytes=MAX_JSON_BYTES, timeout=self.timeout, opener=self._open,
+                            headers={"Accept": "application/json"}, service="the catalog").body
+        except http.HttpStatusError as e:
+            if e.status in (404, 410) and optional:
                 return None
-            hint = " (is the catalog location right?)" if e.code in (404, 410) else ""
-            raise HubError(f"cannot fetch {url}: HTTP {e.code} {e.reason}{hint}") from None
-        except urllib.error.URLError as e:
-            raise HubError(f"cannot reach the catalog at {url}: {network_reason(e.reason)}") from None
-        except TimeoutError:
-            raise HubError(f"cannot fetch {url}: timed out after {self.timeout:g} s") from None
-        except (OSError, http.client.HTTPException) as e:
-            raise HubError(f"cannot fetch {url}: {network_reason(e)}") from None
-        if len(raw) > MAX_JSON_BYTES:
-            raise HubError(f"{url}: larger than {MAX_JSON_BYTES} bytes")
-        return raw
+            hint = " (is the catalog location right?)" if e.status in (404, 410) else ""
+            raise HubError(f"{e}{hint}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -481,73 +373,3 @@ def format_table(results: Sequence[StateResult]) -> str:
 # --------------------------------------------------------------------------------------------
 # CLI: hub state --catalog <dir|url> [--json] [--allow-downgrade] MANIFEST...
 # --------------------------------------------------------------------------------------------
-
-
-def manifest_paths(paths: Sequence[str]) -> list[str]:
-    """Manifest files from files and directories (an exporter directory, or exporters/)."""
-    out: list[str] = []
-    for p in paths:
-        if os.path.isdir(p):
-            own = os.path.join(p, MANIFEST_FILE)
-            if os.path.isfile(own):
-                out.append(own)
-            else:
-                found = sorted(
-                    os.path.join(p, d, MANIFEST_FILE)
-                    for d in os.listdir(p)
-                    if os.path.isfile(os.path.join(p, d, MANIFEST_FILE))
-                )
-                if not found:
-                    raise HubError(f"{p}: no {MANIFEST_FILE} in this directory or its subdirectories")
-                out.extend(found)
-        elif os.path.isfile(p):
-            out.append(p)
-        else:
-            raise HubError(f"{p}: no such manifest file or directory")
-    return out
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "state",
-        help="compare manifests with a deployed catalog: what to build and publish",
-        description=(
-            "Per exporter: new, upgrade, downgrade (refused unless --allow-downgrade), rebuild "
-            "(same version, a declared artifact is failed or missing) or up-to-date. Versions "
-            "are compared as semantic versions. Exit codes: 0 fine, 1 a downgrade was refused, "
-            "2 bad input or an unreachable catalog."
-        ),
-    )
-    p.add_argument("manifests", nargs="+", metavar="MANIFEST",
-                   help="manifest.yaml files, exporter directories, or a directory of them (exporters/)")
-    p.add_argument("--catalog", required=True, metavar="DIR|URL",
-                   help="the deployed site's root (or its catalog/ directory): a directory or an http(s) URL")
-    p.add_argument("--json", action="store_true", help="print the machine-readable report instead of the table")
-    p.add_argument("--output", metavar="FILE", help="also write the JSON report to FILE")
-    p.add_argument("--allow-downgrade", action="store_true",
-                   help="publish exporters whose manifest is older than the deployed version")
-    p.add_argument("--empty-ok", action="store_true",
-                   help="a catalog without index.json is empty (every exporter is new) instead of an error")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help=f"per HTTP request (default {DEFAULT_TIMEOUT:g})")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    manifests = [load_manifest(p) for p in manifest_paths(args.manifests)]
-    reader = CatalogReader(args.catalog, timeout=args.timeout)
-    results = compare_all(manifests, reader, allow_downgrade=args.allow_downgrade, empty_ok=args.empty_ok)
-    report = report_json(results, args.catalog)
-    if args.output:
-        from hub.upstream.lock import atomic_write
-
-        atomic_write(args.output, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-    if args.json:
-        print(json.dumps(report, indent=2, sort_keys=True))
-    else:
-        print(format_table(results))
-        print(f"to build: {', '.join(report['build']) or 'nothing'}")
-    for r in results:
-        if r.status == "downgrade" and not r.build:
-            print(f"error: {r.manifest}: {r.reasons[0]}", file=sys.stderr)
-    return 1 if report["refused"] else 0

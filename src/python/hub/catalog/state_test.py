@@ -11,10 +11,17 @@ from typing import Any, Iterator
 import pytest
 
 from hub import cli
-from hub.catalog import artifact as catalog
+from hub.catalog.state import (
+    CatalogReader,
+    compare_all,
+    format_table,
+    report_json,
+)
 from hub.common.errors import HubError
+from hub.common.semver import parse_semver
 from hub.manifest.load import load_manifest
-from hub.catalog.state import CatalogReader, compare_all, format_table, parse_semver, report_json
+from hub.common import files
+from hub.common import schemas
 
 # --------------------------------------------------------------------------------------------
 # Semantic versions
@@ -187,7 +194,7 @@ def write_catalog(site: Path, deployed: dict[str, tuple[str, dict[str, str] | No
         meta = metadata(name, version, statuses or {})
         if statuses is not None:
             (cat / name).mkdir(exist_ok=True)
-            (cat / name / "metadata.json").write_text(catalog.dumps(meta))
+            (cat / name / "metadata.json").write_text(files.dumps_json(meta))
         counts = meta["status_counts"]
         entries.append(
             {
@@ -208,7 +215,7 @@ def write_catalog(site: Path, deployed: dict[str, tuple[str, dict[str, str] | No
         "categories": {"System": len(entries)} if entries else {},
         "totals": {"exporters": len(entries), "success": 0, "stale": 0, "failed": 0, "missing": 0, "total": 0},
     }
-    (cat / "index.json").write_text(catalog.dumps(index))
+    (cat / "index.json").write_text(files.dumps_json(index))
     return cat
 
 
@@ -298,9 +305,9 @@ def test_allow_downgrade(world: dict[str, Any]) -> None:
 def test_fixture_catalog_has_the_real_shape(world: dict[str, Any]) -> None:
     """The handmade deployed catalog passes the catalog's own schemas."""
     cat = world["site"] / "catalog"
-    catalog.validate(json.loads((cat / "index.json").read_text()), "index")
+    schemas.validate(json.loads((cat / "index.json").read_text()), "index")
     for path in cat.glob("*/metadata.json"):
-        catalog.validate(json.loads(path.read_text()), "metadata", what=str(path))
+        schemas.validate(json.loads(path.read_text()), "metadata", what=str(path))
 
 
 def test_catalog_written_by_the_aggregation(tmp_path: Path) -> None:
@@ -317,8 +324,8 @@ def test_catalog_written_by_the_aggregation(tmp_path: Path) -> None:
     ]
     for m in metas:
         (site / m["exporter"]).mkdir()
-        (site / m["exporter"] / "metadata.json").write_text(catalog.dumps(m))
-    (site / "index.json").write_text(catalog.dumps(aggregate.build_index(metas)))
+        (site / m["exporter"] / "metadata.json").write_text(files.dumps_json(m))
+    (site / "index.json").write_text(files.dumps_json(aggregate.build_index(metas)))
     results = {r.exporter: r for r in compare_all([ok, half], CatalogReader(str(tmp_path / "site")))}
     assert results["ok_exporter"].status == "up-to-date"
     assert results["half_exporter"].status == "rebuild"
@@ -351,7 +358,7 @@ def test_without_metadata_json_the_artifact_jsons_are_read(tmp_path: Path) -> No
 def test_metadata_newer_than_the_index_wins(tmp_path: Path) -> None:
     manifest = load_manifest(write_manifest(tmp_path, "lag_exporter", "v1.0.0"))
     cat = write_catalog(tmp_path / "site", {"lag_exporter": ("1.0.0", ALL_OK)})
-    (cat / "lag_exporter" / "metadata.json").write_text(catalog.dumps(metadata("lag_exporter", "1.1.0", ALL_OK)))
+    (cat / "lag_exporter" / "metadata.json").write_text(files.dumps_json(metadata("lag_exporter", "1.1.0", ALL_OK)))
     [r] = compare_all([manifest], CatalogReader(str(tmp_path / "site")))
     assert r.status == "downgrade" and not r.build
     assert "index.json lists 1.0.0, metadata.json says 1.1.0" in r.reasons

@@ -1,20 +1,28 @@
 """The build matrix vocabulary: distributions, architectures and their per-family names.
 
-Arches use Go/Debian names (amd64, arm64) everywhere except inside RPMs (x86_64, aarch64).
+The matrix is declared once, in ``hub/matrix.json``, which the Pants plugin reads too (the
+two run in different interpreters and resolves, so neither imports the other). Arches use
+Go/Debian names (amd64, arm64) everywhere except inside RPMs (x86_64, aarch64).
 Compression per dist is the best payload its own package manager can read; see
 docs/packaging.md for the minimum client versions behind each choice.
 """
 
 from __future__ import annotations
 
+import json
+import pkgutil
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Mapping
 
-ARCHES = ("amd64", "arm64")
-RPM_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}
-# Some upstreams mix conventions: x86_64 for amd64 but arm64 for arm64.
-UPSTREAM_LINUX_ARCH = {"amd64": "x86_64", "arm64": "arm64"}
-# GNU triplet prefix as reported by `file`/ELF e_machine, used to check binaries.
-ELF_MACHINE = {"amd64": 62, "arm64": 183}  # EM_X86_64, EM_AARCH64
+MATRIX_RESOURCE = "matrix.json"
+
+
+def _load() -> dict[str, Any]:
+    raw = pkgutil.get_data("hub", MATRIX_RESOURCE)
+    if raw is None:  # pragma: no cover - a broken installation
+        raise RuntimeError(f"hub/{MATRIX_RESOURCE} is not packaged")
+    return json.loads(raw.decode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -27,22 +35,23 @@ class Dist:
     env_dir: str  # where the service's environment file lives
 
 
-DISTS = {
-    d.name: d
-    for d in (
-        # rpm >= 4.14 (el8) reads xz; zstd payloads need rpm >= 4.16 (el9+).
-        Dist("el8", "rpm", "el8", "el8", "xz", "/etc/sysconfig"),
-        Dist("el9", "rpm", "el9", "el9", "zstd", "/etc/sysconfig"),
-        Dist("el10", "rpm", "el10", "el10", "zstd", "/etc/sysconfig"),
-        # dpkg reads zstd members since 1.21.18 (Debian 12); Ubuntu patched it in from 21.10.
-        Dist("debian-12", "deb", "bookworm", "deb12", "zstd", "/etc/default"),
-        Dist("debian-13", "deb", "trixie", "deb13", "zstd", "/etc/default"),
-        Dist("ubuntu-22.04", "deb", "jammy", "ubuntu22.04", "zstd", "/etc/default"),
-        Dist("ubuntu-24.04", "deb", "noble", "ubuntu24.04", "zstd", "/etc/default"),
-    )
-}
-RPM_DISTS = tuple(n for n, d in DISTS.items() if d.family == "rpm")
-DEB_DISTS = tuple(n for n, d in DISTS.items() if d.family == "deb")
+_MATRIX = _load()
+ARCHES: tuple[str, ...] = tuple(_MATRIX["arches"])
+RPM_ARCH: Mapping[str, str] = MappingProxyType({a: v["rpm_arch"] for a, v in _MATRIX["arches"].items()})
+# Some upstreams mix conventions: x86_64 for amd64 but arm64 for arm64.
+UPSTREAM_LINUX_ARCH: Mapping[str, str] = MappingProxyType(
+    {a: v["upstream_linux_arch"] for a, v in _MATRIX["arches"].items()}
+)
+# ELF e_machine of each arch's binaries (EM_X86_64, EM_AARCH64), to check what we package.
+ELF_MACHINE: Mapping[str, int] = MappingProxyType({a: v["elf_machine"] for a, v in _MATRIX["arches"].items()})
+# OCI platform of each arch (arm64 carries variant v8, as containerd normalizes it).
+OCI_PLATFORM: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {a: MappingProxyType(v["oci_platform"]) for a, v in _MATRIX["arches"].items()}
+)
+DISTS: Mapping[str, Dist] = MappingProxyType({name: Dist(name, **d) for name, d in _MATRIX["dists"].items()})
+RPM_DISTS: tuple[str, ...] = tuple(n for n, d in DISTS.items() if d.family == "rpm")
+DEB_DISTS: tuple[str, ...] = tuple(n for n, d in DISTS.items() if d.family == "deb")
+FAMILY_DISTS: Mapping[str, tuple[str, ...]] = MappingProxyType({"rpm": RPM_DISTS, "deb": DEB_DISTS})
 
 
 def artifact_id(kind: str, arch: str | None = None, dist: str | None = None) -> str:

@@ -25,7 +25,6 @@ image from an OCI layout pinned by digest, building such a base from directory t
 
 from __future__ import annotations
 
-import argparse
 import base64
 import concurrent.futures
 import contextlib
@@ -52,8 +51,10 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping, Sequence
 
 from hub.catalog import artifact as catalog
-from hub.common import matrix as dists
+from hub.common import matrix
 from hub.common.errors import HubError
+from hub.common import files
+from hub.common import schemas
 
 __all__ = [
     "BuiltImage",
@@ -96,10 +97,6 @@ NONROOT_GID = 65532
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CA_BUNDLE_PATH = "etc/ssl/certs/ca-certificates.crt"  # Debian/Alpine path; Go looks here first
 GZIP_LEVEL = 6
-PLATFORMS = {  # arch -> OCI platform (arm64 carries variant v8, as containerd normalizes it)
-    "amd64": {"architecture": "amd64", "os": "linux"},
-    "arm64": {"architecture": "arm64", "os": "linux", "variant": "v8"},
-}
 CHUNK = 1 << 20
 SHA256_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 REGISTRY_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
@@ -429,7 +426,7 @@ class BaseImage:
 def _platform_matches(platform: Mapping[str, Any] | None, arch: str) -> bool:
     if not isinstance(platform, Mapping):
         return False
-    want = PLATFORMS[arch]
+    want = matrix.OCI_PLATFORM[arch]
     if platform.get("os") != want["os"] or platform.get("architecture") != want["architecture"]:
         return False
     variant = platform.get("variant")
@@ -458,7 +455,7 @@ def read_base(layout_dir: str | os.PathLike[str], digest: str, arch: str, *, nam
     if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
         raise HubError(f"base image {manifest_digest}: not an image manifest")
     config = layout.read_json(manifest["config"]["digest"])
-    if config.get("architecture") != PLATFORMS[arch]["architecture"] or config.get("os") != "linux":
+    if config.get("architecture") != matrix.OCI_PLATFORM[arch]["architecture"] or config.get("os") != "linux":
         raise HubError(
             f"base image {manifest_digest}: built for {config.get('os')}/{config.get('architecture')}, not linux/{arch}"
         )
@@ -709,7 +706,7 @@ def _config(
     for key in ("Volumes", "StopSignal"):
         if base_cfg.get(key):
             cfg[key] = base_cfg[key]
-    platform = PLATFORMS[arch]
+    platform = matrix.OCI_PLATFORM[arch]
     history = list(base.config.get("history") or []) if base else []
     if base is not None and not history:
         history = [_history(f"base layer {i}", source_date) for i in range(len(base.layers))]
@@ -730,7 +727,9 @@ def _config(
 
 
 def _check_binaries(manifest: Any, arch: str, binaries_dir: str, has_base: bool) -> list[Entry]:
-    from hub.packaging.build import check_elf  # the same ELF and architecture check as the packages
+    from hub.packaging.build import (
+        check_elf,  # the same ELF and architecture check as the packages
+    )
 
     out = []
     for name in manifest.build.binaries:
@@ -777,13 +776,13 @@ def build_image(
     ca_bundle: bytes | None = None,
 ) -> BuiltImage:
     """Writes the OCI image layout ``out_dir`` (replacing it) and returns what was built."""
-    from hub.upstream.lock import parse_source_date
+    from hub.common.dates import parse_source_date
 
     docker = manifest.docker
     if docker is None:
         raise HubError(f"{manifest.path}: artifacts.docker.enabled is false: no image to build")
     epoch = parse_source_date(source_date)
-    archs = [a for a in dists.ARCHES if a in manifest.build.archs]
+    archs = [a for a in matrix.ARCHES if a in manifest.build.archs]
     missing = [a for a in archs if a not in binaries]
     if missing:
         raise HubError(f"no binaries for {', '.join(missing)} (build.archs lists them)")
@@ -854,9 +853,9 @@ def build_image(
                 "layers": base_layers + [l.descriptor for l in layers],
                 "annotations": annotations,
             }
-            desc = layout.put_json(OCI_MANIFEST, image_manifest, platform=dict(PLATFORMS[arch]))
+            desc = layout.put_json(OCI_MANIFEST, image_manifest, platform=dict(matrix.OCI_PLATFORM[arch]))
             platforms.append(PlatformImage(
-                arch, dict(PLATFORMS[arch]), desc, config_desc["digest"], config_desc["size"],
+                arch, dict(matrix.OCI_PLATFORM[arch]), desc, config_desc["digest"], config_desc["size"],
                 tuple(base_layers) + tuple(layers),
             ))
         index = {
@@ -1035,8 +1034,8 @@ def write_image_sbom(manifest: Any, lock: Any, platform: Any, out: Path, *, regi
 def build(request: Mapping[str, Any], *, base_dir: str = ".") -> tuple[BuiltImage, Path]:
     """Runs one ``hub image`` request (keys in docs/images.md); returns the image and the
     path of docker.json. Relative paths in the request are relative to ``base_dir``."""
-    from hub.upstream.lock import check_lock, read_lock
     from hub.manifest.load import load_manifest
+    from hub.upstream.lock import check_lock, read_lock
 
     missing = [k for k in REQUEST_KEYS if k not in request]
     unknown = sorted(set(request) - set(REQUEST_KEYS) - set(OPTIONAL_KEYS))
@@ -1068,7 +1067,7 @@ def build(request: Mapping[str, Any], *, base_dir: str = ".") -> tuple[BuiltImag
     binaries = request["binaries"]
     if not isinstance(binaries, dict) or not all(isinstance(v, str) for v in binaries.values()):
         raise HubError("image request: binaries must map an arch to a directory")
-    unknown_archs = sorted(set(binaries) - set(dists.ARCHES))
+    unknown_archs = sorted(set(binaries) - set(matrix.ARCHES))
     if unknown_archs:
         raise HubError(f"image request: binaries: unknown arch(es) {', '.join(unknown_archs)}")
     ca_bytes = ca_id = None
@@ -1110,9 +1109,9 @@ def build(request: Mapping[str, Any], *, base_dir: str = ".") -> tuple[BuiltImag
     }
     artifact = docker_artifact(manifest, lock, built, registry=registry, repository=repository,
                                source_date=lock.source_date, base_name=base_ref, ca_bundle=ca_id, sboms=sboms)
-    catalog.validate(artifact, "docker", what="docker.json")
+    schemas.validate(artifact, "docker", what="docker.json")
     json_path = out / "docker.json"
-    catalog.write_json_atomic(json_path, artifact)
+    files.write_json(json_path, artifact)
     return built, json_path
 
 
@@ -1207,7 +1206,7 @@ def write_base_layout(out_dir: str | os.PathLike[str], roots: Mapping[str, str |
     example Debian's libc6, unpacked with dpkg-deb -x), one layer each, owned by 0:0 with the
     trees' own modes. Deterministic like the images. Returns the index digest, which a
     manifest pins in artifacts.docker.base_image."""
-    from hub.upstream.lock import parse_source_date
+    from hub.common.dates import parse_source_date
 
     epoch = parse_source_date(source_date)
     out = Path(out_dir)
@@ -1216,9 +1215,9 @@ def write_base_layout(out_dir: str | os.PathLike[str], roots: Mapping[str, str |
     layout = Layout(out)
     layout.init()
     manifests = []
-    for arch in [a for a in dists.ARCHES if a in roots]:
+    for arch in [a for a in matrix.ARCHES if a in roots]:
         layer = build_layer(layout, tree_entries(roots[arch]), mtime=epoch, comment=f"base root ({arch})")
-        platform = PLATFORMS[arch]
+        platform = matrix.OCI_PLATFORM[arch]
         config = {
             "architecture": platform["architecture"],
             "os": "linux",
@@ -1481,104 +1480,3 @@ def push_layout(layout_dir: str | os.PathLike[str], *, registry: str, repository
         client.put_manifest(tag, top_data, top["mediaType"])
         log(f"tagged {registry}/{repository}:{tag}")
     return top["digest"]
-
-
-# --- CLI ---------------------------------------------------------------------------------------
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "image",
-        help="build the multi-arch OCI image of an exporter and its docker.json",
-        description="Reads a JSON request (manifest, lock, binaries {arch: dir}, registry, repository, "
-        "output_dir; optional tag, base_layout, base_digest, ca_bundle) and writes <output_dir>/oci/ "
-        "(OCI image layout), <exporter>-<arch>.docker.tar (docker load) and docker.json.",
-    )
-    p.add_argument("--request", required=True, metavar="FILE", help="the request JSON")
-    p.set_defaults(run=run_image)
-
-    p = subparsers.add_parser(
-        "image-push",
-        help="push an OCI layout to a registry by digest, then tag it",
-        description="Credentials: HUB_REGISTRY_USER and HUB_REGISTRY_PASSWORD, else the docker config "
-        "($DOCKER_CONFIG or ~/.docker/config.json: credHelpers, auths, credsStore).",
-    )
-    p.add_argument("--layout", required=True, metavar="DIR", help="the OCI image layout (out/oci)")
-    p.add_argument("--registry", required=True, help="registry host[:port]")
-    p.add_argument("--repository", required=True, help="repository, e.g. monitoring-hub/node_exporter")
-    p.add_argument("--tag", action="append", default=[], help="tag to apply after the push (repeatable)")
-    p.add_argument("--ref", help="which image of the layout (its ref.name); default: the multi-arch index")
-    p.add_argument("--insecure", action="store_true", help="plain HTTP (a local test registry)")
-    p.set_defaults(run=run_push)
-
-    p = subparsers.add_parser(
-        "image-validate",
-        help="load a docker archive into a Docker engine, run it and fetch its metrics (Docker SDK)",
-        description="The manifest's artifacts.docker.validation smoke test, with the host network; "
-        "the engine is --docker-host, else DOCKER_HOST.",
-    )
-    p.add_argument("--archive", required=True, help="an <exporter>-<arch>.docker.tar for this host's platform")
-    p.add_argument("--manifest", required=True, help="the exporter's manifest.yaml")
-    p.add_argument("--docker-host", help="e.g. unix:///run/docker.sock")
-    p.add_argument("--port", type=int, help="port to fetch from (default: artifacts.docker.port)")
-    p.add_argument("--arg", action="append", default=[], help="argument replacing the image's Cmd (repeatable)")
-    p.set_defaults(run=run_validate)
-
-    p = subparsers.add_parser(
-        "image-base",
-        help="build a base image OCI layout from unpacked root directories, one per arch",
-    )
-    p.add_argument("--root", action="append", required=True, metavar="ARCH=DIR", help="e.g. amd64=libc6-amd64")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--source-date", required=True, help="timestamp of every file, e.g. 2023-04-09T00:00:00Z")
-    p.add_argument("--tag", default="base")
-    p.set_defaults(run=run_base)
-
-
-def run_image(args: argparse.Namespace) -> int:
-    try:
-        request = json.loads(Path(args.request).read_text())
-    except (OSError, ValueError) as e:
-        raise HubError(f"{args.request}: cannot read the request ({e})")
-    if not isinstance(request, dict):
-        raise HubError(f"{args.request}: expected a JSON object")
-    built, json_path = build(request)
-    print(f"{built.layout_dir} {built.digest}")
-    for arch, path in built.archives.items():
-        print(path)
-    print(json_path)
-    return 0
-
-
-def run_push(args: argparse.Namespace) -> int:
-    if not REGISTRY_RE.match(args.registry):
-        raise HubError(f"--registry {args.registry!r}: expected host[:port]")
-    if not REPOSITORY_RE.match(args.repository):
-        raise HubError(f"--repository {args.repository!r}: expected lowercase path components")
-    digest = push_layout(
-        args.layout, registry=args.registry, repository=args.repository, tags=args.tag,
-        ref=args.ref, insecure=args.insecure, credentials=registry_credentials(args.registry),
-        log=lambda s: print(s, file=sys.stderr),
-    )
-    print(f"{args.registry}/{args.repository}@{digest}")
-    return 0
-
-
-def run_validate(args: argparse.Namespace) -> int:
-    from hub.manifest.load import load_manifest
-
-    result = validate_image(args.archive, load_manifest(args.manifest), docker_url=args.docker_host,
-                            port=args.port, args=args.arg)
-    print(json.dumps(result, sort_keys=True))
-    return 0
-
-
-def run_base(args: argparse.Namespace) -> int:
-    roots = {}
-    for item in args.root:
-        arch, sep, directory = item.partition("=")
-        if not sep or arch not in dists.ARCHES:
-            raise HubError(f"--root {item!r}: expected ARCH=DIR with ARCH one of {', '.join(dists.ARCHES)}")
-        roots[arch] = directory
-    print(write_base_layout(args.out, roots, source_date=args.source_date, tag=args.tag))
-    return 0

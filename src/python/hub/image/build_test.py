@@ -25,8 +25,9 @@ import yaml
 
 from hub import cli
 from hub.catalog import artifact as catalog
-from hub.image import build as oci
 from hub.common.errors import HubError
+from hub.image import build as oci
+from hub.common import schemas
 
 SOURCE_DATE = "2025-06-01T12:00:00Z"
 EPOCH = 1748779200
@@ -527,7 +528,7 @@ def test_base_must_be_pinned_and_match(tmp_path: Path) -> None:
 
 def test_docker_json(ws: Workspace) -> None:
     built, doc = ws.build()
-    catalog.validate(doc, "docker")
+    schemas.validate(doc, "docker")
     assert doc["format_version"] == "3.0" and doc["artifact_type"] == "docker"
     assert doc["version"] == "1.2.3" and doc["build_date"] == SOURCE_DATE
     (img,) = doc["images"]
@@ -568,7 +569,7 @@ def test_docker_json_schema_is_strict(ws: Workspace) -> None:
     bad["images"][0]["digest"] = "sha256:short"
     bad["images"][0]["colour"] = "blue"
     del bad["images"][0]["platforms"]
-    errors = [(e.field, e.message) for e in catalog.schema_errors(bad, "docker")]
+    errors = [(e.field, e.message) for e in schemas.schema_errors(bad, "docker")]
     assert any(f == "images[0].digest" for f, _ in errors)
     assert any(f == "images[0]" and "colour" in m for f, m in errors)
     assert any(f == "images[0]" and "platforms" in m for f, m in errors)

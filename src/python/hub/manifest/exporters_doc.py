@@ -8,9 +8,7 @@ exits 1 when it no longer matches the manifests. The output depends only on the 
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import textwrap
 from typing import Sequence
 
@@ -108,35 +106,3 @@ def render(manifests: Sequence[Manifest]) -> str:
     ]
     lines += ["| " + " | ".join(_cell(c) for c in row(m)) + " |" for m in manifests]
     return "\n".join(lines) + "\n"
-
-
-def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = subparsers.add_parser(
-        "exporters-doc",
-        help="print docs/exporters.md (the table of exporters) from the manifests",
-        description=__doc__.splitlines()[0],
-    )
-    p.add_argument("exporters_dir", metavar="EXPORTERS_DIR", help="the exporters/ directory")
-    p.add_argument(
-        "--check", metavar="FILE",
-        help="compare FILE with the generated page instead of printing it; exit 1 if it is stale",
-    )
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    text = render(load_exporters(args.exporters_dir))
-    if args.check is None:
-        sys.stdout.write(text)
-        return 0
-    try:
-        with open(args.check, encoding="utf-8") as f:
-            current = f.read()
-    except OSError as e:
-        print(f"{args.check}: cannot read: {e.strerror or e}; generate it with `{REGENERATE}`", file=sys.stderr)
-        return 1
-    if current != text:
-        print(f"{args.check} is stale: regenerate it with `{REGENERATE}`", file=sys.stderr)
-        return 1
-    print(f"{args.check} is up to date")
-    return 0

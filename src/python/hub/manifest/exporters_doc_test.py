@@ -30,9 +30,7 @@ def write_exporter(root: Path, name: str, **fields: Any) -> Path:
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[[list[str]], int]:
-    """hub's main() with only this module's subcommand."""
-    monkeypatch.setattr("hub.cli.COMMAND_MODULES", ("hub.manifest.exporters_doc",))
+def cli() -> Callable[[list[str]], int]:
     return main
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from testkit.injection import STRUCTURED_FIELDS, base_manifest, field_name, with_value
 
 from hub.packaging import content as package_content
 from hub.packaging.injection_property_test import (
@@ -29,7 +30,6 @@ from hub.packaging.injection_property_test import (
     printable,
     printable_atoms,
 )
-from testkit.injection import STRUCTURED_FIELDS, base_manifest, field_name, with_value
 
 
 @_settings(CASES["structured"])

@@ -14,26 +14,22 @@ packages' service user) are applied here. jsonschema is imported lazily, only to
 
 from __future__ import annotations
 
-import argparse
 import copy
 import datetime
-import functools
-import json
 import os
-import pkgutil
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import yaml
 
-from hub.common import matrix as dists
+from hub.common import matrix
+from hub.common import schemas
+from hub.common.schemas import field_path
 from hub.common.errors import FieldError, HubError, ManifestError
 
 MANIFEST_FILE = "manifest.yaml"
-SCHEMA_RESOURCE = "schemas/manifest.schema.json"
 GITHUB_PREFIX = "https://github.com/"
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_NODES = 100_000  # values after alias expansion; real manifests have a few hundred
@@ -103,7 +99,7 @@ class Artifact:
     @property
     def id(self) -> str:
         """The generated target's name and the artifact JSON's: rpm_amd64_el9, docker."""
-        return dists.artifact_id(self.kind, self.arch, self.dist)
+        return matrix.artifact_id(self.kind, self.arch, self.dist)
 
 
 @dataclass(frozen=True)
@@ -218,13 +214,13 @@ class Manifest:
         return {"name": self.name, "version": self.version, "clean_version": self.clean_version}
 
     def placeholders(self, arch: str) -> dict[str, str]:
-        if arch not in dists.ARCHES:
-            raise HubError(f"unknown arch {arch!r} (expected one of: {', '.join(dists.ARCHES)})")
+        if arch not in matrix.ARCHES:
+            raise HubError(f"unknown arch {arch!r} (expected one of: {', '.join(matrix.ARCHES)})")
         values = self._base_placeholders()
         values.update(
             arch=arch,
-            rpm_arch=dists.RPM_ARCH[arch],
-            upstream_linux_arch=dists.UPSTREAM_LINUX_ARCH[arch],
+            rpm_arch=matrix.RPM_ARCH[arch],
+            upstream_linux_arch=matrix.UPSTREAM_LINUX_ARCH[arch],
         )
         values.update(self.upstream.arch_names.get(arch, {}))
         return values
@@ -274,6 +270,30 @@ def load_manifest(path: str | os.PathLike[str], *, display_path: str | None = No
     if errors:
         raise ManifestError(display_path or path, errors)
     return _build(path, _with_defaults(data))
+
+
+def find_manifests(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Manifest files from files and directories (an exporter directory, or exporters/)."""
+    out: list[str] = []
+    for p in map(os.fspath, paths):
+        if os.path.isdir(p):
+            own = os.path.join(p, MANIFEST_FILE)
+            if os.path.isfile(own):
+                out.append(own)
+            else:
+                found = sorted(
+                    os.path.join(p, d, MANIFEST_FILE)
+                    for d in os.listdir(p)
+                    if os.path.isfile(os.path.join(p, d, MANIFEST_FILE))
+                )
+                if not found:
+                    raise HubError(f"{p}: no {MANIFEST_FILE} in this directory or its subdirectories")
+                out.extend(found)
+        elif os.path.isfile(p):
+            out.append(p)
+        else:
+            raise HubError(f"{p}: no such manifest file or directory")
+    return out
 
 
 def validate_manifest_file(path: str | os.PathLike[str]) -> list[FieldError]:
@@ -327,19 +347,8 @@ def lint_warnings(manifest: Manifest) -> list[FieldError]:
 
 
 def load_schema() -> dict[str, Any]:
-    """The manifest JSON Schema, read from the package (works from a PEX or a zip): a fresh
-    copy, which the caller may change."""
-    return copy.deepcopy(_schema())
-
-
-@functools.lru_cache(maxsize=1)
-def _schema() -> dict[str, Any]:
-    """The schema, parsed once per process and only read: every manifest load applies its
-    defaults, and the injection campaigns load thousands."""
-    raw = pkgutil.get_data("hub", SCHEMA_RESOURCE)
-    if raw is None:  # pragma: no cover - only with an exotic loader
-        raise RuntimeError(f"hub/{SCHEMA_RESOURCE} is not packaged")
-    return json.loads(raw.decode("utf-8"))
+    """The manifest JSON Schema: a fresh copy, which the caller may change."""
+    return schemas.load_schema("manifest")
 
 
 class _Loader(yaml.SafeLoader):
@@ -420,28 +429,8 @@ _TYPE_NAMES = {
     "null": "null",
 }
 
-_validator_cache: list[Any] = []
-
-
-def _validator() -> Any:
-    if not _validator_cache:
-        import jsonschema  # lazily: Pants' own interpreter has no jsonschema
-
-        def pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Iterator[Any]:
-            # JSON Schema regexes are ECMA-262, where '$' is the end of input; Python's '$'
-            # also matches before a final newline, which would let "name\n" through.
-            if validator.is_type(instance, "string"):
-                match = re.search(patrn, instance)
-                if match is None or (patrn.endswith("$") and instance.endswith("\n")):
-                    yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
-
-        cls = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": pattern})
-        _validator_cache.append(cls(_schema()))
-    return _validator_cache[0]
-
-
 def _schema_errors(data: Any) -> list[FieldError]:
-    raw = list(_validator().iter_errors(data))
+    raw = list(schemas.validator("manifest").iter_errors(data))
     typed = {tuple(e.absolute_path) for e in raw if e.validator == "type"}
     out: list[FieldError] = []
     for err in raw:
@@ -501,17 +490,6 @@ def _explain(err: Any) -> list[FieldError]:
     if kind == "minLength":
         return [FieldError(where, f"expected at least {err.validator_value} characters, got {len(inst)}")]
     return [FieldError(where, err.message)]
-
-
-def field_path(parts: Iterable[Any]) -> str:
-    """["artifacts", "rpm", "targets", 1] -> artifacts.rpm.targets[1]."""
-    out = ""
-    for p in parts:
-        if isinstance(p, int):
-            out += f"[{p}]"
-        else:
-            out += f".{p}" if out else str(p)
-    return out
 
 
 def _quote(s: str) -> str:
@@ -587,7 +565,7 @@ def _unshared_copy(value: Any) -> Any:
 
 def _with_defaults(data: Any) -> Any:
     data = _unshared_copy(data)
-    schema = _schema()
+    schema = schemas.schema("manifest")
     _fill(schema, data, schema)
     return data
 
@@ -676,7 +654,7 @@ def _file_problem(base_dir: str, rel: str) -> str | None:
 def _semantic_errors(data: dict[str, Any], base_dir: str | None, file_name: str | None) -> list[FieldError]:
     errors: list[FieldError] = []
     name = data.get("name")
-    name_pattern = _schema()["properties"]["name"]["pattern"]
+    name_pattern = schemas.schema("manifest")["properties"]["name"]["pattern"]
     name = name if isinstance(name, str) and re.fullmatch(name_pattern, name) else None  # else: a schema error
 
     if base_dir is not None and name and file_name and os.path.basename(file_name) == MANIFEST_FILE:
@@ -686,9 +664,9 @@ def _semantic_errors(data: dict[str, Any], base_dir: str | None, file_name: str 
 
     archs = _get(data, "build", "archs")
     archs_ok = (
-        isinstance(archs, list) and archs and all(a in dists.ARCHES for a in archs) and len(set(archs)) == len(archs)
+        isinstance(archs, list) and archs and all(a in matrix.ARCHES for a in archs) and len(set(archs)) == len(archs)
     )
-    archs = [a for a in dists.ARCHES if a in archs] if archs_ok else []
+    archs = [a for a in matrix.ARCHES if a in archs] if archs_ok else []
 
     # upstream: repo xor local, placeholders, one file per arch
     upstream = data.get("upstream")
@@ -713,7 +691,7 @@ def _semantic_errors(data: dict[str, Any], base_dir: str | None, file_name: str 
         if repo is not None and local is None and template_ok and len(archs) > 1:
             names = {}
             for arch in archs:
-                values = {"arch": arch, "rpm_arch": dists.RPM_ARCH[arch], "upstream_linux_arch": dists.UPSTREAM_LINUX_ARCH[arch]}
+                values = {"arch": arch, "rpm_arch": matrix.RPM_ARCH[arch], "upstream_linux_arch": matrix.UPSTREAM_LINUX_ARCH[arch]}
                 overrides = arch_names.get(arch)
                 if isinstance(overrides, dict):
                     values.update({k: str(v) for k, v in overrides.items()})
@@ -811,7 +789,7 @@ def _semantic_errors(data: dict[str, Any], base_dir: str | None, file_name: str 
                     if problem:
                         errors.append(FieldError(f"{prefix}.{field}[{i}]", problem))
         if name:
-            own = name if kind == "rpm" else dists.deb_package_name(name)
+            own = name if kind == "rpm" else matrix.deb_package_name(name)
             for field in ("conflicts", "replaces", "dependencies"):
                 relations = spec.get(field)
                 if isinstance(relations, list):
@@ -942,51 +920,9 @@ def _build(path: str, data: dict[str, Any]) -> Manifest:
         build=Build(
             binary_name=build["binary_name"],
             extra_binaries=tuple(build["extra_binaries"]),
-            archs=_ordered(build["archs"], dists.ARCHES),
+            archs=_ordered(build["archs"], matrix.ARCHES),
         ),
-        rpm=_package(rpm, dists.RPM_DISTS, name, description) if rpm["enabled"] else None,
-        deb=_package(deb, dists.DEB_DISTS, name, description) if deb["enabled"] else None,
+        rpm=_package(rpm, matrix.RPM_DISTS, name, description) if rpm["enabled"] else None,
+        deb=_package(deb, matrix.DEB_DISTS, name, description) if deb["enabled"] else None,
         docker=docker_spec,
     )
-
-
-# --------------------------------------------------------------------------------------------
-# CLI: hub validate FILE..., hub matrix FILE
-# --------------------------------------------------------------------------------------------
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "validate",
-        help="check manifests against the schema and the semantic rules",
-        description="Prints one line per problem (file: field: what was expected); exits 1 if any.",
-    )
-    p.add_argument("files", nargs="+", metavar="FILE", help="manifest.yaml files")
-    p.set_defaults(run=run_validate)
-    p = subparsers.add_parser("matrix", help="print a manifest's artifact ids as JSON")
-    p.add_argument("file", metavar="FILE", help="a manifest.yaml")
-    p.set_defaults(run=run_matrix)
-
-
-def run_validate(args: argparse.Namespace) -> int:
-    failed = 0
-    for file in args.files:
-        errors = validate_manifest_file(file)
-        for e in errors:
-            print(e.render(file))
-        if errors:
-            failed += 1
-            continue
-        for w in lint_warnings(load_manifest(file)):
-            print(f"warning: {w.render(file)}", file=sys.stderr)
-    if failed:
-        return 1
-    n = len(args.files)
-    print(f"{n} manifest{'s' if n != 1 else ''} OK")
-    return 0
-
-
-def run_matrix(args: argparse.Namespace) -> int:
-    manifest = load_manifest(args.file)
-    print(json.dumps([a.id for a in manifest.matrix()]))
-    return 0

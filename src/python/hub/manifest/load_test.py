@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
-from hub.common import matrix as dists
 from hub.cli import main
+from hub.common import matrix as dists
 from hub.common.errors import HubError, ManifestError
 from hub.manifest.load import (
     Artifact,
@@ -864,10 +864,8 @@ def test_first_exporters_facts() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=False)
-def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[[list[str]], int]:
-    """hub's main() with only this module's subcommands (the others are tested on their own)."""
-    monkeypatch.setattr("hub.cli.COMMAND_MODULES", ("hub.manifest.load",))
+@pytest.fixture
+def cli() -> Callable[[list[str]], int]:
     return main
 
 

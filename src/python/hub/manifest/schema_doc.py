@@ -6,9 +6,7 @@ The schema's descriptions are the documentation, so the reference can never drif
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 from typing import Any, Iterator
 
 from hub.manifest.load import load_schema
@@ -80,20 +78,3 @@ def render() -> str:
     schema = load_schema()
     lines = [f"| `{p}` | {t} | {d} | {desc} |" for p, t, d, desc in rows(schema, schema)]
     return HEADER + "\n".join(lines) + "\n"
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("manifest-doc", help="print docs/manifest.md from the manifest schema")
-    p.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from what would be printed")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    text = render()
-    if args.check:
-        if Path(args.check).read_text() != text:
-            print(f"{args.check} is stale: regenerate it with `hub manifest-doc > {args.check}`")
-            return 1
-        return 0
-    print(text, end="")
-    return 0

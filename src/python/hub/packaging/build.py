@@ -9,7 +9,6 @@ constant, so two builds of the same inputs are byte-identical.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import tempfile
@@ -17,20 +16,15 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from hub.catalog import artifact as catalog
-from hub.common import matrix as dists
-from hub.packaging import sbom
+from hub.common import matrix
+from hub.common import elf
 from hub.common.errors import HubError
+from hub.packaging import sbom
 from hub.packaging.nfpm import nfpm_config, run_nfpm, stage
-from hub.packaging.plan import (
-    DEB_PRIORITY,
-    DEB_SECTION,
-    MAINTAINER,
-    UPSTREAM_LICENSE_FILES,
-    UPSTREAM_NOTICE_FILE,
-    PackagePlan,
-    parse_source_date,
-    plan_package,
-)
+from hub.packaging.plan import DEB_PRIORITY, DEB_SECTION, MAINTAINER, UPSTREAM_LICENSE_FILES, UPSTREAM_NOTICE_FILE, PackagePlan, plan_package
+from hub.common.dates import parse_source_date
+from hub.common import files
+from hub.common import schemas
 
 __all__ = ["build", "check_elf", "metadata", "nfpm_config", "plan_package", "read_lock", "run_nfpm"]
 
@@ -42,29 +36,17 @@ def check_elf(path: str, arch: str) -> bool:
     in an arm64 image) and returns whether it is dynamically linked (has PT_INTERP)."""
     try:
         with open(path, "rb") as f:
-            data = f.read(1 << 16)
+            size = os.fstat(f.fileno()).st_size
+            header = elf.read_header(f.read(elf.HEAD_SIZE))
+            if header is None:
+                raise HubError(f"{path}: not an ELF executable")
+            if not header.is_64bit:
+                raise HubError(f"{path}: not a 64-bit ELF file")
+            if header.machine != matrix.ELF_MACHINE[arch]:
+                raise HubError(f"{path}: ELF machine {header.machine} is not {arch} ({matrix.ELF_MACHINE[arch]})")
+            return elf.ElfFile.open(f, path, size).is_dynamic
     except OSError as e:
         raise HubError(f"{path}: cannot read the binary ({e.strerror})")
-    if len(data) < 64 or data[:4] != b"\x7fELF":
-        raise HubError(f"{path}: not an ELF executable")
-    if data[4] != 2:
-        raise HubError(f"{path}: not a 64-bit ELF file")
-    order = "little" if data[5] == 1 else "big"
-
-    def u(offset: int, size: int) -> int:
-        return int.from_bytes(data[offset : offset + size], order)
-
-    machine = u(18, 2)
-    if machine != dists.ELF_MACHINE[arch]:
-        raise HubError(f"{path}: ELF machine {machine} is not {arch} ({dists.ELF_MACHINE[arch]})")
-    phoff, phentsize, phnum = u(32, 8), u(54, 2), u(56, 2)
-    for i in range(phnum):
-        at = phoff + i * phentsize
-        if at + 4 > len(data):
-            break
-        if u(at, 4) == 3:  # PT_INTERP
-            return True
-    return False
 
 
 def read_lock(path: str, manifest: Any, arch: str) -> dict[str, Any]:
@@ -142,14 +124,16 @@ def write_package_sbom(plan: PackagePlan, manifest: Any, binaries_dir: str, sour
 
 def build(request: Mapping[str, Any]) -> tuple[Path, Path]:
     """Runs one request (see docs/contracts.md); returns (package file, artifact JSON)."""
-    from hub.manifest.load import load_manifest  # the manifest model, with its YAML dependency
+    from hub.manifest.load import (
+        load_manifest,  # the manifest model, with its YAML dependency
+    )
 
     missing = [k for k in REQUEST_KEYS if k not in request]
     if missing:
         raise HubError(f"package request: missing {', '.join(missing)}")
     kind, arch, dist = request["kind"], request["arch"], request["dist"]
-    if arch not in dists.ARCHES:
-        raise HubError(f"arch {arch!r}: expected one of {', '.join(dists.ARCHES)}")
+    if arch not in matrix.ARCHES:
+        raise HubError(f"arch {arch!r}: expected one of {', '.join(matrix.ARCHES)}")
     manifest = load_manifest(request["manifest"])
     lock = read_lock(request["lock"], manifest, arch)
     binaries_dir = request["binaries_dir"]
@@ -181,31 +165,7 @@ def build(request: Mapping[str, Any]) -> tuple[Path, Path]:
         source=source,
         sbom=sbom_ref,
     )
-    catalog.validate(artifact, "artifact")
-    json_path = out / f"{dists.artifact_id(kind, arch, dist)}.json"
-    catalog.write_json_atomic(json_path, artifact)
+    schemas.validate(artifact, "artifact")
+    json_path = out / f"{matrix.artifact_id(kind, arch, dist)}.json"
+    files.write_json(json_path, artifact)
     return package, json_path
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "package",
-        help="build one RPM or DEB with nfpm and write its artifact JSON",
-        description="Reads a JSON request (manifest, lock, kind, arch, dist, binaries_dir, "
-        "nfpm, output_dir) and writes <output_dir>/<package file> and <artifact id>.json.",
-    )
-    p.add_argument("--request", required=True, metavar="FILE", help="the request JSON")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        request = json.loads(Path(args.request).read_text())
-    except (OSError, ValueError) as e:
-        raise HubError(f"{args.request}: cannot read the request ({e})")
-    if not isinstance(request, dict):
-        raise HubError(f"{args.request}: expected a JSON object")
-    package, artifact = build(request)
-    print(package)
-    print(artifact)
-    return 0

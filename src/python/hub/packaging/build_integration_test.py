@@ -28,8 +28,9 @@ import yaml
 import hub
 import hub.cli  # noqa: F401 - build() runs these two in a subprocess; importing them here
 import hub.packaging.build  # noqa: F401 - makes them dependencies of this test for Pants
-from hub.catalog import artifact as catalog
 from hub.packaging import content
+from hub.common import files
+from hub.common import schemas
 
 EPOCH = 1748779200  # 2025-06-01T12:00:00Z, the lock's source_date
 SOURCE_DATE = "2025-06-01T12:00:00Z"
@@ -513,8 +514,8 @@ def test_artifact_json(out: Path, artifact_id: str) -> None:
     kind, arch, dist = BUILDS[artifact_id]
     text = (out / f"{artifact_id}.json").read_text()
     record = json.loads(text)
-    catalog.validate(record, "artifact")
-    assert text == catalog.dumps(record)
+    schemas.validate(record, "artifact")
+    assert text == files.dumps_json(record)
     package = out / FILES[artifact_id]
     rpm_arch = {"amd64": "x86_64", "arm64": "aarch64"}[arch]
     assert record["package"] == {
@@ -540,9 +541,9 @@ def test_artifact_json(out: Path, artifact_id: str) -> None:
     assert subject["externalReferences"][0]["url"] == URLS[arch]
     assert subject["externalReferences"][0]["hashes"][0]["content"] == LOCK["archives"][arch]["sha256"]
     assert bom["metadata"]["timestamp"] == SOURCE_DATE
-    files = {c["name"]: c for c in bom["components"] if c["type"] == "file"}
-    assert set(files) == {f"/usr/bin/{NAME}", "/usr/bin/mysqld_tool"}
-    for name, c in files.items():
+    file_components = {c["name"]: c for c in bom["components"] if c["type"] == "file"}
+    assert set(file_components) == {f"/usr/bin/{NAME}", "/usr/bin/mysqld_tool"}
+    for name, c in file_components.items():
         binary = out.parent / "binaries" / arch / name.rsplit("/", 1)[1]  # what the package installs
         assert c["hashes"] == [{"alg": "SHA-256", "content": sha256(binary)}]
         assert {"name": "monitoring-hub:go:buildinfo", "value": "absent"} in c["properties"]

@@ -19,13 +19,14 @@ import pytest
 import yaml
 
 from hub.catalog import artifact as catalog
-from hub.common import matrix as dists
-from hub.packaging import content
+from hub.common import matrix
 from hub.common.errors import HubError
 from hub.manifest.load import load_manifest
-from hub.packaging.nfpm import nfpm_command, nfpm_compression, nfpm_config
+from hub.packaging import content
 from hub.packaging.build import check_elf, metadata, read_lock
+from hub.packaging.nfpm import nfpm_command, nfpm_compression, nfpm_config
 from hub.packaging.plan import Entry, PackagePlan, plan_package
+from hub.common import schemas
 
 SOURCE_DATE = "2025-06-01T12:00:00Z"
 EPOCH = 1748779200
@@ -76,7 +77,7 @@ LOCK = {
             "sha256": "ab" * 32,
             "size": 100,
         }
-        for arch in dists.ARCHES
+        for arch in matrix.ARCHES
     },
 }
 
@@ -221,7 +222,7 @@ def test_nfpm_command() -> None:
 
 
 def test_compression_levels_follow_the_dists() -> None:
-    assert {name: nfpm_compression(d.compression) for name, d in dists.DISTS.items()} == {
+    assert {name: nfpm_compression(d.compression) for name, d in matrix.DISTS.items()} == {
         "el8": "xz", "el9": "zstd:19", "el10": "zstd:19",
         "debian-12": "zstd:19", "debian-13": "zstd:19", "ubuntu-22.04": "zstd:19", "ubuntu-24.04": "zstd:19",
     }
@@ -789,7 +790,7 @@ def test_package_artifact_validates(tmp_path: Path, manifest: Any) -> None:
         build_date=SOURCE_DATE, path=package, package_name=p.name, metadata=metadata(p),
         source={"url": LOCK["archives"]["amd64"]["url"], "sha256": LOCK["archives"]["amd64"]["sha256"]},
     )
-    catalog.validate(artifact, "artifact")
+    schemas.validate(artifact, "artifact")
     assert artifact["package"]["size_bytes"] == 16
     assert artifact["package"]["url"] == f"pool/main/m/mysqld-exporter/{p.filename}"
 
@@ -818,29 +819,10 @@ def test_artifact_schema_is_strict(change: Any, message: str) -> None:
                          "summary": "s", "license": "Apache-2.0"},
         "source": {"url": "https://github.com/x/y.tar.gz", "sha256": "cd" * 32},
     }
-    catalog.validate(artifact, "artifact")
+    schemas.validate(artifact, "artifact")
     change(artifact)
-    with pytest.raises(catalog.SchemaError, match=message.replace("(", r"\(")):
-        catalog.validate(artifact, "artifact", what="rpm_amd64_el9.json")
-
-
-def test_write_json_atomic(tmp_path: Path) -> None:
-    path = tmp_path / "catalog" / "x" / "rpm_amd64_el9.json"
-    catalog.write_json_atomic(path, {"b": 1, "a": [1, 2]})
-    assert path.read_text() == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": 1\n}\n'
-    assert oct(path.stat().st_mode & 0o777) == "0o644"
-    catalog.write_json_atomic(path, {"a": "é"})
-    assert json.loads(path.read_text(encoding="utf-8")) == {"a": "é"}
-    assert [p.name for p in path.parent.iterdir()] == ["rpm_amd64_el9.json"]  # no temporary left
-
-
-def test_write_json_atomic_keeps_the_old_file_on_failure(tmp_path: Path) -> None:
-    path = tmp_path / "a.json"
-    catalog.write_json_atomic(path, {"old": True})
-    with pytest.raises(TypeError):
-        catalog.write_json_atomic(path, {"bad": object()})
-    assert json.loads(path.read_text()) == {"old": True}
-    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+    with pytest.raises(schemas.SchemaError, match=message.replace("(", r"\(")):
+        schemas.validate(artifact, "artifact", what="rpm_amd64_el9.json")
 
 
 def test_entries_are_frozen() -> None:

@@ -12,17 +12,16 @@ Vocabulary:
 
 from __future__ import annotations
 
-import calendar
 import datetime
 import email.utils
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from hub.common import matrix as dists
-from hub.packaging import content
+from hub.common import matrix
 from hub.common.errors import HubError
+from hub.packaging import content
+from hub.common.dates import parse_source_date
 
 MAINTAINER = "Monitoring Hub <packages@monitoring-hub.invalid>"
 VENDOR = "Monitoring Hub"
@@ -78,7 +77,7 @@ class PackagePlan:
     release: str  # "1.el9" / "1+deb12"
     arch: str  # amd64 / arm64
     pkg_arch: str  # x86_64 / aarch64 for RPMs, amd64 / arm64 for DEBs
-    dist: dists.Dist
+    dist: matrix.Dist
     summary: str
     description: str  # nfpm's description: the long text (RPM), synopsis + text (DEB)
     license: str
@@ -120,30 +119,23 @@ class PackagePlan:
         ]
 
 
-def parse_source_date(value: str) -> int:
-    try:
-        return calendar.timegm(time.strptime(value, "%Y-%m-%dT%H:%M:%SZ"))
-    except (TypeError, ValueError):
-        raise HubError(f"source_date {value!r}: expected a UTC time like 2025-06-01T12:00:00Z")
-
-
 def parse_mode(mode: str | int) -> int:
     return mode if isinstance(mode, int) else int(mode, 8)
 
 
 def package_name(kind: str, exporter: str) -> str:
-    return exporter if kind == "rpm" else dists.deb_package_name(exporter)
+    return exporter if kind == "rpm" else matrix.deb_package_name(exporter)
 
 
 # --- the plan ------------------------------------------------------------------------------
 
 
 def _spec(manifest: Any, kind: str, arch: str, dist_name: str) -> Any:
-    dist = dists.DISTS.get(dist_name)
+    dist = matrix.DISTS.get(dist_name)
     if kind not in ("rpm", "deb"):
         raise HubError(f"kind {kind!r}: expected rpm or deb")
     if dist is None or dist.family != kind:
-        names = dists.RPM_DISTS if kind == "rpm" else dists.DEB_DISTS
+        names = matrix.RPM_DISTS if kind == "rpm" else matrix.DEB_DISTS
         raise HubError(f"dist {dist_name!r}: expected one of {', '.join(names)} for {kind}")
     spec = manifest.rpm if kind == "rpm" else manifest.deb
     if spec is None:
@@ -199,7 +191,7 @@ class _Context:
     spec: Any
     kind: str
     arch: str
-    dist: dists.Dist
+    dist: matrix.Dist
     name: str
     version: str
     release: str
@@ -399,7 +391,7 @@ def plan_package(
     its bytes; `dynamic_binaries` names the binaries that need the C library's dynamic loader.
     """
     spec = _spec(manifest, kind, arch, dist)
-    d = dists.DISTS[dist]
+    d = matrix.DISTS[dist]
     parse_source_date(lock["source_date"])
     upstream_docs = upstream_docs or {}
     name = package_name(kind, manifest.name)
@@ -471,7 +463,7 @@ def plan_package(
         version=c.version,
         release=c.release,
         arch=arch,
-        pkg_arch=dists.RPM_ARCH[arch] if kind == "rpm" else arch,
+        pkg_arch=matrix.RPM_ARCH[arch] if kind == "rpm" else arch,
         dist=d,
         summary=c.summary,
         description=_description(c),

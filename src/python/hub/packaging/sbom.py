@@ -29,7 +29,6 @@ and lists are sorted, and nothing comes from the clock or the machine. See docs/
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import hashlib
@@ -37,24 +36,22 @@ import io
 import json
 import os
 import struct
-import sys
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any, Mapping, Sequence
 from urllib.parse import quote
 
 from hub import __version__
 from hub.catalog import artifact as catalog
+from hub.common.elf import ElfFile
 from hub.common.errors import HubError
+from hub.common import files
 
 MAGIC = b"\xff Go buildinf:"
 HEADER_SIZE = 32
 SEARCH_WINDOW = 64 * 1024  # what debug/buildinfo searches when there is no section
 MAX_VERSION = 1024  # "go1.22.5 X:boringcrypto" and the like
 MAX_MODINFO = 4 << 20  # the largest real ones (kubernetes) are under 200 KiB
-MAX_SECTIONS = 1 << 16
-MAX_SEGMENTS = 1 << 12
-MAX_SHSTRTAB = 1 << 20
 SENTINEL = 16
 
 FLAG_BIG_ENDIAN = 0x1
@@ -90,93 +87,11 @@ class BuildInfo:
 
 
 # --------------------------------------------------------------------------------------------
-# ELF: just enough to find and read the build info, with every read bounded
+# The build info inside the ELF file (hub.common.elf), with every read bounded
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Segment:
-    vaddr: int
-    offset: int
-    filesz: int
-    flags: int
-
-
-@dataclass
-class _Elf:
-    f: IO[bytes]
-    name: str
-    size: int
-    order: str = "<"
-    segments: list[_Segment] = field(default_factory=list)
-
-    def fail(self, message: str) -> BuildInfoError:
-        return BuildInfoError(f"{self.name}: {message}")
-
-    def read(self, offset: int, length: int, what: str) -> bytes:
-        if offset < 0 or length < 0 or offset + length > self.size:
-            raise self.fail(f"{what} lies outside the file (offset {offset}, {length} bytes, file size {self.size})")
-        self.f.seek(offset)
-        data = self.f.read(length)
-        if len(data) != length:
-            raise self.fail(f"{what}: the file is shorter than it says")
-        return data
-
-    def unpack(self, fmt: str, offset: int, what: str) -> tuple[int, ...]:
-        return struct.unpack(self.order + fmt, self.read(offset, struct.calcsize(self.order + fmt), what))
-
-    def vaddr_to_offset(self, vaddr: int, length: int, what: str) -> int:
-        for s in self.segments:
-            if s.vaddr <= vaddr and vaddr + length <= s.vaddr + s.filesz:
-                return s.offset + (vaddr - s.vaddr)
-        raise self.fail(f"{what}: address {vaddr:#x} (+{length}) is not in any loaded segment")
-
-    def read_at(self, vaddr: int, length: int, what: str) -> bytes:
-        return self.read(self.vaddr_to_offset(vaddr, length, what), length, what)
-
-
-def _open_elf(f: IO[bytes], name: str, size: int) -> tuple[_Elf, tuple[int, int] | None]:
-    """Parses the headers; returns the ELF and the (file offset, size) of `.go.buildinfo`."""
-    elf = _Elf(f, name, size)
-    ident = elf.read(0, 16, "the ELF header") if size >= 16 else b""
-    if ident[:4] != b"\x7fELF":
-        raise BuildInfoError(f"{name}: not an ELF file")
-    if ident[4] != 2:
-        raise BuildInfoError(f"{name}: not a 64-bit ELF file (only 64-bit binaries are read)")
-    if ident[5] not in (1, 2):
-        raise BuildInfoError(f"{name}: unknown ELF byte order {ident[5]}")
-    elf.order = "<" if ident[5] == 1 else ">"
-    (phoff, shoff) = elf.unpack("QQ", 32, "the ELF header")
-    (phentsize, phnum, shentsize, shnum, shstrndx) = elf.unpack("HHHHH", 54, "the ELF header")
-    if phnum > MAX_SEGMENTS or (phnum and phentsize < 56):
-        raise elf.fail(f"implausible program header table ({phnum} entries of {phentsize} bytes)")
-    for i in range(phnum):
-        p_type, p_flags, p_offset, p_vaddr, _paddr, p_filesz = elf.unpack(
-            "IIQQQQ", phoff + i * phentsize, f"program header {i}"
-        )
-        if p_type == 1:  # PT_LOAD
-            elf.segments.append(_Segment(p_vaddr, p_offset, p_filesz, p_flags))
-    section = None
-    if shoff and shnum:
-        if shnum > MAX_SECTIONS or shentsize < 64 or shstrndx >= shnum:
-            raise elf.fail(f"implausible section header table ({shnum} entries of {shentsize} bytes)")
-        headers = [elf.unpack("IIQQQQIIQQ", shoff + i * shentsize, f"section header {i}") for i in range(shnum)]
-        str_offset, str_size = headers[shstrndx][4], headers[shstrndx][5]
-        if str_size > MAX_SHSTRTAB:
-            raise elf.fail(f"section name table of {str_size} bytes (at most {MAX_SHSTRTAB})")
-        names = elf.read(str_offset, str_size, "the section name table")
-        for h in headers:
-            sh_name, sh_type, sh_offset, sh_size = h[0], h[1], h[4], h[5]
-            end = names.find(b"\0", sh_name)
-            if sh_name < len(names) and names[sh_name:end if end >= 0 else None] == b".go.buildinfo":
-                if sh_type == 8:  # SHT_NOBITS: no bytes in the file
-                    raise elf.fail(".go.buildinfo has no bytes in the file")
-                section = (sh_offset, sh_size)
-                break
-    return elf, section
-
-
-def _uvarint(elf: _Elf, offset: int, limit: int, what: str) -> tuple[int, int]:
+def _uvarint(elf: ElfFile, offset: int, limit: int, what: str) -> tuple[int, int]:
     """(value, bytes used) of a uvarint at `offset`, never reading past `limit`."""
     value = shift = 0
     for i in range(10):
@@ -190,19 +105,19 @@ def _uvarint(elf: _Elf, offset: int, limit: int, what: str) -> tuple[int, int]:
     raise elf.fail(f"{what}: length does not fit in 64 bits")
 
 
-def _check_length(elf: _Elf, length: int, maximum: int, what: str) -> None:
+def _check_length(elf: ElfFile, length: int, maximum: int, what: str) -> None:
     if length > maximum:
         raise elf.fail(f"{what} of {length} bytes (at most {maximum})")
 
 
-def _find_header(elf: _Elf, section: tuple[int, int] | None) -> tuple[int, int] | None:
+def _find_header(elf: ElfFile, section: tuple[int, int] | None) -> tuple[int, int] | None:
     """(file offset of the header, end of the region it lives in), or None without build info."""
     if section is not None:
         offset, size = section
         window = elf.read(offset, min(size, SEARCH_WINDOW), ".go.buildinfo")
         region_end = offset + size
     else:
-        data = next((s for s in elf.segments if s.flags & 0x3 == 0x2), None)  # PF_W, not PF_X
+        data = next((s for s in elf.loaded if s.flags & 0x3 == 0x2), None)  # PF_W, not PF_X
         if data is None:
             return None
         offset = data.offset
@@ -220,7 +135,7 @@ def _find_header(elf: _Elf, section: tuple[int, int] | None) -> tuple[int, int] 
         at += 1
 
 
-def _string_inline(elf: _Elf, offset: int, limit: int, maximum: int, what: str) -> tuple[bytes, int]:
+def _string_inline(elf: ElfFile, offset: int, limit: int, maximum: int, what: str) -> tuple[bytes, int]:
     length, used = _uvarint(elf, offset, limit, what)
     _check_length(elf, length, maximum, what)
     if offset + used + length > limit:
@@ -228,7 +143,7 @@ def _string_inline(elf: _Elf, offset: int, limit: int, maximum: int, what: str) 
     return elf.read(offset + used, length, what), offset + used + length
 
 
-def _string_pointer(elf: _Elf, vaddr: int, ptr_size: int, order: str, maximum: int, what: str) -> bytes:
+def _string_pointer(elf: ElfFile, vaddr: int, ptr_size: int, order: str, maximum: int, what: str) -> bytes:
     fmt = order + ("Q" if ptr_size == 8 else "I")
     header = elf.read_at(vaddr, 2 * ptr_size, what)
     data, length = struct.unpack(fmt, header[:ptr_size])[0], struct.unpack(fmt, header[ptr_size:])[0]
@@ -241,7 +156,8 @@ def read_build_info_from(f: IO[bytes], name: str, size: int | None = None) -> Bu
     if size is None:
         f.seek(0, io.SEEK_END)
         size = f.tell()
-    elf, section = _open_elf(f, name, size)
+    elf = ElfFile.open(f, name, size, error=BuildInfoError)
+    section = elf.section(b".go.buildinfo")
     found = _find_header(elf, section)
     if found is None:
         return None
@@ -683,7 +599,7 @@ def canonical(doc: Any) -> bytes:
 def write_sbom(path: str | os.PathLike[str], doc: Mapping[str, Any], *, url: str) -> dict[str, Any]:
     """Writes the document (the catalog's JSON style, atomically) and returns the artifact
     JSON's reference to it: {filename, url, sha256, size_bytes, format}."""
-    catalog.write_json_atomic(path, doc)
+    files.write_json(path, doc)
     sha256, size = catalog.file_digest(path)
     return {"filename": os.path.basename(os.fspath(path)), "url": url, "sha256": sha256,
             "size_bytes": size, "format": f"CycloneDX {SPEC_VERSION}"}
@@ -704,21 +620,3 @@ def build_info_json(info: BuildInfo | None) -> Any:
         return None
     return {"go": info.go_version, "path": info.path, "main": mod(info.main),
             "deps": [mod(d) for d in info.deps], "settings": dict(info.settings)}
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "buildinfo",
-        help="print the Go build info of binaries (Go version, modules, settings) as JSON",
-        description="Reads the Go build info from each ELF binary, like `go version -m`; "
-        "null for a binary without one.",
-    )
-    p.add_argument("binaries", nargs="+", metavar="BINARY")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    out = {b: build_info_json(read_build_info(b)) for b in args.binaries}
-    sys.stdout.write(catalog.dumps(out))
-    return 0
-

@@ -21,7 +21,6 @@ from the clock. Signing (InRelease, Release.gpg) happens at publish time (hub.re
 
 from __future__ import annotations
 
-import argparse
 import functools
 import gzip
 import hashlib
@@ -36,26 +35,18 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from hub.catalog import artifact as catalog
-from hub.common import matrix as dists
+from hub.common import matrix
+from hub.common.files import write_atomic
 from hub.common.errors import HubError
-from hub.repos.common import (
-    keep_latest,
-    load_entries,
-    module_main,
-    parallel_map,
-    parse_source_date,
-    rfc2822_date,
-    write_atomic,
-    write_entry,
-)
+from hub.repos.common import DEFAULT_KEEP, keep_latest, parallel_map
+from hub.common.dates import parse_source_date, rfc2822_date
 
 ENTRY_FORMAT = "hub-apt-entry/1"
 ORIGIN = "Monitoring Hub"
 LABEL = "Monitoring Hub"
 COMPONENT = "main"
-DEFAULT_KEEP = 3
-CODENAMES = tuple(dists.DISTS[d].codename for d in dists.DEB_DISTS)
-CODENAME_OF_SUFFIX = {dists.DISTS[d].release_suffix: dists.DISTS[d].codename for d in dists.DEB_DISTS}
+CODENAMES = tuple(matrix.DISTS[d].codename for d in matrix.DEB_DISTS)
+CODENAME_OF_SUFFIX = {matrix.DISTS[d].release_suffix: matrix.DISTS[d].codename for d in matrix.DEB_DISTS}
 HASHES = (("MD5Sum", "md5"), ("SHA1", "sha1"), ("SHA256", "sha256"))
 INDEX_FILES = ("Packages", "Packages.gz", "Packages.xz", "Release")
 
@@ -385,7 +376,7 @@ def write_codename(
     entries: Iterable[Mapping[str, Any]],
     source_date: int | str,
     *,
-    archs: Sequence[str] = dists.ARCHES,
+    archs: Sequence[str] = matrix.ARCHES,
 ) -> Path:
     """Writes `dists/<codename>/` from entries; returns the Release path. A previous
     InRelease/Release.gpg is removed (stale); by-hash copies named by the previous Release
@@ -487,74 +478,3 @@ def build_apt_site(
         write_codename(site_dir, codename, members, source_date)
         counts[codename] = len({e["filename"] for e in members})
     return counts
-
-
-# --------------------------------------------------------------------------------------------
-# CLI
-# --------------------------------------------------------------------------------------------
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "apt-entry",
-        help="one .deb's Packages stanza (cacheable per package) as a JSON entry",
-        description="Reads .deb control fields and digests; writes one hub-apt-entry/1 JSON each.",
-    )
-    p.add_argument("--deb", action="append", required=True, metavar="FILE", help="a .deb (repeatable)")
-    p.add_argument("--codename", choices=CODENAMES, help="default: from the version suffix (+deb12)")
-    out = p.add_mutually_exclusive_group(required=True)
-    out.add_argument("--out", metavar="FILE", help="the entry (one --deb only)")
-    out.add_argument("--out-dir", metavar="DIR", help="writes DIR/<deb file name>.json")
-    p.set_defaults(run=run_entry)
-
-    p = subparsers.add_parser(
-        "apt-repo",
-        help="merge APT entries into dists/<codename>/ under a site directory",
-        description="Writes Packages{,.gz,.xz}, by-hash and Release for every codename from entries only.",
-    )
-    p.add_argument("--entries", action="append", default=[], metavar="PATH",
-                   help="an entry JSON or a directory of them (repeatable)")
-    p.add_argument("--scan", action="store_true",
-                   help="also read every .deb already in SITE/pool/ (a full run without cached entries)")
-    p.add_argument("--deb", action="append", default=[], metavar="FILE",
-                   help="also read this .deb now (e.g. the new ones, next to cached --entries; repeatable)")
-    p.add_argument("--save-entries", metavar="DIR", help="write the entries of --deb files there (the cache)")
-    p.add_argument("--out", required=True, metavar="SITE", help="the site directory (writes SITE/dists/)")
-    p.add_argument("--source-date", metavar="DATE",
-                   help="2025-06-01T12:00:00Z or epoch seconds (default: the newest package build time)")
-    p.add_argument("--codename", action="append", metavar="CODENAME", help="only these codenames (repeatable)")
-    p.add_argument("--keep", type=int, default=0, metavar="N",
-                   help=f"keep only the newest N versions of each package (publish uses {DEFAULT_KEEP}; default: all)")
-    p.set_defaults(run=run_repo)
-
-
-def run_entry(args: argparse.Namespace) -> int:
-    if args.out and len(args.deb) != 1:
-        raise HubError("--out takes one --deb; use --out-dir for several")
-    def one(deb: str) -> None:
-        entry = apt_entry(deb, codename=args.codename)
-        write_entry(args.out or os.path.join(args.out_dir, os.path.basename(deb) + ".json"), entry)
-
-    parallel_map(one, args.deb)
-    return 0
-
-
-def run_repo(args: argparse.Namespace) -> int:
-    if not args.entries and not args.scan and not args.deb:
-        raise HubError("nothing to merge: give --entries, --deb and/or --scan")
-    entries = load_entries(args.entries, "apt")
-    if args.scan:
-        entries += scan_entries(args.out)
-    fresh = parallel_map(apt_entry, args.deb)
-    if args.save_entries:
-        for deb, entry in zip(args.deb, fresh):
-            write_entry(os.path.join(args.save_entries, os.path.basename(deb) + ".json"), entry)
-    entries += fresh
-    counts = build_apt_site(args.out, entries, source_date=args.source_date, codenames=args.codename, keep=args.keep)
-    for codename, n in counts.items():
-        print(f"dists/{codename}: {n} packages")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(module_main(add_parser))

@@ -17,13 +17,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from testkit.packages import SOURCE_DATE, make_package
 
 from hub.catalog import artifact as catalog
-from hub.repos import apt as repo_apt
 from hub.cli import main
 from hub.common.errors import HubError
-from hub.repos.common import rfc2822_date
-from testkit.packages import SOURCE_DATE, make_package
+from hub.repos import apt as repo_apt
+from hub.common.dates import rfc2822_date
 
 SPECS = [
     ("alpha-exporter", "1.2.0", "1+deb12", "amd64"),
@@ -314,7 +314,7 @@ def test_scan_and_fresh_packages_next_to_cached_entries(tmp_path: Path, debs: di
     pool = sorted((site / "pool").rglob("*.deb"))
     assert main(["apt-entry", "--out-dir", str(tmp_path / "cache"), *sum((["--deb", str(p)] for p in pool[:-2]), [])]) == 0
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    subprocess.run([sys.executable, "-m", "hub.repos.apt", "apt-repo", "--entries", str(tmp_path / "cache"),
+    subprocess.run([sys.executable, "-m", "hub", "apt-repo", "--entries", str(tmp_path / "cache"),
                     *sum((["--deb", str(p)] for p in pool[-2:]), []), "--save-entries", str(tmp_path / "cache"), "--out", str(site)],
                    check=True, env=env, capture_output=True)
     assert {p.relative_to(site): p.read_bytes() for p in sorted((site / "dists").rglob("*")) if p.is_file()} == scanned

@@ -11,46 +11,17 @@ from the clock, so the same entries always give byte-identical metadata.
 
 from __future__ import annotations
 
-import calendar
-import contextlib
 import json
 import os
-import tempfile
-import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from hub.common.errors import HubError
+from hub.common.files import write_atomic
+from hub.common.dates import parse_source_date
 
-
-def parse_source_date(value: str | int) -> int:
-    """Seconds since the epoch from an int, a string of digits (SOURCE_DATE_EPOCH style) or a
-    UTC time like 2025-06-01T12:00:00Z (the lock's and the catalog's format)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
-            raise HubError(f"source date {value}: expected seconds since 1970 (>= 0)")
-        return value
-    text = str(value).strip()
-    if text.isdigit():
-        return int(text)
-    try:
-        return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
-    except ValueError:
-        raise HubError(
-            f"source date {value!r}: expected a UTC time like 2025-06-01T12:00:00Z or seconds since 1970"
-        ) from None
-
-
-def format_source_date(epoch: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
-def rfc2822_date(epoch: int) -> str:
-    """APT's Date: format (RFC 2822 in UTC, English names, whatever the locale)."""
-    t = time.gmtime(epoch)
-    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-    return f"{days[t.tm_wday]}, {t.tm_mday:02d} {months[t.tm_mon - 1]} {t.tm_year} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} UTC"
+# Versions of each package kept in the published repositories (docs/repositories.md).
+DEFAULT_KEEP = 3
 
 
 def newest_build_date(artifact_files: Iterable[str | os.PathLike[str]]) -> int | None:
@@ -63,21 +34,6 @@ def newest_build_date(artifact_files: Iterable[str | os.PathLike[str]]) -> int |
             epoch = parse_source_date(data["build_date"])
             newest = epoch if newest is None else max(newest, epoch)
     return newest
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def write_entry(path: str | os.PathLike[str], entry: Mapping[str, Any]) -> None:
@@ -157,35 +113,6 @@ def parallel_map(fn: Any, items: Sequence[Any], workers: int | None = None) -> l
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(fn, items))
-
-
-def module_main(add_parser: Any, argv: Sequence[str] | None = None) -> int:
-    """A lean `python -m hub.<module>` entry with only that module's commands (hub.cli
-    imports every concern; a repository step needs none of the others)."""
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(prog="hub")
-    add_parser(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    timing = os.environ.get("HUB_REPORT_TIMING")
-    start, cpu = time.perf_counter(), _cpu_with_children()
-    try:
-        return int(args.run(args) or 0)
-    except HubError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    finally:
-        if timing:  # the benchmark's view of the work itself, without interpreter start-up
-            print(json.dumps({"work_wall": time.perf_counter() - start, "work_cpu": _cpu_with_children() - cpu}), file=sys.stderr)
-
-
-def _cpu_with_children() -> float:
-    """CPU seconds of this process and its finished children (the forked workers)."""
-    import resource
-
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def process_map(fn: Any, items: Sequence[Any], *, min_items: int = 16) -> list[Any]:

@@ -16,21 +16,19 @@ packages or metadata (catalog URLs are relative to the site root).
 
 from __future__ import annotations
 
-import argparse
 import shlex
 from pathlib import Path
-from typing import Any
 
-from hub.common import matrix as dists
+from hub.common import matrix
 from hub.common.errors import HubError
-from hub.repos.common import write_atomic
+from hub.common.files import write_atomic
 
 REPO_ID = "monitoring-hub"
 PUBLIC_KEY_FILE = "monitoring-hub.asc"
 APT_KEYRING = "/etc/apt/keyrings/monitoring-hub.asc"
 YUM_REPO_PATH = "/etc/yum.repos.d/monitoring-hub.repo"
 APT_SOURCES_PATH = "/etc/apt/sources.list.d/monitoring-hub.sources"
-CODENAMES = {dists.DISTS[d].codename: d for d in dists.DEB_DISTS}
+CODENAMES = {matrix.DISTS[d].codename: d for d in matrix.DEB_DISTS}
 
 
 def _base(base_url: str) -> str:
@@ -52,8 +50,8 @@ def apt_sources_file_name(codename: str) -> str:
 
 def yum_repo_file(base_url: str, dist: str) -> str:
     """The dnf/yum repository definition for `dist` (el8, el9, el10)."""
-    if dist not in dists.RPM_DISTS:
-        raise HubError(f"dist {dist!r}: expected one of {', '.join(dists.RPM_DISTS)}")
+    if dist not in matrix.RPM_DISTS:
+        raise HubError(f"dist {dist!r}: expected one of {', '.join(matrix.RPM_DISTS)}")
     base = _base(base_url)
     return (
         f"[{REPO_ID}-{dist}]\n"
@@ -106,7 +104,7 @@ def apt_setup_commands(base_url: str, codename: str) -> str:
 
 def user_files(base_url: str) -> dict[str, str]:
     """{path under the site root: text} of every .repo and .sources file."""
-    out = {yum_repo_file_name(d): yum_repo_file(base_url, d) for d in dists.RPM_DISTS}
+    out = {yum_repo_file_name(d): yum_repo_file(base_url, d) for d in matrix.RPM_DISTS}
     out.update({apt_sources_file_name(c): apt_sources_file(base_url, c) for c in CODENAMES})
     return out
 
@@ -118,20 +116,3 @@ def write_user_files(site_dir: str | Path, base_url: str) -> list[Path]:
         write_atomic(path, text.encode("utf-8"))
         written.append(path)
     return written
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "repo-files",
-        help="write the users' .repo and .sources files for a site base URL",
-        description="Writes monitoring-hub-<dist>.repo and monitoring-hub-<codename>.sources under SITE.",
-    )
-    p.add_argument("--base-url", required=True, metavar="URL", help="where the site is served (https://...)")
-    p.add_argument("--out", required=True, metavar="SITE")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    for path in write_user_files(args.out, args.base_url):
-        print(path)
-    return 0

@@ -15,19 +15,18 @@ Rules (docs/repositories.md, "Retention and cumulative publishing"):
 
 from __future__ import annotations
 
-import argparse
 import filecmp
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from hub.common.errors import HubError
 from hub.repos import apt as repo_apt
 from hub.repos import yum as repo_yum
-from hub.common.errors import HubError
-from hub.repos.common import parse_source_date
+from hub.repos.common import DEFAULT_KEEP
+from hub.common.dates import parse_source_date
 
-DEFAULT_KEEP = 3
 
 
 def _place(src: Path, dest: Path) -> None:
@@ -92,25 +91,3 @@ def merge_previous(
     report["apt"] = repo_apt.build_apt_site(site, kept_apt, source_date=source_date)
     report["source_date"] = parse_source_date(source_date)
     return report
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "repo-merge",
-        help="merge the previously published pool into a site, keep the newest N versions, rebuild metadata",
-        description="Cumulative repositories (docs/repositories.md). Unsigned: run sign-site afterwards.",
-    )
-    p.add_argument("--site", required=True, metavar="DIR", help="the new site (packages at their package.url)")
-    p.add_argument("--previous", metavar="DIR", help="the published site to merge (none on a first publish)")
-    p.add_argument("--keep", type=int, default=DEFAULT_KEEP, metavar="N", help=f"versions kept per package (default {DEFAULT_KEEP})")
-    p.add_argument("--source-date", metavar="DATE", help="default: the newest package build time")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    report = merge_previous(args.site, args.previous, keep=args.keep, source_date=args.source_date)
-    print(f"copied {len(report['copied'])} package(s) from the previous site, kept {len(report['kept_published'])} "
-          f"published file(s) over rebuilt ones, removed {len(report['removed'])} beyond the newest {args.keep} versions")
-    for name in report["kept_published"]:
-        print(f"  kept the published {name} (same name, different bytes: bump the release to publish a change)")
-    return 0

@@ -8,14 +8,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from testkit.packages import SOURCE_DATE, make_package
 
 from hub.catalog import artifact as catalog
+from hub.cli import main
+from hub.common.errors import HubError
 from hub.repos import apt as repo_apt
 from hub.repos import merge as repo_site
 from hub.repos import yum as repo_yum
-from hub.cli import main
-from hub.common.errors import HubError
-from testkit.packages import SOURCE_DATE, make_package
 
 
 def place(site: Path, build: Path, version: str, *, payload: bytes = b"", source_date: int = SOURCE_DATE) -> None:

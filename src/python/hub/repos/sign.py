@@ -29,7 +29,6 @@ is checked, since gpg signs with the newest signing subkey.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import json
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from hub.common.errors import HubError
+from hub.common import files
 
 KEY_ENV = "HUB_SIGNING_KEY"
 GNUPGHOME_ENV = "HUB_GNUPGHOME"
@@ -210,10 +210,8 @@ class Signer:
     def export_public_key(self, out: str | os.PathLike[str], *, extra: Sequence[bytes] = ()) -> Path:
         """The armored public key (plus `extra` armored keys, e.g. the previous key during a
         rotation) in one file, as `Signed-By:` and dnf's `gpgkey=` read it."""
-        from hub.repos.common import write_atomic
-
         data = self.public_key() + b"".join(extra)
-        write_atomic(out, data)
+        files.write_atomic(out, data)
         return Path(out)
 
     # -- RPMs -------------------------------------------------------------------------------------
@@ -450,7 +448,7 @@ def rewrite_catalog(site: Path, catalog_dir: Path | None = None) -> list[Path]:
             continue
         package.setdefault("unsigned_sha256", package.get("sha256"))
         package["sha256"], package["size_bytes"] = sha256, size
-        catalog.write_json_atomic(path, data)
+        files.write_json(path, data)
         changed.append(path)
     return changed
 
@@ -487,53 +485,3 @@ def sign_site(site: str | os.PathLike[str], signer: Signer, *, extra_public_keys
     signer.export_public_key(site / PUBLIC_KEY_FILE, extra=extra_public_keys)
     report["fingerprint"] = signer.fingerprint
     return report
-
-
-# --------------------------------------------------------------------------------------------
-# CLI
-# --------------------------------------------------------------------------------------------
-
-
-def add_parser(subparsers: Any) -> None:
-    keys = f"key from ${KEY_ENV} or ${GNUPGHOME_ENV} + ${KEY_ID_ENV} (RSA >= {MIN_RSA_BITS})"
-    p = subparsers.add_parser(
-        "sign-site",
-        help=f"sign a built site in place: RPMs, YUM metadata, catalog digests, repomd/Release; {keys}",
-        description="Publish steps 1-4 (docs/repositories.md). Never run it inside a cached action.",
-    )
-    p.add_argument("--site", required=True, metavar="DIR")
-    p.add_argument("--extra-public-key", action="append", default=[], metavar="FILE",
-                   help="another armored public key to ship in monitoring-hub.asc (key rotation)")
-    p.set_defaults(run=run_sign_site)
-
-    p = subparsers.add_parser("sign", help=f"sign files with the publish key ({keys})")
-    p.add_argument("--rpm", action="append", default=[], metavar="FILE", help="add a header signature (repeatable)")
-    p.add_argument("--detach", nargs=2, action="append", default=[], metavar=("FILE", "OUT"),
-                   help="armored detached signature of FILE in OUT")
-    p.add_argument("--clearsign", nargs=2, action="append", default=[], metavar=("FILE", "OUT"),
-                   help="clearsigned copy of FILE in OUT")
-    p.add_argument("--export-public-key", metavar="OUT", help="write the armored public key")
-    p.set_defaults(run=run_sign)
-
-
-def run_sign_site(args: argparse.Namespace) -> int:
-    extra = [Path(f).read_bytes() for f in args.extra_public_key]
-    with signer_from_env() as signer:
-        report = sign_site(args.site, signer, extra_public_keys=extra)
-    print(json.dumps(report, indent=2, sort_keys=True))
-    return 0
-
-
-def run_sign(args: argparse.Namespace) -> int:
-    with signer_from_env() as signer:
-        print(f"signing key {signer.fingerprint}")
-        if args.rpm:
-            signed = signer.sign_rpms(args.rpm)
-            print(f"signed {len(signed)} RPM(s)")
-        for path, out in args.detach:
-            signer.detach_sign(path, out)
-        for path, out in args.clearsign:
-            signer.clearsign(path, out)
-        if args.export_public_key:
-            signer.export_public_key(args.export_public_key)
-    return 0

@@ -14,12 +14,21 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from testkit.packages import (
+    SOURCE_DATE,
+    export_public_key,
+    export_secret_key,
+    generate_key,
+    make_package,
+    stop_agent,
+)
 
 from hub.catalog import artifact as catalog
 from hub.repos import apt as repo_apt
-from hub.repos import yum as repo_yum
 from hub.repos import sign
-from testkit.packages import SOURCE_DATE, export_public_key, export_secret_key, generate_key, make_package, stop_agent
+from hub.repos import yum as repo_yum
+from hub.common import files
+from hub.common import schemas
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +213,7 @@ def small_site(root: Path) -> Path:
                       "summary": "Synthetic node_exporter", "license": "Apache-2.0"},
             source={"url": "https://example.org/x", "sha256": "0" * 64},
         )
-        catalog.write_json_atomic(site / "catalog" / "node_exporter" / f"rpm_{arch}_{dist}.json", artifact)
+        files.write_json(site / "catalog" / "node_exporter" / f"rpm_{arch}_{dist}.json", artifact)
     deb = make_package("deb", root / "build", name="node-exporter", version="1.11.0", release="1+deb12")
     e = repo_apt.apt_entry(deb)
     (site / e["filename"]).parent.mkdir(parents=True, exist_ok=True)
@@ -229,7 +238,7 @@ def test_sign_site_runs_the_publish_order(keyring: dict, tmp_path: Path) -> None
     rpm = site / after["package"]["url"]
     assert (after["package"]["sha256"], after["package"]["size_bytes"]) == catalog.file_digest(rpm)
     assert after["package"]["unsigned_sha256"] == before["package"]["sha256"] != after["package"]["sha256"]
-    catalog.validate(after, "artifact")
+    schemas.validate(after, "artifact")
     # 2. the YUM metadata lists the signed file (its sha256 and size), same revision as built
     repo = rpm.parent
     entry = repo_yum.yum_entry(rpm)

@@ -22,22 +22,21 @@ imported lazily: the rest of the engine keeps working on older interpreters.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from hub.common import matrix as dists
+from hub.common import matrix
 from hub.common.errors import HubError
-from hub.repos.common import keep_latest, load_entries, module_main, parse_source_date, process_map, write_entry
+from hub.repos.common import DEFAULT_KEEP, keep_latest, process_map
+from hub.common.dates import parse_source_date
 
 ENTRY_FORMAT = "hub-yum-entry/1"
 # createrepo_c's default changelog limit (only the newest entries go into other.xml).
 CHANGELOG_LIMIT = 10
 METADATA = ("primary", "filelists", "other")
-DEFAULT_KEEP = 3
 
 
 def _cr() -> Any:
@@ -157,7 +156,7 @@ def keep_latest_entries(entries: Iterable[Mapping[str, Any]], keep: int = DEFAUL
 def dist_of_release(release: str) -> str | None:
     """el9 for the release `1.el9` (hub.common.matrix' RPM dists), else None."""
     suffix = release.rsplit(".", 1)[-1]
-    return suffix if suffix in dists.RPM_DISTS else None
+    return suffix if suffix in matrix.RPM_DISTS else None
 
 
 def yum_entry(
@@ -186,8 +185,8 @@ def yum_entry(
     other = cr.xml_dump_other(pkg)
     if dist is None:
         dist = dist_of_release(pkg.release)
-    elif dist not in dists.RPM_DISTS:
-        raise HubError(f"dist {dist!r}: expected one of {', '.join(dists.RPM_DISTS)}")
+    elif dist not in matrix.RPM_DISTS:
+        raise HubError(f"dist {dist!r}: expected one of {', '.join(matrix.RPM_DISTS)}")
     return {
         "format": ENTRY_FORMAT,
         "sha256": pkg.pkgId,
@@ -292,7 +291,7 @@ def entries_of(jobs: Sequence[tuple[str, str | None]]) -> list[dict[str, Any]]:
 
 def all_repos() -> list[str]:
     """Every YUM repository of the site: `<dist>/<rpm arch>` for each RPM dist and arch."""
-    return [f"{d}/{dists.RPM_ARCH[a]}" for d in dists.RPM_DISTS for a in dists.ARCHES]
+    return [f"{d}/{matrix.RPM_ARCH[a]}" for d in matrix.RPM_DISTS for a in matrix.ARCHES]
 
 
 def group_by_repo(entries: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
@@ -305,7 +304,7 @@ def group_by_repo(entries: Iterable[Mapping[str, Any]]) -> dict[str, list[Mappin
                 f"{e['location_href']}: no dist (the release {e['release']!r} has no el suffix): "
                 "make the entry with --dist"
             )
-        archs = [dists.RPM_ARCH[a] for a in dists.ARCHES] if e["arch"] == "noarch" else [e["arch"]]
+        archs = [matrix.RPM_ARCH[a] for a in matrix.ARCHES] if e["arch"] == "noarch" else [e["arch"]]
         for arch in archs:
             out.setdefault(f"{e['dist']}/{arch}", []).append(e)
     return out
@@ -340,72 +339,3 @@ def build_yum_site(
         write_repodata(Path(site_dir, repo), members, source_date)
         counts[repo] = len({e["location_href"] for e in members})
     return counts
-
-
-# --------------------------------------------------------------------------------------------
-# CLI
-# --------------------------------------------------------------------------------------------
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "yum-entry",
-        help="one RPM's YUM metadata (cacheable per package) as a JSON entry",
-        description="Reads RPMs with createrepo_c and writes one hub-yum-entry/1 JSON each.",
-    )
-    p.add_argument("--rpm", action="append", required=True, metavar="FILE", help="an RPM (repeatable)")
-    p.add_argument("--dist", choices=dists.RPM_DISTS, help="default: from the release suffix (1.el9)")
-    out = p.add_mutually_exclusive_group(required=True)
-    out.add_argument("--out", metavar="FILE", help="the entry (one --rpm only)")
-    out.add_argument("--out-dir", metavar="DIR", help="writes DIR/<rpm file name>.json")
-    p.set_defaults(run=run_entry)
-
-    p = subparsers.add_parser(
-        "yum-repo",
-        help="merge YUM entries into <dist>/<arch>/repodata under a site directory",
-        description="Writes repodata for every repo (default: each RPM dist × arch) from entries only.",
-    )
-    p.add_argument("--entries", action="append", default=[], metavar="PATH",
-                   help="an entry JSON or a directory of them (repeatable)")
-    p.add_argument("--scan", action="store_true",
-                   help="also read every RPM already in SITE/<dist>/<arch>/ (a full run without cached entries)")
-    p.add_argument("--rpm", action="append", default=[], metavar="FILE",
-                   help="also read this RPM now (e.g. the new ones, next to cached --entries; repeatable)")
-    p.add_argument("--dist", choices=dists.RPM_DISTS, help="the dist of --rpm files (default: their release suffix)")
-    p.add_argument("--save-entries", metavar="DIR", help="write the entries of --rpm files there (the cache)")
-    p.add_argument("--out", required=True, metavar="SITE", help="the site directory (repos go in <dist>/<arch>/)")
-    p.add_argument("--source-date", metavar="DATE",
-                   help="2025-06-01T12:00:00Z or epoch seconds (default: the newest package build time)")
-    p.add_argument("--repo", action="append", metavar="DIST/ARCH", help="only these repos (repeatable)")
-    p.add_argument("--keep", type=int, default=0, metavar="N",
-                   help=f"keep only the newest N versions of each package (publish uses {DEFAULT_KEEP}; default: all)")
-    p.set_defaults(run=run_repo)
-
-
-def run_entry(args: argparse.Namespace) -> int:
-    if args.out and len(args.rpm) != 1:
-        raise HubError("--out takes one --rpm; use --out-dir for several")
-    for rpm, entry in zip(args.rpm, entries_of([(rpm, args.dist) for rpm in args.rpm])):
-        write_entry(args.out or os.path.join(args.out_dir, os.path.basename(rpm) + ".json"), entry)
-    return 0
-
-
-def run_repo(args: argparse.Namespace) -> int:
-    if not args.entries and not args.scan and not args.rpm:
-        raise HubError("nothing to merge: give --entries, --rpm and/or --scan")
-    entries = load_entries(args.entries, "yum")
-    if args.scan:
-        entries += scan_entries(args.out, args.repo)
-    fresh = entries_of([(rpm, args.dist) for rpm in args.rpm])
-    if args.save_entries:
-        for rpm, entry in zip(args.rpm, fresh):
-            write_entry(os.path.join(args.save_entries, os.path.basename(rpm) + ".json"), entry)
-    entries += fresh
-    counts = build_yum_site(args.out, entries, source_date=args.source_date, repos=args.repo, keep=args.keep)
-    for repo, n in counts.items():
-        print(f"{repo}: {n} packages")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(module_main(add_parser))

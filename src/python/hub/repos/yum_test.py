@@ -14,14 +14,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import createrepo_c  # a hard requirement of these tests: no skip
 import pytest
-
-from hub.repos import yum as repo_yum
-from hub.cli import main
-from hub.common.errors import HubError
 from testkit.packages import SOURCE_DATE, make_package
 
-import createrepo_c  # a hard requirement of these tests: no skip
+from hub.cli import main
+from hub.common.errors import HubError
+from hub.repos import yum as repo_yum
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +254,7 @@ def test_scan_and_fresh_packages_next_to_cached_entries(tmp_path: Path, rpms: di
     for d in site.glob("*/*/repodata"):
         shutil.rmtree(d)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    subprocess.run([sys.executable, "-m", "hub.repos.yum", "yum-repo", "--entries", str(tmp_path / "cache"),
+    subprocess.run([sys.executable, "-m", "hub", "yum-repo", "--entries", str(tmp_path / "cache"),
                     *sum((["--rpm", str(p)] for p in new), []), "--save-entries", str(tmp_path / "cache"), "--out", str(site)],
                    check=True, env=env, capture_output=True)
     assert _tree(site) == scanned

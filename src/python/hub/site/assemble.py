@@ -13,14 +13,19 @@ package metadata comes from the cached entries, so adding one exporter costs one
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from hub.catalog import aggregate
 from hub.common.errors import HubError
+from hub.manifest.load import MANIFEST_FILE, load_manifest
+from hub.repos import apt, yum
+from hub.repos import files as repo_files
+from hub.repos.common import load_entries
+from hub.site import portal
 
 
 def _place(src: Path, dest: Path) -> None:
@@ -66,38 +71,13 @@ def place_packages(built: Path, out: Path) -> str | None:
 
 
 def build_site(built: Path, entries: Path, exporters: Path, out: Path, base_url: str) -> None:
-    from hub.cli import main as hub
-
+    """The unsigned site: packages at their URLs, the catalog, the YUM and APT metadata from
+    the per-package entries, the users' repository files and the portal."""
     out.mkdir(parents=True, exist_ok=True)
-    source_date = place_packages(built, out)
-    manifests = sorted(str(p) for p in exporters.glob("*/manifest.yaml"))
-    steps = [
-        ["catalog", "--manifests", *manifests, "--artifacts", str(built), "--out", str(out / "catalog")],
-        ["yum-repo", "--entries", str(entries / "yum"), "--out", str(out)],
-        ["apt-repo", "--entries", str(entries / "apt"), "--out", str(out)],
-        ["repo-files", "--base-url", base_url, "--out", str(out)],
-        ["portal", "--catalog", str(out / "catalog"), "--readmes", str(exporters), "--out", str(out),
-         "--base-url", base_url],
-    ]
-    if source_date:  # metadata timestamps come from the inputs, never the clock
-        steps[1] += ["--source-date", source_date]
-        steps[2] += ["--source-date", source_date]
-    for argv in steps:
-        code = hub(argv)
-        if code:
-            raise HubError(f"site: `hub {argv[0]}` failed (exit {code})")
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("site", help="assemble the unsigned site from built artifacts")
-    p.add_argument("--built", required=True, metavar="DIR", help="<exporter>/ packages and artifact JSONs")
-    p.add_argument("--entries", required=True, metavar="DIR", help="yum/ and apt/ per-package entries")
-    p.add_argument("--exporters", required=True, metavar="DIR", help="the exporters directory (manifests, READMEs)")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--base-url", required=True, metavar="URL", help="where the site will be served")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    build_site(Path(args.built), Path(args.entries), Path(args.exporters), Path(args.out), args.base_url)
-    return 0
+    source_date = place_packages(built, out)  # metadata timestamps come from the inputs
+    manifests = [load_manifest(p) for p in sorted(str(p) for p in exporters.glob(f"*/{MANIFEST_FILE}"))]
+    aggregate.build_catalog(manifests, aggregate.read_artifacts([built]), out / "catalog")
+    yum.build_yum_site(out, load_entries([entries / "yum"], "yum"), source_date=source_date)
+    apt.build_apt_site(out, load_entries([entries / "apt"], "apt"), source_date=source_date)
+    repo_files.write_user_files(out, base_url)
+    portal.build_portal(out / "catalog", out, readmes=exporters, base_url=base_url)

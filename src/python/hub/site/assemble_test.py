@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from hub.catalog import artifact as catalog
-from hub.site import publish
-from hub.site import assemble as site
 from hub.common.errors import HubError
+from hub.site import assemble as site
+from hub.site import publish
 
 
 def ref(path: Path, url: str) -> dict:

@@ -19,7 +19,6 @@ holding index.html), and on ``file://`` the placeholder stays, with a note. See 
 
 from __future__ import annotations
 
-import argparse
 import functools
 import hashlib
 import json
@@ -27,18 +26,18 @@ import os
 import pkgutil
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import jinja2
 from markupsafe import Markup
 
-from hub.common import matrix as dists
+from hub.catalog.aggregate import INDEX_FILE, METADATA_FILE, summary_status
+from hub.common import matrix
+from hub.common import files
+from hub.common.errors import HubError
 from hub.repos import files as repo_files
 from hub.site import markdown as safe_markdown
-from hub.catalog.aggregate import INDEX_FILE, METADATA_FILE, summary_status
-from hub.common.errors import HubError
 
 __all__ = ["PLACEHOLDER_BASE_URL", "build_portal", "inline_json", "install_blocks", "load_catalog"]
 
@@ -90,10 +89,10 @@ def load_catalog(catalog_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], l
 def declared_ids(metadata: Mapping[str, Any]) -> list[str]:
     arts = metadata.get("artifacts", {})
     ids = [
-        dists.artifact_id(family, arch, dist)
+        matrix.artifact_id(family, arch, dist)
         for family in ("rpm", "deb")
-        for dist in _ordered(arts.get(family, {}), dists.DISTS)
-        for arch in _ordered(arts[family][dist], dists.ARCHES)
+        for dist in _ordered(arts.get(family, {}), matrix.DISTS)
+        for arch in _ordered(arts[family][dist], matrix.ARCHES)
     ]
     return ids + (["docker"] if "docker" in arts else [])
 
@@ -123,7 +122,7 @@ def _repo_texts(base_url: str, family: str, dist: str) -> tuple[str, str]:
     """(setup commands, repository file) for one dist: the same for every exporter."""
     if family == "rpm":
         return repo_files.yum_setup_commands(base_url, dist).rstrip("\n"), repo_files.yum_repo_file(base_url, dist)
-    codename = dists.DISTS[dist].codename
+    codename = matrix.DISTS[dist].codename
     return repo_files.apt_setup_commands(base_url, codename).rstrip("\n"), repo_files.apt_sources_file(base_url, codename)
 
 
@@ -140,7 +139,7 @@ def install_blocks(metadata: Mapping[str, Any], docker: Mapping[str, Any] | None
     packages = metadata.get("packages") or {}
     exporter = _shell_word(metadata.get("exporter"), _NAME) or "exporter"
     groups: list[dict[str, Any]] = []
-    for dist in _ordered(arts.get("rpm", {}), dists.RPM_DISTS):
+    for dist in _ordered(arts.get("rpm", {}), matrix.RPM_DISTS):
         name = _shell_word(packages.get("rpm"), _NAME) or exporter
         groups.append({
             "id": f"rpm-{dist}", "family": "rpm", "dist": dist, "title": f"{dist_label(dist)} (dnf)",
@@ -151,8 +150,8 @@ def install_blocks(metadata: Mapping[str, Any], docker: Mapping[str, Any] | None
                 {"title": "Install", "text": f"sudo dnf install {name}"},
             ],
         })
-    for dist in _ordered(arts.get("deb", {}), dists.DEB_DISTS):
-        name = _shell_word(packages.get("deb"), _NAME) or dists.deb_package_name(exporter)
+    for dist in _ordered(arts.get("deb", {}), matrix.DEB_DISTS):
+        name = _shell_word(packages.get("deb"), _NAME) or matrix.deb_package_name(exporter)
         groups.append({
             "id": f"deb-{dist}", "family": "deb", "dist": dist, "title": f"{dist_label(dist)} (apt)",
             "statuses": arts["deb"][dist],
@@ -189,9 +188,9 @@ def matrix_rows(metadata: Mapping[str, Any], artifacts: Mapping[str, Any], *, ro
     """One row per declared dist, one cell per arch (None where the arch is not declared)."""
     arts = metadata["artifacts"]
     name = metadata["exporter"]
-    archs = [a for a in dists.ARCHES if any(a in arts.get(f, {}).get(d, {}) for f in ("rpm", "deb") for d in arts.get(f, {}))]
+    archs = [a for a in matrix.ARCHES if any(a in arts.get(f, {}).get(d, {}) for f in ("rpm", "deb") for d in arts.get(f, {}))]
     rows = []
-    for family, order in (("rpm", dists.RPM_DISTS), ("deb", dists.DEB_DISTS)):
+    for family, order in (("rpm", matrix.RPM_DISTS), ("deb", matrix.DEB_DISTS)):
         for dist in _ordered(arts.get(family, {}), order):
             cells = []
             for arch in archs:
@@ -199,7 +198,7 @@ def matrix_rows(metadata: Mapping[str, Any], artifacts: Mapping[str, Any], *, ro
                 if status is None:
                     cells.append(None)
                     continue
-                aid = dists.artifact_id(family, arch, dist)
+                aid = matrix.artifact_id(family, arch, dist)
                 doc = artifacts.get(aid) or {}
                 package = doc.get("package") or {}
                 url = package.get("url")
@@ -294,23 +293,13 @@ _ENV.filters["safe_url"] = lambda url: safe_markdown.safe_url(url) if isinstance
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Atomic (temporary file, then rename); an unchanged file is left alone."""
+    """Atomic; an unchanged file is left alone (a rebuild of the same catalog touches nothing)."""
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             return
     except OSError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    files.write_atomic(path, data)
 
 
 def read_readme(readmes: str | os.PathLike[str] | None, name: str) -> Markup | None:
@@ -383,7 +372,7 @@ def build_portal(
         page = _ENV.get_template("exporter.html.j2").render(
             root=root, m=md, counts=md.get("status_counts", {}), status=summary_status(md.get("status_counts", {})),
             rows=matrix_rows(md, arts, root=root, catalog_href=root + href),
-            archs=[a for a in dists.ARCHES if any(a in d for f in ("rpm", "deb") for d in md["artifacts"].get(f, {}).values())],
+            archs=[a for a in matrix.ARCHES if any(a in d for f in ("rpm", "deb") for d in md["artifacts"].get(f, {}).values())],
             docker_status=md["artifacts"].get("docker"), image=image, docker_doc=docker,
             platforms=image_platforms(image, root),
             docker_json=f"{root}{href}{name}/docker.json" if docker else None,
@@ -408,31 +397,3 @@ def _copy_catalog(src: Path, dest: Path) -> None:
         target = dest / path.relative_to(src)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-
-
-# --------------------------------------------------------------------------------------------
-# CLI: hub portal --catalog <site>/catalog --readmes exporters/ --out <site> [--base-url URL]
-# --------------------------------------------------------------------------------------------
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "portal",
-        help="render the static portal from the catalog (index.html, exporters/<name>.html, static/)",
-        description="Reads index.json, metadata.json and the artifact JSONs (hub catalog's output) and each "
-                    "exporter's README.md; writes a static site that works from any host or file://.",
-    )
-    p.add_argument("--catalog", required=True, metavar="DIR", help="the catalog directory (<site>/catalog)")
-    p.add_argument("--readmes", metavar="DIR", help="the exporters directory: <DIR>/<name>/README.md")
-    p.add_argument("--out", required=True, metavar="DIR", help="the site directory")
-    p.add_argument("--base-url", metavar="URL",
-                   help=f"the site's public URL, used in the .repo/.sources texts (default: {PLACEHOLDER_BASE_URL}, "
-                        "replaced in the browser by the page's own address when served over http(s))")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    written = build_portal(args.catalog, args.out, readmes=args.readmes, base_url=args.base_url)
-    pages = sum(1 for w in written if w.endswith(".html"))
-    print(f"{pages} pages -> {args.out}")
-    return 0

@@ -10,13 +10,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from testkit import synthetic
 
 from hub import cli
-from hub.common import matrix as dists
-from hub.site import portal
+from hub.common import matrix
 from hub.repos import files as repo_files
 from hub.site import markdown as safe_markdown
-from testkit import synthetic
+from hub.site import portal
+from hub.common import files
+from hub.common import schemas
 
 HOSTILE_README = """# evil_exporter <script>alert('h1')</script>
 
@@ -232,11 +234,11 @@ def test_install_texts_come_from_repo_files(site: Path, site_with_base: Path) ->
     for page, base in ((site, ph), (site_with_base, "https://packages.example.org/hub/")):
         text = (page / "exporters" / "node_exporter.html").read_text()
         blocks = _pre_texts(text)
-        for dist in dists.RPM_DISTS:
+        for dist in matrix.RPM_DISTS:
             assert repo_files.yum_repo_file(base, dist) in blocks, dist
             assert repo_files.yum_setup_commands(base, dist).rstrip("\n") in blocks, dist
-        for dist in dists.DEB_DISTS:
-            codename = dists.DISTS[dist].codename
+        for dist in matrix.DEB_DISTS:
+            codename = matrix.DISTS[dist].codename
             assert repo_files.apt_sources_file(base, codename) in blocks, dist
             assert repo_files.apt_setup_commands(base, codename).rstrip("\n") in blocks, dist
         assert blocks.count("sudo dnf install node_exporter") == 3
@@ -311,8 +313,8 @@ def test_sbom_links_next_to_the_downloads(tmp_path: Path) -> None:
     sha, size = catalog.file_digest(site / url)
     art["sbom"] = {"filename": url.rsplit("/", 1)[1], "url": url, "sha256": sha, "size_bytes": size,
                    "format": "CycloneDX 1.5"}
-    catalog.validate(art, "artifact")
-    art_path.write_text(catalog.dumps(art))
+    schemas.validate(art, "artifact")
+    art_path.write_text(files.dumps_json(art))
     docker_path = site / "catalog" / "node_exporter" / "docker.json"
     docker = json.loads(docker_path.read_text())
     for m in docker["images"][0]["manifests"]:
@@ -322,8 +324,8 @@ def test_sbom_links_next_to_the_downloads(tmp_path: Path) -> None:
         (site / image_url).write_text("{}\n")
         m["sbom"] = {"filename": image_url.rsplit("/", 1)[1], "url": image_url, "sha256": "b" * 64,
                      "size_bytes": 3, "format": "CycloneDX 1.5"}
-    catalog.validate(docker, "docker")
-    docker_path.write_text(catalog.dumps(docker))
+    schemas.validate(docker, "docker")
+    docker_path.write_text(files.dumps_json(docker))
     portal.build_portal(site / "catalog", site)
     page = site / "exporters" / "node_exporter.html"
     links = re.findall(r'<a class="sbom" href="([^"]+)" data-sha256="([0-9a-f]{64})"', page.read_text())

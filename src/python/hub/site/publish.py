@@ -57,28 +57,28 @@ The Pants rule never passes it.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
-import functools
 import fcntl
+import functools
 import gzip
 import json
 import os
 import re
 import shutil
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from hub.catalog import artifact as catalog
+from hub.common.errors import HubError
 from hub.repos import files as repo_files
 from hub.repos import merge as repo_site
-from hub.repos import yum as repo_yum
 from hub.repos import sign
-from hub.common.errors import HubError
-from hub.repos.common import write_atomic
+from hub.repos import yum as repo_yum
+from hub.common.files import write_atomic
+from hub.common import files
+from hub.common import schemas
 
 SNAPSHOTS = "snapshots"
 CURRENT = "current"
@@ -444,9 +444,9 @@ def rewrite_catalog_digests(site: Path) -> list[Path]:
         if (package.get("sha256"), package.get("size_bytes")) != (sha256, size):
             package.setdefault("unsigned_sha256", package.get("sha256"))
             package["sha256"], package["size_bytes"] = sha256, size
-            catalog.write_json_atomic(path, data)
+            files.write_json(path, data)
             changed.append(path)
-        catalog.validate(data, "artifact", what=str(path.relative_to(site)))
+        schemas.validate(data, "artifact", what=str(path.relative_to(site)))
     return sorted(set(changed))
 
 
@@ -729,50 +729,3 @@ def _build_snapshot(site: Path, dest: Path, partial: Path, name: str, previous: 
     _fsync_path(dest / SNAPSHOTS, directory=True)
     crash("snapshot-renamed")
     return final
-
-
-# --------------------------------------------------------------------------------------------
-# CLI
-# --------------------------------------------------------------------------------------------
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "publish",
-        help="sign the unsigned site and publish it as a new snapshot of DEST, switching DEST/current atomically",
-        description=(
-            "Signs RPMs and repository metadata (key from $HUB_SIGNING_KEY, or $HUB_GNUPGHOME + $HUB_SIGNING_KEY_ID), "
-            "merges the previously published pool, writes DEST/snapshots/<id> and switches DEST/current to it. "
-            "See docs/repositories.md, 'Publishing: order, atomic switch, crash safety'."
-        ),
-    )
-    p.add_argument("--site", required=True, metavar="DIR", help="the unsigned site (./pants package //:site)")
-    p.add_argument("--dest", required=True, metavar="DIR", help="the publish directory (HUB_PUBLISH_DIR)")
-    p.add_argument("--base-url", required=True, metavar="URL", help="where DEST/current is served (the users' .repo/.sources)")
-    p.add_argument("--keep", type=int, default=repo_site.DEFAULT_KEEP, metavar="N",
-                   help=f"versions kept per package in the cumulative pool (default {repo_site.DEFAULT_KEEP})")
-    p.add_argument("--readmes", metavar="DIR",
-                   help="the exporters directory (<DIR>/<name>/README.md) for the portal; by default the unsigned "
-                        "site's rendered READMEs are carried over")
-    p.add_argument("--extra-public-key", action="append", default=[], metavar="FILE",
-                   help="another armored public key to ship in monitoring-hub.asc (key rotation)")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    # Read the key once, then drop it from this process's environment: no child inherits it.
-    env = dict(os.environ)
-    for name in (sign.KEY_ENV, sign.PASSPHRASE_ENV):
-        os.environ.pop(name, None)
-    extra = [Path(f).read_bytes() for f in args.extra_public_key]
-    crash = CrashPoints(env.get(CRASH_ENV), log=sys.stderr)
-    report = publish(args.site, args.dest, args.base_url, keep=args.keep, readmes=args.readmes,
-                     extra_public_keys=extra, env=env, crash=crash)
-    print(json.dumps(report, indent=2, sort_keys=True))
-    return 0
-
-
-if __name__ == "__main__":  # `python -m hub.site.publish publish ...`: without the other concerns' imports
-    from hub.repos.common import module_main
-
-    raise SystemExit(module_main(add_parser))

@@ -16,16 +16,21 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from testkit.packages import (
+    export_public_key,
+    export_secret_key,
+    generate_key,
+    stop_agent,
+)
+from testkit.unsigned_site import build_unsigned_site, version_date
 
+from hub.common.dates import rfc2822_date
 from hub.catalog import artifact as catalog
-from hub.site import publish
-from hub.repos import common as repo_common
-from hub.repos import files as repo_files
-from hub.repos import sign
 from hub.cli import main
 from hub.common.errors import HubError
-from testkit.unsigned_site import build_unsigned_site, version_date
-from testkit.packages import export_public_key, export_secret_key, generate_key, stop_agent
+from hub.repos import files as repo_files
+from hub.repos import sign
+from hub.site import publish
 
 SRC = Path(__file__).resolve().parents[2]  # src/python: the engine for `python -m hub`
 
@@ -133,7 +138,7 @@ def test_publish_twice_signs_merges_and_switches(tmp_path: Path, key, sites) -> 
     assert (snap1 / "monitoring-hub-el9.repo").read_text() == repo_files.yum_repo_file(base, "el9")
     assert (snap1 / "monitoring-hub-noble.sources").read_text() == repo_files.apt_sources_file(base, "noble")
     assert f"<revision>{version_date('1.0.0')}</revision>" in (snap1 / "el9/x86_64/repodata/repomd.xml").read_text()
-    assert f"Date: {repo_common.rfc2822_date(version_date('1.0.0'))}\n" in (snap1 / "dists/bookworm/Release").read_text()
+    assert f"Date: {rfc2822_date(version_date('1.0.0'))}\n" in (snap1 / "dists/bookworm/Release").read_text()
     assert publish.check_site(snap1) == []
 
     report = publish.publish(v2.site, dest, base, env=env_of(key))

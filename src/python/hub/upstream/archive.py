@@ -22,7 +22,6 @@ they are.
 
 from __future__ import annotations
 
-import argparse
 import bz2
 import collections
 import contextlib
@@ -39,10 +38,22 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import (
+    IO,
+    Callable,
+    Deque,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+)
 
-from hub.common.matrix import ARCHES, ELF_MACHINE
 from hub.common.errors import HubError
+from hub.common import elf
+from hub.common.matrix import ELF_MACHINE
 
 __all__ = [
     "ArchiveError",
@@ -55,8 +66,6 @@ __all__ = [
     "RATIO_MIN_SIZE",
     "MAX_METADATA",
     "extract_binaries",
-    "add_parser",
-    "run",
 ]
 
 KiB = 1024
@@ -913,31 +922,22 @@ def _choose(inventory: _Inventory, fmt: _Format, wanted: Sequence[str], label: s
     return chosen
 
 
-_ELF_MACHINE_NAMES = {
-    2: "sparc", 3: "i386", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390x", 40: "arm",
-    62: "x86_64", 183: "aarch64", 243: "riscv64", 258: "loongarch64",
-}
-
-
 def _check_elf(head: bytes, name: str, member: str, label: str, arch: str) -> None:
     want = ELF_MACHINE[arch]
-    want_name = _ELF_MACHINE_NAMES.get(want, f"machine {want}")
+    want_name = elf.machine_name(want)
     expected = f"an ELF executable for {want_name} ({arch})"
     where = f"{name} in {label}"
-    if len(head) < 20 or head[:4] != b"\x7fELF" or head[5] not in (1, 2):
+    header = elf.read_header(head)
+    if header is None:
         raise ArchiveError(f"{where} is not an ELF executable (member {member!r} starts with "
                            f"{head[:4]!r}); expected {expected}", archive=label, member=member)
-    order = "little" if head[5] == 1 else "big"
-    e_type = int.from_bytes(head[16:18], order)
-    machine = int.from_bytes(head[18:20], order)
-    if e_type not in (2, 3):  # ET_EXEC, ET_DYN (position-independent executables)
+    if not header.is_executable:
         raise ArchiveError(f"{where} is not an ELF executable (member {member!r} has ELF type "
-                           f"{e_type}); expected {expected}", archive=label, member=member)
-    if machine != want:
-        found = _ELF_MACHINE_NAMES.get(machine, f"machine {machine}")
-        raise ArchiveError(f"{where} is an ELF for {found}, expected {want_name} ({arch}) "
+                           f"{header.type}); expected {expected}", archive=label, member=member)
+    if header.machine != want:
+        raise ArchiveError(f"{where} is an ELF for {header.machine_name}, expected {want_name} ({arch}) "
                            f"(member {member!r})", archive=label, member=member)
-    if head[4] != 2 or head[5] != 1:
+    if not header.is_64bit or not header.little_endian:
         raise ArchiveError(f"{where} is a 32-bit or big-endian ELF, expected a 64-bit "
                            f"little-endian {want_name} ({arch}) executable (member {member!r})",
                            archive=label, member=member)
@@ -1043,30 +1043,3 @@ def extract_binaries(archive: Path, names: Sequence[str], out: Path, *, arch: Op
                     path.unlink()
             raise
     return {name: out / name for name in wanted}
-
-
-# --- CLI --------------------------------------------------------------------------------------
-
-
-def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = subparsers.add_parser(
-        "extract",
-        help="extract binaries from an upstream archive, refusing hostile archives",
-        description="Validate every member of an upstream release archive, then write the "
-        "requested binaries (found by basename) to OUT/<name> with mode 0755.",
-    )
-    parser.add_argument("--archive", required=True, type=Path, help="the upstream archive")
-    parser.add_argument("--out", required=True, type=Path, help="directory for the binaries")
-    parser.add_argument("--binary", required=True, action="append", dest="binaries",
-                        metavar="NAME", help="a binary to extract, by basename (repeatable)")
-    parser.add_argument("--arch", choices=ARCHES, help="check that each binary is an ELF for ARCH")
-    parser.add_argument("--display-name", help="name of the archive in messages (default: its path)")
-    parser.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    written = extract_binaries(args.archive, args.binaries, args.out, arch=args.arch,
-                               display_name=args.display_name)
-    for path in written.values():
-        print(path)
-    return 0

@@ -22,10 +22,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import pytest
 
-from hub.upstream import archive as archive_module
 from hub import cli
-from hub.upstream.archive import DEFAULT_LIMITS, ArchiveError, Limits, extract_binaries
 from hub.common.errors import HubError
+from hub.upstream import archive as archive_module
+from hub.upstream.archive import DEFAULT_LIMITS, ArchiveError, Limits, extract_binaries
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -804,14 +804,7 @@ def test_archive_changed_between_passes(tmp_path: Path, monkeypatch: pytest.Monk
 # --- CLI --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def only_extract(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run hub.cli.main with just this module's subcommand: others are developed alongside."""
-    assert "hub.upstream.archive" in cli.COMMAND_MODULES
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("hub.upstream.archive",))
-
-
-def test_cli_extract(tmp_path: Path, only_extract: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_extract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     archive = write_tar(tmp_path / TGZ, prometheus_layout())
     out = tmp_path / "out"
     rc = cli.main(["extract", "--archive", str(archive), "--out", str(out),
@@ -821,7 +814,7 @@ def test_cli_extract(tmp_path: Path, only_extract: None, capsys: pytest.CaptureF
     assert capsys.readouterr().out.strip() == str(out / "node_exporter")
 
 
-def test_cli_error_is_one_line(tmp_path: Path, only_extract: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     archive = write_tar(tmp_path / TGZ, prometheus_layout() + [entry("../../evil\nline", b"x")])
     out = tmp_path / "out"
     rc = cli.main(["extract", "--archive", str(archive), "--out", str(out), "--binary", "node_exporter",

@@ -35,39 +35,27 @@ until the limit resets. Bad input (a manifest) exits 2 before anything is asked.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import dataclasses
 import http.client
 import json
 import os
 import re
-import sys
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from hub import __version__
-from hub.common.errors import HubError, network_reason
-from hub.upstream.lock import (
-    MIRROR_ENV,
-    Lock,
-    LockedArchive,
-    atomic_write,
-    download,
-    format_source_date,
-    lock_path_for,
-    mirror_url,
-    parse_source_date,
-    source_date_of,
-    write_lock,
-)
+from hub.common import files, http
+from hub.common.errors import HubError
+from hub.common.semver import SEMVER_PATTERN, SemVer, is_semver, parse_semver
 from hub.manifest.load import GITHUB_PREFIX, Manifest, load_manifest
-from hub.catalog.state import SEMVER_PATTERN, SemVer, is_semver, manifest_paths, parse_semver
+from hub.upstream.lock import Lock, LockedArchive, download, lock_path_for, mirror_url, source_date_of, write_lock
+from hub.common.dates import format_source_date, parse_source_date
 
 __all__ = [
     "Asset",
@@ -219,40 +207,26 @@ class GitHubClient:
                 if reset_at is None or self.clock() < reset_at:
                     raise RateLimited(f"{url}: not asked: {self._blocked}", reset_at)
                 self._blocked = None
-            request = urllib.request.Request(url, headers=self._headers(url))
             self.requests += 1
             try:
-                with self._opener.open(request, timeout=self.timeout) as response:
-                    raw = response.read(MAX_API_BYTES + 1)
-                    headers = {k.lower(): v for k, v in response.headers.items()}
-            except urllib.error.HTTPError as e:
+                response = http.get(url, max_bytes=MAX_API_BYTES, timeout=self.timeout, headers=self._headers(url),
+                                    opener=self._opener.open, service="the GitHub API", error=GitHubError)
+            except http.HttpStatusError as e:
                 wait = self._handle_http_error(url, e)
                 self.sleep(wait)
                 self.waited += wait
                 continue
-            except urllib.error.URLError as e:
-                raise GitHubError(f"cannot reach the GitHub API at {url}: {network_reason(e.reason)}") from None
-            except TimeoutError:
-                raise GitHubError(f"{url}: timed out after {self.timeout:g} s") from None
-            except (OSError, http.client.HTTPException) as e:
-                raise GitHubError(f"{url}: {network_reason(e)}") from None
-            if len(raw) > MAX_API_BYTES:
-                raise GitHubError(f"{url}: the response is larger than {MAX_API_BYTES} bytes")
             try:
-                return json.loads(raw.decode("utf-8")), headers
+                return json.loads(response.body.decode("utf-8")), response.headers
             except (UnicodeDecodeError, json.JSONDecodeError) as e:
                 raise GitHubError(f"{url}: the API returned invalid JSON ({e})") from None
 
-    def _handle_http_error(self, url: str, e: urllib.error.HTTPError) -> float:
+    def _handle_http_error(self, url: str, e: http.HttpStatusError) -> float:
         """Seconds to wait before retrying a rate-limited request, or raises."""
-        headers = {k.lower(): v for k, v in (e.headers or {}).items()}
-        try:
-            body = e.read(64 << 10)
-        except Exception:  # noqa: BLE001 - only used for the message
-            body = b""
-        message = _api_message(body)
+        headers = e.headers
+        message = _api_message(e.body)
         detail = f": {message}" if message else ""
-        if e.code in (403, 429) and (headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers):
+        if e.status in (403, 429) and (headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers):
             now = self.clock()
             wait: float | None = None
             reset_at: float | None = None
@@ -273,17 +247,17 @@ class GitHubClient:
             )
             hint = "" if self.token else f"; set {TOKEN_ENV} for a higher limit"
             error = RateLimited(
-                f"GitHub API rate limit exceeded (HTTP {e.code}) for {url}: {when}{hint}; "
+                f"GitHub API rate limit exceeded (HTTP {e.status}) for {url}: {when}{hint}; "
                 f"--max-wait allows waiting up to {self.max_wait:g} s in total",
                 reset_at,
             )
             self._blocked = error
             raise error
-        if e.code == 404:
+        if e.status == 404:
             raise NotFound(f"{url}: not found (HTTP 404){detail}")
-        if e.code == 401:
+        if e.status == 401:
             raise GitHubError(f"{url}: HTTP 401: GitHub rejected the token in {TOKEN_ENV}{detail}")
-        raise GitHubError(f"{url}: HTTP {e.code} {e.reason}{detail}")
+        raise GitHubError(f"{url}: HTTP {e.status} {e.reason}{detail}")
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -490,30 +464,21 @@ def bump_manifest_text(text: str, old_version: str, new_version: str, *, license
 
 
 def _write_manifest(manifest: Manifest, new_text: str, new_version: str, license: str | None) -> None:
-    """Writes the edited manifest atomically after reloading it from a temporary file in the
-    same directory (relative paths in it resolve the same way)."""
+    """Writes the edited manifest atomically, keeping its mode, once the temporary file reloads
+    as exactly the old manifest with the new version (and license). The temporary file is in
+    the same directory, so relative paths in it resolve the same way."""
     path = manifest.path
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        mode = os.stat(path).st_mode & 0o7777
-    except OSError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(new_text)
+
+    def changed_only_the_version(tmp: Path) -> None:
         reloaded = load_manifest(tmp, display_path=f"{path} (after the update)")
         expected = dataclasses.replace(manifest, version=new_version, license=license or manifest.license)
         actual = dataclasses.replace(reloaded, path=manifest.path)
         anchored = bool(re.search(r"^version:[ \t]*&", new_text, re.M))
         if actual.version != new_version or actual.license != expected.license or (actual != expected and not anchored):
             raise HubError(f"{path}: rewriting the version line changed more than the version; edit it by hand")
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+
+    files.write_atomic(path, new_text.encode("utf-8"), mode=files.KEEP_MODE, durable=True,
+                       check=changed_only_the_version)
 
 
 # --------------------------------------------------------------------------------------------
@@ -848,69 +813,3 @@ def summary_markdown(results: Sequence[UpdateResult], *, dry_run: bool = False) 
         lines.append("Up to date: " + ", ".join(f"{_code(r.exporter)} {_code(r.old_version)}" for r in current))
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
-
-
-# --------------------------------------------------------------------------------------------
-# CLI: hub update-upstreams [--api-url URL] [--dry-run] [--json] MANIFEST...
-# --------------------------------------------------------------------------------------------
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "update-upstreams",
-        help="bump manifests to their newest upstream release (GitHub API) and refresh the locks",
-        description=(
-            "For each manifest with upstream.strategy latest_release, finds the newest stable "
-            "release by semantic version, rewrites the manifest's version line in place and pins "
-            "the new assets in upstream.lock.json. Prints a Markdown summary (a PR body). "
-            f"{TOKEN_ENV} is used as a Bearer token when set. Exit codes: 0 fine, 1 some "
-            "exporter failed (the others were still updated), 2 bad input."
-        ),
-    )
-    p.add_argument("manifests", nargs="+", metavar="MANIFEST",
-                   help="manifest.yaml files, exporter directories, or a directory of them (exporters/)")
-    p.add_argument("--api-url", default=DEFAULT_API_URL, metavar="URL",
-                   help=f"GitHub REST API base URL (default {DEFAULT_API_URL})")
-    p.add_argument("--dry-run", action="store_true",
-                   help="only ask the API: write nothing, download nothing")
-    p.add_argument("--json", action="store_true", help="print a JSON report instead of the Markdown summary")
-    p.add_argument("--summary", metavar="FILE", help="also write the Markdown summary to FILE")
-    p.add_argument("--mirror", default=os.environ.get(MIRROR_ENV) or None, metavar="URL",
-                   help=f"replaces the https://github.com/ prefix when downloading (default: ${MIRROR_ENV})")
-    p.add_argument("--download", action="store_true",
-                   help="download every new archive (verified against the API digest or checksums file) "
-                        "and take source_date from the bytes, as update-lock does")
-    p.add_argument("--max-wait", type=float, default=0.0, metavar="SECONDS",
-                   help="wait out a rate limit up to this many seconds in total (default 0: report it and go on)")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help=f"per HTTP request (default {DEFAULT_TIMEOUT:g})")
-    p.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    manifests = [load_manifest(p) for p in manifest_paths(args.manifests)]
-    client = GitHubClient(args.api_url, os.environ.get(TOKEN_ENV) or None,
-                          timeout=args.timeout, max_wait=args.max_wait)
-    results = []
-    for manifest in sorted(manifests, key=lambda m: m.name):
-        r = update_exporter(manifest, client, mirror=args.mirror, dry_run=args.dry_run,
-                            download_all=args.download, timeout=args.timeout)
-        results.append(r)
-        if r.status == "error":
-            print(f"error: {r.manifest}: {r.message}", file=sys.stderr)
-    summary = summary_markdown(results, dry_run=args.dry_run)
-    if args.summary:
-        atomic_write(args.summary, summary.encode("utf-8"))
-    if args.json:
-        report = {
-            "dry_run": bool(args.dry_run),
-            "updated": [r.exporter for r in results if r.status in ("updated", "available")],
-            # Exporters whose files were (or, in a dry run, would be) rewritten, license-only too.
-            "changed": [r.exporter for r in results if r.status in ("updated", "available") or r.license],
-            "errors": [r.exporter for r in results if r.status == "error"],
-            "results": [r.to_json() for r in results],
-        }
-        print(json.dumps(report, indent=2, sort_keys=True))
-    else:
-        sys.stdout.write(summary)
-    return 1 if any(r.status == "error" for r in results) else 0

@@ -13,7 +13,6 @@ import pytest
 
 from hub import cli
 from hub.common.errors import HubError
-from hub.upstream.lock import check_lock, read_lock
 from hub.manifest.load import load_manifest
 from hub.upstream.bump import (
     Asset,
@@ -29,6 +28,7 @@ from hub.upstream.bump import (
     update_exporter,
     version_of_tag,
 )
+from hub.upstream.lock import check_lock, read_lock
 
 MTIME = 1_700_000_000  # 2023-11-14T22:13:20Z, the newest member of every test archive
 PUBLISHED = "2025-03-04T05:06:07Z"

@@ -13,20 +13,16 @@ also runs in Pants' own interpreter.
 
 from __future__ import annotations
 
-import argparse
 import calendar
 import contextlib
 import hashlib
 import http.client
 import json
 import os
-import pkgutil
 import re
 import struct
-import sys
 import tarfile
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -36,13 +32,19 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from hub import __version__
-from hub.common import matrix as dists
+from hub.common import matrix
+from hub.common import files, schemas
 from hub.common.errors import FieldError, HubError
-from hub.manifest.load import GITHUB_PREFIX, LocatedError, Manifest, field_path, load_manifest
+from hub.manifest.load import (
+    GITHUB_PREFIX,
+    LocatedError,
+    Manifest,
+    field_path,
+)
+from hub.common.dates import format_source_date, parse_source_date
 
 LOCK_FILE = "upstream.lock.json"
 LOCK_VERSION = 1
-LOCK_SCHEMA_RESOURCE = "schemas/upstream-lock.schema.json"
 DEFAULT_MAX_SIZE = 1 << 30  # 1 GiB: the largest exporter release is ~120 MB
 DEFAULT_TIMEOUT = 60.0  # seconds without progress
 CHUNK_SIZE = 1 << 20
@@ -56,11 +58,9 @@ __all__ = [
     "LockedArchive",
     "check_lock",
     "download",
-    "format_source_date",
     "lock_path_for",
     "mirror_url",
     "parse_lock",
-    "parse_source_date",
     "read_lock",
     "source_date_of",
     "update_lock",
@@ -120,15 +120,6 @@ def lock_path_for(manifest_path: str | os.PathLike[str]) -> str:
     return os.path.join(os.path.dirname(os.fspath(manifest_path)), LOCK_FILE)
 
 
-def format_source_date(epoch: int) -> str:
-    return time.strftime(_DATE_FORMAT, time.gmtime(int(epoch)))
-
-
-def parse_source_date(value: str) -> int:
-    """"2025-06-01T12:00:00Z" -> seconds since the epoch (UTC). ValueError if malformed."""
-    return calendar.timegm(time.strptime(value, _DATE_FORMAT))
-
-
 # --------------------------------------------------------------------------------------------
 # Reading and writing the lock
 # --------------------------------------------------------------------------------------------
@@ -138,9 +129,7 @@ _patterns: dict[str, re.Pattern[str]] = {}
 
 def _pattern(name: str) -> re.Pattern[str]:
     if not _patterns:
-        raw = pkgutil.get_data("hub", LOCK_SCHEMA_RESOURCE)
-        assert raw is not None
-        schema = json.loads(raw.decode("utf-8"))
+        schema = schemas.schema("upstream-lock")
         props = schema["properties"]
         archive = schema["$defs"]["archive"]["properties"]
         for key, sub in (
@@ -215,7 +204,7 @@ def parse_lock(text: str, file: str = LOCK_FILE) -> Lock | None:
     if isinstance(data.get("source_date"), str) and _matches("source_date", data["source_date"]):
         try:
             parse_source_date(data["source_date"])
-        except ValueError:
+        except HubError:
             errors.append(FieldError("source_date", f"not a valid date: {data['source_date']!r}"))
     archives: dict[str, LockedArchive] = {}
     raw_archives = data.get("archives", {})
@@ -224,9 +213,9 @@ def parse_lock(text: str, file: str = LOCK_FILE) -> Lock | None:
     else:
         for arch, entry in raw_archives.items():
             where: list[Any] = ["archives", arch]
-            if arch not in dists.ARCHES:
+            if arch not in matrix.ARCHES:
                 errors.append(
-                    FieldError("archives", f"unknown field {arch!r} (expected one of: {', '.join(dists.ARCHES)})")
+                    FieldError("archives", f"unknown field {arch!r} (expected one of: {', '.join(matrix.ARCHES)})")
                 )
                 continue
             if not isinstance(entry, dict):
@@ -278,33 +267,7 @@ def read_lock(path: str | os.PathLike[str], *, display_path: str | None = None) 
 def write_lock(path: str | os.PathLike[str], lock: Lock) -> None:
     """Writes atomically (temporary file in the same directory, fsync, rename): stable JSON."""
     text = json.dumps(lock.to_json(), indent=2, sort_keys=True) + "\n"
-    atomic_write(os.fspath(path), text.encode("utf-8"))
-
-
-def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory: str) -> None:
-    with contextlib.suppress(OSError):  # not possible everywhere (Windows); best effort
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    files.write_atomic(path, text.encode("utf-8"), durable=True)
 
 
 def check_lock(manifest: Manifest, lock: Lock | None) -> list[FieldError]:
@@ -508,58 +471,3 @@ def update_lock(manifest: Manifest, lock_path: str | os.PathLike[str], *, mirror
     lock = Lock(manifest.name, manifest.version, format_source_date(max(dates)), archives)
     write_lock(lock_path, lock)
     return lock
-
-
-def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "update-lock",
-        help="pin the upstream archives of manifests (writes upstream.lock.json next to each)",
-        description="Downloads every arch's archive, records url, sha256, size and the source date.",
-    )
-    p.add_argument("manifests", nargs="+", metavar="MANIFEST", help="manifest.yaml files")
-    p.add_argument("--mirror", default=os.environ.get(MIRROR_ENV) or None, metavar="URL",
-                   help=f"replaces the https://github.com/ prefix when downloading (default: ${MIRROR_ENV})")
-    p.add_argument("--force", action="store_true", help="download again even if the lock is current")
-    p.set_defaults(run=run_update_lock)
-
-    p = subparsers.add_parser("fetch", help="download an exporter's pinned archive, verified against the lock")
-    p.add_argument("manifest", metavar="MANIFEST")
-    p.add_argument("--arch", required=True, choices=dists.ARCHES)
-    p.add_argument("--out", required=True, metavar="FILE")
-    p.add_argument("--mirror", default=os.environ.get(MIRROR_ENV) or None, metavar="URL")
-    p.set_defaults(run=run_fetch)
-
-
-def run_update_lock(args: argparse.Namespace) -> int:
-    for path in args.manifests:
-        manifest = load_manifest(path)
-        lock_path = lock_path_for(path)
-        before = read_lock(lock_path) if os.path.exists(lock_path) else None
-        lock = update_lock(manifest, lock_path, mirror=args.mirror, force=args.force)
-        note = " (unchanged)" if before == lock else ""
-        for arch, a in lock.archives.items():
-            print(f"{lock_path}: {arch} sha256={a.sha256} size={a.size} {a.url}{note}")
-    return 0
-
-
-def run_fetch(args: argparse.Namespace) -> int:
-    manifest = load_manifest(args.manifest)
-    lock_path = lock_path_for(args.manifest)
-    lock = read_lock(lock_path)
-    problems = check_lock(manifest, lock)
-    if problems:
-        raise LockError(lock_path, problems)
-    assert lock is not None
-    if args.arch not in lock.archives:
-        raise HubError(f"{manifest.path}: {args.arch} is not in build.archs")
-    pinned = lock.archives[args.arch]
-    if manifest.is_local:
-        got = sha256_file(os.path.join(manifest.directory, pinned.url))
-        if (got.sha256, got.size) != (pinned.sha256, pinned.size):
-            raise HubError(f"sha256 mismatch for {pinned.url}: expected {pinned.sha256}, got {got.sha256}")
-        with open(os.path.join(manifest.directory, pinned.url), "rb") as src:
-            atomic_write(args.out, src.read())
-    else:
-        download(mirror_url(pinned.url, args.mirror), args.out, expected_sha256=pinned.sha256, expected_size=pinned.size)
-    print(args.out, file=sys.stderr)
-    return 0

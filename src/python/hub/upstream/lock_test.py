@@ -19,23 +19,10 @@ import pytest
 import yaml
 
 from hub.common.errors import HubError
-from hub.upstream.lock import (
-    LOCK_SCHEMA_RESOURCE,
-    Lock,
-    LockedArchive,
-    LockError,
-    check_lock,
-    download,
-    format_source_date,
-    lock_path_for,
-    mirror_url,
-    parse_source_date,
-    read_lock,
-    source_date_of,
-    update_lock,
-    write_lock,
-)
 from hub.manifest.load import load_manifest
+from hub.common import schemas
+from hub.upstream.lock import Lock, LockedArchive, LockError, check_lock, download, lock_path_for, mirror_url, read_lock, source_date_of, update_lock, write_lock
+from hub.common.dates import format_source_date, parse_source_date
 
 SHA_A = "a" * 64
 
@@ -415,9 +402,8 @@ def test_bad_lock(tmp_path: Path, content: str | dict[str, Any], lines: list[str
 
 
 def lock_schema() -> dict[str, Any]:
-    import pkgutil
 
-    return json.loads(pkgutil.get_data("hub", LOCK_SCHEMA_RESOURCE))  # type: ignore[arg-type]
+    return schemas.load_schema("upstream-lock")
 
 
 def test_lock_schema_agrees_with_read_lock(tmp_path: Path) -> None:
@@ -553,7 +539,6 @@ def test_check_lock_unpinned(tmp_path: Path) -> None:
 def test_cli_update_lock(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     from hub.cli import main
 
-    monkeypatch.setattr("hub.cli.COMMAND_MODULES", ("hub.upstream.lock",))
     archives = publish_release(server)
     manifest_path = write_manifest(tmp_path)
     lock_path = lock_path_for(manifest_path)

@@ -44,8 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
-from hub.common.matrix import ELF_MACHINE
+from hub.common import elf
 from hub.common.errors import HubError
+from hub.common.files import write_atomic
+from hub.common.matrix import ELF_MACHINE
 
 
 @dataclass(frozen=True)
@@ -322,10 +324,8 @@ def read_deb_files(deb: Path, paths: Sequence[str]) -> dict:
 
 def elf_machine(data: bytes) -> int | None:
     """ELF e_machine of a binary (62 x86-64, 183 AArch64), or None when not an ELF file."""
-    if len(data) < 20 or data[:4] != b"\x7fELF":
-        return None
-    order = "little" if data[5] == 1 else "big"
-    return int.from_bytes(data[18:20], order)
+    header = elf.read_header(data)
+    return header.machine if header else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -448,20 +448,6 @@ def pack_archive(
     return _gzip(_tar(files, top_dir, mtime))
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 # --------------------------------------------------------------------------------------------
 # The mirror
 
@@ -566,7 +552,7 @@ def _mirror_one(manifest, arch: str, source: DebianBuild, out_dir: Path, cache_d
                         layout=source.layout)
     rel = mirror_path(manifest, arch)
     target = out_dir.joinpath(*rel.split("/"))
-    _write_atomic(target, data)
+    write_atomic(target, data)
     return MirrorEntry(
         exporter=manifest.name,
         arch=arch,
@@ -620,7 +606,9 @@ def serve(out_dir: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[str
 
 
 def _load_manifests(paths: Sequence[str]) -> list:
-    from hub.manifest.load import load_manifest  # the manifest model lives in its own module
+    from hub.manifest.load import (
+        load_manifest,  # the manifest model lives in its own module
+    )
 
     manifests = []
     for p in paths:
@@ -671,36 +659,3 @@ def _run_serve(args: argparse.Namespace) -> int:
             for s, handler in previous.items():
                 signal.signal(s, handler)
     return 0
-
-
-def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "mirror",
-        help="build or serve a local stand-in for GitHub release downloads",
-        description=__doc__.splitlines()[0],
-    )
-    sub = parser.add_subparsers(dest="mirror_command", required=True, metavar="ACTION")
-
-    build = sub.add_parser(
-        "build", help="repack Debian's exporter binaries as the manifests' upstream archives"
-    )
-    build.add_argument("--out", required=True, help="mirror root directory to write")
-    build.add_argument(
-        "--cache",
-        help="where downloaded .deb files are kept (default: .<out name>-deb-cache beside --out)",
-    )
-    build.add_argument(
-        "--arch", action="append", choices=sorted(ELF_MACHINE),
-        help="only this arch (repeatable; default: each manifest's build.archs)",
-    )
-    build.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
-                       help="archives repacked at once (default: the number of CPUs)")
-    build.add_argument("manifests", nargs="+", metavar="MANIFEST",
-                       help="manifest.yaml files (or exporter directories)")
-    build.set_defaults(run=_run_build)
-
-    srv = sub.add_parser("serve", help="serve a mirror directory over HTTP until interrupted")
-    srv.add_argument("dir", metavar="DIR")
-    srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=int, default=0, help="default: a free port")
-    srv.set_defaults(run=_run_serve)

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from hub import cli
-from hub.upstream import mirror
 from hub.common.errors import HubError
-from hub.upstream.lock import source_date_of
 from hub.manifest.load import load_manifest
+from hub.upstream import mirror
+from hub.upstream.lock import source_date_of
 from hub.upstream.mirror import DebianBuild, build_mirror, elf_machine, fetch_deb, serve
 
 FAKE_MTIME = 1_600_000_000  # 2020-09-13T12:26:40Z
@@ -313,13 +313,7 @@ def test_serve(tmp_path: Path, cache: Path) -> None:
         assert missing.value.code == 404
 
 
-@pytest.fixture
-def mirror_cli_only(monkeypatch):
-    """The real `hub` entry point, with only this module's subcommands (others may not import)."""
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("hub.upstream.mirror",))
-
-
-def test_cli_build(tmp_path: Path, cache: Path, monkeypatch, capsys, mirror_cli_only) -> None:
+def test_cli_build(tmp_path: Path, cache: Path, monkeypatch, capsys) -> None:
     monkeypatch.setattr(mirror, "DEBIAN_BUILDS", FAKE_TABLE)
     fake = write_manifest(tmp_path)
     other = write_manifest(tmp_path, name="other_exporter")
@@ -335,8 +329,7 @@ def test_cli_build(tmp_path: Path, cache: Path, monkeypatch, capsys, mirror_cli_
     assert "other_exporter (no-debian-build)" in lines[-1]
 
 
-def test_cli_build_apt_error_exits_2(tmp_path: Path, monkeypatch, capsys,
-                                     mirror_cli_only) -> None:
+def test_cli_build_apt_error_exits_2(tmp_path: Path, monkeypatch, capsys) -> None:
     table = {"fake_exporter": DebianBuild("hub-no-such-package-for-tests", {"x": "/usr/bin/x"})}
     monkeypatch.setattr(mirror, "DEBIAN_BUILDS", table)
     rc = cli.main(["mirror", "build", "--out", str(tmp_path / "m"), "--cache",

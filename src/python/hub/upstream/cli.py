@@ -1,0 +1,218 @@
+"""`hub` commands of the upstream layer: argparse shims over the layer's library functions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hub.manifest.load import find_manifests
+from hub.common import matrix
+from hub.common.errors import HubError
+from hub.common import files
+from hub.common.matrix import ARCHES, ELF_MACHINE
+from hub.manifest.load import load_manifest
+from hub.upstream.archive import extract_binaries
+from hub.upstream.bump import (
+    DEFAULT_API_URL,
+    DEFAULT_TIMEOUT,
+    TOKEN_ENV,
+    GitHubClient,
+    summary_markdown,
+    update_exporter,
+)
+from hub.upstream.lock import (
+    MIRROR_ENV,
+    LockError,
+    check_lock,
+    download,
+    lock_path_for,
+    mirror_url,
+    read_lock,
+    sha256_file,
+    update_lock,
+)
+from hub.upstream.mirror import _run_build, _run_serve
+
+
+def add_parsers(subparsers: Any) -> None:
+    _add_lock_parsers(subparsers)
+    _add_archive_parsers(subparsers)
+    _add_mirror_parsers(subparsers)
+    _add_bump_parsers(subparsers)
+
+
+def _add_lock_parsers(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "update-lock",
+        help="pin the upstream archives of manifests (writes upstream.lock.json next to each)",
+        description="Downloads every arch's archive, records url, sha256, size and the source date.",
+    )
+    p.add_argument("manifests", nargs="+", metavar="MANIFEST", help="manifest.yaml files")
+    p.add_argument("--mirror", default=os.environ.get(MIRROR_ENV) or None, metavar="URL",
+                   help=f"replaces the https://github.com/ prefix when downloading (default: ${MIRROR_ENV})")
+    p.add_argument("--force", action="store_true", help="download again even if the lock is current")
+    p.set_defaults(run=run_update_lock)
+
+    p = subparsers.add_parser("fetch", help="download an exporter's pinned archive, verified against the lock")
+    p.add_argument("manifest", metavar="MANIFEST")
+    p.add_argument("--arch", required=True, choices=matrix.ARCHES)
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--mirror", default=os.environ.get(MIRROR_ENV) or None, metavar="URL")
+    p.set_defaults(run=run_fetch)
+
+
+def run_update_lock(args: argparse.Namespace) -> int:
+    for path in args.manifests:
+        manifest = load_manifest(path)
+        lock_path = lock_path_for(path)
+        before = read_lock(lock_path) if os.path.exists(lock_path) else None
+        lock = update_lock(manifest, lock_path, mirror=args.mirror, force=args.force)
+        note = " (unchanged)" if before == lock else ""
+        for arch, a in lock.archives.items():
+            print(f"{lock_path}: {arch} sha256={a.sha256} size={a.size} {a.url}{note}")
+    return 0
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    manifest = load_manifest(args.manifest)
+    lock_path = lock_path_for(args.manifest)
+    lock = read_lock(lock_path)
+    problems = check_lock(manifest, lock)
+    if problems:
+        raise LockError(lock_path, problems)
+    assert lock is not None
+    if args.arch not in lock.archives:
+        raise HubError(f"{manifest.path}: {args.arch} is not in build.archs")
+    pinned = lock.archives[args.arch]
+    if manifest.is_local:
+        got = sha256_file(os.path.join(manifest.directory, pinned.url))
+        if (got.sha256, got.size) != (pinned.sha256, pinned.size):
+            raise HubError(f"sha256 mismatch for {pinned.url}: expected {pinned.sha256}, got {got.sha256}")
+        with open(os.path.join(manifest.directory, pinned.url), "rb") as src:
+            files.write_atomic(args.out, src.read(), durable=True)
+    else:
+        download(mirror_url(pinned.url, args.mirror), args.out, expected_sha256=pinned.sha256, expected_size=pinned.size)
+    print(args.out, file=sys.stderr)
+    return 0
+
+
+def _add_archive_parsers(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "extract",
+        help="extract binaries from an upstream archive, refusing hostile archives",
+        description="Validate every member of an upstream release archive, then write the "
+        "requested binaries (found by basename) to OUT/<name> with mode 0755.",
+    )
+    parser.add_argument("--archive", required=True, type=Path, help="the upstream archive")
+    parser.add_argument("--out", required=True, type=Path, help="directory for the binaries")
+    parser.add_argument("--binary", required=True, action="append", dest="binaries",
+                        metavar="NAME", help="a binary to extract, by basename (repeatable)")
+    parser.add_argument("--arch", choices=ARCHES, help="check that each binary is an ELF for ARCH")
+    parser.add_argument("--display-name", help="name of the archive in messages (default: its path)")
+    parser.set_defaults(run=run_archive)
+
+
+def run_archive(args: argparse.Namespace) -> int:
+    written = extract_binaries(args.archive, args.binaries, args.out, arch=args.arch,
+                               display_name=args.display_name)
+    for path in written.values():
+        print(path)
+    return 0
+
+
+def _add_mirror_parsers(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "mirror",
+        help="build or serve a local stand-in for GitHub release downloads",
+        description=__doc__.splitlines()[0],
+    )
+    sub = parser.add_subparsers(dest="mirror_command", required=True, metavar="ACTION")
+
+    build = sub.add_parser(
+        "build", help="repack Debian's exporter binaries as the manifests' upstream archives"
+    )
+    build.add_argument("--out", required=True, help="mirror root directory to write")
+    build.add_argument(
+        "--cache",
+        help="where downloaded .deb files are kept (default: .<out name>-deb-cache beside --out)",
+    )
+    build.add_argument(
+        "--arch", action="append", choices=sorted(ELF_MACHINE),
+        help="only this arch (repeatable; default: each manifest's build.archs)",
+    )
+    build.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
+                       help="archives repacked at once (default: the number of CPUs)")
+    build.add_argument("manifests", nargs="+", metavar="MANIFEST",
+                       help="manifest.yaml files (or exporter directories)")
+    build.set_defaults(run=_run_build)
+
+    srv = sub.add_parser("serve", help="serve a mirror directory over HTTP until interrupted")
+    srv.add_argument("dir", metavar="DIR")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=0, help="default: a free port")
+    srv.set_defaults(run=_run_serve)
+
+
+def _add_bump_parsers(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "update-upstreams",
+        help="bump manifests to their newest upstream release (GitHub API) and refresh the locks",
+        description=(
+            "For each manifest with upstream.strategy latest_release, finds the newest stable "
+            "release by semantic version, rewrites the manifest's version line in place and pins "
+            "the new assets in upstream.lock.json. Prints a Markdown summary (a PR body). "
+            f"{TOKEN_ENV} is used as a Bearer token when set. Exit codes: 0 fine, 1 some "
+            "exporter failed (the others were still updated), 2 bad input."
+        ),
+    )
+    p.add_argument("manifests", nargs="+", metavar="MANIFEST",
+                   help="manifest.yaml files, exporter directories, or a directory of them (exporters/)")
+    p.add_argument("--api-url", default=DEFAULT_API_URL, metavar="URL",
+                   help=f"GitHub REST API base URL (default {DEFAULT_API_URL})")
+    p.add_argument("--dry-run", action="store_true",
+                   help="only ask the API: write nothing, download nothing")
+    p.add_argument("--json", action="store_true", help="print a JSON report instead of the Markdown summary")
+    p.add_argument("--summary", metavar="FILE", help="also write the Markdown summary to FILE")
+    p.add_argument("--mirror", default=os.environ.get(MIRROR_ENV) or None, metavar="URL",
+                   help=f"replaces the https://github.com/ prefix when downloading (default: ${MIRROR_ENV})")
+    p.add_argument("--download", action="store_true",
+                   help="download every new archive (verified against the API digest or checksums file) "
+                        "and take source_date from the bytes, as update-lock does")
+    p.add_argument("--max-wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait out a rate limit up to this many seconds in total (default 0: report it and go on)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"per HTTP request (default {DEFAULT_TIMEOUT:g})")
+    p.set_defaults(run=run_bump)
+
+
+def run_bump(args: argparse.Namespace) -> int:
+    manifests = [load_manifest(p) for p in find_manifests(args.manifests)]
+    client = GitHubClient(args.api_url, os.environ.get(TOKEN_ENV) or None,
+                          timeout=args.timeout, max_wait=args.max_wait)
+    results = []
+    for manifest in sorted(manifests, key=lambda m: m.name):
+        r = update_exporter(manifest, client, mirror=args.mirror, dry_run=args.dry_run,
+                            download_all=args.download, timeout=args.timeout)
+        results.append(r)
+        if r.status == "error":
+            print(f"error: {r.manifest}: {r.message}", file=sys.stderr)
+    summary = summary_markdown(results, dry_run=args.dry_run)
+    if args.summary:
+        files.write_atomic(args.summary, summary.encode("utf-8"), durable=True)
+    if args.json:
+        report = {
+            "dry_run": bool(args.dry_run),
+            "updated": [r.exporter for r in results if r.status in ("updated", "available")],
+            # Exporters whose files were (or, in a dry run, would be) rewritten, license-only too.
+            "changed": [r.exporter for r in results if r.status in ("updated", "available") or r.license],
+            "errors": [r.exporter for r in results if r.status == "error"],
+            "results": [r.to_json() for r in results],
+        }
+        print(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        sys.stdout.write(summary)
+    return 1 if any(r.status == "error" for r in results) else 0
