@@ -36,7 +36,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from hub.catalog import artifact as catalog
 from hub.common import matrix
 from hub.common.errors import FieldError, HubError
-from hub.manifest.load import GITHUB_PREFIX, Manifest
+from hub.manifest.model import GITHUB_PREFIX, Manifest
 from hub.common import files
 from hub.common import schemas
 

@@ -39,7 +39,7 @@ from typing import Any, Callable, Mapping, Sequence
 from hub.common import http
 from hub.common.errors import HubError
 from hub.common.semver import SemVer, is_semver, parse_semver
-from hub.manifest.load import Artifact, Manifest
+from hub.manifest.model import Artifact, Manifest
 
 __all__ = [
     "CatalogReader",

@@ -22,6 +22,17 @@ class FieldError:
         return f"{where}: {self.message}"
 
 
+@dataclass(frozen=True)
+class LocatedError(FieldError):
+    """A problem at a line and column of the file (YAML or JSON syntax): ``file:3:5: message``."""
+
+    line: int = 0
+    column: int = 0
+
+    def render(self, file: str) -> str:
+        return f"{file}:{self.line}:{self.column}: {self.message}"
+
+
 class HubError(Exception):
     """Bad input. ``str()`` is the full, user-facing explanation."""
 

@@ -13,7 +13,8 @@ import textwrap
 from typing import Sequence
 
 from hub.common.errors import HubError
-from hub.manifest.load import MANIFEST_FILE, Manifest, load_manifest
+from hub.manifest.load import MANIFEST_FILE, load_manifest
+from hub.manifest.model import Manifest
 
 REGENERATE = "hub exporters-doc exporters > docs/exporters.md"
 COLUMNS = ("Exporter", "Version", "Category", "Port", "Service user", "Binaries", "Archs", "Artifacts")

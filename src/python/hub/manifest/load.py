@@ -19,24 +19,34 @@ import datetime
 import os
 import re
 import unicodedata
-from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import yaml
 
 from hub.common import matrix
 from hub.common import schemas
 from hub.common.schemas import field_path
-from hub.common.errors import FieldError, HubError, ManifestError
+from hub.common.errors import FieldError, HubError, LocatedError, ManifestError
+from hub.manifest.model import (
+    PLACEHOLDER_RE,
+    PLACEHOLDERS,
+    TAG_PLACEHOLDERS,
+    Build,
+    Directory,
+    DockerSpec,
+    DockerValidation,
+    ExtraFile,
+    Manifest,
+    PackageSpec,
+    SystemdSpec,
+    Upstream,
+    expand,
+)
 
 MANIFEST_FILE = "manifest.yaml"
-GITHUB_PREFIX = "https://github.com/"
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_NODES = 100_000  # values after alias expansion; real manifests have a few hundred
 
-PLACEHOLDERS = ("name", "version", "clean_version", "arch", "rpm_arch", "upstream_linux_arch")
-TAG_PLACEHOLDERS = ("name", "version", "clean_version")
-ARCH_PLACEHOLDERS = ("arch", "rpm_arch", "upstream_linux_arch")
 USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # Free text (descriptions, summaries, command-line arguments) may hold any printable
 # character, look-alikes included: every renderer escapes it. These categories are refused
@@ -55,205 +65,13 @@ _REFUSED_TEXT = {
 }
 
 __all__ = [
-    "Artifact",
-    "Build",
-    "Directory",
-    "DockerSpec",
-    "DockerValidation",
-    "ExtraFile",
-    "LocatedError",
-    "Manifest",
-    "PackageSpec",
-    "SystemdSpec",
-    "Upstream",
+    "find_manifests",
     "lint_warnings",
     "load_manifest",
     "load_schema",
     "validate_manifest_data",
     "validate_manifest_file",
 ]
-
-
-# --------------------------------------------------------------------------------------------
-# The model
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LocatedError(FieldError):
-    """A problem at a line and column of the file (YAML or JSON syntax): ``file:3:5: message``."""
-
-    line: int = 0
-    column: int = 0
-
-    def render(self, file: str) -> str:
-        return f"{file}:{self.line}:{self.column}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Artifact:
-    kind: str  # "rpm", "deb" or "docker"
-    arch: str | None = None  # None for docker (one multi-arch index)
-    dist: str | None = None
-
-    @property
-    def id(self) -> str:
-        """The generated target's name and the artifact JSON's: rpm_amd64_el9, docker."""
-        return matrix.artifact_id(self.kind, self.arch, self.dist)
-
-
-@dataclass(frozen=True)
-class Upstream:
-    repo: str | None  # owner/name; None when the archives are local
-    tag: str  # the raw pattern, "{version}" by default; Manifest.tag expands it
-    strategy: str  # "latest_release" or "pinned"
-    archive_name: str  # the raw pattern; Manifest.archive_name(arch) expands it
-    arch_names: Mapping[str, Mapping[str, str]]  # arch -> placeholder overrides (read-only)
-    local: Mapping[str, str] | None  # arch -> path relative to the exporter directory
-
-
-@dataclass(frozen=True)
-class Build:
-    binary_name: str
-    extra_binaries: tuple[str, ...]
-    archs: tuple[str, ...]  # in hub.common.matrix.ARCHES order
-
-    @property
-    def binaries(self) -> tuple[str, ...]:
-        return (self.binary_name, *self.extra_binaries)
-
-
-@dataclass(frozen=True)
-class SystemdSpec:
-    enabled: bool
-    arguments: tuple[str, ...]  # empty: ExecStart=/usr/bin/<binary> $ARGS
-    after: tuple[str, ...]
-    restart: str
-    type: str
-
-
-@dataclass(frozen=True)
-class ExtraFile:
-    source: str  # relative to the exporter directory
-    dest: str  # absolute, normalized
-    mode: str  # octal string, e.g. "0644"
-    config: bool
-
-
-@dataclass(frozen=True)
-class Directory:
-    path: str
-    mode: str
-    owner: str
-    group: str
-
-
-@dataclass(frozen=True)
-class PackageSpec:
-    targets: tuple[str, ...]  # dists, in hub.common.matrix order
-    summary: str  # defaults to the description
-    dependencies: tuple[str, ...]
-    system_user: str  # defaults to the exporter's name
-    systemd: SystemdSpec
-    extra_files: tuple[ExtraFile, ...]
-    directories: tuple[Directory, ...]
-    conflicts: tuple[str, ...]
-    replaces: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DockerValidation:
-    path: str  # HTTP path, "/metrics" by default
-    expect: str | None  # a metric name the response must contain
-
-
-@dataclass(frozen=True)
-class DockerSpec:
-    base_image: str  # "scratch" by default
-    entrypoint: tuple[str, ...]  # empty: the main binary
-    cmd: tuple[str, ...]
-    port: int | None  # None: no port exposed
-    user: str  # defaults to the packages' system_user (never root unless explicit)
-    ca_certificates: bool
-    validation: DockerValidation | None
-
-
-@dataclass(frozen=True)
-class Manifest:
-    path: str
-    name: str
-    description: str
-    category: str
-    version: str
-    license: str | None
-    homepage: str | None
-    upstream: Upstream
-    build: Build
-    rpm: PackageSpec | None  # None when disabled
-    deb: PackageSpec | None
-    docker: DockerSpec | None
-
-    @property
-    def directory(self) -> str:
-        """The exporter directory (extra_files sources and local archives are relative to it)."""
-        return os.path.dirname(self.path)
-
-    @property
-    def clean_version(self) -> str:
-        return self.version[1:] if self.version.startswith("v") else self.version
-
-    @property
-    def tag(self) -> str:
-        return _expand(self.upstream.tag, self._base_placeholders())
-
-    @property
-    def is_local(self) -> bool:
-        return self.upstream.local is not None
-
-    def _base_placeholders(self) -> dict[str, str]:
-        return {"name": self.name, "version": self.version, "clean_version": self.clean_version}
-
-    def placeholders(self, arch: str) -> dict[str, str]:
-        if arch not in matrix.ARCHES:
-            raise HubError(f"unknown arch {arch!r} (expected one of: {', '.join(matrix.ARCHES)})")
-        values = self._base_placeholders()
-        values.update(
-            arch=arch,
-            rpm_arch=matrix.RPM_ARCH[arch],
-            upstream_linux_arch=matrix.UPSTREAM_LINUX_ARCH[arch],
-        )
-        values.update(self.upstream.arch_names.get(arch, {}))
-        return values
-
-    def archive_name(self, arch: str) -> str:
-        """The release asset's file name; for a local upstream, the local file's base name."""
-        if self.upstream.local is not None:
-            return os.path.basename(self.local_archive(arch))
-        return _expand(self.upstream.archive_name, self.placeholders(arch))
-
-    def archive_url(self, arch: str) -> str:
-        """The canonical upstream URL. A local upstream has none: HubError."""
-        if self.upstream.repo is None:
-            raise HubError(f"{self.name}: the upstream is local (upstream.local), it has no URL")
-        return f"{GITHUB_PREFIX}{self.upstream.repo}/releases/download/{self.tag}/{self.archive_name(arch)}"
-
-    def local_archive(self, arch: str) -> str:
-        """For a local upstream: the archive's path relative to the exporter directory."""
-        if self.upstream.local is None or arch not in self.upstream.local:
-            raise HubError(f"{self.name}: no local archive for arch {arch!r}")
-        return self.upstream.local[arch]
-
-    def matrix(self) -> tuple[Artifact, ...]:
-        """rpm × targets × archs, then deb × targets × archs, then docker, in hub.common.matrix order."""
-        out = []
-        for kind, spec in (("rpm", self.rpm), ("deb", self.deb)):
-            if spec is None:
-                continue
-            for dist in spec.targets:
-                out.extend(Artifact(kind, arch, dist) for arch in self.build.archs)
-        if self.docker is not None:
-            out.append(Artifact("docker"))
-        return tuple(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -581,23 +399,18 @@ def _get(data: Any, *keys: Any) -> Any:
     return data
 
 
-_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 
 def _placeholder_problems(template: str, allowed: Sequence[str]) -> list[str]:
     problems = []
-    for m in _PLACEHOLDER_RE.finditer(template):
+    for m in PLACEHOLDER_RE.finditer(template):
         if m.group(1) not in allowed:
             problems.append(
                 f"unknown placeholder {_quote(m.group(0))} (expected one of: {', '.join('{' + a + '}' for a in allowed)})"
             )
-    if "{" in _PLACEHOLDER_RE.sub("", template) or "}" in _PLACEHOLDER_RE.sub("", template):
+    if "{" in PLACEHOLDER_RE.sub("", template) or "}" in PLACEHOLDER_RE.sub("", template):
         problems.append("unmatched '{' or '}' (placeholders look like {version})")
     return problems
-
-
-def _expand(template: str, values: Mapping[str, str]) -> str:
-    return _PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
 def _relation_name(relation: str) -> str:
@@ -695,7 +508,7 @@ def _semantic_errors(data: dict[str, Any], base_dir: str | None, file_name: str 
                 overrides = arch_names.get(arch)
                 if isinstance(overrides, dict):
                     values.update({k: str(v) for k, v in overrides.items()})
-                names.setdefault(_expand(template, values), []).append(arch)
+                names.setdefault(expand(template, values), []).append(arch)
             for expanded, same in names.items():
                 if len(same) > 1:
                     errors.append(

@@ -14,15 +14,9 @@ import yaml
 from hub.cli import main
 from hub.common import matrix as dists
 from hub.common.errors import HubError, ManifestError
-from hub.manifest.load import (
-    Artifact,
-    LocatedError,
-    lint_warnings,
-    load_manifest,
-    load_schema,
-    validate_manifest_data,
-    validate_manifest_file,
-)
+from hub.manifest.load import lint_warnings, load_manifest, load_schema, validate_manifest_data, validate_manifest_file
+from hub.manifest.model import Artifact
+from hub.common.errors import LocatedError
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 SHOWN = "exporters/foo/manifest.yaml"

@@ -124,9 +124,7 @@ def write_package_sbom(plan: PackagePlan, manifest: Any, binaries_dir: str, sour
 
 def build(request: Mapping[str, Any]) -> tuple[Path, Path]:
     """Runs one request (see docs/contracts.md); returns (package file, artifact JSON)."""
-    from hub.manifest.load import (
-        load_manifest,  # the manifest model, with its YAML dependency
-    )
+    from hub.manifest.load import load_manifest  # the manifest model, with its YAML dependency
 
     missing = [k for k in REQUEST_KEYS if k not in request]
     if missing:

@@ -53,7 +53,8 @@ from hub import __version__
 from hub.common import files, http
 from hub.common.errors import HubError
 from hub.common.semver import SEMVER_PATTERN, SemVer, is_semver, parse_semver
-from hub.manifest.load import GITHUB_PREFIX, Manifest, load_manifest
+from hub.manifest.load import load_manifest
+from hub.manifest.model import GITHUB_PREFIX, Manifest
 from hub.upstream.lock import Lock, LockedArchive, download, lock_path_for, mirror_url, source_date_of, write_lock
 from hub.common.dates import format_source_date, parse_source_date
 

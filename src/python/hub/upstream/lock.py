@@ -35,12 +35,9 @@ from hub import __version__
 from hub.common import matrix
 from hub.common import files, schemas
 from hub.common.errors import FieldError, HubError
-from hub.manifest.load import (
-    GITHUB_PREFIX,
-    LocatedError,
-    Manifest,
-    field_path,
-)
+from hub.manifest.load import field_path
+from hub.manifest.model import GITHUB_PREFIX, Manifest
+from hub.common.errors import LocatedError
 from hub.common.dates import format_source_date, parse_source_date
 
 LOCK_FILE = "upstream.lock.json"

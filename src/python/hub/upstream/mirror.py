@@ -606,9 +606,7 @@ def serve(out_dir: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[str
 
 
 def _load_manifests(paths: Sequence[str]) -> list:
-    from hub.manifest.load import (
-        load_manifest,  # the manifest model lives in its own module
-    )
+    from hub.manifest.load import load_manifest
 
     manifests = []
     for p in paths:
