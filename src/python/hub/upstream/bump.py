@@ -24,7 +24,7 @@ When that release is newer than the manifest's version:
 
 A manifest without ``license`` gets the SPDX id GitHub reports for the repository (never
 ``NOASSERTION``). Downloads use the asset's ``browser_download_url``, or the mirror
-(``--mirror``, same rewrite as :func:`hub.upstream.lock.mirror_url`) applied to the canonical URL.
+(``--mirror``, same rewrite as :func:`hub.upstream.download.mirror_url`) applied to the canonical URL.
 
 Failures are per exporter (a missing asset, a repository gone, a rate limit): the others go on,
 the summary lists them, and the exit code is 1. A rate limit (HTTP 403/429 with
@@ -55,7 +55,9 @@ from hub.common.errors import HubError
 from hub.common.semver import SEMVER_PATTERN, SemVer, is_semver, parse_semver
 from hub.manifest.load import load_manifest
 from hub.manifest.model import GITHUB_PREFIX, Manifest
-from hub.upstream.lock import Lock, LockedArchive, download, lock_path_for, mirror_url, source_date_of, write_lock
+from hub.upstream.download import download, mirror_url
+from hub.upstream.lock import Lock, LockedArchive, lock_path_for, write_lock
+from hub.upstream.source_date import source_date_of
 from hub.common.dates import format_source_date, parse_source_date
 
 __all__ = [

@@ -24,17 +24,9 @@ from hub.upstream.bump import (
     summary_markdown,
     update_exporter,
 )
-from hub.upstream.lock import (
-    MIRROR_ENV,
-    LockError,
-    check_lock,
-    download,
-    lock_path_for,
-    mirror_url,
-    read_lock,
-    sha256_file,
-    update_lock,
-)
+from hub.upstream.download import MIRROR_ENV, download, mirror_url, sha256_file
+from hub.upstream.lock import LockError, check_lock, lock_path_for, read_lock
+from hub.upstream.pin import update_lock
 from hub.upstream.mirror import _run_build, _run_serve
 
 

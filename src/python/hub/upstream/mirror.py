@@ -359,7 +359,7 @@ def _gzip(data: bytes, mtime: int = 0) -> bytes:
 
     A .tar.gz keeps 0 there (its members carry the dates). A single-file .gz has no member
     header, so its gzip MTIME is the binary's date: upstream's gzip records it, and `update-lock`
-    (hub.upstream.lock.source_date_of) takes the source date of a .gz from that field."""
+    (hub.upstream.source_date.source_date_of) takes the source date of a .gz from that field."""
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=mtime,
                        compresslevel=_GZIP_LEVEL) as gz:

@@ -24,7 +24,7 @@ from hub import cli
 from hub.common.errors import HubError
 from hub.manifest.load import load_manifest
 from hub.upstream import mirror
-from hub.upstream.lock import source_date_of
+from hub.upstream.source_date import source_date_of
 from hub.upstream.mirror import DebianBuild, build_mirror, elf_machine, fetch_deb, serve
 
 FAKE_MTIME = 1_600_000_000  # 2020-09-13T12:26:40Z
