@@ -120,7 +120,6 @@ def out_files(out: Path) -> List[str]:
     return sorted(p.name for p in out.iterdir()) if out.exists() else []
 
 
-
 def hostile_tar(tmp: Path, *extra: Member, compression: str = "gz", **kw: int) -> Path:
     """A good Prometheus-style archive with hostile members after the binary."""
     suffix = {"gz": ".tar.gz", "xz": ".tar.xz", "none": ".tar"}[compression]

@@ -16,17 +16,12 @@ from hub.common import files
 from hub.common.matrix import ARCHES, ELF_MACHINE
 from hub.manifest.load import load_manifest
 from hub.upstream.archive import extract_binaries
-from hub.upstream.bump import (
-    DEFAULT_API_URL,
-    DEFAULT_TIMEOUT,
-    TOKEN_ENV,
-    GitHubClient,
-    summary_markdown,
-    update_exporter,
-)
+from hub.upstream.bump import update_exporter
 from hub.upstream.download import MIRROR_ENV, download, mirror_url, sha256_file
 from hub.upstream.lock import LockError, check_lock, lock_path_for, read_lock
+from hub.upstream.github import DEFAULT_API_URL, DEFAULT_TIMEOUT, TOKEN_ENV, GitHubClient
 from hub.upstream.pin import update_lock
+from hub.upstream.report import report_json, summary_markdown
 from hub.upstream.mirror import _run_build, _run_serve
 
 
@@ -196,15 +191,7 @@ def run_bump(args: argparse.Namespace) -> int:
     if args.summary:
         files.write_atomic(args.summary, summary.encode("utf-8"), durable=True)
     if args.json:
-        report = {
-            "dry_run": bool(args.dry_run),
-            "updated": [r.exporter for r in results if r.status in ("updated", "available")],
-            # Exporters whose files were (or, in a dry run, would be) rewritten, license-only too.
-            "changed": [r.exporter for r in results if r.status in ("updated", "available") or r.license],
-            "errors": [r.exporter for r in results if r.status == "error"],
-            "results": [r.to_json() for r in results],
-        }
-        print(json.dumps(report, indent=2, sort_keys=True))
+        print(json.dumps(report_json(results, dry_run=args.dry_run), indent=2, sort_keys=True))
     else:
         sys.stdout.write(summary)
     return 1 if any(r.status == "error" for r in results) else 0
