@@ -40,7 +40,8 @@ from hub.upstream.archive import extract_binaries
 from hub.upstream.lock import LockedArchive, Lock, write_lock
 from hub.common.dates import format_source_date
 from hub.manifest.load import load_manifest
-from hub.upstream.mirror import build_mirror, fetch_deb
+from hub.upstream.debian import fetch_deb
+from hub.upstream.mirror import build_mirror
 from hub.upstream.source_date import source_date_of
 from hub.common import schemas
 
