@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
 from hub.image import build as oci  # noqa: E402
 from hub.common.dates import parse_source_date  # noqa: E402
 from hub.manifest.load import load_manifest  # noqa: E402
-from hub.upstream.mirror import fetch_deb, read_deb_files  # noqa: E402
+from hub.upstream.debian import fetch_deb, read_deb_files  # noqa: E402
 
 SECTION = "## OCI images"
 ARCHES = ("amd64", "arm64")

@@ -7,7 +7,7 @@
 
 The input is real: Debian's node_exporter 1.5.0 amd64 binary (13.7 MB, from
 prometheus-node-exporter, fetched once with apt into ~/.cache/monitoring-hub/debian-debs by
-`hub.upstream.mirror.fetch_deb`), under the repository's node_exporter manifest and a lock made of the
+`hub.upstream.debian.fetch_deb`), under the repository's node_exporter manifest and a lock made of the
 same upstream-style archive the offline mirror serves. Every case packages the same payload:
 
 - ours: a fresh `python -m hub package --request request.json` per build, with the request the
@@ -64,7 +64,8 @@ sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
 
 from hub.common.dates import format_source_date  # noqa: E402
 from hub.manifest.load import load_manifest  # noqa: E402
-from hub.upstream.mirror import DEBIAN_BUILDS, fetch_deb, pack_archive, read_deb_files  # noqa: E402
+from hub.upstream.debian import DEBIAN_BUILDS, fetch_deb, read_deb_files  # noqa: E402
+from hub.upstream.repack import pack_archive  # noqa: E402
 from hub.packaging.nfpm import nfpm_command, stage  # noqa: E402
 from hub.packaging.build import check_elf, plan_package, upstream_docs  # noqa: E402
 

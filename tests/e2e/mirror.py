@@ -3,7 +3,7 @@
 `hub.upstream.mirror.build_mirror` repacks Debian's real builds (16 exporters). For the others
 (status "no-debian-build"), this module packs a small static stand-in exporter
 (`standin/standin.c`, compiled here for amd64 and arm64) under each binary name the manifest
-declares (`build.binary_name` and `build.extra_binaries`), with `hub.upstream.mirror.pack_archive`, in
+declares (`build.binary_name` and `build.extra_binaries`), with `hub.upstream.repack.pack_archive`, in
 the exporter's own archive naming (`upstream.archive_name`: .tar.gz, .zip or a single .gz) and
 at the path GitHub serves it from: `<owner>/<repo>/releases/download/<tag>/<file>`.
 
@@ -26,12 +26,11 @@ from hub.upstream.mirror import (
     STATUS_NO_DEBIAN_BUILD,
     STATUS_OK,
     MirrorEntry,
-    archive_kind,
     build_mirror,
     elf_machine,
     mirror_path,
-    pack_archive,
 )
+from hub.upstream.repack import archive_kind, pack_archive
 
 STATUS_STANDIN = "standin"
 SOURCE = Path(__file__).resolve().parent / "standin" / "standin.c"

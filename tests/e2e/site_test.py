@@ -179,7 +179,7 @@ def _debian_alertmanager_templates(root: Path) -> None:
     /usr/share/prometheus/alertmanager/ (Debian's patch), where upstream's binary embeds them.
     The files come from the same Debian .deb the mirror repacked; this is a quirk of the
     stand-in upstream, not of our package."""
-    from hub.upstream.mirror import DEBIAN_BUILDS, fetch_deb, read_deb_files
+    from hub.upstream.debian import DEBIAN_BUILDS, fetch_deb, read_deb_files
 
     source = DEBIAN_BUILDS["alertmanager"]
     deb = fetch_deb(source.package, "amd64", debian_cache())
@@ -789,7 +789,7 @@ def test_node_exporter_image_with_a_libc_base_runs_under_dockerd(site: Site, dae
         assert lock["archives"][arch]["sha256"] == entries[arch].sha256  # the pinned archive
         extract_binaries(entries[arch].path, ("node_exporter",), tmp_path / "bin" / arch, arch=arch)
         binaries[arch] = str(tmp_path / "bin" / arch)
-        from hub.upstream.mirror import fetch_deb
+        from hub.upstream.debian import fetch_deb
 
         deb = fetch_deb("libc6", arch, debian_cache())
         libcs[arch] = tmp_path / f"libc6-{arch}"

@@ -37,10 +37,12 @@ from hub.catalog import artifact as catalog
 from hub.image import build as oci
 from hub.common.errors import HubError
 from hub.upstream.archive import extract_binaries
-from hub.upstream.lock import LockedArchive, Lock, source_date_of, write_lock
+from hub.upstream.lock import LockedArchive, Lock, write_lock
 from hub.common.dates import format_source_date
 from hub.manifest.load import load_manifest
-from hub.upstream.mirror import build_mirror, fetch_deb
+from hub.upstream.debian import fetch_deb
+from hub.upstream.mirror import build_mirror
+from hub.upstream.source_date import source_date_of
 from hub.common import schemas
 
 from integration.offline import debian_cache

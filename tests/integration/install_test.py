@@ -35,7 +35,7 @@ import yaml
 
 from hub import cli
 from hub.upstream import lock as fetch
-from hub.upstream import mirror
+from hub.upstream import debian, mirror, repack
 from integration.roots import (
     ELF_AARCH64,
     ELF_X86_64,
@@ -162,12 +162,12 @@ def nfpm() -> str:
 def binaries(tmp_path_factory) -> dict[str, Path]:
     """arch -> a binaries dir holding Debian's node_exporter (as `node_exporter`) and LICENSE."""
     debs = cache_dir() / "debian-debs"
-    source = mirror.DEBIAN_BUILDS["node_exporter"]
+    source = debian.DEBIAN_BUILDS["node_exporter"]
     copyright_path = f"/usr/share/doc/{source.package}/copyright"
     out = {}
     for arch, machine in (("amd64", ELF_X86_64), ("arm64", ELF_AARCH64)):
-        deb = mirror.fetch_deb(source.package, arch, debs)
-        files = mirror.read_deb_files(deb.path, [source.main_binary, copyright_path])
+        deb = debian.fetch_deb(source.package, arch, debs)
+        files = debian.read_deb_files(deb.path, [source.main_binary, copyright_path])
         data = files[source.main_binary][0]
         assert mirror.elf_machine(data) == machine, f"{deb.path.name}: not an {arch} binary"
         d = tmp_path_factory.mktemp(f"binaries-{arch}")
@@ -773,7 +773,7 @@ def test_unit_of_an_exporter_without_homepage(tmp_path, binaries, nfpm) -> None:
     exporter = tmp_path / "local_exporter"
     (exporter / "archives").mkdir(parents=True)
     archive = exporter / "archives" / "local_exporter-1.0.0.linux-amd64.tar.gz"
-    archive.write_bytes(mirror.pack_archive(archive.name, {BINARY: b"\x7fELF"}, mtime=0))
+    archive.write_bytes(repack.pack_archive(archive.name, {BINARY: b"\x7fELF"}, mtime=0))
     (exporter / "manifest.yaml").write_text(yaml.safe_dump({
         "name": "local_exporter",
         "description": "An exporter whose release archive is kept in the repository",

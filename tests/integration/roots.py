@@ -587,7 +587,7 @@ def http_get(url: str, proc: subprocess.Popen, log: Path, timeout: float = 30) -
 def arm64_sysroot(dest: Path, debs_cache: Path | None = None) -> Path:
     """Debian's libc6:arm64 unpacked in `dest`: the `-L` prefix for qemu-aarch64-static, which
     needs the dynamic loader and C library of the (dynamically linked) Debian builds."""
-    from hub.upstream.mirror import fetch_deb  # the same apt-get download and cache as the mirror
+    from hub.upstream.debian import fetch_deb  # the same apt-get download and cache as the mirror
 
     deb = fetch_deb("libc6", "arm64", debs_cache or cache_dir() / "debian-debs")
     dest.mkdir(parents=True)

@@ -23,7 +23,7 @@ import pytest
 
 from hub.catalog import artifact as catalog
 from hub.packaging import sbom
-from hub.upstream.mirror import fetch_deb
+from hub.upstream.debian import fetch_deb
 
 from integration.offline import debian_cache
 

@@ -5,37 +5,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from hub.manifest.load import find_manifests
-from hub.common import matrix
+from hub.common import files, matrix
 from hub.common.errors import HubError
-from hub.common import files
 from hub.common.matrix import ARCHES, ELF_MACHINE
-from hub.manifest.load import load_manifest
+from hub.manifest.load import find_manifests, load_manifest
+from hub.upstream import mirror
 from hub.upstream.archive import extract_binaries
-from hub.upstream.bump import (
-    DEFAULT_API_URL,
-    DEFAULT_TIMEOUT,
-    TOKEN_ENV,
-    GitHubClient,
-    summary_markdown,
-    update_exporter,
-)
-from hub.upstream.lock import (
-    MIRROR_ENV,
-    LockError,
-    check_lock,
-    download,
-    lock_path_for,
-    mirror_url,
-    read_lock,
-    sha256_file,
-    update_lock,
-)
-from hub.upstream.mirror import _run_build, _run_serve
+from hub.upstream.bump import update_exporter
+from hub.upstream.download import MIRROR_ENV, download, mirror_url, sha256_file
+from hub.upstream.github import DEFAULT_API_URL, DEFAULT_TIMEOUT, TOKEN_ENV, GitHubClient
+from hub.upstream.lock import LockError, check_lock, lock_path_for, read_lock
+from hub.upstream.pin import update_lock
+from hub.upstream.report import report_json, summary_markdown
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -128,7 +115,7 @@ def _add_mirror_parsers(subparsers) -> None:
     parser = subparsers.add_parser(
         "mirror",
         help="build or serve a local stand-in for GitHub release downloads",
-        description=__doc__.splitlines()[0],
+        description=mirror.__doc__.splitlines()[0],
     )
     sub = parser.add_subparsers(dest="mirror_command", required=True, metavar="ACTION")
 
@@ -148,13 +135,66 @@ def _add_mirror_parsers(subparsers) -> None:
                        help="archives repacked at once (default: the number of CPUs)")
     build.add_argument("manifests", nargs="+", metavar="MANIFEST",
                        help="manifest.yaml files (or exporter directories)")
-    build.set_defaults(run=_run_build)
+    build.set_defaults(run=run_mirror_build)
 
     srv = sub.add_parser("serve", help="serve a mirror directory over HTTP until interrupted")
     srv.add_argument("dir", metavar="DIR")
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=0, help="default: a free port")
-    srv.set_defaults(run=_run_serve)
+    srv.set_defaults(run=run_mirror_serve)
+
+
+def _load_manifests(paths: Sequence[str]) -> list:
+    """Manifests from manifest.yaml files or exporter directories."""
+    manifests = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            path = path / "manifest.yaml"
+        manifests.append(load_manifest(path))
+    return manifests
+
+
+def run_mirror_build(args: argparse.Namespace) -> int:
+    manifests = _load_manifests(args.manifests)
+    out = Path(args.out)
+    cache = Path(args.cache) if args.cache else out.parent / f".{out.name}-deb-cache"
+    entries = mirror.build_mirror(manifests, out, cache_dir=cache, archs=args.arch or None,
+                                  jobs=args.jobs)
+    written = [e for e in entries if e.ok]
+    skipped = [e for e in entries if not e.ok]
+    for e in entries:
+        if e.ok:
+            print(f"{e.exporter}\t{e.arch}\t{e.path}\t{e.sha256}")
+        else:
+            print(f"{e.exporter}\t{e.arch}\t{e.status}\t{e.detail}")
+    summary = f"{len(written)} archive(s) written under {out}"
+    if skipped:
+        names = sorted({f"{e.exporter} ({e.status})" for e in skipped})
+        summary += f"; {len(skipped)} skipped: {', '.join(names)}"
+    print(summary)
+    return 0
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run_mirror_serve(args: argparse.Namespace) -> int:
+    with mirror.serve(Path(args.dir), host=args.host, port=args.port) as url:
+        print(f"serving {args.dir} at {url} (use it as [hub].upstream_mirror); Ctrl-C stops",
+              flush=True)
+        # SIGTERM and SIGINT both stop cleanly (a background job may have SIGINT ignored).
+        previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+    return 0
 
 
 def _add_bump_parsers(subparsers: Any) -> None:
@@ -204,15 +244,7 @@ def run_bump(args: argparse.Namespace) -> int:
     if args.summary:
         files.write_atomic(args.summary, summary.encode("utf-8"), durable=True)
     if args.json:
-        report = {
-            "dry_run": bool(args.dry_run),
-            "updated": [r.exporter for r in results if r.status in ("updated", "available")],
-            # Exporters whose files were (or, in a dry run, would be) rewritten, license-only too.
-            "changed": [r.exporter for r in results if r.status in ("updated", "available") or r.license],
-            "errors": [r.exporter for r in results if r.status == "error"],
-            "results": [r.to_json() for r in results],
-        }
-        print(json.dumps(report, indent=2, sort_keys=True))
+        print(json.dumps(report_json(results, dry_run=args.dry_run), indent=2, sort_keys=True))
     else:
         sys.stdout.write(summary)
     return 1 if any(r.status == "error" for r in results) else 0
