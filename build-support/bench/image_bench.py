@@ -11,7 +11,7 @@ libc6 for the base-image case; cached under ~/.cache/monitoring-hub/debian-debs)
 - build, process: a fresh `python -m hub image --request` per run into an empty output
   directory (interpreter start, imports, 3 layers per platform, configs, index, the two
   docker load archives, docker.json), `--runs` runs, median and min/max;
-- build, in-process: `hub.image.build.build` called again in one process (the engine has no cache of
+- build, in-process: `hub.image.request.build` called again in one process (the engine has no cache of
   its own: in Pants, a warm build is an action-cache hit and runs nothing);
 - gzip level: the amd64 binaries layer alone at levels 1, 6 (the one used) and 9;
 - sizes: binary, each platform's pull size (manifest + config + compressed layers), the
@@ -41,7 +41,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
 
-from hub.image import build as oci  # noqa: E402
+from hub.image.build import BuiltImage, write_base_layout  # noqa: E402
+from hub.image.layers import Entry, Layer, build_layer  # noqa: E402
+from hub.image.layout import Layout  # noqa: E402
+from hub.image.request import build  # noqa: E402
 from hub.common.dates import parse_source_date  # noqa: E402
 from hub.manifest.load import load_manifest  # noqa: E402
 from hub.upstream.debian import fetch_deb, read_deb_files  # noqa: E402
@@ -102,7 +105,7 @@ def prepare(work: Path) -> tuple[dict, dict, str, str]:
         deb = fetch_deb("libc6", arch, debs_cache())
         roots[arch] = work / f"libc6-{arch}"
         subprocess.run(["dpkg-deb", "-x", str(deb.path), str(roots[arch])], check=True)
-    digest = oci.write_base_layout(work / "base", roots, source_date="2024-01-01T00:00:00Z")
+    digest = write_base_layout(work / "base", roots, source_date="2024-01-01T00:00:00Z")
     return request, sizes, source_date, digest
 
 
@@ -124,12 +127,12 @@ def time_process(ws: Path, runs: int) -> tuple[list[float], list[float]]:
     return walls, cpus
 
 
-def time_in_process(ws: Path, request: dict, runs: int) -> tuple[list[float], list[float], oci.BuiltImage, dict]:
+def time_in_process(ws: Path, request: dict, runs: int) -> tuple[list[float], list[float], BuiltImage, dict]:
     walls, cpus = [], []
     built = doc = None
     for i in range(runs):
         c0, t0 = time.process_time(), time.perf_counter()
-        built, path = oci.build({**request, "output_dir": f"out-i{i}"}, base_dir=str(ws))
+        built, path = build({**request, "output_dir": f"out-i{i}"}, base_dir=str(ws))
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
         doc = json.loads(path.read_text())
@@ -182,22 +185,22 @@ def gzip_levels(ws: Path, epoch: int) -> dict[int, tuple[float, int, int]]:
     out = {}
     for level in (1, 6, 9):
         with tempfile.TemporaryDirectory(dir=ws) as tmp:
-            layout = oci.Layout(tmp)
+            layout = Layout(tmp)
             layout.init()
-            entry = oci.Entry("/usr/bin/node_exporter", "file", 0o755, src=str(ws / "binaries/amd64/node_exporter"))
+            entry = Entry("/usr/bin/node_exporter", "file", 0o755, src=str(ws / "binaries/amd64/node_exporter"))
             t0 = time.perf_counter()
-            layer = oci.build_layer(layout, [entry], mtime=epoch, comment="bench", level=level)
+            layer = build_layer(layout, [entry], mtime=epoch, comment="bench", level=level)
             out[level] = (time.perf_counter() - t0, layer.size, layer.tar_size)
     return out
 
 
-def platform_sizes(built: oci.BuiltImage) -> dict[str, tuple[int, int]]:
+def platform_sizes(built: BuiltImage) -> dict[str, tuple[int, int]]:
     """arch -> (pull size, unpacked tar bytes of all layers)."""
     out = {}
     for p in built.platforms:
         tar = 0
         for layer in p.layers:
-            if isinstance(layer, oci.Layer):
+            if isinstance(layer, Layer):
                 tar += layer.tar_size
             else:  # a base layer: measure its uncompressed size
                 import gzip
@@ -239,7 +242,7 @@ def main() -> int:
             data.replace("  docker:\n", f"  docker:\n    base_image: debian/libc6@{base_digest}\n", 1))
         (base_ws / "node_exporter/upstream.lock.json").write_bytes((ws / "node_exporter/upstream.lock.json").read_bytes())
         os.symlink(ws / "binaries", base_ws / "binaries")
-        based, _ = oci.build({**request, "base_layout": str(work / "base"), "base_digest": base_digest},
+        based, _ = build({**request, "base_layout": str(work / "base"), "base_digest": base_digest},
                              base_dir=str(base_ws))
         with_base = platform_sizes(based)
         pants = pants_timings(work) if args.pants else None

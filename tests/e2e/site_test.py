@@ -28,7 +28,7 @@
    as its sysroot, and a stand-in's (static) without one.
 6. Docker, under a private dockerd: a stand-in exporter's image exactly as the site run built
    it (FROM scratch; the stand-in is static) is loaded and serves /metrics; and node_exporter's
-   image is built by the engine (hub.image.build) from the same pinned archive with a libc6 base layer,
+   image is built by the engine (hub.image.request) from the same pinned archive with a libc6 base layer,
    because Debian's binary is dynamically linked and the manifest's base is scratch.
 7. The portal: a page for each of the 34 exporters; for the seven, the dnf/apt install
    commands on the page are the ones the tests ran, and the `.repo`/`.sources` texts on the
@@ -774,10 +774,11 @@ def test_site_image_of_a_standin_runs_under_dockerd(site: Site, daemon) -> None:
 
 def test_node_exporter_image_with_a_libc_base_runs_under_dockerd(site: Site, daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """node_exporter's manifest builds FROM scratch, which suits upstream's static binary but
-    not Debian's dynamically linked one. So this image is built by the engine (hub.image.build, as the
+    not Debian's dynamically linked one. So this image is built by the engine (hub.image.request, as the
     Pants rule runs it) from the same pinned mirror archive, with a libc6 base layer; see
     tests/integration/image_test.py."""
-    from hub.image import build as oci
+    from hub.image.build import write_base_layout
+    from hub.image.request import build
     from hub.upstream.archive import extract_binaries
 
     name = "node_exporter"
@@ -796,14 +797,14 @@ def test_node_exporter_image_with_a_libc_base_runs_under_dockerd(site: Site, dae
         libcs[arch].mkdir()
         run(["dpkg-deb", "-x", deb.path, libcs[arch]], env=base_env())
     base = tmp_path / "base"
-    base_digest = oci.write_base_layout(base, libcs, source_date="2024-01-01T00:00:00Z", tag="bookworm")
+    base_digest = write_base_layout(base, libcs, source_date="2024-01-01T00:00:00Z", tag="bookworm")
     exporter = tmp_path / "ws" / name
     exporter.mkdir(parents=True)
     data = yaml.safe_load((ws_exporter / "manifest.yaml").read_text())
     data["artifacts"]["docker"]["base_image"] = f"debian/libc6@{base_digest}"
     (exporter / "manifest.yaml").write_text(yaml.safe_dump(data))
     shutil.copy(ws_exporter / "upstream.lock.json", exporter / "upstream.lock.json")
-    image, _ = oci.build({
+    image, _ = build({
         "manifest": str(exporter / "manifest.yaml"), "lock": str(exporter / "upstream.lock.json"),
         "binaries": binaries, "registry": "127.0.0.1", "repository": "monitoring-hub/node_exporter",
         "base_layout": str(base), "base_digest": base_digest, "output_dir": str(tmp_path / "out"),

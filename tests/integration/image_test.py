@@ -2,7 +2,7 @@
 
 The engine pipeline as the Pants rules run it: the offline mirror repacks Debian's
 prometheus-node-exporter (amd64 and arm64) into upstream's archive layout, the lock pins the
-archives, `hub.upstream.archive` extracts the binaries, and `hub.image.build` builds the image. Debian's builds
+archives, `hub.upstream.archive` extracts the binaries, and `hub.image.request` builds the image. Debian's builds
 are dynamically linked (`readelf -d`: NEEDED libc.so.6 only), so the test image uses a base
 built from Debian's libc6 package (one layer per arch), pinned by digest in the manifest.
 
@@ -34,7 +34,13 @@ import yaml
 
 from hub import cli
 from hub.catalog import artifact as catalog
-from hub.image import build as oci
+from hub.image.accounts import NONROOT_GID, NONROOT_UID
+from hub.image.build import BuiltImage, write_base_layout
+from hub.image.layers import Layer
+from hub.image.layout import OCI_INDEX
+from hub.image.registry import push_layout
+from hub.image.request import build
+from hub.image.validate import validate_image
 from hub.common.errors import HubError
 from hub.upstream.archive import extract_binaries
 from hub.upstream.lock import LockedArchive, Lock, write_lock
@@ -59,7 +65,7 @@ BASE_DATE = "2024-01-01T00:00:00Z"
 class Built:
     root: Path
     request: dict[str, Any]
-    image: oci.BuiltImage
+    image: BuiltImage
     doc: dict[str, Any]
     binaries: dict[str, Path]
 
@@ -111,7 +117,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         assert needed_libraries(binaries[arch]) == ["libc.so.6"]
 
     base = root / "base"
-    base_digest = oci.write_base_layout(
+    base_digest = write_base_layout(
         base, {a: libc_root(a, root / f"libc6-{a}") for a in ARCHES}, source_date=BASE_DATE, tag="bookworm"
     )
 
@@ -131,7 +137,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         "base_digest": base_digest,
         "output_dir": str(root / "out"),
     }
-    image, doc_path = oci.build(request)
+    image, doc_path = build(request)
     return Built(root, request, image, json.loads(doc_path.read_text()), binaries)
 
 
@@ -170,7 +176,7 @@ def test_docker_json_and_determinism(built: Built, tmp_path: Path) -> None:
     assert img["platforms"] == ["linux/amd64", "linux/arm64"]
     assert [m["digest"] for m in img["manifests"]] == [p.digest for p in built.image.platforms]
     assert built.doc["base_image"].startswith("debian/libc6@sha256:")
-    again, path = oci.build({**built.request, "output_dir": str(tmp_path / "again")})
+    again, path = build({**built.request, "output_dir": str(tmp_path / "again")})
     assert again.digest == built.image.digest
     assert json.loads(path.read_text()) == built.doc
     for arch in ARCHES:
@@ -195,7 +201,7 @@ def test_skopeo_finds_both_platforms(built: Built) -> None:
     raw = skopeo("inspect", "--raw", ref).stdout
     assert "sha256:" + hashlib.sha256(raw.encode()).hexdigest() == built.image.digest
     index = json.loads(raw)
-    assert index["mediaType"] == oci.OCI_INDEX
+    assert index["mediaType"] == OCI_INDEX
     assert [(m["platform"]["os"], m["platform"]["architecture"]) for m in index["manifests"]] == [
         ("linux", "amd64"), ("linux", "arm64"),
     ]
@@ -206,7 +212,7 @@ def test_skopeo_finds_both_platforms(built: Built) -> None:
         assert info["Labels"]["org.opencontainers.image.created"] == built.doc["build_date"]
         assert len(info["Layers"]) == 3  # libc6 base, system, binaries
         config = json.loads(skopeo("--override-arch", arch, *variant, "inspect", "--config", ref).stdout)
-        assert config["config"]["User"] == f"{oci.NONROOT_UID}:{oci.NONROOT_GID}"
+        assert config["config"]["User"] == f"{NONROOT_UID}:{NONROOT_GID}"
         assert config["config"]["ExposedPorts"] == {"9100/tcp": {}}
 
 
@@ -294,14 +300,14 @@ def test_the_manifests_smoke_test_through_the_engine_api(built: Built, daemon: A
     node_exporter_build_info) and the user check, through the Docker SDK."""
     port = free_port()
     manifest = load_manifest(built.request["manifest"])
-    result = oci.validate_image(built.image.archives["amd64"], manifest, docker_url=daemon.url, port=port,
+    result = validate_image(built.image.archives["amd64"], manifest, docker_url=daemon.url, port=port,
                                 args=[f"--web.listen-address=127.0.0.1:{port}"])
     assert result["user"] == "65532:65532" and result["expect"] == "node_exporter_build_info"
     assert result["architecture"] == "amd64"
     # a failing smoke test is a clear error: the exporter listens elsewhere than asked
     other = free_port()
     with pytest.raises(HubError, match="did not answer"):
-        oci.validate_image(built.image.archives["amd64"], manifest, docker_url=daemon.url, port=other,
+        validate_image(built.image.archives["amd64"], manifest, docker_url=daemon.url, port=other,
                            args=[f"--web.listen-address=127.0.0.1:{free_port()}"], timeout=5)
 
 
@@ -310,7 +316,7 @@ def test_the_manifests_smoke_test_through_the_engine_api(built: Built, daemon: A
 
 def test_push_by_digest_and_pull_back(built: Built, local_registry: Any, engine: Any, tmp_path: Path) -> None:
     host = local_registry.host
-    digest = oci.push_layout(built.layout, registry=host, repository=REPOSITORY, tags=[built.tag, "latest"],
+    digest = push_layout(built.layout, registry=host, repository=REPOSITORY, tags=[built.tag, "latest"],
                              insecure=True)
     assert digest == built.image.digest
     by_digest = f"docker://{host}/{REPOSITORY}@{digest}"
@@ -398,10 +404,10 @@ def test_static_style_image_size_goal(built: Built, tmp_path: Path) -> None:
     request = {k: v for k, v in built.request.items() if not k.startswith("base_")}
     request.update(manifest=str(exporter / "manifest.yaml"), lock=str(exporter / "upstream.lock.json"),
                    output_dir=str(tmp_path / "out"))
-    image, doc_path = oci.build(request)
+    image, doc_path = build(request)
     doc = json.loads(doc_path.read_text())
     for p, entry in zip(image.platforms, doc["images"][0]["manifests"]):
         binary = built.binaries[p.arch].stat().st_size
         assert entry["size_bytes"] <= binary + (1 << 20)
-        tar_bytes = sum(l.tar_size for l in p.layers if isinstance(l, oci.Layer))
+        tar_bytes = sum(l.tar_size for l in p.layers if isinstance(l, Layer))
         assert tar_bytes <= binary + (1 << 20)

@@ -10,15 +10,10 @@ from typing import Any
 
 from hub.common import matrix
 from hub.common.errors import HubError
-from hub.image.build import (
-    REGISTRY_RE,
-    REPOSITORY_RE,
-    build,
-    push_layout,
-    registry_credentials,
-    validate_image,
-    write_base_layout,
-)
+from hub.image.build import write_base_layout
+from hub.image.registry import REGISTRY_RE, REPOSITORY_RE, push_layout, registry_credentials
+from hub.image.request import build
+from hub.image.validate import validate_image
 
 
 def add_parsers(subparsers: Any) -> None:
