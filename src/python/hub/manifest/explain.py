@@ -30,14 +30,24 @@ def schema_errors(data: Any) -> list[FieldError]:
     """Every problem of ``data`` against the manifest schema, explained, without repeats."""
     raw = list(schemas.validator("manifest").iter_errors(data))
     typed = {tuple(e.absolute_path) for e in raw if e.validator == "type"}
+    # Keys refused by propertyNames (an unknown arch): their values are not checked further.
+    unknown = {(*e.absolute_path, e.instance) for e in raw if _is_key_error(e)}
     out: list[FieldError] = []
     for err in raw:
         if err.validator != "type" and tuple(err.absolute_path) in typed:
             continue  # one error per value: its type
+        path = tuple(err.absolute_path)
+        if any(path[:n] in unknown for n in range(1, len(path) + 1)):
+            continue  # inside an unknown field, already reported
         for fe in _explain(err):
             if fe not in out:
                 out.append(fe)
     return out
+
+
+def _is_key_error(err: Any) -> bool:
+    """An error about a mapping's key (its instance is the key), not about a value."""
+    return "propertyNames" in err.absolute_schema_path
 
 
 def _explain(err: Any) -> list[FieldError]:
@@ -45,6 +55,12 @@ def _explain(err: Any) -> list[FieldError]:
     where = field_path(parts)
     kind, inst, schema = err.validator, err.instance, err.schema
     expected = schema.get("x-expected") if isinstance(schema, dict) else None
+    if _is_key_error(err):
+        # Where the keys are the matrix's arches: the same words as a fixed list of fields.
+        allowed = ", ".join(map(str, err.validator_value)) if kind == "enum" else None
+        if allowed is not None:
+            return [FieldError(where, f"unknown field {quote(str(inst))} (expected one of: {allowed})")]
+        return [FieldError(where, f"field name {quote(str(inst))}: {err.message}")]
     if kind == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
         return [

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import pytest
 import yaml
-from testkit.manifests import BASE, DELETE, assert_refused, edit, expected, rendered, write_manifest
+from testkit.manifests import BASE, DELETE, edit, expected, refusals, rendered, write_manifest
 
 ABS_PATH = (
     "expected an absolute, normalized path like /etc/name/config.yml "
@@ -103,6 +103,27 @@ BAD_MANIFESTS = [
     ),
     pytest.param(edit(build__archs=["amd64", "i386"]), expected("build.archs[1]: 'i386' is not one of amd64, arm64"), id="bad-arch"),
     pytest.param(edit(build__archs=["amd64", "amd64"]), expected("build.archs[1]: duplicate value 'amd64'"), id="duplicate-arch"),
+    pytest.param(
+        edit(upstream={"repo": "acme/foo", "arch_names": {"x86_64": {"arch": "x64"}, "arm64": {"arch": "aarch64"}}}),
+        expected("upstream.arch_names: unknown field 'x86_64' (expected one of: amd64, arm64)"),
+        id="arch-names-unknown-arch",
+    ),
+    pytest.param(
+        edit(upstream={"repo": "acme/foo", "arch_names": {"i386": {"colour": "red"}, "amd64": {"size": 1}}}),
+        expected(
+            "upstream.arch_names: unknown field 'i386' (expected one of: amd64, arm64)",
+            "upstream.arch_names.amd64: unknown field 'size' (expected one of: arch, rpm_arch, upstream_linux_arch)",
+        ),
+        id="arch-names-unknown-arch-value-unchecked",
+    ),
+    pytest.param(
+        edit(upstream={"local": {"amd64": "dist/a.tar.gz", "ppc64le": 3}}, build__archs=["amd64"]),
+        expected(
+            "upstream.local: unknown field 'ppc64le' (expected one of: amd64, arm64)",
+            "upstream.local.amd64: file not found: 'dist/a.tar.gz' (paths are relative to the exporter directory)",
+        ),
+        id="local-unknown-arch",
+    ),
     # paths
     pytest.param(
         edit(artifacts={"rpm": {"extra_files": [{"source": "assets/foo.yml", "dest": "/etc/foo/../shadow"}]}}),
@@ -279,7 +300,7 @@ BAD_MANIFESTS = [
 
 @pytest.mark.parametrize("make, lines", BAD_MANIFESTS)
 def test_bad_manifest(tmp_path: Path, make: Callable[[], dict[str, Any]], lines: list[str]) -> None:
-    assert_refused(tmp_path, make(), lines)
+    assert refusals(tmp_path, make()) == (lines, lines)
 
 
 def test_unquoted_mode_explains_yaml_octal(tmp_path: Path) -> None:

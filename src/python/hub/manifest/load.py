@@ -18,7 +18,6 @@ are applied here. jsonschema is imported lazily, only to validate.
 
 from __future__ import annotations
 
-import copy
 import os
 from typing import Any, Iterable, Sequence
 
@@ -220,26 +219,18 @@ def yaml_error(e: yaml.MarkedYAMLError) -> FieldError:
 # --------------------------------------------------------------------------------------------
 
 
-def _resolve(schema: Any, root: dict[str, Any]) -> Any:
-    while isinstance(schema, dict) and "$ref" in schema:
-        ref = schema["$ref"]
-        assert ref.startswith("#/"), ref
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target[part]
-        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
-    return schema
-
-
 def _fill(schema: Any, inst: Any, root: dict[str, Any]) -> None:
-    schema = _resolve(schema, root)
+    """Sets the schema's defaults in ``inst``, in place, where a field is absent."""
+    schema = schemas.resolve(schema, root)
     if not isinstance(schema, dict):
         return
     if isinstance(inst, dict) and "properties" in schema:
         for key, sub in schema["properties"].items():
-            sub = _resolve(sub, root)
-            if key not in inst and "default" in sub:
-                inst[key] = copy.deepcopy(sub["default"])
+            sub = schemas.resolve(sub, root)
+            if key not in inst:
+                default = schemas.default_value(sub)
+                if default is not schemas.NO_DEFAULT:
+                    inst[key] = default
             if key in inst:
                 _fill(sub, inst[key], root)
     elif isinstance(inst, list) and "items" in schema:

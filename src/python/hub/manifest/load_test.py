@@ -14,6 +14,7 @@ from testkit.manifests import BASE, DELETE, SHOWN, edit, rendered, write_manifes
 
 from hub.cli import main
 from hub.common import matrix as dists
+from hub.common import schemas
 from hub.common.errors import HubError, LocatedError, ManifestError
 from hub.manifest.load import lint_warnings, load_manifest, load_schema, validate_manifest_file
 from hub.manifest.model import Artifact
@@ -321,18 +322,27 @@ def test_schema_is_valid_2020_12() -> None:
     jsonschema.Draft202012Validator.check_schema(load_schema())
 
 
-def test_schema_agrees_with_dists() -> None:
+def test_schema_takes_the_matrix_from_matrix_json() -> None:
     schema = load_schema()
     arts = schema["properties"]["artifacts"]["properties"]
     for kind, names in (("rpm", dists.RPM_DISTS), ("deb", dists.DEB_DISTS)):
         targets = arts[kind]["properties"]["targets"]
-        assert tuple(targets["items"]["enum"]) == names
-        assert tuple(targets["default"]) == names
+        assert tuple(schemas.resolve(targets["items"], schema)["enum"]) == names
+        assert tuple(schemas.default_value(targets)) == names
         assert all(dists.DISTS[n].family == kind for n in names)
-    assert tuple(schema["$defs"]["arch"]["enum"]) == dists.ARCHES
-    assert tuple(schema["properties"]["build"]["properties"]["archs"]["default"]) == dists.ARCHES
+    assert tuple(schemas.resolve(schema["$defs"]["arch"], schema)["enum"]) == dists.ARCHES
+    assert tuple(schemas.default_value(schema["properties"]["build"]["properties"]["archs"])) == dists.ARCHES
     for prop in ("arch_names", "local"):
-        assert tuple(schema["properties"]["upstream"]["properties"][prop]["properties"]) == dists.ARCHES
+        node = schema["properties"]["upstream"]["properties"][prop]
+        assert tuple(schemas.resolve(node["propertyNames"], schema)["enum"]) == dists.ARCHES
+
+
+def test_defaults_from_the_matrix_follow_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dist added to hub/matrix.json is built by default: the schema lists none itself."""
+    monkeypatch.setitem(schemas.MATRIX_DEFAULTS, "rpm", ("el9",))
+    m = load_manifest(write_manifest(tmp_path, BASE))
+    assert m.rpm is not None and m.rpm.targets == ("el9",)
+    assert m.deb is not None and m.deb.targets == dists.DEB_DISTS and m.build.archs == dists.ARCHES
 
 
 def test_rpm_and_deb_take_the_same_fields() -> None:
@@ -359,7 +369,10 @@ def _walk(node: Any, path: str = "#") -> Any:
 def test_schema_is_strict_and_documented() -> None:
     schema = load_schema()
     for path, node in _walk(schema):
-        if node.get("type") == "object" and "properties" in node:
+        if node.get("type") == "object" and "propertyNames" in node:  # keys from a list: the matrix's arches
+            assert "properties" not in node, path
+            assert node["additionalProperties"].get("description"), f"{path}/additionalProperties has no description"
+        elif node.get("type") == "object":
             assert node.get("additionalProperties") is False, path
             for key, sub in node["properties"].items():
                 assert sub.get("description"), f"{path}/properties/{key} has no description"
