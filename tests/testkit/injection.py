@@ -1,5 +1,6 @@
 """Hostile manifest values and strict readers of what the engine renders from them, shared by
-the injection campaigns (hub/injection_property_test.py in process, and
+the injection campaigns (in process: hub/packaging/injection_property_test.py and
+hub/manifest/injection_fields_property_test.py, through testkit.injection_campaign; and
 tests/integration/injection_tools_test.py with systemd-analyze, sh, dpkg and rpm).
 
 Not used by any build, and free of test dependencies: the campaigns draw from these atoms
