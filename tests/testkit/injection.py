@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
+from hub.common import matrix
 from hub.packaging.plan import PackagePlan
 
 # --- hostile material ----------------------------------------------------------------------
@@ -58,7 +59,7 @@ LOCK: dict[str, Any] = {
             "sha256": "ab" * 32,
             "size": 100,
         }
-        for arch in ("amd64", "arm64")
+        for arch in matrix.ARCHES
     },
 }
 ASSETS = {"assets/config.yml": "# demo\n", "assets/secret.cnf": "[client]\n"}
