@@ -16,7 +16,8 @@ For every case and package:
   useradd, chown... with exactly the manifest's values as arguments.
 
 A missing tool fails the test (run build-support/ci/install-tools.sh), it never skips.
-The in-process campaign, with many more cases, is src/python/hub/injection_property_test.py.
+The in-process campaign, with many more cases, is src/python/hub/packaging/injection_property_test.py
+(and hub/manifest/injection_fields_property_test.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Hostile manifest values and strict readers of what the engine renders from them, shared by
-the injection campaigns (hub/injection_property_test.py in process, and
+the injection campaigns (in process: hub/packaging/injection_property_test.py and
+hub/manifest/injection_fields_property_test.py, through testkit.injection_campaign; and
 tests/integration/injection_tools_test.py with systemd-analyze, sh, dpkg and rpm).
 
 Not used by any build, and free of test dependencies: the campaigns draw from these atoms
@@ -16,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
+from hub.common import matrix
 from hub.packaging.plan import PackagePlan
 
 # --- hostile material ----------------------------------------------------------------------
@@ -57,7 +59,7 @@ LOCK: dict[str, Any] = {
             "sha256": "ab" * 32,
             "size": 100,
         }
-        for arch in ("amd64", "arm64")
+        for arch in matrix.ARCHES
     },
 }
 ASSETS = {"assets/config.yml": "# demo\n", "assets/secret.cnf": "[client]\n"}

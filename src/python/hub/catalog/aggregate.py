@@ -55,8 +55,10 @@ METADATA_FILE = "metadata.json"
 INDEX_FILE = "index.json"
 # Worst first: an exporter's summary status is the worst of its artifacts.
 STATUSES = ("missing", "failed", "stale", "success")
+# An artifact JSON's file name: rpm_amd64_el9.json, docker.json (arches and dists from the matrix).
 _ARTIFACT_FILE = re.compile(
-    r"^(?:(rpm|deb)_(amd64|arm64)_(el8|el9|el10|debian-12|debian-13|ubuntu-22\.04|ubuntu-24\.04)|docker)\.json$"
+    r"^(?:(rpm|deb)_(%s)_(%s)|docker)\.json$"
+    % ("|".join(map(re.escape, matrix.ARCHES)), "|".join(map(re.escape, matrix.DISTS)))
 )
 
 

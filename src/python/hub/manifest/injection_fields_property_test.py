@@ -3,8 +3,8 @@
 valid one, is refused with a message naming the field or renders inertly; and manifests whose
 every value sits on the edge of its pattern render inertly.
 
-The checks and the free-text campaign are in injection_property_test.py; the two files run
-side by side under Pants.
+The checks are in testkit.injection_campaign; the free-text campaign is
+hub/packaging/injection_property_test.py, and the two files run side by side under Pants.
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 from testkit.injection import STRUCTURED_FIELDS, base_manifest, field_name, with_value
-
-from hub.packaging import content as package_content
-from hub.packaging.injection_property_test import (
+from testkit.injection_campaign import (
     CASES,
     FILE,
-    _get,
-    _settings,
+    campaign_settings,
     check_refusal,
     check_rendered,
     edge_words,
@@ -29,15 +26,18 @@ from hub.packaging.injection_property_test import (
     mutations,
     printable,
     printable_atoms,
+    value_at,
 )
 
+from hub.packaging import content as package_content
 
-@_settings(CASES["structured"])
+
+@campaign_settings(CASES["structured"])
 @given(data=st.data(), field=st.sampled_from(STRUCTURED_FIELDS), how=how)
 def test_structured_field_is_refused_or_inert(data: st.DataObject, field: tuple[Any, ...],
                                               how: tuple[bool, tuple[str, ...]]) -> None:
     base = base_manifest()
-    value = data.draw(mutations(str(_get(base, field))))
+    value = data.draw(mutations(str(value_at(base, field))))
     m, errors = load(with_value(base, field, value), via_yaml=how[0])
     if errors:
         check_refusal(errors, field_name(field))
@@ -114,7 +114,7 @@ def valid_edge_manifest(draw: Any) -> dict[str, Any]:
     return data
 
 
-@_settings(CASES["valid_edges"])
+@campaign_settings(CASES["valid_edges"])
 @given(data=valid_edge_manifest(), how=how)
 def test_valid_values_on_the_edges_render_inertly(data: dict[str, Any], how: tuple[bool, tuple[str, ...]]) -> None:
     m, errors = load(data, via_yaml=how[0])
