@@ -26,7 +26,6 @@ import yaml
 from hub.common import matrix
 from hub.common import schemas
 from hub.common.errors import FieldError, HubError, LocatedError, ManifestError
-from hub.common.schemas import field_path  # noqa: F401 - hub.upstream.lock imports it from here
 from hub.manifest.checks import semantic_errors
 from hub.manifest.explain import describe, schema_errors
 from hub.manifest.model import (
