@@ -189,7 +189,7 @@ def run_round(ws: Workspace, work: Path, r: int, remote: list[str] | None, scena
                 git(ws.repo, "checkout", "--", MANIFEST)
         shutil.rmtree(store, ignore_errors=True)
     if "whatif" in scenarios:
-        nfpm_py = ws.repo / "src" / "python" / "hub" / "nfpm.py"
+        nfpm_py = ws.repo / "src" / "python" / "hub" / "packaging" / "nfpm.py"
         original = nfpm_py.read_text()
         nfpm_py.write_text(original + pb.WHAT_IF_PATCH.format(levels=json.dumps(what_if)))
         try:

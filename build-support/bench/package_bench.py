@@ -46,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -66,8 +66,11 @@ from hub.common.dates import format_source_date  # noqa: E402
 from hub.manifest.load import load_manifest  # noqa: E402
 from hub.upstream.debian import DEBIAN_BUILDS, fetch_deb, read_deb_files  # noqa: E402
 from hub.upstream.repack import pack_archive  # noqa: E402
+from hub.packaging.build import check_elf, upstream_docs  # noqa: E402
 from hub.packaging.nfpm import nfpm_command, stage  # noqa: E402
-from hub.packaging.build import check_elf, plan_package, upstream_docs  # noqa: E402
+from hub.packaging.plan import plan_package  # noqa: E402
+from hub.upstream.lock import Lock, LockedArchive, write_lock  # noqa: E402
+from hub.upstream.mirror import DEBIAN_BUILDS, fetch_deb, pack_archive, read_deb_files  # noqa: E402
 
 SECTION = "## Packaging: one package, side by side"
 EXPORTER = "node_exporter"
@@ -95,7 +98,7 @@ class Inputs:
     debian_version: str
     nfpm: str
     manifest: object = None
-    lock: dict = field(default_factory=dict)
+    lock: Lock | None = None
 
 
 def prepare_inputs(work: Path, nfpm: str) -> Inputs:
@@ -123,18 +126,14 @@ def prepare_inputs(work: Path, nfpm: str) -> Inputs:
     manifest = load_manifest(str(manifest_path))
     archive = pack_archive(manifest.archive_name(ARCH), {EXPORTER: binary}, mtime=mtime,
                            license_text=license_text, layout=source.layout)
-    lock = {
-        "lock_version": 1,
-        "exporter": manifest.name,
-        "version": manifest.version,
-        "source_date": format_source_date(mtime),
-        "archives": {
-            ARCH: {"url": manifest.archive_url(ARCH), "sha256": hashlib.sha256(archive).hexdigest(),
-                   "size": len(archive)},
-        },
-    }
+    lock = Lock(
+        exporter=manifest.name,
+        version=manifest.version,
+        source_date=format_source_date(mtime),
+        archives={ARCH: LockedArchive(manifest.archive_url(ARCH), hashlib.sha256(archive).hexdigest(), len(archive))},
+    )
     lock_path = exporter_dir / "upstream.lock.json"
-    lock_path.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    write_lock(lock_path, lock)
     return Inputs(work, manifest_path, lock_path, binaries_dir, len(binary), deb.version, nfpm,
                   manifest, lock)
 

@@ -382,7 +382,7 @@ def run_round(ws: Workspace, work: Path, r: int, targets: list[str], remote: lis
     shutil.rmtree(store, ignore_errors=True)
 
     if what_if:
-        nfpm_py = ws.repo / "src" / "python" / "hub" / "nfpm.py"
+        nfpm_py = ws.repo / "src" / "python" / "hub" / "packaging" / "nfpm.py"
         original = nfpm_py.read_text()
         nfpm_py.write_text(original + WHAT_IF_PATCH.format(levels=json.dumps(what_if)))
         try:

@@ -22,6 +22,7 @@ The in-process campaign, with many more cases, is src/python/hub/packaging/injec
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -56,6 +57,7 @@ from testkit.injection import (
 from hub.manifest.load import load_manifest
 from hub.packaging.build import build
 from hub.packaging.plan import NOLOGIN, plan_package
+from hub.upstream.lock import Lock, LockedArchive, write_lock
 from testkit.packages import nfpm_path
 
 CASES = int(os.environ.get("HUB_INJECTION_TOOL_CASES", "200"))  # fewer to iterate; 200 in CI
@@ -140,14 +142,22 @@ def stub_elf() -> bytes:
     return bytes(header)
 
 
+def lock_for(manifest: Any) -> Lock:
+    """testkit.injection.LOCK, pinning this manifest's version and archive URL as update-lock would."""
+    return dataclasses.replace(LOCK, exporter=manifest.name, version=manifest.version, archives={
+        arch: LockedArchive(manifest.archive_url(arch), a.sha256, a.size)
+        for arch, a in LOCK.archives.items() if arch in manifest.build.archs
+    })
+
+
 def build_case(root: Path, data: dict[str, Any], nfpm: str) -> tuple[Any, dict[str, Path]]:
     exporter = root / "exporters" / data["name"]
     for rel, text in ASSETS.items():
         (exporter / rel).parent.mkdir(parents=True, exist_ok=True)
         (exporter / rel).write_text(text)
     (exporter / "manifest.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    (exporter / "upstream.lock.json").write_text(json.dumps({**LOCK, "version": data["version"]}))
     manifest = load_manifest(exporter / "manifest.yaml")
+    write_lock(exporter / "upstream.lock.json", lock_for(manifest))
     binaries = root / "bin"
     binaries.mkdir()
     for b in manifest.build.binaries:
@@ -306,7 +316,7 @@ def test_hostile_manifests_through_the_real_tools(tools: dict[str, str], tmp_pat
     manifest, packages = build_case(root, data, tools["nfpm"])
     for kind, dist in (("rpm", "el9"), ("deb", "debian-12")):
         spec = manifest.rpm if kind == "rpm" else manifest.deb
-        plan = plan_package(manifest, {**LOCK, "version": data["version"]}, kind=kind, arch="amd64", dist=dist,
+        plan = plan_package(manifest, lock_for(manifest), kind=kind, arch="amd64", dist=dist,
                             binaries_dir=str(root / "bin"))
         tmp = root / kind
         tmp.mkdir()

@@ -1,4 +1,4 @@
-"""hub.packaging.sbom on real Go binaries.
+"""hub.packaging.buildinfo and hub.packaging.sbom on real Go binaries.
 
 - Debian's prometheus-node-exporter, amd64 and arm64 (the .debs the offline mirror uses, fetched
   with `apt-get download` into the same cache). Debian builds Go programs in GOPATH mode
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from hub.catalog import artifact as catalog
-from hub.packaging import sbom
+from hub.packaging import buildinfo, sbom
 from hub.upstream.debian import fetch_deb
 
 from integration.offline import debian_cache
@@ -57,7 +57,7 @@ def validate_cyclonedx(doc: dict) -> None:
 
 def test_debian_node_exporter_build_info(node_exporter) -> None:
     arch, binary = node_exporter
-    info = sbom.read_build_info(binary)
+    info = buildinfo.read_build_info(binary)
     assert info is not None
     assert info.go_version.startswith("go1.")
     assert info.path == "github.com/prometheus/node_exporter"
@@ -90,7 +90,7 @@ def test_debian_node_exporter_sbom(node_exporter, tmp_path: Path) -> None:
 
 
 def test_module_mode_go_binary(nfpm: Path, tmp_path: Path) -> None:
-    info = sbom.read_build_info(nfpm)
+    info = buildinfo.read_build_info(nfpm)
     assert info is not None and info.main is not None
     assert info.main.path == "github.com/goreleaser/nfpm/v2"
     assert info.main.version.startswith("v2.")

@@ -19,6 +19,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from hub.common import matrix
 from hub.packaging.plan import PackagePlan
+from hub.upstream.lock import Lock, LockedArchive
 
 # --- hostile material ----------------------------------------------------------------------
 
@@ -48,20 +49,19 @@ EDGE_ALPHABET = "abcz09_-.+@:~"
 # --- a valid base manifest -----------------------------------------------------------------
 
 SOURCE_DATE = "2025-06-01T12:00:00Z"
-LOCK: dict[str, Any] = {
-    "lock_version": 1,
-    "exporter": "demo_exporter",
-    "version": "1.0.0",
-    "source_date": SOURCE_DATE,
-    "archives": {
-        arch: {
-            "url": f"https://github.com/example/demo_exporter/releases/download/v1.0.0/demo-1.0.0.linux-{arch}.tar.gz",
-            "sha256": "ab" * 32,
-            "size": 100,
-        }
+LOCK = Lock(
+    exporter="demo_exporter",
+    version="1.0.0",
+    source_date=SOURCE_DATE,
+    archives={
+        arch: LockedArchive(
+            url=f"https://github.com/example/demo_exporter/releases/download/v1.0.0/demo-1.0.0.linux-{arch}.tar.gz",
+            sha256="ab" * 32,
+            size=100,
+        )
         for arch in matrix.ARCHES
     },
-}
+)
 ASSETS = {"assets/config.yml": "# demo\n", "assets/secret.cnf": "[client]\n"}
 
 

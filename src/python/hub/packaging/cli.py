@@ -8,15 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hub.common import files
 from hub.common.errors import HubError
 from hub.packaging.build import build
-from hub.packaging.sbom import build_info_json, read_build_info
-from hub.common import files
+from hub.packaging.buildinfo import build_info_json, read_build_info
 
 
 def add_parsers(subparsers: Any) -> None:
     _add_build_parsers(subparsers)
-    _add_sbom_parsers(subparsers)
+    _add_buildinfo_parsers(subparsers)
 
 
 def _add_build_parsers(subparsers: Any) -> None:
@@ -43,7 +43,7 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_sbom_parsers(subparsers: Any) -> None:
+def _add_buildinfo_parsers(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "buildinfo",
         help="print the Go build info of binaries (Go version, modules, settings) as JSON",
@@ -51,10 +51,10 @@ def _add_sbom_parsers(subparsers: Any) -> None:
         "null for a binary without one.",
     )
     p.add_argument("binaries", nargs="+", metavar="BINARY")
-    p.set_defaults(run=run_sbom)
+    p.set_defaults(run=run_buildinfo)
 
 
-def run_sbom(args: argparse.Namespace) -> int:
+def run_buildinfo(args: argparse.Namespace) -> int:
     out = {b: build_info_json(read_build_info(b)) for b in args.binaries}
     sys.stdout.write(files.dumps_json(out))
     return 0
