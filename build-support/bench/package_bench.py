@@ -70,7 +70,6 @@ from hub.packaging.build import check_elf, upstream_docs  # noqa: E402
 from hub.packaging.nfpm import nfpm_command, stage  # noqa: E402
 from hub.packaging.plan import plan_package  # noqa: E402
 from hub.upstream.lock import Lock, LockedArchive, write_lock  # noqa: E402
-from hub.upstream.mirror import DEBIAN_BUILDS, fetch_deb, pack_archive, read_deb_files  # noqa: E402
 
 SECTION = "## Packaging: one package, side by side"
 EXPORTER = "node_exporter"
