@@ -78,32 +78,27 @@ def test_entry_stanza_has_the_control_fields_and_digests(debs: dict[str, Path]) 
     assert e["stanza"].endswith("Description: Synthetic alpha-exporter for repository tests.\n A second line of description.\n")
 
 
-def test_entry_reads_xz_zstd_and_uncompressed_control_members(tmp_path: Path) -> None:
+def test_entry_of_a_dpkg_deb_package_with_an_epoch(tmp_path: Path) -> None:
+    """Control fields as hub.repos.deb_control reads them (here a zstd control member)."""
     root = tmp_path / "pkg"
     (root / "DEBIAN").mkdir(parents=True)
-    (root / "usr/share/doc/zz").mkdir(parents=True)
-    (root / "usr/share/doc/zz/README").write_text("hi\n")
     (root / "DEBIAN/control").write_text(
         "Package: zz-test\nVersion: 2:1.0-3+deb13\nArchitecture: all\nMaintainer: T <t@example.org>\n"
         "Description: test\n multi\n .\n line\n"
     )
-    for comp in ("xz", "zstd", "none", "gzip"):
-        out = tmp_path / f"zz-{comp}.deb"
-        subprocess.run(["dpkg-deb", "--root-owner-group", f"-Z{comp}", "--build", str(root), str(out)],
-                       check=True, capture_output=True, env={**os.environ, "SOURCE_DATE_EPOCH": str(SOURCE_DATE)})
-        e = repo_apt.apt_entry(out)
-        assert (e["package"], e["version"], e["architecture"], e["codename"]) == ("zz-test", "2:1.0-3+deb13", "all", "trixie"), comp
-        assert "Description: test\n multi\n .\n line\n" in e["stanza"]
-        assert e["filename"].startswith("pool/main/z/zz-test/")
+    out = tmp_path / "zz.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zzstd", "--build", str(root), str(out)],
+                   check=True, capture_output=True, env={**os.environ, "SOURCE_DATE_EPOCH": str(SOURCE_DATE)})
+    e = repo_apt.apt_entry(out)
+    assert (e["package"], e["version"], e["architecture"], e["codename"]) == ("zz-test", "2:1.0-3+deb13", "all", "trixie")
+    assert e["stanza"].endswith("Description: test\n multi\n .\n line\n")
+    assert e["filename"] == "pool/main/z/zz-test/zz.deb" and e["build_time"] == SOURCE_DATE
 
 
 def test_entry_refuses_what_is_not_a_deb(tmp_path: Path) -> None:
     bad = tmp_path / "x.deb"
-    bad.write_bytes(b"!<arch>\nnothing")
-    with pytest.raises(HubError, match="x.deb"):
-        repo_apt.apt_entry(bad)
     bad.write_bytes(b"PK\x03\x04")
-    with pytest.raises(HubError, match="not a .deb"):
+    with pytest.raises(HubError, match="x.deb: not a .deb"):
         repo_apt.apt_entry(bad)
 
 
@@ -219,23 +214,6 @@ def test_retention_and_version_order(debs: dict[str, Path]) -> None:
         "alpha-exporter_1.10.0-1+ubuntu24.04_amd64.deb",
         "beta-exporter_0.9.1-1+deb13_arm64.deb",
     ]
-
-
-VERSIONS = [
-    ("1.0", "1.0"), ("1.0", "1.1"), ("1.10", "1.9"), ("1.0~rc1", "1.0"), ("1.0~~", "1.0~"), ("1.0-1", "1.0-1+deb12"),
-    ("1:0.1", "2.0"), ("1.0a", "1.0+"), ("1.0.0", "1.0"), ("1.0-1+deb12", "1.0-1+deb13"), ("2.0-1+ubuntu22.04", "2.0-1+ubuntu24.04"),
-    ("1.0-1", "1.0-10"), ("0001", "1"), ("1.0+b1", "1.0"), ("a", "B"), ("1.0.", "1.0"),
-]
-
-
-def test_dpkg_vercmp_agrees_with_dpkg() -> None:
-    for a, b in VERSIONS:
-        expected = 0
-        for op, value in (("lt", -1), ("gt", 1)):
-            if subprocess.run(["dpkg", "--compare-versions", a, op, b]).returncode == 0:
-                expected = value
-        assert repo_apt.dpkg_vercmp(a, b) == expected, (a, b)
-        assert repo_apt.dpkg_vercmp(b, a) == -expected, (b, a)
 
 
 def test_cli(tmp_path: Path, debs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
