@@ -23,7 +23,7 @@ from hub.catalog import aggregate
 from hub.common.errors import HubError
 from hub.manifest.load import MANIFEST_FILE, load_manifest
 from hub.repos import apt, yum
-from hub.repos import files as repo_files
+from hub.repos import user_files
 from hub.repos.common import load_entries
 from hub.site import portal
 
@@ -79,5 +79,5 @@ def build_site(built: Path, entries: Path, exporters: Path, out: Path, base_url:
     aggregate.build_catalog(manifests, aggregate.read_artifacts([built]), out / "catalog")
     yum.build_yum_site(out, load_entries([entries / "yum"], "yum"), source_date=source_date)
     apt.build_apt_site(out, load_entries([entries / "apt"], "apt"), source_date=source_date)
-    repo_files.write_user_files(out, base_url)
+    user_files.write_user_files(out, base_url)
     portal.build_portal(out / "catalog", out, readmes=exporters, base_url=base_url)
