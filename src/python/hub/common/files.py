@@ -18,6 +18,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -102,6 +103,17 @@ def fsync_directory(path: PathLike) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def link_or_copy(src: PathLike, dest: PathLike) -> None:
+    """Puts ``src`` at ``dest`` (a new name): a hard link when the file system allows it, else
+    a copy with its mode and times. For files that never change once written (packages,
+    indexes named by their hash): both names may share one inode."""
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
 
 
 def fsync_tree(root: PathLike) -> int:

@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from hub.catalog import artifact as catalog
+from hub.catalog.artifact import package_url
 from hub.common import matrix
 from hub.common.dates import parse_source_date, rfc2822_date
 from hub.common.errors import HubError
@@ -100,7 +100,7 @@ def apt_entry(
     elif codename not in CODENAMES:
         raise HubError(f"codename {codename!r}: expected one of {', '.join(CODENAMES)}")
     if filename is None:
-        filename = catalog.package_url("deb", dist="", arch=arch, package_name=package, filename=os.path.basename(path))
+        filename = package_url("deb", dist="", arch=arch, package_name=package, filename=os.path.basename(path))
     digests = {name: hashlib.new(name, data) for name in ("md5", "sha1", "sha256")}
     size = len(data)
 

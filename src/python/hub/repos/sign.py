@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from hub.catalog import artifact as catalog
+from hub.catalog.artifact import file_digest
 from hub.common import files
 from hub.repos import yum
 from hub.repos.user_files import PUBLIC_KEY_FILE
@@ -53,7 +53,7 @@ def rewrite_catalog(site: Path, catalog_dir: Path | None = None) -> list[Path]:
         file = site / package["url"]
         if not file.is_file():
             continue
-        sha256, size = catalog.file_digest(file)
+        sha256, size = file_digest(file)
         if package.get("sha256") == sha256 and package.get("size_bytes") == size:
             continue
         package.setdefault("unsigned_sha256", package.get("sha256"))

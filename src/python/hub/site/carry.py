@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from hub.common import files
 from hub.common.errors import HubError
 
 _REPOMD_NS = "{http://linux.duke.edu/metadata/repo}"
@@ -48,15 +49,6 @@ def copy_site(src: Path, dest: Path) -> int:
     return count
 
 
-def _link_or_copy(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dest)
-    except OSError:
-        shutil.copyfile(src, dest)
-        os.chmod(dest, 0o644)
-
-
 def carry_apt_indexes(previous: Path, snapshot: Path) -> int:
     """Puts the previous `dists/<codename>/Release` and its by-hash files into the snapshot
     before the merge rewrites them: `hub.repos.apt.write_codename` keeps the by-hash files the
@@ -70,7 +62,7 @@ def carry_apt_indexes(previous: Path, snapshot: Path) -> int:
         for by_hash in sorted(release.parent.glob("main/binary-*/by-hash/SHA256/*")):
             target = snapshot / by_hash.relative_to(previous)
             if not target.exists():
-                _link_or_copy(by_hash, target)
+                files.link_or_copy(by_hash, target)
                 count += 1
     return count
 
@@ -107,6 +99,6 @@ def carry_yum_metadata(previous: Path, snapshot: Path, repo: str) -> int:
             continue
         src, dst = previous / repo / href, snapshot / repo / href
         if src.is_file() and not dst.exists():
-            _link_or_copy(src, dst)
+            files.link_or_copy(src, dst)
             count += 1
     return count
