@@ -2,7 +2,7 @@
 configurations, an independent consistency checker of a published tree. The byte patterns
 of a secret key and the scan for them are in integration.keyscan.
 
-The checker is deliberately separate from `hub.site.publish.check_site`: it re-reads repomd.xml,
+The checker is deliberately separate from `hub.site.check.check_site`: it re-reads repomd.xml,
 primary, Release and Packages with its own parsing, so a bug in the engine's check cannot
 hide a bug in the engine's publish.
 """
