@@ -10,6 +10,8 @@ Two steps, so a build system can cache the expensive one per package:
   createrepo_c's own XML writers (`PrimaryXmlFile.add_chunk`...), gzip-compressed, and
   writes repomd.xml. No RPM is read again.
 
+Retention (`keep_latest_entries`) keeps the newest versions in rpm's order (hub.repos.rpm_version).
+
 Deterministic: packages sorted by (name, arch, file name); the repomd revision, every record
 timestamp and each package's `time file` come from the inputs (the source date, the RPM's
 build time), never the clock or file mtimes. Metadata is gzip-compressed, which every dnf and
