@@ -32,7 +32,7 @@
    because Debian's binary is dynamically linked and the manifest's base is scratch.
 7. The portal: a page for each of the 34 exporters; for the seven, the dnf/apt install
    commands on the page are the ones the tests ran, and the `.repo`/`.sources` texts on the
-   page are `hub.repos.files.yum_repo_file`/`apt_sources_file` for the served base URL.
+   page are `hub.repos.user_files.yum_repo_file`/`apt_sources_file` for the served base URL.
 
 Needs root (chroot, mmdebstrap roots, dockerd) and the tools of build-support/ci/install-tools.sh
 (HUB_NFPM is not needed: packages come from the ./pants run). Timings are printed (pytest -s,
@@ -61,7 +61,7 @@ import pytest
 import yaml
 
 from hub.common import matrix
-from hub.repos import files as repo_files
+from hub.repos import user_files
 from hub.manifest.load import load_manifest
 from hub.packaging.plan import is_deb_conffile_path
 from hub.upstream.mirror import serve
@@ -643,10 +643,10 @@ def test_arm64_binaries_run_under_qemu(site: Site, arm64_libc: Path, tmp_path: P
 def test_dnf_installs_from_the_yum_repository(name: str, site: Site, served: Served, debian_tarball: Path,
                                               stub_repo: Path, tmp_path: Path) -> None:
     setup, repo_text, install = portal_install(served, name, "rpm", EL_DIST)
-    # What the setup command downloads is what the portal shows, and what repo_files makes.
-    served_repo = fetch(f"{served.base_url}/{repo_files.yum_repo_file_name(EL_DIST)}").decode()
-    assert served_repo == repo_text == repo_files.yum_repo_file(served.base_url + "/", EL_DIST)
-    assert f"{served.base_url}/{repo_files.yum_repo_file_name(EL_DIST)}" in setup, setup
+    # What the setup command downloads is what the portal shows, and what hub.repos.user_files makes.
+    served_repo = fetch(f"{served.base_url}/{user_files.yum_repo_file_name(EL_DIST)}").decode()
+    assert served_repo == repo_text == user_files.yum_repo_file(served.base_url + "/", EL_DIST)
+    assert f"{served.base_url}/{user_files.yum_repo_file_name(EL_DIST)}" in setup, setup
     if not served.signed:
         repo_text = repo_text.replace("gpgcheck=1", "gpgcheck=0")  # also repo_gpgcheck
     assert "gpgcheck=1" in repo_text and "repo_gpgcheck=1" in repo_text or not served.signed, repo_text
@@ -683,9 +683,9 @@ def test_dnf_installs_from_the_yum_repository(name: str, site: Site, served: Ser
 def test_apt_installs_from_the_apt_repository(name: str, site: Site, served: Served, debian_tarball: Path,
                                               tmp_path: Path) -> None:
     setup, sources_text, install = portal_install(served, name, "deb", DEB_DIST)
-    served_sources = fetch(f"{served.base_url}/{repo_files.apt_sources_file_name(CODENAME)}").decode()
-    assert served_sources == sources_text == repo_files.apt_sources_file(served.base_url + "/", CODENAME)
-    assert f"{served.base_url}/{repo_files.PUBLIC_KEY_FILE}" in setup, setup
+    served_sources = fetch(f"{served.base_url}/{user_files.apt_sources_file_name(CODENAME)}").decode()
+    assert served_sources == sources_text == user_files.apt_sources_file(served.base_url + "/", CODENAME)
+    assert f"{served.base_url}/{user_files.PUBLIC_KEY_FILE}" in setup, setup
 
     with unpacked_root(debian_tarball, tmp_path) as path:
         root = DebRoot(path)
@@ -695,11 +695,11 @@ def test_apt_installs_from_the_apt_repository(name: str, site: Site, served: Ser
                 debian.unlink()
         # The portal's setup steps, done from the host (the minbase root has no curl):
         # the key into /etc/apt/keyrings, the .sources into sources.list.d.
-        keyring = inside(path, repo_files.APT_KEYRING)
+        keyring = inside(path, user_files.APT_KEYRING)
         keyring.parent.mkdir(parents=True, exist_ok=True)
-        sources = inside(path, repo_files.APT_SOURCES_PATH)
+        sources = inside(path, user_files.APT_SOURCES_PATH)
         if served.signed:
-            keyring.write_bytes(fetch(f"{served.base_url}/{repo_files.PUBLIC_KEY_FILE}"))
+            keyring.write_bytes(fetch(f"{served.base_url}/{user_files.PUBLIC_KEY_FILE}"))
             sources.write_text(served_sources)
         else:
             sources.write_text(re.sub(r"^Signed-By:.*$", "Trusted: yes", served_sources, flags=re.M))
@@ -830,11 +830,11 @@ def test_portal_has_a_page_per_exporter_and_the_tested_texts(site: Site, served:
         # rpm: every EL dist; deb: every Debian/Ubuntu dist (the same functions as the repos)
         manifest = site.manifests[name]
         for dist in manifest.rpm.targets:
-            assert texts[f"cmd-rpm-{dist}-1-f"] == repo_files.yum_repo_file(base, dist), (name, dist)
-            assert texts[f"cmd-rpm-{dist}-1"] == repo_files.yum_setup_commands(base, dist).rstrip("\n")
+            assert texts[f"cmd-rpm-{dist}-1-f"] == user_files.yum_repo_file(base, dist), (name, dist)
+            assert texts[f"cmd-rpm-{dist}-1"] == user_files.yum_setup_commands(base, dist).rstrip("\n")
             assert texts[f"cmd-rpm-{dist}-2"] == f"sudo dnf install {name}"
         for dist in manifest.deb.targets:
             codename = matrix.DISTS[dist].codename
-            assert texts[f"cmd-deb-{dist}-1-f"] == repo_files.apt_sources_file(base, codename), (name, dist)
-            assert texts[f"cmd-deb-{dist}-1"] == repo_files.apt_setup_commands(base, codename).rstrip("\n")
+            assert texts[f"cmd-deb-{dist}-1-f"] == user_files.apt_sources_file(base, codename), (name, dist)
+            assert texts[f"cmd-deb-{dist}-1"] == user_files.apt_setup_commands(base, codename).rstrip("\n")
             assert texts[f"cmd-deb-{dist}-2"] == f"sudo apt install {matrix.deb_package_name(name)}"

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import yaml
 
-from hub.site import publish
+from hub.repos.keyring import PUBLISH_KEYRING_PREFIX
 from hub.upstream.mirror import serve
 from integration.buildgrid import buildgrid, counters
 from integration.keyscan import Scan, ephemeral_key, for_code_trees, read_back_action_cache
@@ -135,13 +135,14 @@ def test_no_key_material_after_a_signed_build_and_publish_through_pants(tmp_path
         everywhere.tree("control", control)
         assert {i for _, _, i in everywhere.hits} == set(range(len(needles)))
 
-        # The scan. Trees that hold code too (the engine's hub/sign.py names the armor header,
-        # so do rpm's library and nfpm) are searched for an armored private key block instead of
-        # the bare header; what only the build and the publish wrote, for the bare header too.
+        # The scan. Trees that hold code too (the engine's hub/repos/signing_key.py names the armor
+        # header, so do rpm's library and nfpm) are searched for an armored private key block
+        # instead of the bare header; what only the build and the publish wrote, for the bare
+        # header too.
         packages = sorted((repo / "dist/site").rglob("*.rpm")) + sorted((repo / "dist/site").rglob("*.deb"))
         small = min((p for p in (repo / "dist/site/catalog").rglob("*.json")), key=lambda p: p.stat().st_size)
         probes = {"artifact json": small.read_bytes(), "public key": key.public.strip(),
-                  "engine's hub/sign.py": (repo / "src/python/hub/sign.py").read_bytes()}
+                  "engine's signing_key.py": (repo / "src/python/hub/repos/signing_key.py").read_bytes()}
         scan = Scan(needles, probes=probes)
         scan.tree("local store", store)
         scan.tree("named caches", caches)
@@ -155,7 +156,7 @@ def test_no_key_material_after_a_signed_build_and_publish_through_pants(tmp_path
         outputs.tree("published", dest)
         outputs.tree("./pants stdout and stderr", logs)
         others = [p for base in {"/tmp", os.environ.get("TMPDIR") or "/tmp", str(private)} for p in Path(base).glob("*hub-*")
-                  if p.name.lstrip(".").startswith((publish.KEYRING_PREFIX, "hub-sign-"))]
+                  if p.name.lstrip(".").startswith((PUBLISH_KEYRING_PREFIX, "hub-sign-"))]
         for other in others:
             outputs.tree("other keyrings", other)
         total = scan.files + outputs.files
@@ -173,7 +174,7 @@ def test_no_key_material_after_a_signed_build_and_publish_through_pants(tmp_path
             assert digest in scan.digests["local store"], f"{package.name} not in the local store"
             assert digest in scan.digests["BuildGrid CAS and log"], f"{package.name} not in BuildGrid's CAS"
         assert {"local store", "BuildGrid CAS and log"} <= scan.seen.get("artifact json", set()), scan.seen
-        assert "local store" in scan.seen.get("engine's hub/sign.py", set()), scan.seen
+        assert "local store" in scan.seen.get("engine's signing_key.py", set()), scan.seen
         assert "published" in outputs.seen.get("public key", set()), outputs.seen
         assert built["remote_cache_write_errors"] == 0 and built["remote_cache_write_successes"] >= 5, built
         assert cache["action_results"] >= built["remote_cache_write_successes"], (cache, built)

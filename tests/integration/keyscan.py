@@ -35,7 +35,7 @@ from integration.publishing import reachable
 Needle = Union[bytes, "re.Pattern[bytes]"]
 ARMOR_HEADER = b"PRIVATE KEY BLOCK"
 # An armored private key (any key): the header, optional armor headers, the empty line, base64.
-# Code that only names the header (hub.repos.sign, rpm's librpmio, nfpm) does not match it.
+# Code that only names the header (hub.repos.signing_key, rpm's librpmio, nfpm) does not match it.
 ARMORED_PRIVATE_KEY = re.compile(
     rb"-----BEGIN PGP PRIVATE KEY BLOCK-----\r?\n(?:[!-9;-~]+: [^\r\n]*\r?\n)*\r?\n[A-Za-z0-9+/]{40,}"
 )

@@ -28,7 +28,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from hub.common import matrix
-from hub.repos import files as repo_files
+from hub.repos import user_files
 from testkit import synthetic
 
 CHROMIUM = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
@@ -331,11 +331,11 @@ def test_copy_buttons_copy_the_exact_commands(driver, base, site) -> None:
     docker = json.loads((site / "catalog" / "node_exporter" / "docker.json").read_text())["images"][0]
     ref = f"{docker['registry']}/{docker['repository']}@{docker['digest']}"
     expected = {
-        "cmd-rpm-el9-1": repo_files.yum_setup_commands(site_url, "el9").rstrip("\n"),
-        "cmd-rpm-el9-1-f": repo_files.yum_repo_file(site_url, "el9"),
+        "cmd-rpm-el9-1": user_files.yum_setup_commands(site_url, "el9").rstrip("\n"),
+        "cmd-rpm-el9-1-f": user_files.yum_repo_file(site_url, "el9"),
         "cmd-rpm-el9-2": "sudo dnf install node_exporter",
-        "cmd-deb-debian-12-1": repo_files.apt_setup_commands(site_url, "bookworm").rstrip("\n"),
-        "cmd-deb-debian-12-1-f": repo_files.apt_sources_file(site_url, "bookworm"),
+        "cmd-deb-debian-12-1": user_files.apt_setup_commands(site_url, "bookworm").rstrip("\n"),
+        "cmd-deb-debian-12-1-f": user_files.apt_sources_file(site_url, "bookworm"),
         "cmd-deb-ubuntu-24.04-2": "sudo apt install node-exporter",
         "cmd-docker-1": f"docker pull {ref}",
         "cmd-docker-2": f"docker run -d --name node_exporter -p 9100:9100 {ref}",

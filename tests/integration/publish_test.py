@@ -6,7 +6,7 @@ ephemeral RSA-3072 key into DEST, as `./pants publish //:site` runs it (`hub pub
 process, the key in HUB_SIGNING_KEY). Readers use `file://DEST/current/`, through the link.
 
 - dnf (private config, --installroot, gpgcheck=1 and repo_gpgcheck=1, the site's own `.repo`
-  text from hub.repos.files.yum_repo_file) installs node_exporter 1.1.0 and sees 1.0.0 too
+  text from hub.repos.user_files.yum_repo_file) installs node_exporter 1.1.0 and sees 1.0.0 too
   (cumulative pool); a tampered repomd.xml is refused.
 - apt-get (private APT_CONFIG, the site's own `.sources` text with Signed-By:) runs
   `update --error-on=any` for bookworm and noble and `install --download-only`; a tampered
@@ -35,8 +35,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.site import publish
-from hub.repos import files as repo_files
+from hub.site.crash_points import CRASH_ENV, CRASH_STATUS
+from hub.site.snapshots import KEYRING_RECORD, PARTIAL_SUFFIX
+from hub.repos import user_files
 from testkit.unsigned_site import build_unsigned_site
 from testkit.packages import export_public_key, export_secret_key, generate_key, stop_agent
 from integration.publishing import (
@@ -96,9 +97,9 @@ def published(tmp_path_factory: pytest.TempPathFactory, key, sites):
 
 
 def el9_repo(site: Path, base: str) -> str:
-    """The .repo text the portal shows (hub.repos.files), which publish shipped in the site."""
-    text = repo_files.yum_repo_file(base, "el9")
-    assert (site / repo_files.yum_repo_file_name("el9")).read_text() == text
+    """The .repo text the portal shows (hub.repos.user_files), which publish shipped in the site."""
+    text = user_files.yum_repo_file(base, "el9")
+    assert (site / user_files.yum_repo_file_name("el9")).read_text() == text
     assert "gpgcheck=1\n" in text and "repo_gpgcheck=1\n" in text and f"baseurl={base}/el9/$basearch/\n" in text
     return text
 
@@ -121,7 +122,7 @@ def test_dnf_refuses_a_tampered_repomd(published, tmp_path: Path) -> None:
     shutil.copytree(published["dest"] / "current", bad, symlinks=True)
     repomd = bad / "el9/x86_64/repodata/repomd.xml"
     repomd.write_text(repomd.read_text().replace("<revision>", "<revision>1"))
-    result = dnf(tmp_path / "w", repo_files.yum_repo_file(bad.as_uri(), "el9"), "install", "node_exporter", check=False)
+    result = dnf(tmp_path / "w", user_files.yum_repo_file(bad.as_uri(), "el9"), "install", "node_exporter", check=False)
     out = result.stdout + result.stderr
     assert result.returncode != 0 and ("GPG" in out.upper() or "signature" in out.lower()), out
     assert not (tmp_path / "w/root/usr/bin/node_exporter").exists()
@@ -135,8 +136,8 @@ def test_dnf_refuses_a_tampered_repomd(published, tmp_path: Path) -> None:
 @pytest.mark.parametrize("codename, suffix", [("bookworm", "deb12"), ("noble", "ubuntu24.04")])
 def test_apt_updates_and_downloads(published, tmp_path: Path, codename: str, suffix: str) -> None:
     current = published["dest"] / "current"
-    assert (current / repo_files.apt_sources_file_name(codename)).read_text() == repo_files.apt_sources_file(published["base"], codename)
-    env = apt_for(tmp_path, published["base"], codename, (current / repo_files.PUBLIC_KEY_FILE).read_bytes())
+    assert (current / user_files.apt_sources_file_name(codename)).read_text() == user_files.apt_sources_file(published["base"], codename)
+    env = apt_for(tmp_path, published["base"], codename, (current / user_files.PUBLIC_KEY_FILE).read_bytes())
     update = run(["apt-get", "update", "--error-on=any"], env=env, what="apt-get update")
     assert "NO_PUBKEY" not in update.stdout + update.stderr
     madison = run(["apt-cache", "madison", "node-exporter"], env=env).stdout
@@ -156,7 +157,7 @@ def test_apt_refuses_a_tampered_inrelease(published, tmp_path: Path) -> None:
     shutil.copytree(published["dest"] / "current", bad, symlinks=True)
     for f in (bad / "dists/bookworm/InRelease", bad / "dists/bookworm/Release"):
         f.write_text(f.read_text().replace("Label: Monitoring Hub", "Label: Monitoring Hub!"))
-    env = apt_for(tmp_path / "apt", bad.as_uri(), "bookworm", (bad / repo_files.PUBLIC_KEY_FILE).read_bytes())
+    env = apt_for(tmp_path / "apt", bad.as_uri(), "bookworm", (bad / user_files.PUBLIC_KEY_FILE).read_bytes())
     result = run(["apt-get", "update", "--error-on=any"], env=env, check=False)
     out = result.stdout + result.stderr
     assert result.returncode != 0 and ("BADSIG" in out or "signature" in out), out
@@ -183,7 +184,7 @@ class Faults:
         return os.readlink(self.dest / "current")
 
     def note_keyring(self) -> None:
-        record = self.dest / publish.KEYRING_RECORD
+        record = self.dest / KEYRING_RECORD
         if record.exists():
             self.keyrings.add(record.read_text().strip())
 
@@ -205,7 +206,7 @@ class Faults:
         target = os.readlink(link)
         assert target == old or (target.startswith("snapshots/") and int(target.split("/")[1]) > int(old.split("/")[1])), (old, target)
         snapshot = self.dest / target
-        assert snapshot.is_dir() and not snapshot.name.endswith(publish.PARTIAL_SUFFIX)
+        assert snapshot.is_dir() and not snapshot.name.endswith(PARTIAL_SUFFIX)
         for path in reachable(link):
             assert not path.is_symlink(), f"{path}: a link under current"
             assert not path.name.startswith(".") and not path.name.endswith((".partial", ".tmp", ".trash")), \
@@ -224,13 +225,13 @@ class Faults:
     def clients(self) -> None:
         work = self.root / f"clients-{self.client_checks}"
         self.client_checks += 1
-        repo = repo_files.yum_repo_file(self.base, "el9")
+        repo = user_files.yum_repo_file(self.base, "el9")
         dnf(work / "dnf", repo, "makecache")
         env = apt_for(work / "apt", self.base, "bookworm", self.key["public"])
         run(["apt-get", "update", "--error-on=any"], env=env, what="apt-get update after a kill")
 
     def crash_at(self, point: str) -> subprocess.CompletedProcess:
-        return run(self.argv, env={**self.env, publish.CRASH_ENV: point}, check=False, timeout=120)
+        return run(self.argv, env={**self.env, CRASH_ENV: point}, check=False, timeout=120)
 
     def kill_after(self, delay: float | None) -> tuple[str | None, float]:
         """Starts a publish, waits for its first point (the lock taken: the interpreter's
@@ -302,7 +303,7 @@ def test_kill_9_at_every_point_and_at_random(fault_root: Path, tmp_path: Path, k
         outcomes = {}
         for point in points:
             result = faults.crash_at(point)
-            assert result.returncode == publish.CRASH_STATUS, result.stdout + result.stderr
+            assert result.returncode == CRASH_STATUS, result.stdout + result.stderr
             assert points_of(result.stderr)[-1] == point
             faults.note_keyring()
             new = faults.check(old, clients=point in CLIENT_POINTS)

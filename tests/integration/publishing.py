@@ -2,7 +2,7 @@
 configurations, an independent consistency checker of a published tree. The byte patterns
 of a secret key and the scan for them are in integration.keyscan.
 
-The checker is deliberately separate from `hub.site.publish.check_site`: it re-reads repomd.xml,
+The checker is deliberately separate from `hub.site.check.check_site`: it re-reads repomd.xml,
 primary, Release and Packages with its own parsing, so a bug in the engine's check cannot
 hide a bug in the engine's publish.
 """
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Iterator
 
 import hub
-from hub.repos import files as repo_files
-from hub.repos import sign
+from hub.repos import user_files
+from hub.repos.signing_key import KEY_ENV
 from integration.roots import base_env, run
 
 ENGINE = str(Path(hub.__file__).resolve().parents[1])
@@ -50,7 +50,7 @@ def publish_env(secret: str, home: Path, tmpdir: Path, **extra: str) -> dict[str
         "LC_ALL": "C",
         "TMPDIR": str(tmpdir),
         "PYTHONPATH": os.pathsep.join([ENGINE, *sys.path]),
-        sign.KEY_ENV: secret,
+        KEY_ENV: secret,
     }
     env.update(extra)
     return env
@@ -264,11 +264,11 @@ def apt_env(work: Path, sources: str, public_key: bytes) -> dict[str, str]:
 
 
 def apt_for(work: Path, base_url: str, codename: str, public_key: bytes) -> dict[str, str]:
-    """apt for the site's own .sources text (hub.repos.files), Signed-By pointing into `work`."""
+    """apt for the site's own .sources text (hub.repos.user_files), Signed-By pointing into `work`."""
     keyring = str(work / "keyrings/monitoring-hub.asc")
-    shipped = repo_files.apt_sources_file(base_url, codename)
-    ours = repo_files.apt_sources_file(base_url, codename, keyring=keyring)
-    assert ours == shipped.replace(repo_files.APT_KEYRING, keyring)
+    shipped = user_files.apt_sources_file(base_url, codename)
+    ours = user_files.apt_sources_file(base_url, codename, keyring=keyring)
+    assert ours == shipped.replace(user_files.APT_KEYRING, keyring)
     return apt_env(work, ours, public_key)
 
 

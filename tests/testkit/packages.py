@@ -154,3 +154,13 @@ def export_public_key(home: str | os.PathLike[str], fingerprint: str) -> bytes:
 def stop_agent(home: str | os.PathLike[str]) -> None:
     subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True,
                    env={**os.environ, "GNUPGHOME": str(home)})
+
+
+def gpgv(keyring_dir: str | os.PathLike[str], public: bytes, *args: str) -> subprocess.CompletedProcess:
+    """`gpgv` with a keyring holding only `public` (made in `keyring_dir`); `args` name the
+    signature and, for a detached one, the data."""
+    keyring_dir = Path(keyring_dir)
+    keyring_dir.mkdir(exist_ok=True)
+    kbx = keyring_dir / "trusted.gpg"
+    subprocess.run(["gpg", "--batch", "--yes", "--dearmor", "-o", str(kbx)], input=public, check=True)
+    return subprocess.run(["gpgv", "--keyring", str(kbx), *args], capture_output=True, text=True)

@@ -16,8 +16,8 @@ from typing import Sequence
 
 from hub.catalog import artifact as catalog
 from hub.common import matrix
-from hub.repos import apt as repo_apt
-from hub.repos import yum as repo_yum
+from hub.repos import apt
+from hub.repos import yum
 from testkit import synthetic
 from hub.repos.common import write_entry
 from hub.common.dates import format_source_date
@@ -83,7 +83,7 @@ def build_unsigned_site(
                                            build_date=build_date, path=rpm, package_name=exporter,
                                            metadata=metadata, source=source)
             files.write_json(built / f"{aid}.json", doc)
-            write_entry(entries / "yum" / f"{rpm.name}.json", repo_yum.yum_entry(rpm, dist=dist))
+            write_entry(entries / "yum" / f"{rpm.name}.json", yum.yum_entry(rpm, dist=dist))
             rpms[aid] = rpm
     deb_name = matrix.deb_package_name(exporter)
     for dist in deb_dists:
@@ -99,7 +99,7 @@ def build_unsigned_site(
                                            build_date=build_date, path=deb, package_name=deb_name,
                                            metadata=metadata, source=source)
             files.write_json(built / f"{aid}.json", doc)
-            write_entry(entries / "apt" / f"{deb.name}.json", repo_apt.apt_entry(deb))
+            write_entry(entries / "apt" / f"{deb.name}.json", apt.apt_entry(deb))
             debs[aid] = deb
     site = root / "site"
     build_site(root / "built", entries, exporters, site, base_url)

@@ -107,8 +107,9 @@ def check_artifact(doc: Any, display: str) -> None:
 
 class Artifacts(dict):  # type: ignore[type-arg]
     """{exporter: {artifact id: doc}}, plus ``paths``: {(exporter, id): the file it was read
-    from, when that file is already in the catalog's canonical form (hub.catalog.artifact.dumps)}, which
-    :func:`build_catalog` hard-links instead of writing again."""
+    from, when that file is already in the catalog's canonical form
+    (hub.common.files.dumps_json)}, which :func:`build_catalog` hard-links instead of writing
+    again."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -26,11 +26,9 @@ directory itself (a location whose last path segment is ``catalog``): a director
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
-import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -368,8 +366,3 @@ def format_table(results: Sequence[StateResult]) -> str:
     for row in (headers, *rows):
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + row[-1])
     return "\n".join(line.rstrip() for line in lines)
-
-
-# --------------------------------------------------------------------------------------------
-# CLI: hub state --catalog <dir|url> [--json] [--allow-downgrade] MANIFEST...
-# --------------------------------------------------------------------------------------------

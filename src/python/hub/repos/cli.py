@@ -13,16 +13,11 @@ from hub.common.errors import HubError
 from hub.repos import apt, yum
 from hub.repos.apt import CODENAMES, apt_entry, build_apt_site
 from hub.repos.common import DEFAULT_KEEP, load_entries, parallel_map, write_entry
-from hub.repos.files import write_user_files
+from hub.repos.user_files import write_user_files
 from hub.repos.merge import merge_previous
-from hub.repos.sign import (
-    GNUPGHOME_ENV,
-    KEY_ENV,
-    KEY_ID_ENV,
-    MIN_RSA_BITS,
-    sign_site,
-    signer_from_env,
-)
+from hub.repos.sign import sign_site
+from hub.repos.signer import signer_from_env
+from hub.repos.signing_key import GNUPGHOME_ENV, KEY_ENV, KEY_ID_ENV, MIN_RSA_BITS
 from hub.repos.yum import build_yum_site, entries_of
 
 

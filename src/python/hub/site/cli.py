@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hub.repos import merge as repo_site
-from hub.repos import sign
+from hub.repos.common import DEFAULT_KEEP
+from hub.repos.signing_key import KEY_ENV, PASSPHRASE_ENV
 from hub.site.assemble import build_site
 from hub.site.portal import PLACEHOLDER_BASE_URL, build_portal
-from hub.site.publish import CRASH_ENV, CrashPoints, publish
+from hub.site.crash_points import CRASH_ENV, CrashPoints
+from hub.site.publish import publish
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -58,8 +59,8 @@ def _add_publish_parsers(subparsers: Any) -> None:
     p.add_argument("--site", required=True, metavar="DIR", help="the unsigned site (./pants package //:site)")
     p.add_argument("--dest", required=True, metavar="DIR", help="the publish directory (HUB_PUBLISH_DIR)")
     p.add_argument("--base-url", required=True, metavar="URL", help="where DEST/current is served (the users' .repo/.sources)")
-    p.add_argument("--keep", type=int, default=repo_site.DEFAULT_KEEP, metavar="N",
-                   help=f"versions kept per package in the cumulative pool (default {repo_site.DEFAULT_KEEP})")
+    p.add_argument("--keep", type=int, default=DEFAULT_KEEP, metavar="N",
+                   help=f"versions kept per package in the cumulative pool (default {DEFAULT_KEEP})")
     p.add_argument("--readmes", metavar="DIR",
                    help="the exporters directory (<DIR>/<name>/README.md) for the portal; by default the unsigned "
                         "site's rendered READMEs are carried over")
@@ -71,7 +72,7 @@ def _add_publish_parsers(subparsers: Any) -> None:
 def run_publish(args: argparse.Namespace) -> int:
     # Read the key once, then drop it from this process's environment: no child inherits it.
     env = dict(os.environ)
-    for name in (sign.KEY_ENV, sign.PASSPHRASE_ENV):
+    for name in (KEY_ENV, PASSPHRASE_ENV):
         os.environ.pop(name, None)
     extra = [Path(f).read_bytes() for f in args.extra_public_key]
     crash = CrashPoints(env.get(CRASH_ENV), log=sys.stderr)

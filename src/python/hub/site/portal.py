@@ -9,7 +9,7 @@ beside it (written by ``hub catalog``), plus each exporter's README.md. Output::
 
 Every link is relative, so the site works from any static host, under a sub-path, or from
 ``file://``. Download links are ``package.url`` (relative to the site root). The ``.repo`` and
-``.sources`` texts come from :mod:`hub.repos.files`, the same functions the repositories use.
+``.sources`` texts come from :mod:`hub.repos.user_files`, the same functions the repositories use.
 
 The site's base URL is only needed for those texts (dnf and apt need absolute URLs). Without
 ``--base-url`` they show ``PLACEHOLDER_BASE_URL``; when the page is then served over http(s),
@@ -36,7 +36,7 @@ from hub.catalog.aggregate import INDEX_FILE, METADATA_FILE, summary_status
 from hub.common import matrix
 from hub.common import files
 from hub.common.errors import HubError
-from hub.repos import files as repo_files
+from hub.repos import user_files
 from hub.site import markdown as safe_markdown
 
 __all__ = ["PLACEHOLDER_BASE_URL", "build_portal", "inline_json", "install_blocks", "load_catalog"]
@@ -121,9 +121,9 @@ def human_size(n: int | None) -> str:
 def _repo_texts(base_url: str, family: str, dist: str) -> tuple[str, str]:
     """(setup commands, repository file) for one dist: the same for every exporter."""
     if family == "rpm":
-        return repo_files.yum_setup_commands(base_url, dist).rstrip("\n"), repo_files.yum_repo_file(base_url, dist)
+        return user_files.yum_setup_commands(base_url, dist).rstrip("\n"), user_files.yum_repo_file(base_url, dist)
     codename = matrix.DISTS[dist].codename
-    return repo_files.apt_setup_commands(base_url, codename).rstrip("\n"), repo_files.apt_sources_file(base_url, codename)
+    return user_files.apt_setup_commands(base_url, codename).rstrip("\n"), user_files.apt_sources_file(base_url, codename)
 
 
 def _shell_word(value: Any, pattern: re.Pattern[str]) -> str | None:
@@ -134,7 +134,7 @@ def install_blocks(metadata: Mapping[str, Any], docker: Mapping[str, Any] | None
     """The install instructions, one group per dist (and one for the image). Each step is
     {title, text, file?}: ``text`` is exactly what its copy button copies; ``file`` is the
     repository file that step installs ({path, text}), shown and copyable too. Commands and
-    file texts come from :mod:`hub.repos.files`, the functions the repositories use."""
+    file texts come from :mod:`hub.repos.user_files`, the functions the repositories use."""
     arts = metadata["artifacts"]
     packages = metadata.get("packages") or {}
     exporter = _shell_word(metadata.get("exporter"), _NAME) or "exporter"
@@ -146,7 +146,7 @@ def install_blocks(metadata: Mapping[str, Any], docker: Mapping[str, Any] | None
             "statuses": arts["rpm"][dist],
             "steps": [
                 {"title": "Add the repository", "text": _repo_texts(base_url, "rpm", dist)[0],
-                 "file": {"path": repo_files.YUM_REPO_PATH, "text": _repo_texts(base_url, "rpm", dist)[1]}},
+                 "file": {"path": user_files.YUM_REPO_PATH, "text": _repo_texts(base_url, "rpm", dist)[1]}},
                 {"title": "Install", "text": f"sudo dnf install {name}"},
             ],
         })
@@ -157,7 +157,7 @@ def install_blocks(metadata: Mapping[str, Any], docker: Mapping[str, Any] | None
             "statuses": arts["deb"][dist],
             "steps": [
                 {"title": "Add the signing key and the repository", "text": _repo_texts(base_url, "deb", dist)[0],
-                 "file": {"path": repo_files.APT_SOURCES_PATH, "text": _repo_texts(base_url, "deb", dist)[1]}},
+                 "file": {"path": user_files.APT_SOURCES_PATH, "text": _repo_texts(base_url, "deb", dist)[1]}},
                 {"title": "Install", "text": f"sudo apt install {name}"},
             ],
         })

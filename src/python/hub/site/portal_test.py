@@ -14,7 +14,7 @@ from testkit import synthetic
 
 from hub import cli
 from hub.common import matrix
-from hub.repos import files as repo_files
+from hub.repos import user_files
 from hub.site import markdown as safe_markdown
 from hub.site import portal
 from hub.common import files
@@ -229,18 +229,18 @@ def test_missing_artifacts_are_shown_as_missing(site: Path) -> None:
     assert "13 missing" in index and "15 missing" in index and "1 stale" in index
 
 
-def test_install_texts_come_from_repo_files(site: Path, site_with_base: Path) -> None:
+def test_install_texts_come_from_user_files(site: Path, site_with_base: Path) -> None:
     ph = portal.PLACEHOLDER_BASE_URL
     for page, base in ((site, ph), (site_with_base, "https://packages.example.org/hub/")):
         text = (page / "exporters" / "node_exporter.html").read_text()
         blocks = _pre_texts(text)
         for dist in matrix.RPM_DISTS:
-            assert repo_files.yum_repo_file(base, dist) in blocks, dist
-            assert repo_files.yum_setup_commands(base, dist).rstrip("\n") in blocks, dist
+            assert user_files.yum_repo_file(base, dist) in blocks, dist
+            assert user_files.yum_setup_commands(base, dist).rstrip("\n") in blocks, dist
         for dist in matrix.DEB_DISTS:
             codename = matrix.DISTS[dist].codename
-            assert repo_files.apt_sources_file(base, codename) in blocks, dist
-            assert repo_files.apt_setup_commands(base, codename).rstrip("\n") in blocks, dist
+            assert user_files.apt_sources_file(base, codename) in blocks, dist
+            assert user_files.apt_setup_commands(base, codename).rstrip("\n") in blocks, dist
         assert blocks.count("sudo dnf install node_exporter") == 3
         assert blocks.count("sudo apt install node-exporter") == 4
         docker = json.loads((page / "catalog" / "node_exporter" / "docker.json").read_text())["images"][0]
