@@ -30,6 +30,10 @@ from pants.engine.process import InteractiveProcess, Process
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 
+class PublishError(Exception):
+    pass
+
+
 REGISTRY_ENV = ("HUB_REGISTRY_USER", "HUB_REGISTRY_PASSWORD", "DOCKER_CONFIG", "HOME", "SSL_CERT_FILE")
 
 
@@ -59,8 +63,10 @@ async def push_image(request: PublishImageRequest, hub: HubSubsystem) -> Publish
         )
     merged = await Get(Digest, MergeDigests(digests))
     contents = await Get(DigestContents, Digest, merged)
-    docker_json = next(c for c in contents if c.path == f"{exporter}/docker.json")
-    images = json.loads(docker_json.content)["images"]
+    docker_json = next((c.content for c in contents if c.path == f"{exporter}/docker.json"), None)
+    if docker_json is None:
+        raise PublishError(f"{exporter}#docker: the built image has no {exporter}/docker.json")
+    images = json.loads(docker_json)["images"]
     tags = sorted({i["tag"] for i in images})
     repository = images[0]["repository"]
     registry = images[0]["registry"]

@@ -134,10 +134,27 @@ def test_broken_manifest_does_not_break_others(rule_runner: RuleRunner) -> None:
         ("build: {archs: [s390x]}", "build.archs: 's390x' is not one of amd64, arm64"),
         ("artifacts: {deb: {targets: [debian-11]}}", "artifacts.deb.targets: 'debian-11' is not one of"),
         ("artifacts: {rpm: {targets: []}}", "artifacts.rpm.targets: expected a non-empty list"),
-        ("artifacts: [rpm]", "`build` and `artifacts` must be mappings"),
+        ("artifacts: [rpm]", "artifacts: expected a mapping"),
+        ("artifacts: {docker: [yes]}", "artifacts.docker: expected a mapping"),
     ],
 )
 def test_read_matrix_errors(text: str, message: str) -> None:
     with pytest.raises(MatrixError, match=None) as exc:
         read_matrix(text)
     assert message in str(exc.value)
+
+
+def test_read_matrix_orders_as_the_engine() -> None:
+    """Manifest order does not matter: dists then arches in matrix.json order, docker last."""
+    text = FULL.replace("{binary_name: foo_exporter}", "{binary_name: foo_exporter, archs: [arm64, amd64]}")
+    text = text.replace("rpm: {}", "rpm: {targets: [el10, el8]}").replace("deb: {}", "deb: {enabled: false}")
+    matrix = read_matrix(text)
+    assert matrix.version == "v1.2.3"
+    assert matrix.archs == ("amd64", "arm64")
+    assert matrix.artifact_ids() == (
+        "rpm_amd64_el8",
+        "rpm_arm64_el8",
+        "rpm_amd64_el10",
+        "rpm_arm64_el10",
+        "docker",
+    )
