@@ -136,7 +136,7 @@ async def run_engine_build(request: EngineBuildRequest) -> EngineBuild:
     output = await Get(Digest, RemovePrefix(result.output_digest, OUTPUT_DIR))
     output = await Get(Digest, AddPrefix(output, request.output_prefix))
     snapshot = await Get(Snapshot, Digest, output)
-    return EngineBuild(snapshot.digest, snapshot.files)
+    return EngineBuild(output, snapshot.files)
 
 
 def rules():
