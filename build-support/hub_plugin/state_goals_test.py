@@ -15,7 +15,7 @@ from hub_plugin.state_goals import (
 )
 from hub_plugin.subsystems import HubSubsystem
 from hub_plugin.target_types import ExporterManifestTarget
-from hub_plugin.testutil import Capture, FakeWorkspace, digest, fallible_result
+from hub_plugin.testutil import Capture, FakeWorkspace, digest, fallible_result, string_console
 from hub_plugin.update_lock import NETWORK_ENV
 from hub_plugin.upstream import ExporterInputs, ExporterInputsRequest
 from pants.engine.addresses import Address
@@ -23,8 +23,8 @@ from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import Digest, DigestContents, FileContent, MergeDigests
 from pants.engine.process import FallibleProcessResult
 from pants.engine.target import Targets
-from pants.testutil.option_util import create_goal_subsystem, create_options_bootstrapper, create_subsystem
-from pants.testutil.rule_runner import MockGet, mock_console, run_rule_with_mocks
+from pants.testutil.option_util import create_goal_subsystem, create_subsystem
+from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
 from pants.util.frozendict import FrozenDict
 
 ENV = {"SSL_CERT_FILE": "/etc/ssl/ca.pem"}
@@ -43,19 +43,19 @@ def state(tmp_path: Path, exit_code: int = 0, **options: Any):
     env_requests = Capture[EnvironmentVarsRequest]()
     processes = Capture[HubProcess]()
     report = FileContent("state.json", b'{"exporters": []}')
-    with mock_console(create_options_bootstrapper()) as (console, stdio):
-        goal = run_rule_with_mocks(
-            hub_state,
-            rule_args=[TARGETS, console, create_goal_subsystem(HubStateSubsystem, **options), SimpleNamespace(path=str(tmp_path))],
-            mock_gets=[
-                MockGet(EnvironmentVars, (EnvironmentVarsRequest,), env_requests.returning(EnvironmentVars(ENV))),
-                MockGet(ExporterInputs, (ExporterInputsRequest,), inputs),
-                MockGet(Digest, (MergeDigests,), lambda _: digest(2)),
-                MockGet(FallibleProcessResult, (HubProcess,), processes.returning(fallible_result(exit_code, b"node_exporter: new\n", b"", digest(3)))),
-                MockGet(DigestContents, (Digest,), lambda _: DigestContents([report])),
-            ],
-        )
-        return goal.exit_code, stdio.get_stdout(), stdio.get_stderr(), env_requests, processes
+    console = string_console()
+    goal = run_rule_with_mocks(
+        hub_state,
+        rule_args=[TARGETS, console, create_goal_subsystem(HubStateSubsystem, **options), SimpleNamespace(path=str(tmp_path))],
+        mock_gets=[
+            MockGet(EnvironmentVars, (EnvironmentVarsRequest,), env_requests.returning(EnvironmentVars(ENV))),
+            MockGet(ExporterInputs, (ExporterInputsRequest,), inputs),
+            MockGet(Digest, (MergeDigests,), lambda _: digest(2)),
+            MockGet(FallibleProcessResult, (HubProcess,), processes.returning(fallible_result(exit_code, b"node_exporter: new\n", b"", digest(3)))),
+            MockGet(DigestContents, (Digest,), lambda _: DigestContents([report])),
+        ],
+    )
+    return goal.exit_code, console.stdout.getvalue(), console.stderr.getvalue(), env_requests, processes
 
 
 def test_hub_state_needs_a_catalog(tmp_path: Path) -> None:
@@ -100,25 +100,25 @@ def upstreams(tmp_path: Path, dry_run: bool, summary: str | None = None, **optio
     workspace = FakeWorkspace()
     env_requests = Capture[EnvironmentVarsRequest]()
     processes = Capture[HubProcess]()
-    with mock_console(create_options_bootstrapper()) as (console, stdio):
-        goal = run_rule_with_mocks(
-            update_upstreams,
-            rule_args=[
-                TARGETS,
-                console,
-                workspace,
-                create_goal_subsystem(UpdateUpstreamsSubsystem, dry_run=dry_run, summary=summary),
-                create_subsystem(HubSubsystem, **{"github_api_url": "https://api.github.com", "upstream_mirror": None, **options}),
-                SimpleNamespace(path=str(tmp_path)),
-            ],
-            mock_gets=[
-                MockGet(EnvironmentVars, (EnvironmentVarsRequest,), env_requests.returning(EnvironmentVars(ENV))),
-                MockGet(ExporterInputs, (ExporterInputsRequest,), inputs),
-                MockGet(Digest, (MergeDigests,), lambda _: digest(2)),
-                MockGet(FallibleProcessResult, (HubProcess,), processes.returning(fallible_result(1, b"| node_exporter | v1 -> v2 |\n", b"", digest(3)))),
-            ],
-        )
-        return goal.exit_code, stdio.get_stdout(), workspace, env_requests, processes
+    console = string_console()
+    goal = run_rule_with_mocks(
+        update_upstreams,
+        rule_args=[
+            TARGETS,
+            console,
+            workspace,
+            create_goal_subsystem(UpdateUpstreamsSubsystem, dry_run=dry_run, summary=summary),
+            create_subsystem(HubSubsystem, **{"github_api_url": "https://api.github.com", "upstream_mirror": None, **options}),
+            SimpleNamespace(path=str(tmp_path)),
+        ],
+        mock_gets=[
+            MockGet(EnvironmentVars, (EnvironmentVarsRequest,), env_requests.returning(EnvironmentVars(ENV))),
+            MockGet(ExporterInputs, (ExporterInputsRequest,), inputs),
+            MockGet(Digest, (MergeDigests,), lambda _: digest(2)),
+            MockGet(FallibleProcessResult, (HubProcess,), processes.returning(fallible_result(1, b"| node_exporter | v1 -> v2 |\n", b"", digest(3)))),
+        ],
+    )
+    return goal.exit_code, console.stdout.getvalue(), workspace, env_requests, processes
 
 
 def test_update_upstreams_writes_back_what_the_engine_bumped(tmp_path: Path) -> None:

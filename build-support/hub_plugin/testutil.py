@@ -3,8 +3,10 @@ results, and mocks that record what a rule asked for."""
 
 from __future__ import annotations
 
+import io
 from typing import Any, Callable, Generic, TypeVar
 
+from pants.engine.console import Console
 from pants.engine.fs import EMPTY_DIGEST, EMPTY_FILE_DIGEST, Digest
 from pants.engine.internals.native_engine import ProcessExecutionEnvironment
 from pants.engine.platform import Platform
@@ -78,3 +80,8 @@ class FakeWorkspace:
     def write_digest(self, digest: Digest, *, path_prefix: str | None = None, clear_paths: Any = (), side_effecting: bool = True) -> None:
         assert path_prefix is None, "the goals write at the build root"
         self.written.append(digest)
+
+
+def string_console() -> Console:
+    """A console whose output a test reads back: `console.stdout.getvalue()`."""
+    return Console(stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(), use_colors=False)

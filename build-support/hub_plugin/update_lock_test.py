@@ -5,7 +5,7 @@ from typing import Any
 from hub_plugin.engine import HubProcess
 from hub_plugin.subsystems import HubSubsystem
 from hub_plugin.target_types import ExporterManifestTarget, ExporterPackageTarget
-from hub_plugin.testutil import Capture, FakeWorkspace, digest, never, process_result
+from hub_plugin.testutil import Capture, FakeWorkspace, digest, never, process_result, string_console
 from hub_plugin.update_lock import NETWORK_ENV, lock_process, update_lock
 from hub_plugin.upstream import ExporterInputs, ExporterInputsRequest
 from pants.engine.addresses import Address
@@ -13,8 +13,8 @@ from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import Digest, MergeDigests
 from pants.engine.process import ProcessResult
 from pants.engine.target import Targets
-from pants.testutil.option_util import create_options_bootstrapper, create_subsystem
-from pants.testutil.rule_runner import MockGet, mock_console, run_rule_with_mocks
+from pants.testutil.option_util import create_subsystem
+from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
 from pants.util.frozendict import FrozenDict
 
 ENV = {"SSL_CERT_FILE": "/etc/ssl/ca.pem"}
@@ -38,18 +38,18 @@ def run_update_lock(targets: list, **options: Any):
     def pinned(process: HubProcess) -> ProcessResult:
         return process_result(stdout=f"{process.output_files[0]}: pinned\n".encode(), output=digest(10 + len(processes.values)))
 
-    with mock_console(create_options_bootstrapper()) as (console, stdio):
-        goal = run_rule_with_mocks(
-            update_lock,
-            rule_args=[Targets(targets), workspace, console, create_subsystem(HubSubsystem, **options)],
-            mock_gets=[
-                MockGet(EnvironmentVars, (EnvironmentVarsRequest,), env_requests.returning(EnvironmentVars(ENV))),
-                MockGet(ExporterInputs, (ExporterInputsRequest,), inputs),
-                MockGet(ProcessResult, (HubProcess,), processes.answering(pinned)),
-                MockGet(Digest, (MergeDigests,), merges.returning(digest(20))),
-            ],
-        )
-        return goal.exit_code, stdio.get_stdout(), stdio.get_stderr(), workspace, env_requests, processes, merges
+    console = string_console()
+    goal = run_rule_with_mocks(
+        update_lock,
+        rule_args=[Targets(targets), workspace, console, create_subsystem(HubSubsystem, **options)],
+        mock_gets=[
+            MockGet(EnvironmentVars, (EnvironmentVarsRequest,), env_requests.returning(EnvironmentVars(ENV))),
+            MockGet(ExporterInputs, (ExporterInputsRequest,), inputs),
+            MockGet(ProcessResult, (HubProcess,), processes.answering(pinned)),
+            MockGet(Digest, (MergeDigests,), merges.returning(digest(20))),
+        ],
+    )
+    return goal.exit_code, console.stdout.getvalue(), console.stderr.getvalue(), workspace, env_requests, processes, merges
 
 
 def test_each_selected_exporter_gets_its_lock_written_to_the_workspace() -> None:
@@ -92,17 +92,17 @@ def test_the_mirror_is_passed_to_the_engine() -> None:
 
 def test_no_exporter_selected_is_an_error() -> None:
     workspace = FakeWorkspace()
-    with mock_console(create_options_bootstrapper()) as (console, stdio):
-        goal = run_rule_with_mocks(
-            update_lock,
-            rule_args=[Targets([]), workspace, console, create_subsystem(HubSubsystem)],
-            mock_gets=[
-                MockGet(EnvironmentVars, (EnvironmentVarsRequest,), never),
-                MockGet(ExporterInputs, (ExporterInputsRequest,), never),
-                MockGet(ProcessResult, (HubProcess,), never),
-                MockGet(Digest, (MergeDigests,), never),
-            ],
-        )
-        assert goal.exit_code == 1
-        assert stdio.get_stderr() == "update-lock: no exporter among the given targets.\n"
+    console = string_console()
+    goal = run_rule_with_mocks(
+        update_lock,
+        rule_args=[Targets([]), workspace, console, create_subsystem(HubSubsystem)],
+        mock_gets=[
+            MockGet(EnvironmentVars, (EnvironmentVarsRequest,), never),
+            MockGet(ExporterInputs, (ExporterInputsRequest,), never),
+            MockGet(ProcessResult, (HubProcess,), never),
+            MockGet(Digest, (MergeDigests,), never),
+        ],
+    )
+    assert goal.exit_code == 1
+    assert console.stderr.getvalue() == "update-lock: no exporter among the given targets.\n"
     assert workspace.written == []
