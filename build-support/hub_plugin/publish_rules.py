@@ -30,8 +30,9 @@ from pants.engine.process import InteractiveProcess, Process
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 
+
 class PublishError(Exception):
-    pass
+    """What was built cannot be published (a build bug, not bad input)."""
 
 
 REGISTRY_ENV = ("HUB_REGISTRY_USER", "HUB_REGISTRY_PASSWORD", "DOCKER_CONFIG", "HOME", "SSL_CERT_FILE")
