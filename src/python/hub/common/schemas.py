@@ -112,7 +112,7 @@ def resolve(node: Any, root: dict[str, Any]) -> Any:
 @functools.lru_cache(maxsize=None)
 def validator(name: str) -> Any:
     """The (cached) validator of ``schemas/<name>.schema.json``."""
-    from referencing import Registry, Resource
+    from referencing import Registry, Resource  # pants: no-infer-dep (jsonschema depends on it)
 
     registry = Registry().with_resource(BASE_URI + MATRIX_SCHEMA, Resource.from_contents(matrix_schema()))
     return _validator_class()(schema(name), registry=registry)
