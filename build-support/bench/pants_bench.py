@@ -660,3 +660,5 @@ def finish(res: Results, args: argparse.Namespace) -> None:
             write_docs(text)
 
 
+if __name__ == "__main__":
+    sys.exit(main())
