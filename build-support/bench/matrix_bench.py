@@ -309,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
                     save(results_path, res)
             finally:
                 ws.stop_pantsd()
-        print(f"results: {results_path}", file=sys.stderr)
+        if args.workdir or args.results:  # kept for --report-from
+            print(f"results: {results_path}", file=sys.stderr)
     return finish(res, args)
 
 

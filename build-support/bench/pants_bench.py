@@ -645,7 +645,8 @@ def measure(ws: Workspace, work: Path, res: Results, results_path: Path, args: a
         ws.stop_pantsd()
         res.rule_graph = measure_rule_graph(ws, args.rule_graph_runs)
         save_results(results_path, res)
-    print(f"results: {results_path}", file=sys.stderr)
+    if args.workdir or args.results:  # kept for --report-from
+        print(f"results: {results_path}", file=sys.stderr)
 
 
 def finish(res: Results, args: argparse.Namespace) -> None:
