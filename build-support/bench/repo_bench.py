@@ -44,7 +44,7 @@ from hub.catalog import artifact as catalog
 from hub.common import matrix
 from testkit.packages import make_package as _make_package
 
-from bench.harness import engine_env, hub_command, median, require_tools, run_timed, scratch_dir, table, write_docs
+from bench.harness import engine_env, hub_command, median, publish, require_tools, run_timed, scratch_dir, table
 
 SECTION = "## Repository metadata"
 
@@ -194,9 +194,7 @@ def bench(work: Path, args: argparse.Namespace) -> int:
         print(f"run {n + 1}/{args.runs} done", file=sys.stderr)
 
     text = report(args, results, len(base_rpms), len(base_debs), len(new_rpms), len(new_debs))
-    print(text)
-    if args.write_docs:
-        write_docs(text, key=payload_key(args.payload_kib), parent=SECTION + "\n\n" + SECTION_INTRO)
+    publish(text, write_docs=args.write_docs, key=payload_key(args.payload_kib), parent=SECTION + "\n\n" + SECTION_INTRO)
     return 0
 
 
