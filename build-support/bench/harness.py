@@ -78,14 +78,19 @@ class Timed:
     stderr: str
 
 
-def run_timed(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-              stdout: Path | None = None, check: bool = True) -> Timed:
+def run_timed(
+    cmd: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdout: Path | None = None,
+    check: bool = True,
+) -> Timed:
     """Runs `cmd` and times it. The CPU is the process tree's own (wait4), not that of other
     children of this process. Output goes to temporary files (no pipe to drain while timing);
     `stdout` keeps it in a file instead. With `check`, a failure ends the benchmark."""
     with contextlib.ExitStack() as stack:
-        out = (stack.enter_context(open(stdout, "w+b")) if stdout
-               else stack.enter_context(tempfile.TemporaryFile()))
+        out = stack.enter_context(open(stdout, "w+b")) if stdout else stack.enter_context(tempfile.TemporaryFile())
         err = stack.enter_context(tempfile.TemporaryFile())
         start = time.perf_counter()
         proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
@@ -262,7 +267,7 @@ def replace_section(markdown: str, text: str, *, key: str | None = None, parent:
         if not at:
             return replace_section(replace_section(markdown, parent), text, key=key, parent=parent_heading)
         level = headings[at[0]][1]
-        later = [i for i, lv in headings[at[0] + 1:] if lv <= level]
+        later = [i for i, lv in headings[at[0] + 1 :] if lv <= level]
         start = end = later[0] if later else len(lines)
     else:
         start = end = len(lines)

@@ -73,7 +73,11 @@ def test_a_section_has_exactly_one_heading_first():
 
 def test_table_aligns_each_column():
     assert table(("step", "wall"), [("a", "1.0 s"), ("b", "")], "lr") == [
-        "| step | wall |", "|---|---:|", "| a | 1.0 s |", "| b |  |"]
+        "| step | wall |",
+        "|---|---:|",
+        "| a | 1.0 s |",
+        "| b |  |",
+    ]
     with pytest.raises(ValueError):
         table(("step", "wall"), [], "l")
 

@@ -46,8 +46,21 @@ from hub.manifest.load import load_manifest
 from hub.upstream.debian import fetch_deb, read_deb_files
 from integration.offline import build_offline_mirror, debian_cache
 
-from bench.harness import (engine_env, hub_command, load_average, median, publish, repo_root, require_tools,
-                           run_timed, scratch_dir, seconds, span, stopwatch, table)
+from bench.harness import (
+    engine_env,
+    hub_command,
+    load_average,
+    median,
+    publish,
+    repo_root,
+    require_tools,
+    run_timed,
+    scratch_dir,
+    seconds,
+    span,
+    stopwatch,
+    table,
+)
 from bench.pants_workspace import scratch_workspace
 
 SECTION = "## OCI images"
@@ -58,10 +71,12 @@ MIB = 1 << 20
 # compressed." (docs.redhat.com, RHEL 10 edition; the figure is for the ubi-minimal image).
 UBI_MINIMAL_COMPRESSED = 32 * 1000 * 1000
 UBI_MINIMAL_UNPACKED = 92 * 1000 * 1000
-UBI_SOURCE = ("Red Hat's guide *Building, running, and managing containers*, section \"Understanding the UBI "
-              "minimal images\": \"Minimal images are about 92M on disk and 32M, when compressed\" (the same "
-              "sentence in several RHEL editions of the guide; read in the RHEL 10 edition on docs.redhat.com). "
-              "It is Red Hat's round figure for ubi-minimal, not a measurement of a given ubi9-minimal tag")
+UBI_SOURCE = (
+    "Red Hat's guide *Building, running, and managing containers*, section \"Understanding the UBI "
+    'minimal images": "Minimal images are about 92M on disk and 32M, when compressed" (the same '
+    "sentence in several RHEL editions of the guide; read in the RHEL 10 edition on docs.redhat.com). "
+    "It is Red Hat's round figure for ubi-minimal, not a measurement of a given ubi9-minimal tag"
+)
 
 
 def prepare(work: Path) -> tuple[dict, dict, str, str]:
@@ -85,14 +100,20 @@ def prepare(work: Path) -> tuple[dict, dict, str, str]:
         mtime = max(mtime, t)
     source_date = format_source_date(mtime)
     lock = {
-        "lock_version": 1, "exporter": manifest.name, "version": manifest.version, "source_date": source_date,
+        "lock_version": 1,
+        "exporter": manifest.name,
+        "version": manifest.version,
+        "source_date": source_date,
         "archives": {a: {"url": manifest.archive_url(a), "sha256": "0" * 64, "size": 1} for a in ARCHES},
     }
     (exporter / "upstream.lock.json").write_text(json.dumps(lock))
     request = {
-        "manifest": "node_exporter/manifest.yaml", "lock": "node_exporter/upstream.lock.json",
+        "manifest": "node_exporter/manifest.yaml",
+        "lock": "node_exporter/upstream.lock.json",
         "binaries": {a: f"binaries/{a}" for a in ARCHES},
-        "registry": "registry.example.org", "repository": "monitoring-hub/node_exporter", "output_dir": "out",
+        "registry": "registry.example.org",
+        "repository": "monitoring-hub/node_exporter",
+        "output_dir": "out",
     }
     (work / "ws" / "request.json").write_text(json.dumps(request))
     # libc6 base, for the dynamically linked Debian builds
@@ -147,8 +168,13 @@ def pants_timings(work: Path) -> dict[str, float]:
             "cold": ws.pants("cold", "package", "exporters/node_exporter#docker", store=store),
             "warm": ws.pants("warm", "package", "exporters/node_exporter#docker", store=store),
             "warm2": ws.pants("warm again", "package", "exporters/node_exporter#docker", store=store),
-            "image": ws.pants("the image action only", "--hub-image-repository=bench-other", "package",
-                              "exporters/node_exporter#docker", store=store),
+            "image": ws.pants(
+                "the image action only",
+                "--hub-image-repository=bench-other",
+                "package",
+                "exporters/node_exporter#docker",
+                store=store,
+            ),
         }
     files = sorted(p.name for p in (work / "repo/dist/node_exporter").iterdir())
     print(f"pants outputs: {files}", file=sys.stderr)
@@ -192,8 +218,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write-docs", action="store_true", help=f"replace {SECTION!r} in docs/benchmarks.md")
-    parser.add_argument("--pants", action="store_true",
-                        help="also time ./pants package exporters/node_exporter#docker (cold, warm) in a workspace copy")
+    parser.add_argument(
+        "--pants",
+        action="store_true",
+        help="also time ./pants package exporters/node_exporter#docker (cold, warm) in a workspace copy",
+    )
     args = parser.parse_args()
     require_tools("dpkg-deb")
 
@@ -222,11 +251,11 @@ def build_from_base(work: Path, request: dict, base_digest: str) -> BuiltImage:
     (base_ws / "node_exporter").mkdir(parents=True)
     manifest = (ws / "node_exporter/manifest.yaml").read_text()
     (base_ws / "node_exporter/manifest.yaml").write_text(
-        manifest.replace("  docker:\n", f"  docker:\n    base_image: debian/libc6@{base_digest}\n", 1))
+        manifest.replace("  docker:\n", f"  docker:\n    base_image: debian/libc6@{base_digest}\n", 1)
+    )
     shutil.copyfile(ws / "node_exporter/upstream.lock.json", base_ws / "node_exporter/upstream.lock.json")
     os.symlink(ws / "binaries", base_ws / "binaries")
-    built, _ = build({**request, "base_layout": str(work / "base"), "base_digest": base_digest},
-                         base_dir=str(base_ws))
+    built, _ = build({**request, "base_layout": str(work / "base"), "base_digest": base_digest}, base_dir=str(base_ws))
     return built
 
 
@@ -247,10 +276,14 @@ def report(m: dict) -> str:
         "",
         "Build time of `hub image` (OCI layout + two docker load archives + docker.json):",
         "",
-        *table(("build", "wall, median", "wall, min–max", "CPU (user+sys), median"), [
-            build_row("cold: a fresh `python -m hub image` process, empty output", m["process"]),
-            build_row("again in the same process (imports loaded, files in page cache)", m["in_process"]),
-        ], "lrrr"),
+        *table(
+            ("build", "wall, median", "wall, min–max", "CPU (user+sys), median"),
+            [
+                build_row("cold: a fresh `python -m hub image` process, empty output", m["process"]),
+                build_row("again in the same process (imports loaded, files in page cache)", m["in_process"]),
+            ],
+            "lrrr",
+        ),
         "",
         f"Load average during the timings: {m['load_before']} before, {m['load_after']} after (other jobs share "
         "the machine); the two platforms' binaries layers compress in parallel threads, so wall < CPU "
@@ -266,23 +299,38 @@ def report(m: dict) -> str:
             "workspace pinned to the offline mirror, one run each (single runs on a loaded machine: "
             "read them as orders of magnitude):",
             "",
-            *table(("run", "wall"), [
-                ("pantsd start and `list`, for reference", seconds(pants["startup"])),
-                ("cold: empty local store and action cache (engine PEX, download ×2, extract ×2, image)",
-                 seconds(pants["cold"])),
-                ("warm: nothing changed, twice (every process a cache hit or memoized)",
-                 f"{seconds(pants['warm'])}, {seconds(pants['warm2'])}"),
-                ("the image action only (`--hub-image-repository` changed; download and extraction cached)",
-                 seconds(pants["image"])),
-            ], "lr"),
+            *table(
+                ("run", "wall"),
+                [
+                    ("pantsd start and `list`, for reference", seconds(pants["startup"])),
+                    (
+                        "cold: empty local store and action cache (engine PEX, download ×2, extract ×2, image)",
+                        seconds(pants["cold"]),
+                    ),
+                    (
+                        "warm: nothing changed, twice (every process a cache hit or memoized)",
+                        f"{seconds(pants['warm'])}, {seconds(pants['warm2'])}",
+                    ),
+                    (
+                        "the image action only (`--hub-image-repository` changed; download and extraction cached)",
+                        seconds(pants["image"]),
+                    ),
+                ],
+                "lr",
+            ),
             "",
         ]
     lines += [
         "gzip level, amd64 binaries layer only (the image uses 6):",
         "",
-        *table(("level", "time", "compressed", "ratio"),
-               [(level, seconds(secs, 2), mb(size), f"{size / tar:.1%}") for level, (secs, size, tar) in m["levels"].items()],
-               "rrrr"),
+        *table(
+            ("level", "time", "compressed", "ratio"),
+            [
+                (level, seconds(secs, 2), mb(size), f"{size / tar:.1%}")
+                for level, (secs, size, tar) in m["levels"].items()
+            ],
+            "rrrr",
+        ),
         "",
         "Image size per platform. *Pull* is the manifest + config + compressed layers (what "
         "`docker pull` of that platform transfers, = `manifests[].size_bytes` in docker.json); "
@@ -290,21 +338,41 @@ def report(m: dict) -> str:
         "",
     ]
     rows = []
-    for label, sizes in (("FROM scratch (as for upstream's static binaries)", scratch),
-                         ("FROM Debian libc6 (Debian's dynamic builds)", m["with_base"])):
+    for label, sizes in (
+        ("FROM scratch (as for upstream's static binaries)", scratch),
+        ("FROM Debian libc6 (Debian's dynamic builds)", m["with_base"]),
+    ):
         for arch in ARCHES:
             pull, tar = sizes[arch]
-            rows.append((label, f"linux/{arch}", mb(binary[arch]), mb(pull), f"{(pull - binary[arch]) / MIB:+.2f} MiB",
-                         mb(tar), f"{(tar - binary[arch]) / MIB:+.2f} MiB"))
+            rows.append(
+                (
+                    label,
+                    f"linux/{arch}",
+                    mb(binary[arch]),
+                    mb(pull),
+                    f"{(pull - binary[arch]) / MIB:+.2f} MiB",
+                    mb(tar),
+                    f"{(tar - binary[arch]) / MIB:+.2f} MiB",
+                )
+            )
     for arch in ARCHES:
         pull, tar = scratch[arch]
         ubi_pull = UBI_MINIMAL_COMPRESSED + pull
         ubi_tar = UBI_MINIMAL_UNPACKED + tar
-        rows.append(("UBI9-minimal base + the same layers (base size quoted)", f"linux/{arch}", mb(binary[arch]),
-                     f"≈ {mb(ubi_pull)}", f"≈ {(ubi_pull - binary[arch]) / MIB:+.1f} MiB", f"≈ {mb(ubi_tar)}",
-                     f"≈ {(ubi_tar - binary[arch]) / MIB:+.1f} MiB"))
-    lines += table(("image", "platform", "binary", "pull", "pull − binary", "unpacked", "unpacked − binary"),
-                   rows, "llrrrrr")
+        rows.append(
+            (
+                "UBI9-minimal base + the same layers (base size quoted)",
+                f"linux/{arch}",
+                mb(binary[arch]),
+                f"≈ {mb(ubi_pull)}",
+                f"≈ {(ubi_pull - binary[arch]) / MIB:+.1f} MiB",
+                f"≈ {mb(ubi_tar)}",
+                f"≈ {(ubi_tar - binary[arch]) / MIB:+.1f} MiB",
+            )
+        )
+    lines += table(
+        ("image", "platform", "binary", "pull", "pull − binary", "unpacked", "unpacked − binary"), rows, "llrrrrr"
+    )
     goal = all(scratch[a][0] <= binary[a] + MIB and scratch[a][1] <= binary[a] + MIB for a in ARCHES)
     lines += [
         "",

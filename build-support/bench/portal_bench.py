@@ -44,8 +44,17 @@ from testkit import synthetic
 from bench.harness import load_average, median, publish, scratch_dir, stopwatch, table
 
 SECTION = "## Portal"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
 
 
 def generation(work: Path, n: int, runs: int) -> dict:
@@ -60,15 +69,26 @@ def generation(work: Path, n: int, runs: int) -> dict:
             aggregate.build_catalog(manifests, artifacts, site / "catalog", warn=lambda m: None)
         agg.append(watch)
         for old in ("index.html", "exporters", "static"):  # a fresh output, as in a build sandbox
-            shutil.rmtree(site / old, ignore_errors=True) if (site / old).is_dir() else (site / old).unlink(missing_ok=True)
+            (
+                shutil.rmtree(site / old, ignore_errors=True)
+                if (site / old).is_dir()
+                else (site / old).unlink(missing_ok=True)
+            )
         with stopwatch() as watch:
             portal.build_portal(site / "catalog", site, readmes=paths["exporters"])
         gen.append(watch)
     index_size = (site / "index.html").stat().st_size
     artifacts_n = sum(len(d) for d in aggregate.read_artifacts([paths["artifacts"]]).values())
-    return {"n": n, "site": site, "aggregate": median(w.wall for w in agg), "portal": median(w.wall for w in gen),
-            "aggregate_cpu": median(w.cpu for w in agg), "portal_cpu": median(w.cpu for w in gen),
-            "index_kib": index_size / 1024, "artifacts": artifacts_n}
+    return {
+        "n": n,
+        "site": site,
+        "aggregate": median(w.wall for w in agg),
+        "portal": median(w.wall for w in gen),
+        "aggregate_cpu": median(w.cpu for w in agg),
+        "portal_cpu": median(w.cpu for w in gen),
+        "index_kib": index_size / 1024,
+        "artifacts": artifacts_n,
+    }
 
 
 def search_latency(site: Path, query: str) -> dict:
@@ -84,27 +104,34 @@ def search_in_chromium(url: str, profile: str, query: str) -> dict:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
     options.add_argument("--window-size=1280,900")
-    driver = webdriver.Chrome(service=Service(os.environ.get("HUB_CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
+    driver = webdriver.Chrome(
+        service=Service(os.environ.get("HUB_CHROMEDRIVER", "/usr/bin/chromedriver")), options=options
+    )
     try:
         t0 = time.perf_counter()
         driver.get(f"{url}index.html")
-        WebDriverWait(driver, 30).until(lambda d: d.execute_script("return !!(window.hubPortal && window.hubPortal.ready)"))
+        WebDriverWait(driver, 30).until(
+            lambda d: d.execute_script("return !!(window.hubPortal && window.hubPortal.ready)")
+        )
         load = time.perf_counter() - t0
         nav = driver.execute_script(
-            "const n = performance.getEntriesByType('navigation')[0]; return [n.domContentLoadedEventEnd, n.loadEventEnd]")
+            "const n = performance.getEntriesByType('navigation')[0]; return [n.domContentLoadedEventEnd, n.loadEventEnd]"
+        )
         box = driver.find_element(By.ID, "q")
         driver.execute_script("window.hubPortal.filterTimings.length = 0; window.hubPortal.paintTimings.length = 0")
         shown = []
         for ch in query:
             box.send_keys(ch)
             WebDriverWait(driver, 10).until(
-                lambda d: d.execute_script("return window.hubPortal.paintTimings.length") >= len(shown) + 1)
+                lambda d: d.execute_script("return window.hubPortal.paintTimings.length") >= len(shown) + 1
+            )
             shown.append(driver.execute_script("return window.hubPortal.matched"))
         # Deleting brings everything back: the widest updates.
         for _ in query:
             box.send_keys("\b")
         WebDriverWait(driver, 10).until(
-            lambda d: d.execute_script("return window.hubPortal.paintTimings.length") >= 2 * len(query))
+            lambda d: d.execute_script("return window.hubPortal.paintTimings.length") >= 2 * len(query)
+        )
         filt = driver.execute_script("return window.hubPortal.filterTimings")
         paint = driver.execute_script("return window.hubPortal.paintTimings")
     finally:
@@ -143,12 +170,28 @@ def main() -> int:
         f"{os.cpu_count()} cores, Python {platform.python_version()}; load average {load_before} before, "
         f"{load_after} after (the machine is shared: CPU time is the steadier figure).",
         "",
-        *table(("exporters", "artifact JSONs", "`hub catalog` wall / CPU (s)", "`hub portal` wall / CPU (s)",
-                "portal goal", "index.html"),
-               [(g["n"], g["artifacts"], f"{g['aggregate']:.2f} / {g['aggregate_cpu']:.2f}",
-                 f"{g['portal']:.2f} / {g['portal_cpu']:.2f}", "< 1 s" if g["n"] <= 34 else "< 10 s",
-                 f"{g['index_kib']:.0f} KiB") for g in gens],
-               "rrrrlr"),
+        *table(
+            (
+                "exporters",
+                "artifact JSONs",
+                "`hub catalog` wall / CPU (s)",
+                "`hub portal` wall / CPU (s)",
+                "portal goal",
+                "index.html",
+            ),
+            [
+                (
+                    g["n"],
+                    g["artifacts"],
+                    f"{g['aggregate']:.2f} / {g['aggregate_cpu']:.2f}",
+                    f"{g['portal']:.2f} / {g['portal_cpu']:.2f}",
+                    "< 1 s" if g["n"] <= 34 else "< 10 s",
+                    f"{g['index_kib']:.0f} KiB",
+                )
+                for g in gens
+            ],
+            "rrrrlr",
+        ),
         "",
         "`hub catalog` reads and validates every artifact JSON, hard-links them into the catalog, and writes each "
         "metadata.json and index.json with `write_json_atomic` (one fsync per file): with 1,000 exporters its wall "
@@ -158,12 +201,26 @@ def main() -> int:
         f"({s['keys']} keystrokes; exporters matching after each key while typing: {', '.join(map(str, s['shown']))}). "
         f"Page ready in {s['load']:.2f} s (DOMContentLoaded at {s['dcl_ms']:.0f} ms).",
         "",
-        *table(("per keystroke", "median (ms)", "p95 (ms)", "max (ms)", "goal"), [
-            ("filter function (performance.now() around it)", f"{median(s['filter']):.2f}",
-             f"{p95(s['filter']):.2f}", f"{max(s['filter']):.2f}", "< 50 ms"),
-            ("input event to next frame (filter + style + layout)", f"{median(s['paint']):.1f}",
-             f"{p95(s['paint']):.1f}", f"{max(s['paint']):.1f}", "< 50 ms"),
-        ], "lrrrl"),
+        *table(
+            ("per keystroke", "median (ms)", "p95 (ms)", "max (ms)", "goal"),
+            [
+                (
+                    "filter function (performance.now() around it)",
+                    f"{median(s['filter']):.2f}",
+                    f"{p95(s['filter']):.2f}",
+                    f"{max(s['filter']):.2f}",
+                    "< 50 ms",
+                ),
+                (
+                    "input event to next frame (filter + style + layout)",
+                    f"{median(s['paint']):.1f}",
+                    f"{p95(s['paint']):.1f}",
+                    f"{max(s['paint']):.1f}",
+                    "< 50 ms",
+                ),
+            ],
+            "lrrrl",
+        ),
     ]
     text = "\n".join(lines) + "\n"
     publish(text, write_docs=args.write_docs)

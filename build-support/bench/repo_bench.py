@@ -66,15 +66,37 @@ def exporter_packages(out: Path, index: int, payload_kib: int) -> tuple[list[Pat
         for arch in matrix.ARCHES:
             filename = f"{name}-1.0.{index}-1.{dist}.{matrix.RPM_ARCH[arch]}.rpm"
             url = catalog.package_url("rpm", dist=dist, arch=arch, package_name=name, filename=filename)
-            rpms.append(make_package("rpm", out / os.path.dirname(url), name=name, version=f"1.0.{index}",
-                                     release=f"1.{dist}", arch=arch, payload=payload, files=6, filename=filename))
+            rpms.append(
+                make_package(
+                    "rpm",
+                    out / os.path.dirname(url),
+                    name=name,
+                    version=f"1.0.{index}",
+                    release=f"1.{dist}",
+                    arch=arch,
+                    payload=payload,
+                    files=6,
+                    filename=filename,
+                )
+            )
     for dist in matrix.DEB_DISTS:
         suffix = matrix.DISTS[dist].release_suffix
         for arch in matrix.ARCHES:
             filename = f"{debname}_1.0.{index}-1+{suffix}_{arch}.deb"
             url = catalog.package_url("deb", dist=dist, arch=arch, package_name=debname, filename=filename)
-            debs.append(make_package("deb", out / os.path.dirname(url), name=debname, version=f"1.0.{index}",
-                                     release=f"1+{suffix}", arch=arch, payload=payload, files=6, filename=filename))
+            debs.append(
+                make_package(
+                    "deb",
+                    out / os.path.dirname(url),
+                    name=debname,
+                    version=f"1.0.{index}",
+                    release=f"1+{suffix}",
+                    arch=arch,
+                    payload=payload,
+                    files=6,
+                    filename=filename,
+                )
+            )
     return rpms, debs
 
 
@@ -111,12 +133,17 @@ APT = Family("apt", "--deb")
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exporters", type=int, default=34)
-    parser.add_argument("--payload-kib", type=int, default=2048,
-                        help="random payload per package (default 2 MiB, as docs measure the reference tools)")
+    parser.add_argument(
+        "--payload-kib",
+        type=int,
+        default=2048,
+        help="random payload per package (default 2 MiB, as docs measure the reference tools)",
+    )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--workdir", type=Path, help="default: a temporary directory, deleted afterwards")
-    parser.add_argument("--write-docs", action="store_true",
-                        help=f"replace this payload's table in {SECTION!r} of docs/benchmarks.md")
+    parser.add_argument(
+        "--write-docs", action="store_true", help=f"replace this payload's table in {SECTION!r} of docs/benchmarks.md"
+    )
     args = parser.parse_args()
     require_tools("createrepo_c", "apt-ftparchive")
     with scratch_dir(args.workdir, "hub-repo-bench-") as work:
@@ -131,8 +158,11 @@ def bench(work: Path, args: argparse.Namespace) -> int:
     base_rpms = [p for rpms, _ in made[:-1] for p in rpms]
     base_debs = [p for _, debs in made[:-1] for p in debs]
     new_rpms, new_debs = made[-1]
-    print(f"made {len(base_rpms)}+{len(new_rpms)} RPMs and {len(base_debs)}+{len(new_debs)} DEBs "
-          f"({args.payload_kib} KiB payload) in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    print(
+        f"made {len(base_rpms)}+{len(new_rpms)} RPMs and {len(base_debs)}+{len(new_debs)} DEBs "
+        f"({args.payload_kib} KiB payload) in {time.perf_counter() - start:.1f} s",
+        file=sys.stderr,
+    )
     repos = sorted({p.parent.relative_to(pool) for p in base_rpms})
     env = engine_env(LC_ALL="C", HUB_REPORT_TIMING="1")
     results: dict[str, list[Measure]] = {}
@@ -153,18 +183,28 @@ def bench(work: Path, args: argparse.Namespace) -> int:
     def ours(family: Family, site: Path, entries: Path, base: list[Path], new: list[Path]) -> None:
         """Full (one process, then the cacheable steps), then after adding `new`: incremental
         (entries for the new packages only) and the merge alone."""
+
         def named(packages: list[Path]) -> list[str]:
             return [a for p in packages for a in (family.package_option, str(site / p.relative_to(pool)))]
 
         entry, repo = f"{family.name}-entry", f"{family.name}-repo"
         record(f"hub {family.name} full", run(hub_command(repo, "--scan", "--out", str(site))))
-        record(f"hub {family.name} full, cacheable steps", total(
-            run(hub_command(entry, "--out-dir", str(entries), *named(base))),
-            run(hub_command(repo, "--entries", str(entries), "--out", str(site))),
-        ))
+        record(
+            f"hub {family.name} full, cacheable steps",
+            total(
+                run(hub_command(entry, "--out-dir", str(entries), *named(base))),
+                run(hub_command(repo, "--entries", str(entries), "--out", str(site))),
+            ),
+        )
         site_with(new, site)
-        record(f"hub {family.name} incremental", run(hub_command(
-            repo, "--entries", str(entries), *named(new), "--save-entries", str(entries), "--out", str(site))))
+        record(
+            f"hub {family.name} incremental",
+            run(
+                hub_command(
+                    repo, "--entries", str(entries), *named(new), "--save-entries", str(entries), "--out", str(site)
+                )
+            ),
+        )
         record(f"hub {family.name} merge only", run(hub_command(repo, "--entries", str(entries), "--out", str(site))))
 
     def createrepo(ref: Path, *options: str) -> Measure:
@@ -194,7 +234,9 @@ def bench(work: Path, args: argparse.Namespace) -> int:
         print(f"run {n + 1}/{args.runs} done", file=sys.stderr)
 
     text = report(args, results, len(base_rpms), len(base_debs), len(new_rpms), len(new_debs))
-    publish(text, write_docs=args.write_docs, key=payload_key(args.payload_kib), parent=SECTION + "\n\n" + SECTION_INTRO)
+    publish(
+        text, write_docs=args.write_docs, key=payload_key(args.payload_kib), parent=SECTION + "\n\n" + SECTION_INTRO
+    )
     return 0
 
 
@@ -222,11 +264,14 @@ def payload_key(payload_kib: int) -> str:
     return f"### {payload_kib} KiB payload:"
 
 
-def report(args: argparse.Namespace, results: dict[str, list[Measure]], rpms: int, debs: int, new_rpms: int,
-           new_debs: int) -> str:
+def report(
+    args: argparse.Namespace, results: dict[str, list[Measure]], rpms: int, debs: int, new_rpms: int, new_debs: int
+) -> str:
     """This payload's subsection of the "Repository metadata" section."""
     med = {k: tuple(median(m[i] for m in v) for i in range(4)) for k, v in results.items()}
-    version = subprocess.run(["createrepo_c", "--version"], capture_output=True, text=True).stdout.split("\n")[0].strip()
+    version = (
+        subprocess.run(["createrepo_c", "--version"], capture_output=True, text=True).stdout.split("\n")[0].strip()
+    )
 
     def row(key: str, base: str) -> tuple[object, ...]:
         wall, cpu, wwall, wcpu = med[key]
@@ -240,8 +285,18 @@ def report(args: argparse.Namespace, results: dict[str, list[Measure]], rpms: in
         f"(+{new_rpms} RPMs, +{new_debs} DEBs). {args.runs} runs, medians; {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, createrepo_c {version.replace('Version: ', '')}.",
         "",
-        *table(("step", "process wall (s)", "process cpu (s)", "work wall (s)", "work cpu (s)",
-                "ratio: process wall; work cpu"), [row(key, base) for key, base in ROWS], "lrrrrl"),
+        *table(
+            (
+                "step",
+                "process wall (s)",
+                "process cpu (s)",
+                "work wall (s)",
+                "work cpu (s)",
+                "ratio: process wall; work cpu",
+            ),
+            [row(key, base) for key, base in ROWS],
+            "lrrrrl",
+        ),
     ]
     return "\n".join(lines) + "\n"
 

@@ -81,9 +81,7 @@ async def hub_process(request: HubProcess, engine: HubEngine) -> Process:
             output_files=request.output_files,
             extra_env=request.env,
             level=request.level,
-            cache_scope=(
-                ProcessCacheScope.SUCCESSFUL if request.cacheable else ProcessCacheScope.PER_SESSION
-            ),
+            cache_scope=(ProcessCacheScope.SUCCESSFUL if request.cacheable else ProcessCacheScope.PER_SESSION),
         ),
     )
 
@@ -120,9 +118,7 @@ class EngineBuild:
 
 @rule(desc="Run an engine build", level=LogLevel.DEBUG)
 async def run_engine_build(request: EngineBuildRequest) -> EngineBuild:
-    request_digest = await Get(
-        Digest, CreateDigest([FileContent(REQUEST_FILE, request.request.encode())])
-    )
+    request_digest = await Get(Digest, CreateDigest([FileContent(REQUEST_FILE, request.request.encode())]))
     input_digest = await Get(Digest, MergeDigests([*request.inputs, request_digest]))
     result = await Get(
         ProcessResult,

@@ -41,8 +41,9 @@ class EngineOutputError(Exception):
     """The engine process succeeded but did not write what it must (a bug, not bad input)."""
 
 
-def check_outputs(files: tuple[str, ...] | list[str], what: str, main: tuple[str, ...], sbom_suffix: str,
-                  count: int = 1) -> None:
+def check_outputs(
+    files: tuple[str, ...] | list[str], what: str, main: tuple[str, ...], sbom_suffix: str, count: int = 1
+) -> None:
     """Every build writes its SBOMs beside what it built: a missing one is an engine bug."""
     names = [f.rsplit("/", 1)[-1] for f in files]
     if not any(n.endswith(main) for n in names):
@@ -165,9 +166,7 @@ async def package_image(field_set: ExporterImageFieldSet, hub: HubSubsystem) -> 
         return NOT_BUILT
 
     inputs = await Get(ExporterInputs, ExporterInputsRequest(spec_path))
-    binaries = await MultiGet(
-        Get(UpstreamBinaries, UpstreamBinariesRequest(spec_path, arch)) for arch in archs
-    )
+    binaries = await MultiGet(Get(UpstreamBinaries, UpstreamBinariesRequest(spec_path, arch)) for arch in archs)
     # oci/, docker.json, one docker archive and one SBOM (hub.packaging.sbom) per platform.
     build = await Get(
         EngineBuild,

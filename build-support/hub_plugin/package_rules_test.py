@@ -217,7 +217,11 @@ def test_an_image_is_one_engine_build_over_every_arch() -> None:
     # The top-level outputs: the OCI layout is one artifact, not one per blob.
     assert [a.relpath for a in built.artifacts] == [
         "node_exporter/docker.json",
-        *(f"node_exporter/node_exporter-1.11.0-{a}.{ext}" for a in ("amd64", "arm64") for ext in ("cdx.json", "docker.tar")),
+        *(
+            f"node_exporter/node_exporter-1.11.0-{a}.{ext}"
+            for a in ("amd64", "arm64")
+            for ext in ("cdx.json", "docker.tar")
+        ),
         "node_exporter/oci",
     ]
 

@@ -74,7 +74,12 @@ def test_an_arch_missing_from_the_lock_is_not_pinned(caplog) -> None:
     "inputs, version, archs, reason",
     [
         (UNPINNED, "v1.11.0", (), "its upstream is not pinned"),
-        (PINNED, "v1.12.0", (), "exporters/node_exporter/upstream.lock.json pins v1.11.0, but the manifest says v1.12.0"),
+        (
+            PINNED,
+            "v1.12.0",
+            (),
+            "exporters/node_exporter/upstream.lock.json pins v1.11.0, but the manifest says v1.12.0",
+        ),
         (PINNED, "v1.11.0", ("arm64",), "exporters/node_exporter/upstream.lock.json has no archive for arm64"),
         (PINNED, "v1.11.0", ("amd64",), None),
     ],

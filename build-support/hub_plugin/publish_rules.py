@@ -59,9 +59,7 @@ async def push_image(request: PublishImageRequest, hub: HubSubsystem) -> Publish
     exporter = request.field_set.exporter.value
     digests = [pkg.digest for pkg in request.packages]
     if not digests or all(not pkg.artifacts for pkg in request.packages):
-        return PublishProcesses(
-            [PublishPackages(names=(exporter,), description="(not built: upstream not pinned)")]
-        )
+        return PublishProcesses([PublishPackages(names=(exporter,), description="(not built: upstream not pinned)")])
     merged = await Get(Digest, MergeDigests(digests))
     # Only docker.json is read: the layout's blobs stay in the store.
     docker_json = f"{exporter}/docker.json"
@@ -136,9 +134,7 @@ async def publish_site(request: PublishSiteRequest, hub: HubSubsystem) -> Publis
     env = dict(await Get(EnvironmentVars, EnvironmentVarsRequest(SIGNING_ENV)))
     dest = env.get("HUB_PUBLISH_DIR")
     if not dest:
-        return PublishProcesses(
-            [PublishPackages(names=("site",), description="(HUB_PUBLISH_DIR is not set)")]
-        )
+        return PublishProcesses([PublishPackages(names=("site",), description="(HUB_PUBLISH_DIR is not set)")])
     merged = await Get(Digest, MergeDigests(pkg.digest for pkg in request.packages))
     process = await Get(
         Process,

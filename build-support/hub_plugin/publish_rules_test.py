@@ -54,7 +54,9 @@ def push(packages: tuple[BuiltPackage, ...], docker_json: Any = DOCKER_JSON, **o
     subsets = Capture[DigestSubset]()
     env_requests = Capture[EnvironmentVarsRequest]()
     processes = Capture[HubProcess]()
-    contents = [] if docker_json is None else [FileContent("node_exporter/docker.json", json.dumps(docker_json).encode())]
+    contents = (
+        [] if docker_json is None else [FileContent("node_exporter/docker.json", json.dumps(docker_json).encode())]
+    )
     result = run_rule_with_mocks(
         push_image,
         rule_args=[
@@ -65,7 +67,11 @@ def push(packages: tuple[BuiltPackage, ...], docker_json: Any = DOCKER_JSON, **o
             MockGet(Digest, (MergeDigests,), lambda _: digest(2)),
             MockGet(Digest, (DigestSubset,), subsets.returning(digest(3))),
             MockGet(DigestContents, (Digest,), lambda _: DigestContents(contents)),
-            MockGet(EnvironmentVars, (EnvironmentVarsRequest,), env_requests.returning(EnvironmentVars({"HOME": "/home/ci", "HUB_REGISTRY_USER": "bot"}))),
+            MockGet(
+                EnvironmentVars,
+                (EnvironmentVarsRequest,),
+                env_requests.returning(EnvironmentVars({"HOME": "/home/ci", "HUB_REGISTRY_USER": "bot"})),
+            ),
             MockGet(Process, (HubProcess,), processes.answering(as_process)),
         ],
     )
@@ -80,11 +86,16 @@ def test_an_image_is_pushed_with_each_of_its_tags() -> None:
     assert processes.only == HubProcess(
         argv=(
             "image-push",
-            "--layout", "node_exporter/oci",
-            "--registry", "ghcr.io",
-            "--repository", "monitoring-hub/node_exporter",
-            "--tag", "latest",
-            "--tag", "v1.11.0",
+            "--layout",
+            "node_exporter/oci",
+            "--registry",
+            "ghcr.io",
+            "--repository",
+            "monitoring-hub/node_exporter",
+            "--tag",
+            "latest",
+            "--tag",
+            "v1.11.0",
         ),
         description="Push ghcr.io/monitoring-hub/node_exporter",
         input_digest=digest(2),
@@ -92,7 +103,10 @@ def test_an_image_is_pushed_with_each_of_its_tags() -> None:
         cacheable=False,
     )
     (published,) = result
-    assert published.names == ("ghcr.io/monitoring-hub/node_exporter:latest", "ghcr.io/monitoring-hub/node_exporter:v1.11.0")
+    assert published.names == (
+        "ghcr.io/monitoring-hub/node_exporter:latest",
+        "ghcr.io/monitoring-hub/node_exporter:v1.11.0",
+    )
     assert isinstance(published.process, InteractiveProcess)
     assert published.process.process.argv == processes.only.argv
 
@@ -147,10 +161,24 @@ def publish(env: dict[str, str]):
 
 
 def test_the_site_is_signed_and_published_outside_the_sandbox_and_the_cache() -> None:
-    env = {"HUB_SIGNING_KEY": "-----BEGIN PGP PRIVATE KEY BLOCK-----", "HUB_PUBLISH_DIR": "/srv/hub", "HUB_PUBLISH_KEEP": "3"}
+    env = {
+        "HUB_SIGNING_KEY": "-----BEGIN PGP PRIVATE KEY BLOCK-----",
+        "HUB_PUBLISH_DIR": "/srv/hub",
+        "HUB_PUBLISH_KEEP": "3",
+    }
     result, processes = publish(env)
     assert processes.only == HubProcess(
-        argv=("publish", "--site", "site", "--dest", "/srv/hub", "--base-url", "https://hub.example.org/", "--keep", "3"),
+        argv=(
+            "publish",
+            "--site",
+            "site",
+            "--dest",
+            "/srv/hub",
+            "--base-url",
+            "https://hub.example.org/",
+            "--keep",
+            "3",
+        ),
         description="Sign and publish the site to /srv/hub",
         input_digest=digest(2),
         env=FrozenDict(env),

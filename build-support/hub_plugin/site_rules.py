@@ -66,9 +66,7 @@ async def infer_site_dependencies(request: InferSiteDependencies) -> InferredDep
         ),
     )
     return InferredDependencies(
-        t.address
-        for t in targets
-        if ExporterPackageFieldSet.is_applicable(t) or ExporterImageFieldSet.is_applicable(t)
+        t.address for t in targets if ExporterPackageFieldSet.is_applicable(t) or ExporterImageFieldSet.is_applicable(t)
     )
 
 
@@ -141,21 +139,13 @@ async def build_site_artifacts(request: SiteArtifactsRequest) -> SiteArtifacts:
         if artifact.relpath and artifact.relpath.endswith((".rpm", ".deb"))
     ]
     # Each entry's input is its package alone, so an unchanged package's entry stays cached.
-    only_packages = await MultiGet(
-        Get(Digest, DigestSubset(digest, PathGlobs([path]))) for digest, path in packages
-    )
-    entries = await MultiGet(
-        Get(RepoEntry, RepoEntryRequest(d, path)) for d, (_, path) in zip(only_packages, packages)
-    )
-    kept = await MultiGet(
-        Get(Digest, DigestSubset(pkg.digest, PathGlobs(SITE_ARTIFACT_GLOBS))) for pkg in built
-    )
+    only_packages = await MultiGet(Get(Digest, DigestSubset(digest, PathGlobs([path]))) for digest, path in packages)
+    entries = await MultiGet(Get(RepoEntry, RepoEntryRequest(d, path)) for d, (_, path) in zip(only_packages, packages))
+    kept = await MultiGet(Get(Digest, DigestSubset(pkg.digest, PathGlobs(SITE_ARTIFACT_GLOBS))) for pkg in built)
     built_digest, entries_digest = await MultiGet(
         Get(Digest, MergeDigests(kept)), Get(Digest, MergeDigests(e.digest for e in entries))
     )
-    return SiteArtifacts(
-        await Get(Digest, AddPrefix(built_digest, "built")), entries_digest, len(packages)
-    )
+    return SiteArtifacts(await Get(Digest, AddPrefix(built_digest, "built")), entries_digest, len(packages))
 
 
 def site_sources(exporters_dir: str) -> PathGlobs:
@@ -176,11 +166,16 @@ def site_process(exporters_dir: str, base_url: str, input_digest: Digest, packag
     return HubProcess(
         argv=(
             "site",
-            "--built", "built",
-            "--entries", "entries",
-            "--exporters", exporters_dir,
-            "--out", "site",
-            "--base-url", base_url,
+            "--built",
+            "built",
+            "--entries",
+            "entries",
+            "--exporters",
+            exporters_dir,
+            "--out",
+            "site",
+            "--base-url",
+            base_url,
         ),
         description=f"Assemble the site ({package_count} packages)",
         input_digest=input_digest,

@@ -100,9 +100,13 @@ def test_a_repo_entry_indexes_one_package_alone(path: str, argv: tuple[str, ...]
 
 def built(fs: ExporterPackageFieldSet | ExporterImageFieldSet) -> BuiltPackage:
     if isinstance(fs, ExporterImageFieldSet):
-        return BuiltPackage(digest(30), (BuiltPackageArtifact("node_exporter/docker.json"), BuiltPackageArtifact("node_exporter/oci")))
+        return BuiltPackage(
+            digest(30), (BuiltPackageArtifact("node_exporter/docker.json"), BuiltPackageArtifact("node_exporter/oci"))
+        )
     if fs.address == RPM.address:
-        return BuiltPackage(digest(10), (BuiltPackageArtifact(RPM_FILE), BuiltPackageArtifact("node_exporter/rpm_amd64_el9.json")))
+        return BuiltPackage(
+            digest(10), (BuiltPackageArtifact(RPM_FILE), BuiltPackageArtifact("node_exporter/rpm_amd64_el9.json"))
+        )
     # An unpinned exporter's package: built as nothing.
     return BuiltPackage(digest(0), ())
 
@@ -152,7 +156,11 @@ def test_the_site_is_one_hub_site_process_over_artifacts_and_exporter_files() ->
             MockGet(Digest, (PathGlobs,), globs.returning(digest(4))),
             MockGet(Digest, (MergeDigests,), merges.returning(digest(5))),
             MockGet(ProcessResult, (HubProcess,), processes.returning(process_result(output=digest(6)))),
-            MockGet(Snapshot, (Digest,), lambda _: Snapshot.create_for_testing(["site/index.html", "site/catalog/index.json"], ["site"])),
+            MockGet(
+                Snapshot,
+                (Digest,),
+                lambda _: Snapshot.create_for_testing(["site/index.html", "site/catalog/index.json"], ["site"]),
+            ),
         ],
     )
     assert set(globs.only.globs) == {
@@ -166,11 +174,16 @@ def test_the_site_is_one_hub_site_process_over_artifacts_and_exporter_files() ->
     assert processes.only == HubProcess(
         argv=(
             "site",
-            "--built", "built",
-            "--entries", "entries",
-            "--exporters", "exporters",
-            "--out", "site",
-            "--base-url", "https://hub.example.org/",
+            "--built",
+            "built",
+            "--entries",
+            "entries",
+            "--exporters",
+            "exporters",
+            "--out",
+            "site",
+            "--base-url",
+            "https://hub.example.org/",
         ),
         description="Assemble the site (3 packages)",
         input_digest=digest(5),

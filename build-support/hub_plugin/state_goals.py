@@ -58,9 +58,7 @@ class HubStateSubsystem(GoalSubsystem):
     json = BoolOption(default=False, help="Print the machine-readable JSON report.")
     output = StrOption(default=None, help="Also write the JSON report to this file.")
     allow_downgrade = BoolOption(default=False, help="Publish manifests older than the deployed version.")
-    empty_ok = BoolOption(
-        default=False, help="A catalog without index.json counts as empty (a first deployment)."
-    )
+    empty_ok = BoolOption(default=False, help="A catalog without index.json counts as empty (a first deployment).")
 
 
 class HubState(Goal):
@@ -106,9 +104,7 @@ def state_process(
 
 
 @goal_rule
-async def hub_state(
-    targets: Targets, console: Console, options: HubStateSubsystem, build_root: BuildRoot
-) -> HubState:
+async def hub_state(targets: Targets, console: Console, options: HubStateSubsystem, build_root: BuildRoot) -> HubState:
     spec_paths = exporter_dirs(targets)
     if not options.catalog:
         console.print_stderr("hub-state: set the deployed catalog with --hub-state-catalog=<url or directory>.")

@@ -29,7 +29,10 @@ from pants.util.frozendict import FrozenDict
 
 ENV = {"SSL_CERT_FILE": "/etc/ssl/ca.pem"}
 TARGETS = Targets(
-    [ExporterManifestTarget({}, Address(f"exporters/{e}", generated_name="manifest")) for e in ("node_exporter", "blackbox_exporter")]
+    [
+        ExporterManifestTarget({}, Address(f"exporters/{e}", generated_name="manifest"))
+        for e in ("node_exporter", "blackbox_exporter")
+    ]
 )
 MANIFESTS = ("exporters/blackbox_exporter/manifest.yaml", "exporters/node_exporter/manifest.yaml")
 
@@ -46,12 +49,21 @@ def state(tmp_path: Path, exit_code: int = 0, **options: Any):
     console = string_console()
     goal = run_rule_with_mocks(
         hub_state,
-        rule_args=[TARGETS, console, create_goal_subsystem(HubStateSubsystem, **options), SimpleNamespace(path=str(tmp_path))],
+        rule_args=[
+            TARGETS,
+            console,
+            create_goal_subsystem(HubStateSubsystem, **options),
+            SimpleNamespace(path=str(tmp_path)),
+        ],
         mock_gets=[
             MockGet(EnvironmentVars, (EnvironmentVarsRequest,), env_requests.returning(EnvironmentVars(ENV))),
             MockGet(ExporterInputs, (ExporterInputsRequest,), inputs),
             MockGet(Digest, (MergeDigests,), lambda _: digest(2)),
-            MockGet(FallibleProcessResult, (HubProcess,), processes.returning(fallible_result(exit_code, b"node_exporter: new\n", b"", digest(3)))),
+            MockGet(
+                FallibleProcessResult,
+                (HubProcess,),
+                processes.returning(fallible_result(exit_code, b"node_exporter: new\n", b"", digest(3))),
+            ),
             MockGet(DigestContents, (Digest,), lambda _: DigestContents([report])),
         ],
     )
@@ -88,8 +100,15 @@ def test_hub_state_options_and_report(tmp_path: Path, exit_code: int, written: b
     assert code == exit_code
     # A local catalog is relative to the build root: the sandbox would not see it otherwise.
     assert processes.only.argv == (
-        "state", "--catalog", f"{tmp_path}/deployed", "--json", "--allow-downgrade", "--empty-ok",
-        "--output", "state.json", *MANIFESTS,
+        "state",
+        "--catalog",
+        f"{tmp_path}/deployed",
+        "--json",
+        "--allow-downgrade",
+        "--empty-ok",
+        "--output",
+        "state.json",
+        *MANIFESTS,
     )
     assert processes.only.output_files == ("state.json",)
     # 0 (nothing to do) and 1 (something to publish) have a report; 2 (an error) has none.
@@ -108,14 +127,20 @@ def upstreams(tmp_path: Path, dry_run: bool, summary: str | None = None, **optio
             console,
             workspace,
             create_goal_subsystem(UpdateUpstreamsSubsystem, dry_run=dry_run, summary=summary),
-            create_subsystem(HubSubsystem, **{"github_api_url": "https://api.github.com", "upstream_mirror": None, **options}),
+            create_subsystem(
+                HubSubsystem, **{"github_api_url": "https://api.github.com", "upstream_mirror": None, **options}
+            ),
             SimpleNamespace(path=str(tmp_path)),
         ],
         mock_gets=[
             MockGet(EnvironmentVars, (EnvironmentVarsRequest,), env_requests.returning(EnvironmentVars(ENV))),
             MockGet(ExporterInputs, (ExporterInputsRequest,), inputs),
             MockGet(Digest, (MergeDigests,), lambda _: digest(2)),
-            MockGet(FallibleProcessResult, (HubProcess,), processes.returning(fallible_result(1, b"| node_exporter | v1 -> v2 |\n", b"", digest(3)))),
+            MockGet(
+                FallibleProcessResult,
+                (HubProcess,),
+                processes.returning(fallible_result(1, b"| node_exporter | v1 -> v2 |\n", b"", digest(3))),
+            ),
         ],
     )
     return goal.exit_code, console.stdout.getvalue(), workspace, env_requests, processes
@@ -129,7 +154,9 @@ def test_update_upstreams_writes_back_what_the_engine_bumped(tmp_path: Path) -> 
         argv=("update-upstreams", "--api-url", "https://api.github.com", *MANIFESTS),
         description="Look for new upstream releases",
         input_digest=digest(2),
-        output_files=tuple(f"{m.rsplit('/', 1)[0]}/{f}" for m in MANIFESTS for f in ("manifest.yaml", "upstream.lock.json")),
+        output_files=tuple(
+            f"{m.rsplit('/', 1)[0]}/{f}" for m in MANIFESTS for f in ("manifest.yaml", "upstream.lock.json")
+        ),
         env=FrozenDict(ENV),
         cacheable=False,
     )
@@ -141,9 +168,12 @@ def test_update_upstreams_writes_back_what_the_engine_bumped(tmp_path: Path) -> 
 def test_update_upstreams_dry_run_writes_nothing(tmp_path: Path) -> None:
     _, _, workspace, _, processes = upstreams(tmp_path, True, upstream_mirror="http://127.0.0.1:8000/")
     assert processes.only.argv[:6] == (
-        "update-upstreams", "--api-url", "https://api.github.com", "--mirror", "http://127.0.0.1:8000/", "--dry-run"
+        "update-upstreams",
+        "--api-url",
+        "https://api.github.com",
+        "--mirror",
+        "http://127.0.0.1:8000/",
+        "--dry-run",
     )
     assert workspace.written == []
     assert list(tmp_path.iterdir()) == []
-
-

@@ -95,9 +95,7 @@ def read_matrix(text: str) -> ManifestMatrix:
         packages.extend((fmt, arch, dist) for dist in dists for arch in archs)
     image = _section(artifacts, "docker", "artifacts.docker").get("enabled", True) is not False
     version = data.get("version")
-    return ManifestMatrix(
-        version if isinstance(version, str) else None, archs, tuple(packages), image
-    )
+    return ManifestMatrix(version if isinstance(version, str) else None, archs, tuple(packages), image)
 
 
 class GenerateExporterTargetsRequest(GenerateTargetsRequest):
@@ -153,14 +151,10 @@ async def generate_exporter_targets(
     }
     generated: list = [manifest_tgt]
     if matrix.image:
-        generated.append(
-            ExporterImageTarget({**common, "archs": matrix.archs}, address("docker"), union_membership)
-        )
+        generated.append(ExporterImageTarget({**common, "archs": matrix.archs}, address("docker"), union_membership))
     for fmt, arch, dist in matrix.packages:
         fields = {**common, "format": fmt, "arch": arch, "dist": dist}
-        generated.append(
-            ExporterPackageTarget(fields, address(artifact_id(fmt, arch, dist)), union_membership)
-        )
+        generated.append(ExporterPackageTarget(fields, address(artifact_id(fmt, arch, dist)), union_membership))
     return GeneratedTargets(generator, generated)
 
 

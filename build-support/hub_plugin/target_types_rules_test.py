@@ -87,12 +87,14 @@ def test_full_matrix(rule_runner: RuleRunner) -> None:
     [
         pytest.param(
             FULL.replace("{binary_name: foo_exporter}", "{binary_name: foo_exporter, archs: [amd64]}"),
-            {"manifest", "docker"} | {f"rpm_amd64_{d}" for d in ("el8", "el9", "el10")}
+            {"manifest", "docker"}
+            | {f"rpm_amd64_{d}" for d in ("el8", "el9", "el10")}
             | {f"deb_amd64_{d}" for d in ("debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04")},
             id="amd64-only",
         ),
         pytest.param(
-            FULL.replace("rpm: {}", "rpm: {targets: [el9]}").replace("deb: {}", "deb: {targets: [debian-12]}")
+            FULL.replace("rpm: {}", "rpm: {targets: [el9]}")
+            .replace("deb: {}", "deb: {targets: [debian-12]}")
             .replace("docker: {}", "docker: {enabled: false}"),
             {"manifest", "rpm_amd64_el9", "rpm_arm64_el9", "deb_amd64_debian-12", "deb_arm64_debian-12"},
             id="restricted-dists-no-docker",
@@ -104,7 +106,8 @@ def test_full_matrix(rule_runner: RuleRunner) -> None:
         ),
         pytest.param(
             "name: foo_exporter\nversion: v1.0.0\nbuild: {binary_name: foo_exporter, archs: [arm64]}\n",
-            {"manifest", "docker"} | {f"rpm_arm64_{d}" for d in ("el8", "el9", "el10")}
+            {"manifest", "docker"}
+            | {f"rpm_arm64_{d}" for d in ("el8", "el9", "el10")}
             | {f"deb_arm64_{d}" for d in ("debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04")},
             id="absent-sections-are-enabled",
         ),
@@ -127,7 +130,14 @@ def test_broken_manifest_does_not_break_others(rule_runner: RuleRunner) -> None:
         }
     )
     targets = rule_runner.request(
-        Targets, [RawSpecs(recursive_globs=(), dir_globs=(DirGlobSpec("exporters/good"), DirGlobSpec("exporters/bad")), description_of_origin="test")]
+        Targets,
+        [
+            RawSpecs(
+                recursive_globs=(),
+                dir_globs=(DirGlobSpec("exporters/good"), DirGlobSpec("exporters/bad")),
+                description_of_origin="test",
+            )
+        ],
     )
     by_dir: dict[str, int] = {}
     for t in targets:

@@ -38,9 +38,7 @@ def process_result(stdout: bytes = b"", stderr: bytes = b"", output: Digest = EM
 def fallible_result(
     exit_code: int = 0, stdout: bytes = b"", stderr: bytes = b"", output: Digest = EMPTY_DIGEST
 ) -> FallibleProcessResult:
-    return FallibleProcessResult(
-        stdout, EMPTY_FILE_DIGEST, stderr, EMPTY_FILE_DIGEST, exit_code, output, _metadata()
-    )
+    return FallibleProcessResult(stdout, EMPTY_FILE_DIGEST, stderr, EMPTY_FILE_DIGEST, exit_code, output, _metadata())
 
 
 class Capture(Generic[T]):
@@ -77,7 +75,9 @@ class FakeWorkspace:
     def __init__(self) -> None:
         self.written: list[Digest] = []
 
-    def write_digest(self, digest: Digest, *, path_prefix: str | None = None, clear_paths: Any = (), side_effecting: bool = True) -> None:
+    def write_digest(
+        self, digest: Digest, *, path_prefix: str | None = None, clear_paths: Any = (), side_effecting: bool = True
+    ) -> None:
         assert path_prefix is None, "the goals write at the build root"
         self.written.append(digest)
 

@@ -43,9 +43,7 @@ class UpdateLock(Goal):
     environment_behavior = Goal.EnvironmentBehavior.LOCAL_ONLY
 
 
-def lock_process(
-    spec_path: str, input_digest: Digest, mirror: str | None, env: Mapping[str, str]
-) -> HubProcess:
+def lock_process(spec_path: str, input_digest: Digest, mirror: str | None, env: Mapping[str, str]) -> HubProcess:
     """`hub update-lock` for one exporter: downloads, so never cached; writes only the lock."""
     return HubProcess(
         argv=("update-lock", f"{spec_path}/{MANIFEST_FILE}", *(("--mirror", mirror) if mirror else ())),
@@ -58,9 +56,7 @@ def lock_process(
 
 
 @goal_rule
-async def update_lock(
-    targets: Targets, workspace: Workspace, console: Console, hub: HubSubsystem
-) -> UpdateLock:
+async def update_lock(targets: Targets, workspace: Workspace, console: Console, hub: HubSubsystem) -> UpdateLock:
     spec_paths = sorted({t.address.spec_path for t in targets if t.has_field(ExporterSourcesField)})
     if not spec_paths:
         console.print_stderr("update-lock: no exporter among the given targets.")

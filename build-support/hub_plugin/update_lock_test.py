@@ -36,7 +36,9 @@ def run_update_lock(targets: list, **options: Any):
     merges = Capture[MergeDigests]()
 
     def pinned(process: HubProcess) -> ProcessResult:
-        return process_result(stdout=f"{process.output_files[0]}: pinned\n".encode(), output=digest(10 + len(processes.values)))
+        return process_result(
+            stdout=f"{process.output_files[0]}: pinned\n".encode(), output=digest(10 + len(processes.values))
+        )
 
     console = string_console()
     goal = run_rule_with_mocks(
@@ -49,7 +51,15 @@ def run_update_lock(targets: list, **options: Any):
             MockGet(Digest, (MergeDigests,), merges.returning(digest(20))),
         ],
     )
-    return goal.exit_code, console.stdout.getvalue(), console.stderr.getvalue(), workspace, env_requests, processes, merges
+    return (
+        goal.exit_code,
+        console.stdout.getvalue(),
+        console.stderr.getvalue(),
+        workspace,
+        env_requests,
+        processes,
+        merges,
+    )
 
 
 def test_each_selected_exporter_gets_its_lock_written_to_the_workspace() -> None:
@@ -86,7 +96,10 @@ def test_each_selected_exporter_gets_its_lock_written_to_the_workspace() -> None
 def test_the_mirror_is_passed_to_the_engine() -> None:
     _, _, _, _, _, processes, _ = run_update_lock([manifest("node_exporter")], upstream_mirror="http://127.0.0.1:8000/")
     assert processes.only.argv == (
-        "update-lock", "exporters/node_exporter/manifest.yaml", "--mirror", "http://127.0.0.1:8000/"
+        "update-lock",
+        "exporters/node_exporter/manifest.yaml",
+        "--mirror",
+        "http://127.0.0.1:8000/",
     )
 
 

@@ -64,10 +64,7 @@ def parse_lock(text: str, path: str) -> tuple[str | None, tuple[tuple[str, str, 
     try:
         data = json.loads(text)
         archives = data.get("archives") or {}
-        pins = tuple(
-            (arch, str(a["url"]), str(a["sha256"]), int(a["size"]))
-            for arch, a in sorted(archives.items())
-        )
+        pins = tuple((arch, str(a["url"]), str(a["sha256"]), int(a["size"])) for arch, a in sorted(archives.items()))
         return data.get("version"), pins
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise UpstreamError(

@@ -24,16 +24,19 @@ def repo(tmp_path_factory):
 
 def selected(repo: Path) -> set[str]:
     out = run_pants(
-        repo, "--changed-since=HEAD", "--changed-dependents=transitive", ARTIFACT_TYPES, "list",
-        check=True, pantsd=True,
+        repo,
+        "--changed-since=HEAD",
+        "--changed-dependents=transitive",
+        ARTIFACT_TYPES,
+        "list",
+        check=True,
+        pantsd=True,
     ).stdout
     return set(out.split())
 
 
 def all_artifacts(repo: Path) -> set[str]:
-    return set(
-        run_pants(repo, ARTIFACT_TYPES, "list", "exporters::", check=True, pantsd=True).stdout.split()
-    )
+    return set(run_pants(repo, ARTIFACT_TYPES, "list", "exporters::", check=True, pantsd=True).stdout.split())
 
 
 def exporters_of(addresses: set[str]) -> set[str]:

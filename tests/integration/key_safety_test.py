@@ -64,8 +64,9 @@ def tmpdir_for_publish():
         yield path
 
 
-def test_no_key_material_outside_the_temporary_keyring(tmp_path_factory: pytest.TempPathFactory, key: EphemeralKey,
-                                                       tmpdir_for_publish: Path) -> None:
+def test_no_key_material_outside_the_temporary_keyring(
+    tmp_path_factory: pytest.TempPathFactory, key: EphemeralKey, tmpdir_for_publish: Path
+) -> None:
     root = tmp_path_factory.mktemp("key-safety")
     sites = {v: build_unsigned_site(root / "build" / v, v).site for v in ("1.0.0", "1.1.0")}
     dest, other, logs = root / "dest", root / "other-dest", root / "logs"
@@ -74,8 +75,13 @@ def test_no_key_material_outside_the_temporary_keyring(tmp_path_factory: pytest.
 
     def hub_publish(name: str, version: str, to: Path = dest, **extra: str) -> subprocess.CompletedProcess:
         with open(logs / f"{name}.out", "wb") as out, open(logs / f"{name}.err", "wb") as err:
-            result = subprocess.run(publish_argv(sites[version], to, "https://packages.example.org/hub"),
-                                    env={**env, **extra}, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            result = subprocess.run(
+                publish_argv(sites[version], to, "https://packages.example.org/hub"),
+                env={**env, **extra},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+            )
         return result
 
     # Killed right after the key was imported: the keyring is left, as after a kill -9. It is
@@ -103,10 +109,17 @@ def test_no_key_material_outside_the_temporary_keyring(tmp_path_factory: pytest.
     assert os.readlink(dest / "current") == "snapshots/00000002"
 
     assert not list(tmpdir_for_publish.iterdir()), "the publishes' temporary directory is not empty"
-    others = [p for base in {"/tmp", os.environ.get("TMPDIR") or "/tmp"} for p in Path(base).glob("*hub-*")
-              if p.name.lstrip(".").startswith((PUBLISH_KEYRING_PREFIX, "hub-sign-"))]
-    scanned, found = scan([dest, other, logs, tmpdir_for_publish, tmp_path_factory.getbasetemp(), *others],
-                          key.needles, exclude=[key.home])
+    others = [
+        p
+        for base in {"/tmp", os.environ.get("TMPDIR") or "/tmp"}
+        for p in Path(base).glob("*hub-*")
+        if p.name.lstrip(".").startswith((PUBLISH_KEYRING_PREFIX, "hub-sign-"))
+    ]
+    scanned, found = scan(
+        [dest, other, logs, tmpdir_for_publish, tmp_path_factory.getbasetemp(), *others],
+        key.needles,
+        exclude=[key.home],
+    )
     assert not found, "key material outside the temporary keyring:\n" + "\n".join(found)
     snapshot_files = sum(1 for p in (dest / "snapshots").rglob("*") if p.is_file())
     assert scanned >= snapshot_files + 6 > 100, scanned  # the scan really read the published trees
@@ -135,8 +148,14 @@ def test_a_killed_hub_sign_leaves_no_keyring(tmp_path: Path, key: EphemeralKey, 
     env = publish_env(key.secret, tmp_path, tmpdir_for_publish, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
     argv = [sys.executable, "-c", CLI, "sign", "--detach", str(tmp_path / "Release"), str(tmp_path / "Release.gpg")]
 
-    proc = subprocess.Popen(argv, env={**env, "HUB_TEST_BLOCK": str(blocked)}, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        env={**env, "HUB_TEST_BLOCK": str(blocked)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not blocked.exists():

@@ -39,7 +39,9 @@ def engine_matrix(manifest: Path) -> set[str]:
     """The artifact ids the engine declares for a manifest (`hub matrix`)."""
     out = subprocess.run(
         [sys.executable, "-m", "hub", "matrix", str(manifest)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return set(json.loads(out))
 
@@ -103,8 +105,7 @@ def test_lint_passes_then_reports_a_broken_manifest(repo: Path) -> None:
         result = run_pants(repo, "lint", "::")
         assert result.returncode != 0
         assert (
-            "exporters/blackbox_exporter/manifest.yaml: artifacts.rpm.targets[1]: "
-            "'el7' is not one of el8, el9, el10"
+            "exporters/blackbox_exporter/manifest.yaml: artifacts.rpm.targets[1]: " "'el7' is not one of el8, el9, el10"
         ) in result.stdout + result.stderr
         assert "Traceback" not in result.stdout + result.stderr
         # A broken manifest never breaks the rest of the repository.

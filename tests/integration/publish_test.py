@@ -84,7 +84,11 @@ def published(tmp_path_factory: pytest.TempPathFactory, key, sites):
     base = (dest / "current").as_uri()
     with short_tmpdir() as tmpdir:
         for version in ("1.0.0", "1.1.0"):
-            result = run(publish_argv(sites[version], dest, base), env=publish_env(key["secret"], root, tmpdir), what="hub publish")
+            result = run(
+                publish_argv(sites[version], dest, base),
+                env=publish_env(key["secret"], root, tmpdir),
+                what="hub publish",
+            )
             assert json.loads(result.stdout)["temporary_keyring"]["removed"]
         assert not list(tmpdir.iterdir())
     assert os.readlink(dest / "current") == "snapshots/00000002"
@@ -110,8 +114,10 @@ def test_dnf_installs_from_the_published_site(published, tmp_path: Path, key) ->
     listing = dnf(tmp_path, repo, "--showduplicates", "list", "available", "node_exporter").stdout
     assert "1.0.0-1.el9" in listing and "1.1.0-1.el9" in listing, listing
     dnf(tmp_path, repo, "install", "node_exporter")
-    query = run(["rpm", "--root", tmp_path / "root", "-q", "node_exporter", "gpg-pubkey"],
-                env=base_env(HOME=str(tmp_path / "home"))).stdout
+    query = run(
+        ["rpm", "--root", tmp_path / "root", "-q", "node_exporter", "gpg-pubkey"],
+        env=base_env(HOME=str(tmp_path / "home")),
+    ).stdout
     assert "node_exporter-1.1.0-1.el9.x86_64" in query
     assert f"gpg-pubkey-{key['fpr'][-8:].lower()}" in query  # imported from gpgkey=, as users get it
     assert (tmp_path / "root/usr/bin/node_exporter").is_file()
@@ -136,14 +142,22 @@ def test_dnf_refuses_a_tampered_repomd(published, tmp_path: Path) -> None:
 @pytest.mark.parametrize("codename, suffix", [("bookworm", "deb12"), ("noble", "ubuntu24.04")])
 def test_apt_updates_and_downloads(published, tmp_path: Path, codename: str, suffix: str) -> None:
     current = published["dest"] / "current"
-    assert (current / user_files.apt_sources_file_name(codename)).read_text() == user_files.apt_sources_file(published["base"], codename)
+    assert (current / user_files.apt_sources_file_name(codename)).read_text() == user_files.apt_sources_file(
+        published["base"], codename
+    )
     env = apt_for(tmp_path, published["base"], codename, (current / user_files.PUBLIC_KEY_FILE).read_bytes())
     update = run(["apt-get", "update", "--error-on=any"], env=env, what="apt-get update")
     assert "NO_PUBKEY" not in update.stdout + update.stderr
     madison = run(["apt-cache", "madison", "node-exporter"], env=env).stdout
     assert {line.split("|")[1].strip() for line in madison.splitlines()} == {f"1.0.0-1+{suffix}", f"1.1.0-1+{suffix}"}
-    install = run(["apt-get", "install", "--download-only", "-y", "node-exporter"], env=env, what="apt-get install --download-only")
-    assert f"node-exporter amd64 1.1.0-1+{suffix}" in install.stdout and "Download complete" in install.stdout, install.stdout
+    install = run(
+        ["apt-get", "install", "--download-only", "-y", "node-exporter"],
+        env=env,
+        what="apt-get install --download-only",
+    )
+    assert (
+        f"node-exporter amd64 1.1.0-1+{suffix}" in install.stdout and "Download complete" in install.stdout
+    ), install.stdout
     dl = tmp_path / "dl"  # file: sources are used in place (not copied to archives/): download one
     dl.mkdir()
     run(["apt-get", "download", "node-exporter"], env=env, cwd=dl, what="apt-get download")
@@ -204,13 +218,16 @@ class Faults:
         link = self.dest / "current"
         assert link.is_symlink(), "current must stay a link"
         target = os.readlink(link)
-        assert target == old or (target.startswith("snapshots/") and int(target.split("/")[1]) > int(old.split("/")[1])), (old, target)
+        assert target == old or (
+            target.startswith("snapshots/") and int(target.split("/")[1]) > int(old.split("/")[1])
+        ), (old, target)
         snapshot = self.dest / target
         assert snapshot.is_dir() and not snapshot.name.endswith(PARTIAL_SUFFIX)
         for path in reachable(link):
             assert not path.is_symlink(), f"{path}: a link under current"
-            assert not path.name.startswith(".") and not path.name.endswith((".partial", ".tmp", ".trash")), \
-                f"{path}: a temporary name is reachable under current"
+            assert not path.name.startswith(".") and not path.name.endswith(
+                (".partial", ".tmp", ".trash")
+            ), f"{path}: a temporary name is reachable under current"
             if path.suffix == ".json":
                 json.loads(path.read_text())
         problems = check_tree(link)
@@ -240,8 +257,14 @@ class Faults:
         first point to its end (or the kill). `delay` None: no kill."""
         log = self.root / "kill.log"
         with open(log, "wb") as err:
-            proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err, start_new_session=True)
+            proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,
+            )
         try:
             deadline = time.monotonic() + 60
             while b"point 1 " not in log.read_bytes() and proc.poll() is None:
@@ -287,7 +310,9 @@ def publish_tmpdir():
         yield path
 
 
-def test_kill_9_at_every_point_and_at_random(fault_root: Path, tmp_path: Path, key, sites, publish_tmpdir: Path) -> None:
+def test_kill_9_at_every_point_and_at_random(
+    fault_root: Path, tmp_path: Path, key, sites, publish_tmpdir: Path
+) -> None:
     started = time.monotonic()
     verifier = Verifier(tmp_path / "verify-gnupg", key["public"])
     faults = Faults(fault_root, fault_root / "dest", sites["1.1.0"], key, verifier, publish_tmpdir)
@@ -352,11 +377,18 @@ def test_kill_9_at_every_point_and_at_random(fault_root: Path, tmp_path: Path, k
             shutil.rmtree(keyring, ignore_errors=True)
     elapsed = time.monotonic() - started
     summary = {
-        "deterministic_points": len(points), "random_kills": KILLS, "random_killed": sum(landed.values()),
-        "random_finished_first": finished, "random_distinct_points": len(landed), "client_checks": faults.client_checks,
-        "keyrings_left_by_kills_then_removed": len(faults.keyrings), "full_publish_s": round(duration, 2),
-        "elapsed_s": round(elapsed, 1), "deterministic_s": round(deterministic_done - started, 1),
-        "random_s": round(random_done - deterministic_done, 1), "checks_s": round(faults.spent["checks"], 1),
+        "deterministic_points": len(points),
+        "random_kills": KILLS,
+        "random_killed": sum(landed.values()),
+        "random_finished_first": finished,
+        "random_distinct_points": len(landed),
+        "client_checks": faults.client_checks,
+        "keyrings_left_by_kills_then_removed": len(faults.keyrings),
+        "full_publish_s": round(duration, 2),
+        "elapsed_s": round(elapsed, 1),
+        "deterministic_s": round(deterministic_done - started, 1),
+        "random_s": round(random_done - deterministic_done, 1),
+        "checks_s": round(faults.spent["checks"], 1),
         "clients_s": round(faults.spent["clients"], 1),
     }
     print("fault injection:", json.dumps(summary, sort_keys=True))

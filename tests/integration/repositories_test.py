@@ -54,16 +54,31 @@ def build_site(root: Path, secret: str) -> Path:
     build = root / "build"
     yum_entries, apt_entries = [], []
     for dist, arch in RPMS:
-        rpm = make_package("rpm", build, name="node_exporter", version=VERSION, release=f"1.{dist}", arch=arch,
-                           payload=os.urandom(4096), compression="xz" if dist == "el8" else "zstd")
+        rpm = make_package(
+            "rpm",
+            build,
+            name="node_exporter",
+            version=VERSION,
+            release=f"1.{dist}",
+            arch=arch,
+            payload=os.urandom(4096),
+            compression="xz" if dist == "el8" else "zstd",
+        )
         url = catalog.package_url("rpm", dist=dist, arch=arch, package_name="node_exporter", filename=rpm.name)
         (site / url).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(rpm, site / url)
         yum_entries.append(repo_yum.yum_entry(site / url))
     for dist, arch in DEBS + [("debian-12-old", "amd64")]:
         version, suffix = (VERSION, SUFFIX[dist]) if dist in SUFFIX else ("1.10.0", "deb12")
-        deb = make_package("deb", build, name="node-exporter", version=version, release=f"1+{suffix}", arch=arch,
-                           payload=os.urandom(4096))
+        deb = make_package(
+            "deb",
+            build,
+            name="node-exporter",
+            version=version,
+            release=f"1+{suffix}",
+            arch=arch,
+            payload=os.urandom(4096),
+        )
         entry = repo_apt.apt_entry(deb)
         (site / entry["filename"]).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(deb, site / entry["filename"])
@@ -111,9 +126,20 @@ def dnf(work: Path, repo_file: str, *args: str, check: bool = True) -> subproces
     home.mkdir(exist_ok=True)
     (home / ".rpmmacros").write_text("%_dbpath /var/lib/rpm\n")  # Debian's rpm: the EL database path
     return run(
-        ["dnf", "-c", conf, f"--installroot={work / 'root'}", "--releasever=9", f"--setopt=reposdir={reposdir}",
-         "-y", *args],
-        env=base_env(HOME=str(home)), check=check, timeout=300, what="dnf",
+        [
+            "dnf",
+            "-c",
+            conf,
+            f"--installroot={work / 'root'}",
+            "--releasever=9",
+            f"--setopt=reposdir={reposdir}",
+            "-y",
+            *args,
+        ],
+        env=base_env(HOME=str(home)),
+        check=check,
+        timeout=300,
+        what="dnf",
     )
 
 
@@ -128,7 +154,9 @@ def test_dnf_installs_from_the_signed_repository(site: Path, tmp_path: Path, key
     result = dnf(tmp_path, el9_repo_file(site), "install", "node_exporter")
     root = tmp_path / "root"
     home = tmp_path / "home"
-    query = run(["rpm", "--root", root, "-q", "node_exporter", "gpg-pubkey"], env=base_env(HOME=str(home)), what="rpm -q").stdout
+    query = run(
+        ["rpm", "--root", root, "-q", "node_exporter", "gpg-pubkey"], env=base_env(HOME=str(home)), what="rpm -q"
+    ).stdout
     assert f"node_exporter-{VERSION}-1.el9.x86_64" in query, result.stdout
     assert f"gpg-pubkey-{key['fpr'][-8:].lower()}" in query  # dnf imported our key from gpgkey=
     assert (root / "usr/bin/node_exporter").is_file()
@@ -151,7 +179,9 @@ def test_dnf_refuses_an_unsigned_rpm(site: Path, tmp_path: Path, key) -> None:
     bad = copy_site(site, tmp_path / "site")
     repo = bad / "el9/x86_64"
     (signed,) = repo.glob("*.rpm")
-    unsigned = make_package("rpm", tmp_path / "unsigned", name="node_exporter", version=VERSION, release="1.el9", arch="amd64")
+    unsigned = make_package(
+        "rpm", tmp_path / "unsigned", name="node_exporter", version=VERSION, release="1.el9", arch="amd64"
+    )
     shutil.copy(unsigned, signed)
     repo_yum.write_repodata(repo, [repo_yum.yum_entry(signed)], "2025-06-01T12:00:00Z")
     with signer_from_env({KEY_ENV: key["secret"]}) as signer:
@@ -180,8 +210,15 @@ def test_el8_rpm_carries_an_rsa_sha256_header_signature(site: Path, tmp_path: Pa
 def apt(work: Path, sources: str, public_key: bytes | None) -> dict[str, str]:
     """A private apt (APT_CONFIG): only this deb822 source, its own lists, cache and an empty
     dpkg status, no host key. Returns the environment; the key goes where Signed-By points."""
-    for d in ("etc/sources.list.d", "etc/trusted.gpg.d", "etc/preferences.d", "lists/partial",
-              "cache/archives/partial", "log", "keyrings"):
+    for d in (
+        "etc/sources.list.d",
+        "etc/trusted.gpg.d",
+        "etc/preferences.d",
+        "lists/partial",
+        "cache/archives/partial",
+        "log",
+        "keyrings",
+    ):
         (work / d).mkdir(parents=True, exist_ok=True)
     (work / "status").write_text("")
     (work / "etc/sources.list.d/monitoring-hub.sources").write_text(sources)
@@ -225,7 +262,11 @@ def test_apt_updates_and_downloads_with_signed_by(site: Path, tmp_path: Path, co
     madison = run(["apt-cache", "madison", "node-exporter"], env=env).stdout
     expected = {f"{VERSION}-1+{suffix}"} | ({"1.10.0-1+deb12"} if codename == "bookworm" else set())
     assert {line.split("|")[1].strip() for line in madison.splitlines()} == expected  # only this codename's
-    run(["apt-get", "install", "--download-only", "-y", "node-exporter"], env=env, what="apt-get install --download-only")
+    run(
+        ["apt-get", "install", "--download-only", "-y", "node-exporter"],
+        env=env,
+        what="apt-get install --download-only",
+    )
     for arch in ("amd64", "arm64"):
         dl = tmp_path / f"dl-{arch}"
         dl.mkdir()
@@ -241,8 +282,13 @@ def test_apt_works_from_by_hash_files_alone(site: Path, tmp_path: Path) -> None:
     for name in ("Packages", "Packages.gz", "Packages.xz"):
         for f in (copy / "dists").glob(f"*/main/binary-*/{name}"):
             f.unlink()
-    env = apt(tmp_path / "apt", user_files.apt_sources_file(copy.as_uri(), "bookworm", keyring=str(tmp_path / "apt/keyrings/monitoring-hub.asc")),
-              (copy / user_files.PUBLIC_KEY_FILE).read_bytes())
+    env = apt(
+        tmp_path / "apt",
+        user_files.apt_sources_file(
+            copy.as_uri(), "bookworm", keyring=str(tmp_path / "apt/keyrings/monitoring-hub.asc")
+        ),
+        (copy / user_files.PUBLIC_KEY_FILE).read_bytes(),
+    )
     run(["apt-get", "update", "--error-on=any"], env=env, what="apt-get update from by-hash only")
     assert "node-exporter" in run(["apt-cache", "show", "node-exporter:arm64"], env=env).stdout
 
@@ -251,8 +297,13 @@ def test_apt_refuses_a_tampered_inrelease(site: Path, tmp_path: Path) -> None:
     bad = copy_site(site, tmp_path / "site")
     for f in (bad / "dists/bookworm/InRelease", bad / "dists/bookworm/Release"):
         f.write_text(f.read_text().replace("Label: Monitoring Hub", "Label: Monitoring Hub!"))
-    env = apt(tmp_path / "apt", user_files.apt_sources_file(bad.as_uri(), "bookworm", keyring=str(tmp_path / "apt/keyrings/monitoring-hub.asc")),
-              (bad / user_files.PUBLIC_KEY_FILE).read_bytes())
+    env = apt(
+        tmp_path / "apt",
+        user_files.apt_sources_file(
+            bad.as_uri(), "bookworm", keyring=str(tmp_path / "apt/keyrings/monitoring-hub.asc")
+        ),
+        (bad / user_files.PUBLIC_KEY_FILE).read_bytes(),
+    )
     result = run(["apt-get", "update", "--error-on=any"], env=env, check=False)
     out = result.stdout + result.stderr
     assert result.returncode != 0, out
@@ -264,8 +315,11 @@ def test_apt_refuses_a_key_it_does_not_trust(site: Path, tmp_path: Path) -> None
     other_home = tmp_path / "other-gpg"
     other = generate_key(other_home, email="someone-else@example.org")
     try:
-        public = subprocess.run(["gpg", "--homedir", str(other_home), "--batch", "--armor", "--export", other],
-                                capture_output=True, check=True).stdout
+        public = subprocess.run(
+            ["gpg", "--homedir", str(other_home), "--batch", "--armor", "--export", other],
+            capture_output=True,
+            check=True,
+        ).stdout
     finally:
         stop_agent(other_home)
     work = tmp_path / "apt"

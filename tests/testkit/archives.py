@@ -43,9 +43,12 @@ def elf(machine: int = 62, *, cls: int = 2, data: int = 1, etype: int = 2, size:
 
 def noise(size: int, seed: int = 0) -> bytes:
     rng = random.Random(seed)
-    return bytes(rng.getrandbits(8) for _ in range(size)) if size < 4096 else \
-        b"".join(rng.getrandbits(32 * 1024).to_bytes(4 * 1024, "little") for _ in range(size // 4096)) + \
-        bytes(size % 4096)
+    return (
+        bytes(rng.getrandbits(8) for _ in range(size))
+        if size < 4096
+        else b"".join(rng.getrandbits(32 * 1024).to_bytes(4 * 1024, "little") for _ in range(size // 4096))
+        + bytes(size % 4096)
+    )
 
 
 AMD64 = elf(62)
@@ -54,8 +57,15 @@ ARM64 = elf(183)
 Member = Tuple[tarfile.TarInfo, Optional[bytes]]
 
 
-def entry(name: str, data: bytes = b"", *, type: bytes = tarfile.REGTYPE, mode: int = 0o644,
-          linkname: str = "", pax: Optional[Dict[str, str]] = None) -> Member:
+def entry(
+    name: str,
+    data: bytes = b"",
+    *,
+    type: bytes = tarfile.REGTYPE,
+    mode: int = 0o644,
+    linkname: str = "",
+    pax: Optional[Dict[str, str]] = None,
+) -> Member:
     info = tarfile.TarInfo(name)
     info.type = type
     info.mode = mode
@@ -142,6 +152,7 @@ class Corpus:
             assert name not in self.cases
             self.cases[name] = (builder, binaries or ["node_exporter"], expected, kwargs)
             return builder
+
         return register
 
     def names(self) -> List[str]:

@@ -35,8 +35,16 @@ def fake_elf(arch: str, payload: bytes = b"") -> bytes:
     return bytes(header) + payload + arch.encode() * 1000
 
 
-def make_deb(cache: Path, work: Path, arch: str, files: dict, *, package: str = FAKE_PACKAGE,
-             links: dict | None = None, version: str = "0.9.0-1") -> Path:
+def make_deb(
+    cache: Path,
+    work: Path,
+    arch: str,
+    files: dict,
+    *,
+    package: str = FAKE_PACKAGE,
+    links: dict | None = None,
+    version: str = "0.9.0-1",
+) -> Path:
     """Build ``<package>_<version>_<arch>.deb`` in ``cache`` holding ``files`` ({abs path: bytes})."""
     root = work / f"root-{package}-{arch}-{version}"
     (root / "DEBIAN").mkdir(parents=True)
@@ -59,7 +67,8 @@ def make_deb(cache: Path, work: Path, arch: str, files: dict, *, package: str = 
     deb = cache / f"{package}_{version}_{arch}.deb"
     subprocess.run(
         ["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(deb)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     return deb
 
@@ -80,8 +89,9 @@ def make_cache(tmp_path: Path) -> Path:
     return cache
 
 
-def write_manifest(base: Path, name: str = "fake_exporter", *, archs=("amd64", "arm64"),
-                   extra_binaries=("faketool",), **upstream) -> Path:
+def write_manifest(
+    base: Path, name: str = "fake_exporter", *, archs=("amd64", "arm64"), extra_binaries=("faketool",), **upstream
+) -> Path:
     directory = base / "exporters" / name
     directory.mkdir(parents=True, exist_ok=True)
     lines = [

@@ -102,8 +102,16 @@ class FakeGitHub:
             "browser_download_url": browser,
         }
 
-    def release(self, repo: str, tag: str, assets: list[dict[str, Any]], *, draft: bool = False,
-                prerelease: bool = False, published_at: str | None = PUBLISHED) -> dict[str, Any]:
+    def release(
+        self,
+        repo: str,
+        tag: str,
+        assets: list[dict[str, Any]],
+        *,
+        draft: bool = False,
+        prerelease: bool = False,
+        published_at: str | None = PUBLISHED,
+    ) -> dict[str, Any]:
         self.next_id += 1
         return {
             "url": f"{self.url}/repos/{repo}/releases/{self.next_id}",
@@ -145,7 +153,11 @@ class FakeGitHub:
             self.add_json(path, page, headers=headers)
 
     def repo(self, repo: str, spdx: str | None = "Apache-2.0") -> None:
-        license = None if spdx is None else {"key": spdx.lower(), "name": spdx, "spdx_id": spdx, "url": None, "node_id": "MDc6TGljZW5zZTI="}
+        license = (
+            None
+            if spdx is None
+            else {"key": spdx.lower(), "name": spdx, "spdx_id": spdx, "url": None, "node_id": "MDc6TGljZW5zZTI="}
+        )
         self.add_json(f"/repos/{repo}", {"id": 1, "full_name": repo, "private": False, "license": license})
 
     def paths(self, prefix: str = "") -> list[str]:
@@ -203,7 +215,9 @@ def write(root: Path, name: str, text: str) -> Path:
     return path
 
 
-def simple(name: str, version: str, *, extra_upstream: str = "", license: bool = True, archs: str = "[amd64, arm64]") -> str:
+def simple(
+    name: str, version: str, *, extra_upstream: str = "", license: bool = True, archs: str = "[amd64, arm64]"
+) -> str:
     return (
         f"name: {name}\ndescription: The {name}\ncategory: System\nversion: {version}\n"
         + ("license: MIT\n" if license else "")
@@ -220,7 +234,10 @@ def foo_world(gh: FakeGitHub) -> dict[str, bytes]:
     data = {arch: archive("foo_exporter", arch) for arch in ("amd64", "arm64")}
 
     def assets(tag: str, version: str) -> list[dict[str, Any]]:
-        return [gh.asset(repo, tag, f"foo-{version}.linux-{arch}.tar.gz", archive("foo", arch)) for arch in ("amd64", "arm64")]
+        return [
+            gh.asset(repo, tag, f"foo-{version}.linux-{arch}.tar.gz", archive("foo", arch))
+            for arch in ("amd64", "arm64")
+        ]
 
     newest = [gh.asset(repo, "v1.10.0", f"foo-1.10.0.linux-{arch}.tar.gz", data[arch]) for arch in ("amd64", "arm64")]
     newest.append(gh.asset(repo, "v1.10.0", "sha256sums.txt", b"not read: the digests are in the API\n"))

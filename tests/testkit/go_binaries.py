@@ -55,8 +55,9 @@ def inline_blob(version: bytes = b"go1.22.5", modinfo: bytes | None = None, *, f
     return header + uvarint(len(version)) + version + uvarint(len(modinfo)) + modinfo
 
 
-def pointer_blob(version: bytes = b"go1.16.15", modinfo: bytes | None = None, *, big: bool = False,
-                 base: int = VADDR) -> bytes:
+def pointer_blob(
+    version: bytes = b"go1.16.15", modinfo: bytes | None = None, *, big: bool = False, base: int = VADDR
+) -> bytes:
     """Go 1.13-1.17: two pointers to string headers {data, len}, all in the data segment."""
     modinfo = framed(MODINFO) if modinfo is None else modinfo
     order = ">" if big else "<"
@@ -69,8 +70,16 @@ def pointer_blob(version: bytes = b"go1.16.15", modinfo: bytes | None = None, *,
     return header + headers + version + modinfo
 
 
-def make_elf(data: bytes, *, buildinfo: tuple[int, int] | None = (0, -1), sections: bool = True,
-             order: str = "<", machine: int = 62, elf_class: int = 2, writable: bool = True) -> bytes:
+def make_elf(
+    data: bytes,
+    *,
+    buildinfo: tuple[int, int] | None = (0, -1),
+    sections: bool = True,
+    order: str = "<",
+    machine: int = 62,
+    elf_class: int = 2,
+    writable: bool = True,
+) -> bytes:
     """A minimal ELF64 executable: one PT_LOAD segment holding `data` at VADDR, and (optionally)
     section headers naming `.go.buildinfo` at (offset in data, size; -1: to the end)."""
     shstrtab = b"\0.go.buildinfo\0.shstrtab\0"
@@ -89,8 +98,20 @@ def make_elf(data: bytes, *, buildinfo: tuple[int, int] | None = (0, -1), sectio
         shnum = len(shdrs) // 64
     ident = b"\x7fELF" + bytes([elf_class, 1 if order == "<" else 2, 1]) + bytes(9)
     header = ident + struct.pack(
-        order + "HHIQQQIHHHHHH", 2, machine, 1, VADDR, 64, sh_off if sections else 0, 0, 64, 56, 1, 64,
-        shnum, shnum - 1 if sections else 0,
+        order + "HHIQQQIHHHHHH",
+        2,
+        machine,
+        1,
+        VADDR,
+        64,
+        sh_off if sections else 0,
+        0,
+        64,
+        56,
+        1,
+        64,
+        shnum,
+        shnum - 1 if sections else 0,
     )
     flags = 0x6 if writable else 0x5  # PF_R|PF_W, or PF_R|PF_X
     phdr = struct.pack(order + "IIQQQQQQ", 1, flags, DATA_OFFSET, VADDR, VADDR, len(data), len(data), 0x1000)

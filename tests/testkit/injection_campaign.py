@@ -74,9 +74,16 @@ hostile = st.lists(st.one_of(atoms, atoms, edge_words, st.text(min_size=1, max_s
     "".join
 )
 # Printable hostile text: what validation lets through to the renderers.
-printable_atoms = st.sampled_from([a for a in HOSTILE_ATOMS if a.isprintable() and not any(0xD800 <= ord(c) < 0xE000 for c in a)])
+printable_atoms = st.sampled_from(
+    [a for a in HOSTILE_ATOMS if a.isprintable() and not any(0xD800 <= ord(c) < 0xE000 for c in a)]
+)
 printable = st.lists(
-    st.one_of(printable_atoms, printable_atoms, edge_words, st.text(st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Zs"]), min_size=1, max_size=4)),
+    st.one_of(
+        printable_atoms,
+        printable_atoms,
+        edge_words,
+        st.text(st.characters(codec="utf-8", categories=["L", "N", "P", "S", "Zs"]), min_size=1, max_size=4),
+    ),
     min_size=1,
     max_size=8,
 ).map("".join)
@@ -95,7 +102,7 @@ def mutations(base: str) -> st.SearchStrategy[str]:
         hostile,
         st.tuples(hostile).map(lambda t: base + t[0]),
         st.tuples(hostile).map(lambda t: t[0] + base),
-        st.tuples(hostile, st.integers(0, len(base))).map(lambda t: base[: t[1]] + t[0] + base[t[1]:]),
+        st.tuples(hostile, st.integers(0, len(base))).map(lambda t: base[: t[1]] + t[0] + base[t[1] :]),
     )
 
 
@@ -129,9 +136,9 @@ def check_refusal(errors: list[Any], field: str) -> None:
         assert rendered.startswith(f"{FILE}: {e.field}: ") and e.message, rendered
         assert rendered.isprintable(), f"the error message carries unprintable characters: {rendered!r}"
     fields = [e.field for e in errors]
-    assert any(f == field or f.startswith(field + "[") or f.startswith(field + ".") for f in fields), (
-        f"the hostile {field} was refused under other fields: {fields}"
-    )
+    assert any(
+        f == field or f.startswith(field + "[") or f.startswith(field + ".") for f in fields
+    ), f"the hostile {field} was refused under other fields: {fields}"
 
 
 # --- what is rendered ------------------------------------------------------------------------
@@ -156,16 +163,19 @@ def check_rendered(m: Any, kinds: tuple[str, ...] = ("rpm", "deb")) -> None:
 
         # systemd unit and environment file
         if spec.systemd.enabled:
-            check_unit(texts[f"/usr/lib/systemd/system/{unit}"], UnitExpectation(
-                description=summary,
-                documentation=m.homepage or f"https://github.com/{m.upstream.repo}",
-                after=spec.systemd.after,
-                service_type=spec.systemd.type,
-                user=user,
-                env_file=f"{d.env_dir}/{m.name}",
-                argv=(f"/usr/bin/{m.build.binary_name}", *spec.systemd.arguments),
-                restart=spec.systemd.restart,
-            ))
+            check_unit(
+                texts[f"/usr/lib/systemd/system/{unit}"],
+                UnitExpectation(
+                    description=summary,
+                    documentation=m.homepage or f"https://github.com/{m.upstream.repo}",
+                    after=spec.systemd.after,
+                    service_type=spec.systemd.type,
+                    user=user,
+                    env_file=f"{d.env_dir}/{m.name}",
+                    argv=(f"/usr/bin/{m.build.binary_name}", *spec.systemd.arguments),
+                    restart=spec.systemd.restart,
+                ),
+            )
             check_environment_file(texts[f"{d.env_dir}/{m.name}"])
 
         # maintainer scripts
@@ -203,9 +213,16 @@ def check_rendered(m: Any, kinds: tuple[str, ...] = ("rpm", "deb")) -> None:
 
         # artifact JSON
         doc = catalog.package_artifact(
-            kind=kind, exporter=m.name, version=m.clean_version, arch="amd64", dist=dist,
-            build_date=plan.source_date, path=_package_file(plan.filename), package_name=plan.name,
-            metadata=metadata(plan), source={"url": "https://example.org/a.tar.gz", "sha256": "ab" * 32},
+            kind=kind,
+            exporter=m.name,
+            version=m.clean_version,
+            arch="amd64",
+            dist=dist,
+            build_date=plan.source_date,
+            path=_package_file(plan.filename),
+            package_name=plan.name,
+            metadata=metadata(plan),
+            source={"url": "https://example.org/a.tar.gz", "sha256": "ab" * 32},
         )
         assert json.loads(files.dumps_json(doc)) == doc
         check_artifact_schema(doc)
@@ -231,9 +248,15 @@ def _package_file(filename: str) -> str:
 def control_text(plan: Any) -> str:
     """The control file as nfpm 2.48's deb template writes it from our configuration
     (the real one is read by dpkg-deb in the tools campaign)."""
-    lines = [f"Package: {plan.name}", f"Version: {plan.full_version}", "Section: net", "Priority: optional",
-             f"Architecture: {plan.pkg_arch}", "Maintainer: Monitoring Hub <packages@monitoring-hub.invalid>",
-             "Installed-Size: 1"]
+    lines = [
+        f"Package: {plan.name}",
+        f"Version: {plan.full_version}",
+        "Section: net",
+        "Priority: optional",
+        f"Architecture: {plan.pkg_arch}",
+        "Maintainer: Monitoring Hub <packages@monitoring-hub.invalid>",
+        "Installed-Size: 1",
+    ]
     for field, values in (("Replaces", plan.replaces), ("Depends", plan.depends), ("Conflicts", plan.conflicts)):
         if values:
             lines.append(f"{field}: {', '.join(values)}")
@@ -256,10 +279,22 @@ def expected_description(plan: Any, m: Any, summary: str) -> list[str]:
 
 def check_control(plan: Any, m: Any, summary: str) -> None:
     fields = parse_control(control_text(plan))
-    optional = {"Depends": plan.depends, "Conflicts": plan.conflicts, "Replaces": plan.replaces,
-                "Homepage": plan.homepage}
-    assert set(fields) == {"Package", "Version", "Section", "Priority", "Architecture", "Maintainer",
-                           "Installed-Size", "Description"} | {k for k, v in optional.items() if v}
+    optional = {
+        "Depends": plan.depends,
+        "Conflicts": plan.conflicts,
+        "Replaces": plan.replaces,
+        "Homepage": plan.homepage,
+    }
+    assert set(fields) == {
+        "Package",
+        "Version",
+        "Section",
+        "Priority",
+        "Architecture",
+        "Maintainer",
+        "Installed-Size",
+        "Description",
+    } | {k for k, v in optional.items() if v}
     synopsis, paragraphs = deb_description_paragraphs(fields["Description"])
     assert synopsis == summary
     assert ["".join(p) for p in paragraphs] == expected_description(plan, m, summary), fields["Description"]

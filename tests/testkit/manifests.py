@@ -31,7 +31,9 @@ BASE: dict[str, Any] = {
 DELETE = object()
 
 
-def write_manifest(root: Path, content: str | dict[str, Any], *, name: str = "foo", files: tuple[str, ...] = ()) -> Path:
+def write_manifest(
+    root: Path, content: str | dict[str, Any], *, name: str = "foo", files: tuple[str, ...] = ()
+) -> Path:
     """``root/<name>/manifest.yaml`` with ``content``, beside the given (YAML) files."""
     directory = root / name
     directory.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,12 @@ MANIFEST: dict[str, Any] = {
                 {"source": "assets/web.yml", "dest": "/etc/mysqld_exporter/web.yml"},
             ],
             "directories": [
-                {"path": "/var/lib/mysqld_exporter", "mode": "0700", "owner": "mysqld_exporter", "group": "mysqld_exporter"},
+                {
+                    "path": "/var/lib/mysqld_exporter",
+                    "mode": "0700",
+                    "owner": "mysqld_exporter",
+                    "group": "mysqld_exporter",
+                },
                 {"path": "/etc/mysqld_exporter"},
             ],
             "dependencies": ["libcap >= 2.25"],

@@ -58,8 +58,13 @@ def test_a_run_imports_only_its_own_layer_and_below(command: str) -> None:
         f"try: main([{command!r}, '--help'])\nexcept SystemExit: pass\n"
         "print(' '.join(sorted({m.split('.')[1] for m in sys.modules if m.startswith('hub.')})))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": str(SRC)}).stdout.split("\n")[-2].split()
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONPATH": str(SRC)}
+        )
+        .stdout.split("\n")[-2]
+        .split()
+    )
     allowed = {"cli", *LAYERS[: LAYERS.index(layer) + 1]}
     assert set(out) <= allowed, f"`hub {command}` imported {sorted(set(out) - allowed)}"
 

@@ -116,9 +116,7 @@ class Artifacts(dict):  # type: ignore[type-arg]
         self.paths: dict[tuple[str, str], str] = {}
 
 
-def read_artifacts(
-    roots: Iterable[str | os.PathLike[str]], *, display_root: str | None = None
-) -> Artifacts:
+def read_artifacts(roots: Iterable[str | os.PathLike[str]], *, display_root: str | None = None) -> Artifacts:
     """Every artifact JSON under ``roots`` (any depth), as {exporter: {artifact id: doc}}.
 
     Only files named like an artifact (``rpm_<arch>_<dist>.json``, ``deb_...``, ``docker.json``)

@@ -14,7 +14,9 @@ SOURCE_DATE = "2025-06-01T12:00:00Z"
 
 
 def test_package_urls() -> None:
-    assert catalog.package_url("rpm", dist="el9", arch="arm64", package_name="x", filename="x.rpm") == "el9/aarch64/x.rpm"
+    assert (
+        catalog.package_url("rpm", dist="el9", arch="arm64", package_name="x", filename="x.rpm") == "el9/aarch64/x.rpm"
+    )
     assert (
         catalog.package_url("deb", dist="debian-12", arch="amd64", package_name="node-exporter", filename="n.deb")
         == "pool/main/n/node-exporter/n.deb"
@@ -39,12 +41,29 @@ def test_package_urls() -> None:
 )
 def test_artifact_schema_is_strict(change: Any, message: str) -> None:
     artifact = {
-        "format_version": "3.0", "artifact_type": "rpm", "exporter": "node_exporter", "version": "1.11.0",
-        "arch": "amd64", "dist": "el9", "build_date": SOURCE_DATE, "status": "success",
-        "package": {"filename": "node_exporter-1.11.0-1.el9.x86_64.rpm", "url": "el9/x86_64/node_exporter-1.11.0-1.el9.x86_64.rpm",
-                    "sha256": "ab" * 32, "size_bytes": 10, "unsigned_sha256": "ab" * 32},
-        "rpm_metadata": {"name": "node_exporter", "version": "1.11.0", "release": "1.el9", "arch": "x86_64",
-                         "summary": "s", "license": "Apache-2.0"},
+        "format_version": "3.0",
+        "artifact_type": "rpm",
+        "exporter": "node_exporter",
+        "version": "1.11.0",
+        "arch": "amd64",
+        "dist": "el9",
+        "build_date": SOURCE_DATE,
+        "status": "success",
+        "package": {
+            "filename": "node_exporter-1.11.0-1.el9.x86_64.rpm",
+            "url": "el9/x86_64/node_exporter-1.11.0-1.el9.x86_64.rpm",
+            "sha256": "ab" * 32,
+            "size_bytes": 10,
+            "unsigned_sha256": "ab" * 32,
+        },
+        "rpm_metadata": {
+            "name": "node_exporter",
+            "version": "1.11.0",
+            "release": "1.el9",
+            "arch": "x86_64",
+            "summary": "s",
+            "license": "Apache-2.0",
+        },
         "source": {"url": "https://github.com/x/y.tar.gz", "sha256": "cd" * 32},
     }
     schemas.validate(artifact, "artifact")

@@ -34,13 +34,26 @@ def _add_aggregate_parsers(subparsers: Any) -> None:
             "A declared artifact without a JSON is 'missing'; one built for another version is 'stale'."
         ),
     )
-    p.add_argument("--manifests", nargs="+", required=True, metavar="PATH",
-                   help="manifest.yaml files, exporter directories, or a directory of them (exporters/)")
-    p.add_argument("--artifacts", nargs="*", default=[], metavar="DIR",
-                   help="directories searched (recursively) for artifact JSONs; may be the output catalog itself")
+    p.add_argument(
+        "--manifests",
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="manifest.yaml files, exporter directories, or a directory of them (exporters/)",
+    )
+    p.add_argument(
+        "--artifacts",
+        nargs="*",
+        default=[],
+        metavar="DIR",
+        help="directories searched (recursively) for artifact JSONs; may be the output catalog itself",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="the catalog directory (<site>/catalog)")
-    p.add_argument("--require-pinned", action="store_true",
-                   help="an exporter whose upstream is not pinned is an error, not a warning")
+    p.add_argument(
+        "--require-pinned",
+        action="store_true",
+        help="an exporter whose upstream is not pinned is an error, not a warning",
+    )
     p.set_defaults(run=run_aggregate)
 
 
@@ -67,18 +80,37 @@ def _add_state_parsers(subparsers: Any) -> None:
             "2 bad input or an unreachable catalog."
         ),
     )
-    p.add_argument("manifests", nargs="+", metavar="MANIFEST",
-                   help="manifest.yaml files, exporter directories, or a directory of them (exporters/)")
-    p.add_argument("--catalog", required=True, metavar="DIR|URL",
-                   help="the deployed site's root (or its catalog/ directory): a directory or an http(s) URL")
+    p.add_argument(
+        "manifests",
+        nargs="+",
+        metavar="MANIFEST",
+        help="manifest.yaml files, exporter directories, or a directory of them (exporters/)",
+    )
+    p.add_argument(
+        "--catalog",
+        required=True,
+        metavar="DIR|URL",
+        help="the deployed site's root (or its catalog/ directory): a directory or an http(s) URL",
+    )
     p.add_argument("--json", action="store_true", help="print the machine-readable report instead of the table")
     p.add_argument("--output", metavar="FILE", help="also write the JSON report to FILE")
-    p.add_argument("--allow-downgrade", action="store_true",
-                   help="publish exporters whose manifest is older than the deployed version")
-    p.add_argument("--empty-ok", action="store_true",
-                   help="a catalog without index.json is empty (every exporter is new) instead of an error")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help=f"per HTTP request (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument(
+        "--allow-downgrade",
+        action="store_true",
+        help="publish exporters whose manifest is older than the deployed version",
+    )
+    p.add_argument(
+        "--empty-ok",
+        action="store_true",
+        help="a catalog without index.json is empty (every exporter is new) instead of an error",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"per HTTP request (default {DEFAULT_TIMEOUT:g})",
+    )
     p.set_defaults(run=run_state)
 
 

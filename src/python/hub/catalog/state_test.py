@@ -172,7 +172,12 @@ def check_world(results: dict[str, Any]) -> None:
         "echo_exporter": "up-to-date",
         "foxtrot_exporter": "upgrade",
     }
-    assert {n for n, r in results.items() if r.build} == {"alpha_exporter", "bravo_exporter", "delta_exporter", "foxtrot_exporter"}
+    assert {n for n, r in results.items() if r.build} == {
+        "alpha_exporter",
+        "bravo_exporter",
+        "delta_exporter",
+        "foxtrot_exporter",
+    }
     assert results["alpha_exporter"].deployed_version is None
     assert results["bravo_exporter"].deployed_version == "1.9.0"
     assert results["bravo_exporter"].reasons == ["manifest v1.10.0 is newer than deployed 1.9.0"]
@@ -219,6 +224,7 @@ def test_fixture_catalog_has_the_real_shape(world: dict[str, Any]) -> None:
 def test_catalog_written_by_the_aggregation(tmp_path: Path) -> None:
     """The contract with hub.catalog.aggregate: its metadata.json and index.json are what state reads."""
     from hub.catalog import aggregate
+
     site = tmp_path / "site" / "catalog"
     site.mkdir(parents=True)
     ok = load_manifest(write_manifest(tmp_path, "ok_exporter", "v1.0.0"))
@@ -371,7 +377,10 @@ def test_a_silent_server_times_out(world: dict[str, Any]) -> None:
         ("{", "index.json: invalid JSON at line 1 column 2: Expecting property name enclosed in double quotes"),
         ("[]", "index.json: expected a JSON object with an 'exporters' list"),
         ('{"exporters": {}}', "index.json: exporters: expected a list of {name, version} objects"),
-        ('{"format_version": "2.0", "exporters": []}', "index.json: format_version: unsupported catalog format '2.0' (this hub reads 3.x)"),
+        (
+            '{"format_version": "2.0", "exporters": []}',
+            "index.json: format_version: unsupported catalog format '2.0' (this hub reads 3.x)",
+        ),
         ('{"exporters": [{"name": "x"}]}', "index.json: exporters[0].version: expected a version string"),
         (
             '{"exporters": [{"name": "bravo_exporter", "version": "latest"}]}',
@@ -397,7 +406,10 @@ def test_bad_index(world: dict[str, Any], text: str | bytes, message: str) -> No
     [
         ({"artifacts": None}, "artifacts: expected an object"),
         ({"artifacts": {"rpm": {"el9": "success"}}}, "artifacts.rpm.el9: expected an object of arch -> status"),
-        ({"artifacts": {"rpm": {}, "deb": {}, "docker": {"status": "success"}}}, "artifacts.docker: expected a status string"),
+        (
+            {"artifacts": {"rpm": {}, "deb": {}, "docker": {"status": "success"}}},
+            "artifacts.docker: expected a status string",
+        ),
         ({"exporter": "other"}, "exporter: expected 'delta_exporter', got 'other'"),
         ({"version": "2.0"}, "version: '2.0' is not a semantic version"),
     ],
@@ -420,7 +432,9 @@ def test_no_such_directory(tmp_path: Path) -> None:
 def test_missing_index_in_a_directory(tmp_path: Path) -> None:
     (tmp_path / "site").mkdir()
     reader = CatalogReader(str(tmp_path / "site"))
-    with pytest.raises(HubError, match=r"catalog/index.json: not found \(is .* a deployed site or its catalog directory\?\)"):
+    with pytest.raises(
+        HubError, match=r"catalog/index.json: not found \(is .* a deployed site or its catalog directory\?\)"
+    ):
         reader.read_json("index.json")
 
 

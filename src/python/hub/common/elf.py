@@ -18,8 +18,17 @@ from hub.common.errors import HubError
 MAGIC = b"\x7fELF"
 # e_machine values and the names `uname -m` gives them.
 MACHINE_NAMES = {
-    2: "sparc", 3: "i386", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390x", 40: "arm",
-    62: "x86_64", 183: "aarch64", 243: "riscv64", 258: "loongarch64",
+    2: "sparc",
+    3: "i386",
+    8: "mips",
+    20: "ppc",
+    21: "ppc64",
+    22: "s390x",
+    40: "arm",
+    62: "x86_64",
+    183: "aarch64",
+    243: "riscv64",
+    258: "loongarch64",
 }
 ET_EXEC, ET_DYN = 2, 3  # executables, and position-independent ones
 PT_LOAD, PT_INTERP = 1, 3

@@ -81,7 +81,11 @@ def test_the_scan_finds_copies() -> None:
     source = 'A = ("amd64", "arm64")\nB = {"el8": 1, "el9": 2}\nC = r"(amd64|arm64)_x"\nD = ["amd64"]\n'
     assert list(python_copies(source)) == [(1, "arches"), (2, "dists"), (3, "arches")]
     schema = {"enum": ["linux/amd64", "linux/arm64"], "properties": {"bookworm": {}, "trixie": {}}, "x": "^el8|el9$"}
-    assert sorted(json_copies(schema)) == [("#/enum", "OCI platforms"), ("#/properties", "APT codenames"), ("#/x", "dists")]
+    assert sorted(json_copies(schema)) == [
+        ("#/enum", "OCI platforms"),
+        ("#/properties", "APT codenames"),
+        ("#/x", "dists"),
+    ]
 
 
 @pytest.mark.parametrize(

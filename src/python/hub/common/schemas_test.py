@@ -10,7 +10,9 @@ import pytest
 
 from hub.common import matrix, schemas
 
-NAMES = sorted(p.name.removesuffix(".schema.json") for p in (Path(schemas.__file__).parents[1] / "schemas").glob("*.schema.json"))
+NAMES = sorted(
+    p.name.removesuffix(".schema.json") for p in (Path(schemas.__file__).parents[1] / "schemas").glob("*.schema.json")
+)
 
 
 def _nodes(node: Any) -> Iterator[Any]:

@@ -64,7 +64,9 @@ def _merge_db(existing: bytes | None, lines: Sequence[str], what: str) -> bytes:
         name, _, ident = line.split(":")[:3]
         if name in have:
             if have[name] != ident:
-                raise HubError(f"the base image's /etc/{what} has {name!r} with id {have[name]}, the image needs {ident}")
+                raise HubError(
+                    f"the base image's /etc/{what} has {name!r} with id {have[name]}, the image needs {ident}"
+                )
             continue
         if ident in ids:
             raise HubError(f"the base image's /etc/{what} already uses id {ident} for another name than {name!r}")

@@ -77,7 +77,9 @@ def test_unknown_directory_owner_is_an_error(tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "ws", m)
     # Refused by the manifest's validation, with its field, before any layer is written
     # (hub.image.build keeps its own check for a request that bypasses validation).
-    with pytest.raises(HubError, match=re.escape(
-            "artifacts.rpm.directories[1].owner: expected root or the service user 'svc', got 'nobody'")):
+    with pytest.raises(
+        HubError,
+        match=re.escape("artifacts.rpm.directories[1].owner: expected root or the service user 'svc', got 'nobody'"),
+    ):
         ws.build()
     assert not (tmp_path / "ws" / "out").exists() or not any((tmp_path / "ws" / "out").iterdir())

@@ -43,7 +43,10 @@ def test_docker_json(ws: Workspace) -> None:
         assert subject["hashes"] == [{"alg": "SHA-256", "content": entry["digest"].split(":")[1]}]
         assert f"?arch={arch}&" in subject["purl"]
         assert subject["externalReferences"][0]["hashes"][0]["content"] == doc["sources"][arch]["sha256"]
-        assert [c["name"] for c in bom["components"] if c["type"] == "file"] == ["/usr/bin/demo_exporter", "/usr/bin/demo_tool"]
+        assert [c["name"] for c in bom["components"] if c["type"] == "file"] == [
+            "/usr/bin/demo_exporter",
+            "/usr/bin/demo_tool",
+        ]
 
 
 def test_docker_json_schema_is_strict(ws: Workspace) -> None:

@@ -37,8 +37,11 @@ def test_base_image_layers_come_first(tmp_path: Path) -> None:
             b"demo_exporter:x:65532:65532:demo_exporter:/var/lib/demo_exporter:/sbin/nologin\n"
         )
     # the base is deterministic too
-    again = write_base_layout(tmp_path / "base2", {"amd64": tmp_path / "root-amd64", "arm64": tmp_path / "root-arm64"},
-                              source_date="2023-01-01T00:00:00Z")
+    again = write_base_layout(
+        tmp_path / "base2",
+        {"amd64": tmp_path / "root-amd64", "arm64": tmp_path / "root-arm64"},
+        source_date="2023-01-01T00:00:00Z",
+    )
     assert again == digest
 
 

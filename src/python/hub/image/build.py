@@ -166,7 +166,10 @@ def build_image(
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(len(archs), os.cpu_count() or 1))) as pool:
             binary_layers = {
                 a: pool.submit(
-                    build_layer, layout, entries[a], mtime=epoch,
+                    build_layer,
+                    layout,
+                    entries[a],
+                    mtime=epoch,
                     comment=f"binaries: {', '.join(manifest.build.binaries)} ({a})",
                 )
                 for a in archs
@@ -179,15 +182,19 @@ def build_image(
                 if "ca" not in shared:
                     data = ca_bundle if ca_bundle is not None else default_ca_bundle()[0]
                     shared["ca"] = build_layer(
-                        layout, [Entry("/" + CA_BUNDLE_PATH, "file", 0o644, data=data)],
-                        mtime=epoch, comment="ca-certificates",
+                        layout,
+                        [Entry("/" + CA_BUNDLE_PATH, "file", 0o644, data=data)],
+                        mtime=epoch,
+                        comment="ca-certificates",
                     )
                 layers.append(shared["ca"])
             base_accounts = base_files(base, ["etc/passwd", "etc/group"]) if base else {}
             key = ("system", tuple(sorted(base_accounts.items())))
             if key not in shared:
                 shared[key] = build_layer(
-                    layout, system_entries(manifest, account, base_accounts), mtime=epoch,
+                    layout,
+                    system_entries(manifest, account, base_accounts),
+                    mtime=epoch,
                     comment=f"system: accounts (user {account.name}), directories, config files",
                 )
             layers.append(shared[key])
@@ -213,10 +220,16 @@ def build_image(
                 "annotations": annotations,
             }
             desc = layout.put_json(OCI_MANIFEST, image_manifest, platform=dict(matrix.OCI_PLATFORM[arch]))
-            platforms.append(PlatformImage(
-                arch, dict(matrix.OCI_PLATFORM[arch]), desc, config_desc["digest"], config_desc["size"],
-                tuple(base_layers) + tuple(layers),
-            ))
+            platforms.append(
+                PlatformImage(
+                    arch,
+                    dict(matrix.OCI_PLATFORM[arch]),
+                    desc,
+                    config_desc["digest"],
+                    config_desc["size"],
+                    tuple(base_layers) + tuple(layers),
+                )
+            )
         index = {
             "schemaVersion": 2,
             "mediaType": OCI_INDEX,
@@ -226,10 +239,12 @@ def build_image(
         index_desc = layout.put_json(OCI_INDEX, index)
         # The multi-arch index under the tag, and each platform's manifest under <tag>-<arch>
         # too: tools without platform selection (umoci 0.4) can then unpack one platform.
-        layout.write_index([
-            {**index_desc, "annotations": {REF_NAME: tag}},
-            *({**p.manifest, "annotations": {REF_NAME: f"{tag}-{p.arch}"}} for p in platforms),
-        ])
+        layout.write_index(
+            [
+                {**index_desc, "annotations": {REF_NAME: tag}},
+                *({**p.manifest, "annotations": {REF_NAME: f"{tag}-{p.arch}"}} for p in platforms),
+            ]
+        )
         blobs = {index_desc["digest"]: index_desc["size"]}
         for p in platforms:
             blobs[p.digest] = p.manifest["size"]
@@ -269,8 +284,9 @@ def resolve_base(manifest: Any, base_layout: str | None, base_digest: str | None
     return name, pinned
 
 
-def write_base_layout(out_dir: str | os.PathLike[str], roots: Mapping[str, str | os.PathLike[str]],
-                      *, source_date: str, tag: str = "base") -> str:
+def write_base_layout(
+    out_dir: str | os.PathLike[str], roots: Mapping[str, str | os.PathLike[str]], *, source_date: str, tag: str = "base"
+) -> str:
     """An OCI layout with a multi-arch index built from one unpacked root per arch (for
     example Debian's libc6, unpacked with dpkg-deb -x), one layer each, owned by 0:0 with the
     trees' own modes. Deterministic like the images. Returns the index digest, which a
@@ -296,11 +312,13 @@ def write_base_layout(out_dir: str | os.PathLike[str], roots: Mapping[str, str |
         if "variant" in platform:
             config["variant"] = platform["variant"]
         config_desc = layout.put_json(OCI_CONFIG, config)
-        manifests.append(layout.put_json(
-            OCI_MANIFEST,
-            {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_desc, "layers": [layer.descriptor]},
-            platform=dict(platform),
-        ))
+        manifests.append(
+            layout.put_json(
+                OCI_MANIFEST,
+                {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_desc, "layers": [layer.descriptor]},
+                platform=dict(platform),
+            )
+        )
     index_desc = layout.put_json(OCI_INDEX, {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests})
     layout.write_index([{**index_desc, "annotations": {REF_NAME: tag}}])
     return index_desc["digest"]

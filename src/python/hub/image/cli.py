@@ -90,8 +90,13 @@ def run_push(args: argparse.Namespace) -> int:
     if not REPOSITORY_RE.match(args.repository):
         raise HubError(f"--repository {args.repository!r}: expected lowercase path components")
     digest = push_layout(
-        args.layout, registry=args.registry, repository=args.repository, tags=args.tag,
-        ref=args.ref, insecure=args.insecure, credentials=registry_credentials(args.registry),
+        args.layout,
+        registry=args.registry,
+        repository=args.repository,
+        tags=args.tag,
+        ref=args.ref,
+        insecure=args.insecure,
+        credentials=registry_credentials(args.registry),
         log=lambda s: print(s, file=sys.stderr),
     )
     print(f"{args.registry}/{args.repository}@{digest}")
@@ -101,8 +106,9 @@ def run_push(args: argparse.Namespace) -> int:
 def run_validate(args: argparse.Namespace) -> int:
     from hub.manifest.load import load_manifest
 
-    result = validate_image(args.archive, load_manifest(args.manifest), docker_url=args.docker_host,
-                            port=args.port, args=args.arg)
+    result = validate_image(
+        args.archive, load_manifest(args.manifest), docker_url=args.docker_host, port=args.port, args=args.arg
+    )
     print(json.dumps(result, sort_keys=True))
     return 0
 

@@ -26,8 +26,19 @@ def test_cli_image(ws: Workspace, capsys: pytest.CaptureFixture[str], monkeypatc
 
 def test_cli_image_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _, digest = make_base(tmp_path)
-    args = ["image-base", "--root", f"amd64={tmp_path / 'root-amd64'}", "--root", f"arm64={tmp_path / 'root-arm64'}",
-            "--out", str(tmp_path / "cli-base"), "--source-date", "2023-01-01T00:00:00Z"]
+    args = [
+        "image-base",
+        "--root",
+        f"amd64={tmp_path / 'root-amd64'}",
+        "--root",
+        f"arm64={tmp_path / 'root-arm64'}",
+        "--out",
+        str(tmp_path / "cli-base"),
+        "--source-date",
+        "2023-01-01T00:00:00Z",
+    ]
     assert cli.main(args) == 0
     assert capsys.readouterr().out.strip() == digest
-    assert cli.main(["image-base", "--root", "sparc=x", "--out", str(tmp_path / "x"), "--source-date", SOURCE_DATE]) == 2
+    assert (
+        cli.main(["image-base", "--root", "sparc=x", "--out", str(tmp_path / "x"), "--source-date", SOURCE_DATE]) == 2
+    )

@@ -20,7 +20,9 @@ from hub.image.layers import layer_digest
 from hub.image.layout import CONTAINERD_NAME, OCI_INDEX, REF_NAME, Layout, canonical_json
 
 
-def write_docker_archive(built: BuiltImage, arch: str, dest: str | os.PathLike[str], repo_tag: str, *, mtime: int) -> Path:
+def write_docker_archive(
+    built: BuiltImage, arch: str, dest: str | os.PathLike[str], repo_tag: str, *, mtime: int
+) -> Path:
     """A ``docker load`` archive of one platform, which is also an OCI layout tarball:
     manifest.json (Config, RepoTags, Layers as paths of blobs), oci-layout, index.json, blobs.
     Members sorted, owned by 0:0, every mtime ``mtime``; the blobs are the layout's own."""
@@ -30,17 +32,23 @@ def write_docker_archive(built: BuiltImage, arch: str, dest: str | os.PathLike[s
     members: dict[str, Any] = {}
     for d in [p.digest, p.config_digest, *layer_digests]:
         members[f"blobs/sha256/{d.split(':')[1]}"] = layout.blob_path(d)
-    members["manifest.json"] = canonical_json([{
-        "Config": f"blobs/sha256/{p.config_digest.split(':')[1]}",
-        "RepoTags": [repo_tag],
-        "Layers": [f"blobs/sha256/{d.split(':')[1]}" for d in layer_digests],
-    }])
+    members["manifest.json"] = canonical_json(
+        [
+            {
+                "Config": f"blobs/sha256/{p.config_digest.split(':')[1]}",
+                "RepoTags": [repo_tag],
+                "Layers": [f"blobs/sha256/{d.split(':')[1]}" for d in layer_digests],
+            }
+        ]
+    )
     members["oci-layout"] = canonical_json({"imageLayoutVersion": "1.0.0"})
-    members["index.json"] = canonical_json({
-        "schemaVersion": 2,
-        "mediaType": OCI_INDEX,
-        "manifests": [{**p.manifest, "annotations": {REF_NAME: built.tag, CONTAINERD_NAME: repo_tag}}],
-    })
+    members["index.json"] = canonical_json(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [{**p.manifest, "annotations": {REF_NAME: built.tag, CONTAINERD_NAME: repo_tag}}],
+        }
+    )
     dest = Path(dest)
     with files.atomic_output(dest) as f, tarfile.open(fileobj=f, mode="w", format=tarfile.PAX_FORMAT) as tar:
         names = set()

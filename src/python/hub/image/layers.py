@@ -163,8 +163,9 @@ def _tarinfo(entry: Entry, mtime: int) -> tuple[tarfile.TarInfo, IO[bytes] | Non
     return info, f
 
 
-def build_layer(layout: Layout, entries: Iterable[Entry], *, mtime: int, comment: str,
-                level: int = GZIP_LEVEL) -> Layer:
+def build_layer(
+    layout: Layout, entries: Iterable[Entry], *, mtime: int, comment: str, level: int = GZIP_LEVEL
+) -> Layer:
     """Writes one gzip-compressed tar layer into ``layout`` and returns its descriptor."""
     # The blob's name is its digest, known only once it is written: a unique temporary file
     # in the blob directory, renamed (or dropped, if the layout already has that blob).

@@ -36,8 +36,9 @@ def _docker_config_dir() -> Path:
 
 def _credential_helper(helper: str, registry: str) -> tuple[str, str] | None:
     try:
-        proc = subprocess.run([f"docker-credential-{helper}", "get"], input=registry.encode(),
-                              capture_output=True, timeout=30)
+        proc = subprocess.run(
+            [f"docker-credential-{helper}", "get"], input=registry.encode(), capture_output=True, timeout=30
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:
@@ -67,7 +68,13 @@ def registry_credentials(registry: str, env: Mapping[str, str] | None = None) ->
     if helper:
         return _credential_helper(helper, registry)
     auths = config.get("auths") or {}
-    for key in (registry, f"https://{registry}", f"http://{registry}", f"https://{registry}/v1/", f"https://{registry}/v2/"):
+    for key in (
+        registry,
+        f"https://{registry}",
+        f"http://{registry}",
+        f"https://{registry}/v1/",
+        f"https://{registry}/v2/",
+    ):
         entry = auths.get(key)
         if not isinstance(entry, dict):
             continue
@@ -98,8 +105,15 @@ class RegistryClient:
     """Just enough of the OCI distribution API to push by digest: blob HEAD / POST+PUT
     (monolithic upload), manifest PUT. Basic and bearer-token authentication."""
 
-    def __init__(self, registry: str, repository: str, *, insecure: bool = False,
-                 credentials: tuple[str, str] | None = None, timeout: float = 120):
+    def __init__(
+        self,
+        registry: str,
+        repository: str,
+        *,
+        insecure: bool = False,
+        credentials: tuple[str, str] | None = None,
+        timeout: float = 120,
+    ):
         self.base = f"{'http' if insecure else 'https'}://{registry}"
         self.repository = repository
         self.credentials = credentials
@@ -124,8 +138,11 @@ class RegistryClient:
         if "realm" not in values:
             return False
         query = {"service": values.get("service", ""), "scope": f"repository:{self.repository}:pull,push"}
-        url = values["realm"] + ("&" if "?" in values["realm"] else "?") + urllib.parse.urlencode(
-            {k: v for k, v in query.items() if v})
+        url = (
+            values["realm"]
+            + ("&" if "?" in values["realm"] else "?")
+            + urllib.parse.urlencode({k: v for k, v in query.items() if v})
+        )
         req = urllib.request.Request(url)
         basic = self._basic()
         if basic:
@@ -144,8 +161,15 @@ class RegistryClient:
         self.auth_header = f"Bearer {value}"
         return True
 
-    def request(self, method: str, url: str, *, body: Callable[[], Any] | None = None,
-                headers: Mapping[str, str] | None = None, ok: Sequence[int] = (200,)) -> tuple[int, Any, bytes]:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Callable[[], Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok: Sequence[int] = (200,),
+    ) -> tuple[int, Any, bytes]:
         if not url.startswith(("http://", "https://")):
             url = urllib.parse.urljoin(self.base + "/", url.lstrip("/")) if not url.startswith("/") else self.base + url
         for attempt in range(2):
@@ -195,7 +219,10 @@ class RegistryClient:
 
         try:
             _, headers, _ = self.request(
-                "PUT", url, body=body, ok=(201,),
+                "PUT",
+                url,
+                body=body,
+                ok=(201,),
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
             )
         finally:
@@ -208,7 +235,10 @@ class RegistryClient:
 
     def put_manifest(self, reference: str, data: bytes, media_type: str) -> str:
         _, headers, _ = self.request(
-            "PUT", f"/v2/{self.repository}/manifests/{reference}", body=lambda: data, ok=(201, 200),
+            "PUT",
+            f"/v2/{self.repository}/manifests/{reference}",
+            body=lambda: data,
+            ok=(201, 200),
             headers={"Content-Type": media_type},
         )
         digest = headers.get("Docker-Content-Digest") or blob_digest(data)
@@ -233,10 +263,17 @@ def _select(layout: Layout, ref: str | None) -> dict[str, Any]:
     return chosen[0]
 
 
-def push_layout(layout_dir: str | os.PathLike[str], *, registry: str, repository: str,
-                tags: Sequence[str], ref: str | None = None, insecure: bool = False,
-                credentials: tuple[str, str] | None = None,
-                log: Callable[[str], None] = lambda s: None) -> str:
+def push_layout(
+    layout_dir: str | os.PathLike[str],
+    *,
+    registry: str,
+    repository: str,
+    tags: Sequence[str],
+    ref: str | None = None,
+    insecure: bool = False,
+    credentials: tuple[str, str] | None = None,
+    log: Callable[[str], None] = lambda s: None,
+) -> str:
     """Pushes the layout's image by digest: every blob, each platform manifest, the index,
     and only then the tags. Returns the index (or single manifest) digest."""
     layout = Layout(layout_dir)

@@ -121,8 +121,14 @@ def fake_registry() -> Iterator[str]:
 
 def test_push_by_digest_then_tag(ws: Workspace, fake_registry: str) -> None:
     built, _ = ws.build()
-    digest = push_layout(built.layout_dir, registry=fake_registry, repository="demo/x", tags=["1.2.3", "latest"],
-                         insecure=True, credentials=("bob", "pw"))
+    digest = push_layout(
+        built.layout_dir,
+        registry=fake_registry,
+        repository="demo/x",
+        tags=["1.2.3", "latest"],
+        insecure=True,
+        credentials=("bob", "pw"),
+    )
     assert digest == built.digest
     assert FakeRegistry.manifests["latest"][1] == blob(built.layout_dir, built.digest)
     assert FakeRegistry.manifests["1.2.3"][0] == OCI_INDEX
@@ -131,8 +137,14 @@ def test_push_by_digest_then_tag(ws: Workspace, fake_registry: str) -> None:
     assert FakeRegistry.log[-2:] == ["manifest 1.2.3", "manifest latest"]
     # a second push uploads no blob again
     FakeRegistry.log.clear()
-    push_layout(built.layout_dir, registry=fake_registry, repository="demo/x", tags=["1.2.3"],
-                insecure=True, credentials=("bob", "pw"))
+    push_layout(
+        built.layout_dir,
+        registry=fake_registry,
+        repository="demo/x",
+        tags=["1.2.3"],
+        insecure=True,
+        credentials=("bob", "pw"),
+    )
     assert not [e for e in FakeRegistry.log if e.startswith("blob")]
 
 

@@ -52,7 +52,9 @@ def build(request: Mapping[str, Any], *, base_dir: str = ".") -> tuple[BuiltImag
     if not isinstance(registry, str) or not REGISTRY_RE.match(registry):
         raise HubError(f"image request: registry {registry!r}: expected a host name with an optional :port")
     if not isinstance(repository, str) or not REPOSITORY_RE.match(repository):
-        raise HubError(f"image request: repository {repository!r}: expected lowercase path components like org/node_exporter")
+        raise HubError(
+            f"image request: repository {repository!r}: expected lowercase path components like org/node_exporter"
+        )
     manifest = load_manifest(path("manifest"))
     lock = read_lock(path("lock"))
     problems = check_lock(manifest, lock)
@@ -101,12 +103,30 @@ def build(request: Mapping[str, Any], *, base_dir: str = ".") -> tuple[BuiltImag
     built = dataclasses.replace(built, archives=archives)
     base_ref = manifest.docker.base_image  # type: ignore[union-attr]
     sboms = {
-        p.arch: write_image_sbom(manifest, lock, p, out, registry=registry, repository=repository, tag=tag,
-                                 base_image=base_ref, binaries_dir=os.path.join(base_dir, binaries[p.arch]))
+        p.arch: write_image_sbom(
+            manifest,
+            lock,
+            p,
+            out,
+            registry=registry,
+            repository=repository,
+            tag=tag,
+            base_image=base_ref,
+            binaries_dir=os.path.join(base_dir, binaries[p.arch]),
+        )
         for p in built.platforms
     }
-    artifact = docker_artifact(manifest, lock, built, registry=registry, repository=repository,
-                               source_date=lock.source_date, base_name=base_ref, ca_bundle=ca_id, sboms=sboms)
+    artifact = docker_artifact(
+        manifest,
+        lock,
+        built,
+        registry=registry,
+        repository=repository,
+        source_date=lock.source_date,
+        base_name=base_ref,
+        ca_bundle=ca_id,
+        sboms=sboms,
+    )
     schemas.validate(artifact, "docker", what="docker.json")
     json_path = out / "docker.json"
     files.write_json(json_path, artifact)

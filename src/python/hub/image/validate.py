@@ -49,7 +49,9 @@ def validate_image(
         raise HubError(f"{manifest.path}: no port to validate on (artifacts.docker.port)")
     account = image_account(spec.user)
     try:
-        client = docker.DockerClient(base_url=docker_url, version="auto") if docker_url else docker.from_env(version="auto")
+        client = (
+            docker.DockerClient(base_url=docker_url, version="auto") if docker_url else docker.from_env(version="auto")
+        )
         client.ping()
     except docker.errors.DockerException as e:
         raise HubError(f"cannot reach a Docker engine ({docker_url or 'DOCKER_HOST'}): {e}")
@@ -71,7 +73,9 @@ def validate_image(
                 container.reload()
                 if container.status in ("exited", "dead"):
                     logs = container.logs().decode("utf-8", "replace")[-2000:]
-                    raise HubError(f"{archive}: the container exited ({container.attrs['State'].get('ExitCode')}):\n{logs}")
+                    raise HubError(
+                        f"{archive}: the container exited ({container.attrs['State'].get('ExitCode')}):\n{logs}"
+                    )
                 try:
                     with urllib.request.urlopen(url, timeout=5) as response:
                         body = response.read().decode("utf-8", "replace")
@@ -91,4 +95,10 @@ def validate_image(
             container.remove(force=True)
     finally:
         client.close()
-    return {"image_id": image_id, "user": account.user_spec, "url": url, "expect": expect, "architecture": attrs.get("Architecture")}
+    return {
+        "image_id": image_id,
+        "user": account.user_spec,
+        "url": url,
+        "expect": expect,
+        "architecture": attrs.get("Architecture"),
+    }

@@ -103,12 +103,19 @@ def semantic_errors(data: dict[str, Any], base_dir: str | None, file_name: str |
     docker = get(data, "artifacts", "docker")
     if isinstance(docker, dict) and docker.get("enabled") is not False:
         if isinstance(docker.get("validation"), dict) and "port" not in docker:
-            errors.append(FieldError("artifacts.docker.validation", "needs artifacts.docker.port (the port to fetch the metrics from)"))
+            errors.append(
+                FieldError(
+                    "artifacts.docker.validation", "needs artifacts.docker.port (the port to fetch the metrics from)"
+                )
+            )
         if "user" not in docker and name and not USER_RE.fullmatch(name):
             users = [get(data, "artifacts", k, "system_user") for k in ("rpm", "deb")]
             if not any(isinstance(u, str) and u != "root" for u in users):
                 errors.append(
-                    FieldError("artifacts.docker.user", f"required here: the default, the exporter name {quote(name)}, is not a valid user name")
+                    FieldError(
+                        "artifacts.docker.user",
+                        f"required here: the default, the exporter name {quote(name)}, is not a valid user name",
+                    )
                 )
     return errors
 
@@ -135,7 +142,9 @@ def _upstream_errors(upstream: dict[str, Any], archs: Sequence[str], base_dir: s
     repo, local = upstream.get("repo"), upstream.get("local")
     if repo is None and local is None:
         errors.append(
-            FieldError("upstream", "expected 'repo' (a GitHub repository) or 'local' (archives in the exporter directory)")
+            FieldError(
+                "upstream", "expected 'repo' (a GitHub repository) or 'local' (archives in the exporter directory)"
+            )
         )
     elif repo is not None and local is not None:
         errors.append(FieldError("upstream", "'repo' and 'local' are mutually exclusive: give one of them"))
@@ -152,7 +161,11 @@ def _upstream_errors(upstream: dict[str, Any], archs: Sequence[str], base_dir: s
     if repo is not None and local is None and template_ok and len(archs) > 1:
         names: dict[str, list[str]] = {}
         for arch in archs:
-            values = {"arch": arch, "rpm_arch": matrix.RPM_ARCH[arch], "upstream_linux_arch": matrix.UPSTREAM_LINUX_ARCH[arch]}
+            values = {
+                "arch": arch,
+                "rpm_arch": matrix.RPM_ARCH[arch],
+                "upstream_linux_arch": matrix.UPSTREAM_LINUX_ARCH[arch],
+            }
             overrides = arch_names.get(arch)
             if isinstance(overrides, dict):
                 values.update({k: str(v) for k, v in overrides.items()})
@@ -220,11 +233,16 @@ def _package_errors(
             if isinstance(dest, str):
                 if dest in dests:
                     errors.append(
-                        FieldError(f"{prefix}.extra_files[{i}].dest", f"duplicate destination {quote(dest)} (also extra_files[{dests[dest]}])")
+                        FieldError(
+                            f"{prefix}.extra_files[{i}].dest",
+                            f"duplicate destination {quote(dest)} (also extra_files[{dests[dest]}])",
+                        )
                     )
                 dests.setdefault(dest, i)
                 if dest in {f"/usr/bin/{b}" for b in binaries}:
-                    errors.append(FieldError(f"{prefix}.extra_files[{i}].dest", f"{quote(dest)} is where a binary is installed"))
+                    errors.append(
+                        FieldError(f"{prefix}.extra_files[{i}].dest", f"{quote(dest)} is where a binary is installed")
+                    )
     directories = spec.get("directories")
     service_user = spec.get("system_user", name)
     if isinstance(directories, list):
@@ -233,15 +251,22 @@ def _package_errors(
             for role in ("owner", "group"):
                 who = get(item, role)
                 if isinstance(who, str) and USER_RE.fullmatch(who) and who not in ("root", service_user):
-                    errors.append(FieldError(
-                        f"{prefix}.directories[{i}].{role}",
-                        f"expected root or the service user {quote(str(service_user))}, got {quote(who)}: "
-                        "the package creates no other account",
-                    ))
+                    errors.append(
+                        FieldError(
+                            f"{prefix}.directories[{i}].{role}",
+                            f"expected root or the service user {quote(str(service_user))}, got {quote(who)}: "
+                            "the package creates no other account",
+                        )
+                    )
             p = get(item, "path")
             if isinstance(p, str):
                 if p in paths:
-                    errors.append(FieldError(f"{prefix}.directories[{i}].path", f"duplicate directory {quote(p)} (also directories[{paths[p]}])"))
+                    errors.append(
+                        FieldError(
+                            f"{prefix}.directories[{i}].path",
+                            f"duplicate directory {quote(p)} (also directories[{paths[p]}])",
+                        )
+                    )
                 paths.setdefault(p, i)
     for field in _RELATION_FIELDS:
         relations = spec.get(field)
@@ -258,7 +283,10 @@ def _package_errors(
                 for i, rel in enumerate(relations):
                     if isinstance(rel, str) and _relation_name(rel) == own:
                         errors.append(
-                            FieldError(f"{prefix}.{field}[{i}]", f"{quote(own)} is this package's own name: a package cannot name itself here")
+                            FieldError(
+                                f"{prefix}.{field}[{i}]",
+                                f"{quote(own)} is this package's own name: a package cannot name itself here",
+                            )
                         )
     return errors
 
@@ -319,7 +347,9 @@ def _text_problem(text: str) -> str | None:
     for ch in text:
         category = unicodedata.category(ch)
         if category in _REFUSED_TEXT:
-            return f"expected printable text, got {quote(text)}: it contains {_REFUSED_TEXT[category]} (U+{ord(ch):04X})"
+            return (
+                f"expected printable text, got {quote(text)}: it contains {_REFUSED_TEXT[category]} (U+{ord(ch):04X})"
+            )
     return None
 
 

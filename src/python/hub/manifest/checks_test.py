@@ -111,7 +111,9 @@ def test_source_symlink_outside_is_refused(tmp_path: Path) -> None:
     path = write_manifest(tmp_path, data)
     (path.parent / "assets").mkdir()
     os.symlink(tmp_path / "secret", path.parent / "assets" / "link")
-    assert rendered(path) == expected("artifacts.rpm.extra_files[0].source: 'assets/link' resolves outside the exporter directory")
+    assert rendered(path) == expected(
+        "artifacts.rpm.extra_files[0].source: 'assets/link' resolves outside the exporter directory"
+    )
 
 
 def test_arch_names_that_collide_are_caught(tmp_path: Path) -> None:

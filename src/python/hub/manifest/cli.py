@@ -64,7 +64,8 @@ def _add_exporters_doc_parsers(subparsers: "argparse._SubParsersAction[argparse.
     )
     p.add_argument("exporters_dir", metavar="EXPORTERS_DIR", help="the exporters/ directory")
     p.add_argument(
-        "--check", metavar="FILE",
+        "--check",
+        metavar="FILE",
         help="compare FILE with the generated page instead of printing it; exit 1 if it is stale",
     )
     p.set_defaults(run=run_exporters_doc)

@@ -45,9 +45,15 @@ EXTRA = {"source": "assets/foo.yml", "dest": "/etc/foo/foo.yml"}
 BAD_MANIFESTS = [
     # types
     pytest.param(edit(name=3), expected("name: expected a string, got integer 3"), id="name-integer"),
-    pytest.param(edit(description=["a"]), expected("description: expected a string, got a list"), id="description-list"),
-    pytest.param(edit(build__archs="amd64"), expected("build.archs: expected a list, got string 'amd64'"), id="archs-string"),
-    pytest.param(edit(upstream="acme/foo"), expected("upstream: expected a mapping, got string 'acme/foo'"), id="upstream-string"),
+    pytest.param(
+        edit(description=["a"]), expected("description: expected a string, got a list"), id="description-list"
+    ),
+    pytest.param(
+        edit(build__archs="amd64"), expected("build.archs: expected a list, got string 'amd64'"), id="archs-string"
+    ),
+    pytest.param(
+        edit(upstream="acme/foo"), expected("upstream: expected a mapping, got string 'acme/foo'"), id="upstream-string"
+    ),
     pytest.param(
         edit(artifacts={"docker": {"enabled": "yes"}}),
         expected("artifacts.docker.enabled: expected a boolean (true or false), got string 'yes'"),
@@ -62,7 +68,9 @@ BAD_MANIFESTS = [
     pytest.param(edit(foo=1), expected(f"unknown field 'foo' (expected one of: {TOP_FIELDS})"), id="unknown-top-level"),
     pytest.param(
         edit(artifacts={"rpm": {"systemd": {"user": "root"}}}),
-        expected("artifacts.rpm.systemd: unknown field 'user' (expected one of: after, arguments, enabled, restart, type)"),
+        expected(
+            "artifacts.rpm.systemd: unknown field 'user' (expected one of: after, arguments, enabled, restart, type)"
+        ),
         id="unknown-nested",
     ),
     pytest.param(
@@ -83,7 +91,9 @@ BAD_MANIFESTS = [
     ),
     pytest.param(
         edit(artifacts={"deb": {"targets": ["debian-11"]}}),
-        expected("artifacts.deb.targets[0]: 'debian-11' is not one of debian-12, debian-13, ubuntu-22.04, ubuntu-24.04"),
+        expected(
+            "artifacts.deb.targets[0]: 'debian-11' is not one of debian-12, debian-13, ubuntu-22.04, ubuntu-24.04"
+        ),
         id="bad-deb-dist",
     ),
     pytest.param(
@@ -101,8 +111,14 @@ BAD_MANIFESTS = [
         expected("artifacts.rpm.targets[1]: duplicate value 'el9'"),
         id="duplicate-dist",
     ),
-    pytest.param(edit(build__archs=["amd64", "i386"]), expected("build.archs[1]: 'i386' is not one of amd64, arm64"), id="bad-arch"),
-    pytest.param(edit(build__archs=["amd64", "amd64"]), expected("build.archs[1]: duplicate value 'amd64'"), id="duplicate-arch"),
+    pytest.param(
+        edit(build__archs=["amd64", "i386"]),
+        expected("build.archs[1]: 'i386' is not one of amd64, arm64"),
+        id="bad-arch",
+    ),
+    pytest.param(
+        edit(build__archs=["amd64", "amd64"]), expected("build.archs[1]: duplicate value 'amd64'"), id="duplicate-arch"
+    ),
     pytest.param(
         edit(upstream={"repo": "acme/foo", "arch_names": {"x86_64": {"arch": "x64"}, "arm64": {"arch": "aarch64"}}}),
         expected("upstream.arch_names: unknown field 'x86_64' (expected one of: amd64, arm64)"),
@@ -168,7 +184,9 @@ BAD_MANIFESTS = [
         expected("description: " + LINE + "'Foo\\nExecStart=/bin/sh'"),
         id="description-newline",
     ),
-    pytest.param(edit(description="Foo\n"), expected("description: " + LINE + "'Foo\\n'"), id="description-trailing-newline"),
+    pytest.param(
+        edit(description="Foo\n"), expected("description: " + LINE + "'Foo\\n'"), id="description-trailing-newline"
+    ),
     pytest.param(
         edit(artifacts={"rpm": {"systemd": {"arguments": ["--a", "--b\n[Service]"]}}}),
         expected(
@@ -199,7 +217,9 @@ BAD_MANIFESTS = [
     pytest.param(edit(version=1.2), expected("version: expected a string, got number 1.2"), id="version-float"),
     pytest.param(
         edit(category="Monitoring"),
-        expected("category: 'Monitoring' is not one of Database, Infrastructure, Messaging, Network, Storage, System, Web"),
+        expected(
+            "category: 'Monitoring' is not one of Database, Infrastructure, Messaging, Network, Storage, System, Web"
+        ),
         id="bad-category",
     ),
     pytest.param(

@@ -103,9 +103,7 @@ def validate_manifest_file(path: str | os.PathLike[str]) -> list[FieldError]:
     return validate_manifest_data(data, base_dir=os.path.dirname(path) or ".", file_name=path)
 
 
-def validate_manifest_data(
-    data: Any, *, base_dir: str | None = None, file_name: str | None = None
-) -> list[FieldError]:
+def validate_manifest_data(data: Any, *, base_dir: str | None = None, file_name: str | None = None) -> list[FieldError]:
     """Validates parsed YAML. Without ``base_dir`` the checks of files on disk are skipped."""
     if not isinstance(data, dict):
         got = "an empty document" if data is None else describe(data)
@@ -160,7 +158,8 @@ class _Loader(yaml.SafeLoader):
                 ident = (key.tag, key.value)
                 if ident in seen:
                     raise yaml.composer.ComposerError(
-                        None, None,
+                        None,
+                        None,
                         f"duplicate field {key.value!r} (first given at line {seen[ident].line + 1})",
                         key.start_mark,
                     )
@@ -175,7 +174,8 @@ class _Loader(yaml.SafeLoader):
                 if not (isinstance(key, yaml.ScalarNode) and key.tag == "tag:yaml.org,2002:str"):
                     shown = key.value if isinstance(key, yaml.ScalarNode) else "a collection"
                     raise yaml.constructor.ConstructorError(
-                        None, None,
+                        None,
+                        None,
                         f"field names must be text, got {shown!r} (YAML reads it as {key.tag.rsplit(':', 1)[-1]}; quote it)",
                         key.start_mark,
                     )
@@ -305,7 +305,9 @@ def _build(path: str, data: dict[str, Any]) -> Manifest:
             port=int(docker["port"]) if "port" in docker else None,
             user=user,
             ca_certificates=docker["ca_certificates"],
-            validation=DockerValidation(validation["path"], validation.get("expect")) if validation is not None else None,
+            validation=(
+                DockerValidation(validation["path"], validation.get("expect")) if validation is not None else None
+            ),
         )
 
     return Manifest(

@@ -23,16 +23,24 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 
 
 BAD_YAML = [
-    pytest.param("name: foo\n  description: x\n", [f"{SHOWN}:2:14: mapping values are not allowed here"], id="yaml-syntax"),
+    pytest.param(
+        "name: foo\n  description: x\n", [f"{SHOWN}:2:14: mapping values are not allowed here"], id="yaml-syntax"
+    ),
     pytest.param(
         "name: foo\nbuild: [a, b\n",
         [f"{SHOWN}:3:1: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence at line 2)"],
         id="yaml-unclosed-list",
     ),
     pytest.param("", [f"{SHOWN}: expected a mapping of manifest fields, got an empty document"], id="empty-file"),
-    pytest.param("# nothing\n", [f"{SHOWN}: expected a mapping of manifest fields, got an empty document"], id="only-comment"),
+    pytest.param(
+        "# nothing\n", [f"{SHOWN}: expected a mapping of manifest fields, got an empty document"], id="only-comment"
+    ),
     pytest.param("- name: foo\n", [f"{SHOWN}: expected a mapping of manifest fields, got a list"], id="top-level-list"),
-    pytest.param("just text\n", [f"{SHOWN}: expected a mapping of manifest fields, got string 'just text'"], id="top-level-string"),
+    pytest.param(
+        "just text\n",
+        [f"{SHOWN}: expected a mapping of manifest fields, got string 'just text'"],
+        id="top-level-string",
+    ),
     pytest.param(
         "name: foo\nversion: v1.0.0\nname: bar\n",
         [f"{SHOWN}:3:1: duplicate field 'name' (first given at line 1)"],
@@ -116,19 +124,30 @@ def test_defaults(tmp_path: Path) -> None:
 def test_full_values(tmp_path: Path) -> None:
     data = edit(
         version="1.4.0",
-        upstream={"repo": "acme/foo", "tag": "release-{clean_version}", "archive_name": "{name}-{arch}.gz", "strategy": "pinned"},
+        upstream={
+            "repo": "acme/foo",
+            "tag": "release-{clean_version}",
+            "archive_name": "{name}-{arch}.gz",
+            "strategy": "pinned",
+        },
         build={"binary_name": "foo", "extra_binaries": ["footool"], "archs": ["arm64", "amd64"]},
         artifacts={
             "rpm": {
                 "targets": ["el10", "el8"],
                 "system_user": "prometheus",
-                "extra_files": [{"source": "assets/foo.yml", "dest": "/etc/foo/foo.yml", "mode": "0600", "config": False}],
+                "extra_files": [
+                    {"source": "assets/foo.yml", "dest": "/etc/foo/foo.yml", "mode": "0600", "config": False}
+                ],
                 "directories": [{"path": "/var/lib/foo", "owner": "prometheus", "group": "prometheus"}],
                 "dependencies": ["libcap2 (>= 1:2.25)", "glibc >= 2.28"],
                 "systemd": {"arguments": ["--web.listen-address=:9999", "--x=$HOME 'q'"], "restart": "always"},
             },
             "deb": {"enabled": False},
-            "docker": {"port": 9999, "validation": {"expect": "foo_up"}, "base_image": "gcr.io/distroless/static@sha256:" + "a" * 64},
+            "docker": {
+                "port": 9999,
+                "validation": {"expect": "foo_up"},
+                "base_image": "gcr.io/distroless/static@sha256:" + "a" * 64,
+            },
         },
     )()
     m = load(tmp_path, data, files=("assets/foo.yml",))
@@ -143,7 +162,13 @@ def test_full_values(tmp_path: Path) -> None:
     assert m.docker is not None and m.docker.user == "prometheus" and m.docker.port == 9999
     assert m.docker.validation is not None and m.docker.validation.path == "/metrics"
     assert m.docker.validation.expect == "foo_up"
-    assert [a.id for a in m.matrix()] == ["rpm_amd64_el8", "rpm_arm64_el8", "rpm_amd64_el10", "rpm_arm64_el10", "docker"]
+    assert [a.id for a in m.matrix()] == [
+        "rpm_amd64_el8",
+        "rpm_arm64_el8",
+        "rpm_amd64_el10",
+        "rpm_arm64_el10",
+        "docker",
+    ]
 
 
 def test_arch_names_override(tmp_path: Path) -> None:
@@ -280,8 +305,15 @@ def test_model_is_frozen_and_uses_tuples(tmp_path: Path) -> None:
         ),
         pytest.param(
             {"artifacts": {"rpm": {"targets": ["el9"]}, "deb": {"targets": ["ubuntu-24.04", "debian-12"]}}},
-            ["rpm_amd64_el9", "rpm_arm64_el9", "deb_amd64_debian-12", "deb_arm64_debian-12",
-             "deb_amd64_ubuntu-24.04", "deb_arm64_ubuntu-24.04", "docker"],
+            [
+                "rpm_amd64_el9",
+                "rpm_arm64_el9",
+                "deb_amd64_debian-12",
+                "deb_arm64_debian-12",
+                "deb_amd64_ubuntu-24.04",
+                "deb_arm64_ubuntu-24.04",
+                "docker",
+            ],
             id="restricted-targets",
         ),
         pytest.param(
@@ -400,7 +432,10 @@ def test_first_exporters_facts() -> None:
     assert prom.build.binaries == ("prometheus", "promtool")
     assert prom.rpm is not None and prom.deb is not None and prom.docker is not None
     assert prom.rpm.system_user == prom.deb.system_user == prom.docker.user == "prometheus"
-    assert {d.path: d.owner for d in prom.rpm.directories} == {"/etc/prometheus": "root", "/var/lib/prometheus": "prometheus"}
+    assert {d.path: d.owner for d in prom.rpm.directories} == {
+        "/etc/prometheus": "root",
+        "/var/lib/prometheus": "prometheus",
+    }
     assert prom.rpm.extra_files[0].dest == "/etc/prometheus/prometheus.yml" and prom.rpm.extra_files[0].config
     assert "--config.file=/etc/prometheus/prometheus.yml" in prom.rpm.systemd.arguments
     assert prom.docker.port == 9090
@@ -439,20 +474,30 @@ def test_cli_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: C
     assert out == f"{bad}: artifacts.rpm.targets[0]: 'el7' is not one of el8, el9, el10\n"
 
 
-def test_cli_validate_warns_about_license(tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Callable[[list[str]], int]) -> None:
+def test_cli_validate_warns_about_license(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Callable[[list[str]], int]
+) -> None:
     path = write_manifest(tmp_path, edit(license=DELETE)())
     assert cli(["validate", str(path)]) == 0
     assert "warning: " in capsys.readouterr().err
 
 
 def test_cli_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Callable[[list[str]], int]) -> None:
-    path = write_manifest(tmp_path, edit(build__archs=["arm64"], upstream={"repo": "a/b", "archive_name": "x.zip"},
-                                         artifacts={"rpm": {"targets": ["el9"]}, "deb": {"enabled": False}})())
+    path = write_manifest(
+        tmp_path,
+        edit(
+            build__archs=["arm64"],
+            upstream={"repo": "a/b", "archive_name": "x.zip"},
+            artifacts={"rpm": {"targets": ["el9"]}, "deb": {"enabled": False}},
+        )(),
+    )
     assert cli(["matrix", str(path)]) == 0
     assert json.loads(capsys.readouterr().out) == ["rpm_arm64_el9", "docker"]
 
 
-def test_cli_matrix_bad_manifest_exits_2_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Callable[[list[str]], int]) -> None:
+def test_cli_matrix_bad_manifest_exits_2_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Callable[[list[str]], int]
+) -> None:
     path = write_manifest(tmp_path, edit(name=DELETE)())
     assert cli(["matrix", str(path)]) == 2
     assert capsys.readouterr().err == f"error: {path}: name: required field is missing\n"

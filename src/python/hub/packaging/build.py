@@ -20,7 +20,15 @@ from hub.common.errors import FieldError, HubError
 from hub.manifest.model import Manifest
 from hub.packaging import sbom
 from hub.packaging.nfpm import run_nfpm, stage
-from hub.packaging.plan import DEB_PRIORITY, DEB_SECTION, MAINTAINER, UPSTREAM_LICENSE_FILES, UPSTREAM_NOTICE_FILE, PackagePlan, plan_package
+from hub.packaging.plan import (
+    DEB_PRIORITY,
+    DEB_SECTION,
+    MAINTAINER,
+    UPSTREAM_LICENSE_FILES,
+    UPSTREAM_NOTICE_FILE,
+    PackagePlan,
+    plan_package,
+)
 from hub.upstream.lock import Lock, check_lock, read_lock
 
 __all__ = ["build", "check_elf", "metadata", "read_pinned_lock", "upstream_docs", "write_package_sbom"]
@@ -95,8 +103,9 @@ def metadata(plan: PackagePlan) -> dict[str, Any]:
     }
 
 
-def write_package_sbom(plan: PackagePlan, manifest: Manifest, binaries_dir: str, source: Mapping[str, str],
-                       package: Path) -> dict[str, Any]:
+def write_package_sbom(
+    plan: PackagePlan, manifest: Manifest, binaries_dir: str, source: Mapping[str, str], package: Path
+) -> dict[str, Any]:
     """`<package file>.cdx.json` beside the package: its executables and the Go modules in
     them (`hub.packaging.sbom`); returns the artifact JSON's reference to it."""
     doc = sbom.package_sbom(
@@ -113,7 +122,9 @@ def write_package_sbom(plan: PackagePlan, manifest: Manifest, binaries_dir: str,
         binaries=[sbom.Binary(f"/usr/bin/{b}", os.path.join(binaries_dir, b)) for b in manifest.build.binaries],
     )
     url = catalog.sbom_url(
-        catalog.package_url(plan.kind, dist=plan.dist.name, arch=plan.arch, package_name=plan.name, filename=package.name)
+        catalog.package_url(
+            plan.kind, dist=plan.dist.name, arch=plan.arch, package_name=plan.name, filename=package.name
+        )
     )
     return sbom.write_sbom(package.parent / (package.name + sbom.SUFFIX), doc, url=url)
 
@@ -131,12 +142,16 @@ def build(request: Mapping[str, Any]) -> tuple[Path, Path]:
     manifest = load_manifest(request["manifest"])
     lock = read_pinned_lock(request["lock"], manifest, arch)
     binaries_dir = request["binaries_dir"]
-    dynamic = [
-        b for b in manifest.build.binaries if check_elf(os.path.join(binaries_dir, b), arch)
-    ]
+    dynamic = [b for b in manifest.build.binaries if check_elf(os.path.join(binaries_dir, b), arch)]
     plan = plan_package(
-        manifest, lock, kind=kind, arch=arch, dist=dist, binaries_dir=binaries_dir,
-        upstream_docs=upstream_docs(binaries_dir), dynamic_binaries=dynamic,
+        manifest,
+        lock,
+        kind=kind,
+        arch=arch,
+        dist=dist,
+        binaries_dir=binaries_dir,
+        upstream_docs=upstream_docs(binaries_dir),
+        dynamic_binaries=dynamic,
     )
     out = Path(request["output_dir"])
     out.mkdir(parents=True, exist_ok=True)

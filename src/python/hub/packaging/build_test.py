@@ -22,14 +22,19 @@ def test_read_pinned_lock(tmp_path: Path, manifest: Any) -> None:
     path = tmp_path / "lock.json"
     lock = LOCK.to_json()
     path.write_text(json.dumps({**lock, "version": "v0.18.0"}))
-    with pytest.raises(HubError, match=re.escape(
-        f"{path}: version: stale: the lock pins 'v0.18.0', the manifest is at 'v0.19.0'; run update-lock"
-    )):
+    with pytest.raises(
+        HubError,
+        match=re.escape(
+            f"{path}: version: stale: the lock pins 'v0.18.0', the manifest is at 'v0.19.0'; run update-lock"
+        ),
+    ):
         read_pinned_lock(str(path), manifest, "amd64")
     path.write_text(json.dumps({**lock, "source_date": "yesterday"}))
     with pytest.raises(HubError, match=f"{path}: source_date: expected a UTC date like 2025-06-01T12:00:00Z"):
         read_pinned_lock(str(path), manifest, "amd64")
-    with pytest.raises(HubError, match=re.escape(f"{tmp_path / 'missing.json'}: not pinned: run `./pants update-lock`")):
+    with pytest.raises(
+        HubError, match=re.escape(f"{tmp_path / 'missing.json'}: not pinned: run `./pants update-lock`")
+    ):
         read_pinned_lock(str(tmp_path / "missing.json"), manifest, "amd64")
     path.write_text(json.dumps(lock))
     assert read_pinned_lock(str(path), manifest, "arm64") == LOCK
@@ -45,7 +50,9 @@ def test_only_the_packaged_arch_must_be_pinned(tmp_path: Path, manifest: Any) ->
     assert read_pinned_lock(str(path), manifest, "amd64").archives.keys() == {"amd64"}
     with pytest.raises(HubError, match=re.escape(f"{path}: archives.arm64: not pinned; run update-lock")):
         read_pinned_lock(str(path), manifest, "arm64")
-    lock["archives"]["amd64"]["url"] = "https://github.com/prometheus/mysqld_exporter/releases/download/v0.18.0/x.tar.gz"
+    lock["archives"]["amd64"][
+        "url"
+    ] = "https://github.com/prometheus/mysqld_exporter/releases/download/v0.18.0/x.tar.gz"
     path.write_text(json.dumps(lock))
     with pytest.raises(HubError, match=re.escape(f"{path}: archives.amd64.url: expected https://github.com/")):
         read_pinned_lock(str(path), manifest, "amd64")
@@ -80,8 +87,12 @@ def test_check_elf(tmp_path: Path) -> None:
 
 def test_artifact_metadata(manifest: Any) -> None:
     assert metadata(plan(manifest, "rpm", "el8")) == {
-        "name": "mysqld_exporter", "version": "0.19.0", "release": "1.el8", "arch": "x86_64",
-        "summary": "Prometheus exporter for MySQL server metrics", "license": "Apache-2.0",
+        "name": "mysqld_exporter",
+        "version": "0.19.0",
+        "release": "1.el8",
+        "arch": "x86_64",
+        "summary": "Prometheus exporter for MySQL server metrics",
+        "license": "Apache-2.0",
     }
     deb = metadata(plan(manifest, "deb", "ubuntu-24.04"))
     assert "/bin/sh" not in deb["depends"]
@@ -94,8 +105,15 @@ def test_package_artifact_validates(tmp_path: Path, manifest: Any) -> None:
     package = tmp_path / p.filename
     package.write_bytes(b"not really a deb")
     artifact = catalog.package_artifact(
-        kind="deb", exporter="mysqld_exporter", version="0.19.0", arch="amd64", dist="debian-12",
-        build_date=SOURCE_DATE, path=package, package_name=p.name, metadata=metadata(p),
+        kind="deb",
+        exporter="mysqld_exporter",
+        version="0.19.0",
+        arch="amd64",
+        dist="debian-12",
+        build_date=SOURCE_DATE,
+        path=package,
+        package_name=p.name,
+        metadata=metadata(p),
         source={"url": LOCK.archives["amd64"].url, "sha256": LOCK.archives["amd64"].sha256},
     )
     schemas.validate(artifact, "artifact")

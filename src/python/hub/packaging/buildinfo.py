@@ -317,7 +317,7 @@ def _setting(kv: str, line_no: int, name: str) -> tuple[str, str]:
             raw_key = _quoted_prefix(kv)
             if raw_key is None:
                 raise bad("with an unterminated quoted key")
-            key, rest = go_unquote(raw_key), kv[len(raw_key):]
+            key, rest = go_unquote(raw_key), kv[len(raw_key) :]
             if not rest.startswith("="):
                 raise bad("without '=' after its key")
             raw_value = rest[1:]
@@ -344,5 +344,10 @@ def build_info_json(info: BuildInfo | None) -> Any:
 
     if info is None:
         return None
-    return {"go": info.go_version, "path": info.path, "main": mod(info.main),
-            "deps": [mod(d) for d in info.deps], "settings": dict(info.settings)}
+    return {
+        "go": info.go_version,
+        "path": info.path,
+        "main": mod(info.main),
+        "deps": [mod(d) for d in info.deps],
+        "settings": dict(info.settings),
+    }

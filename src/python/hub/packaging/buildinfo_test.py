@@ -30,7 +30,9 @@ def check_full(info: buildinfo.BuildInfo | None, go: str) -> None:
     assert info.path == "example.com/exporter/cmd/exporter"
     assert info.main == Module("example.com/exporter", "v1.2.3", "h1:" + "A" * 43 + "=")
     assert [d.path for d in info.deps] == [
-        "github.com/prometheus/client_golang", "github.com/old/thing", "github.com/local/thing",
+        "github.com/prometheus/client_golang",
+        "github.com/old/thing",
+        "github.com/local/thing",
     ]
     assert info.deps[1].replace == Module("github.com/fork/thing", "v1.0.1", "h1:" + "D" * 43 + "=")
     assert info.deps[2].sum is None and info.deps[2].replace == Module("../thing", "", None)
@@ -68,7 +70,9 @@ def test_no_build_info_is_none_not_an_error() -> None:
 
 
 def test_gopath_build_has_no_module_list() -> None:
-    info = read(make_elf(inline_blob(modinfo=framed("path\tgithub.com/prometheus/node_exporter\nbuild\tGOARCH=arm64\n"))))
+    info = read(
+        make_elf(inline_blob(modinfo=framed("path\tgithub.com/prometheus/node_exporter\nbuild\tGOARCH=arm64\n")))
+    )
     assert info is not None and info.main is None and info.deps == ()
     assert info.path == "github.com/prometheus/node_exporter"
     # And no module information at all (too short for the sentinels): nothing, not an error.
@@ -155,7 +159,7 @@ def test_fuzz_random_build_info_reads_or_fails_cleanly(payload: bytes, flags: in
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("\t\n=\"`\\ab/.v1h:=>")) | st.characters(), max_size=300))
+@given(st.text(alphabet=st.sampled_from(list('\t\n="`\\ab/.v1h:=>')) | st.characters(), max_size=300))
 def test_fuzz_module_text_parses_or_fails_cleanly(text: str) -> None:
     try:
         buildinfo.parse_modinfo(text, "go1.22", name="x")

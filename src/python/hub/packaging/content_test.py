@@ -82,7 +82,7 @@ HOSTILE = {
     "package": "pkg",
     "user": "svc user$(id)",
     "home": "/var/lib/svc user",
-    "comment": "it's a \"service\" `id`",
+    "comment": 'it\'s a "service" `id`',
     "nologin": "/sbin/nologin",
     "unit": "my unit;reboot.service",
     "owned": [
@@ -106,8 +106,17 @@ def test_every_interpolated_value_is_shell_quoted(family: str, tmp_path: Path) -
 
 
 STUBS = (
-    "getent", "groupadd", "useradd", "chown", "chmod", "install", "systemctl",
-    "deb-systemd-helper", "deb-systemd-invoke", "dpkg-statoverride", "rm",
+    "getent",
+    "groupadd",
+    "useradd",
+    "chown",
+    "chmod",
+    "install",
+    "systemctl",
+    "deb-systemd-helper",
+    "deb-systemd-invoke",
+    "dpkg-statoverride",
+    "rm",
 )
 
 
@@ -165,8 +174,19 @@ def test_rpm_pre_creates_the_account(rpm_scripts: dict[str, str], tmp_path: Path
         ["getent", "group", "mysqld_exporter"],
         ["groupadd", "-r", "mysqld_exporter"],
         ["getent", "passwd", "mysqld_exporter"],
-        ["useradd", "-r", "-g", "mysqld_exporter", "-d", "/var/lib/mysqld_exporter", "-s", "/sbin/nologin",
-         "-c", "mysqld_exporter service account (Monitoring Hub)", "mysqld_exporter"],
+        [
+            "useradd",
+            "-r",
+            "-g",
+            "mysqld_exporter",
+            "-d",
+            "/var/lib/mysqld_exporter",
+            "-s",
+            "/sbin/nologin",
+            "-c",
+            "mysqld_exporter service account (Monitoring Hub)",
+            "mysqld_exporter",
+        ],
     ]
 
 
@@ -227,7 +247,9 @@ def test_deb_postinst_first_install(deb_scripts: dict[str, str], tmp_path: Path)
 
 
 def test_deb_postinst_upgrade_restarts(deb_scripts: dict[str, str], tmp_path: Path) -> None:
-    calls = commands(run_script(deb_scripts["postinstall"], tmp_path, "configure", "0.18.0-1+deb12", systemd_running=True))
+    calls = commands(
+        run_script(deb_scripts["postinstall"], tmp_path, "configure", "0.18.0-1+deb12", systemd_running=True)
+    )
     assert calls[-2:] == ["systemctl --system daemon-reload", f"deb-systemd-invoke restart {U}"]
 
 
@@ -238,7 +260,9 @@ def test_deb_postinst_in_a_chroot_enables_but_starts_nothing(deb_scripts: dict[s
 
 
 def test_deb_postinst_without_init_system_helpers(deb_scripts: dict[str, str], tmp_path: Path) -> None:
-    calls = commands(run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=True, helpers=False))
+    calls = commands(
+        run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=True, helpers=False)
+    )
     assert calls[-4:] == [
         f"systemctl --no-reload enable {U}",
         "systemctl --system daemon-reload",
@@ -257,11 +281,17 @@ def test_deb_postinst_without_init_system_helpers(deb_scripts: dict[str, str], t
         (
             "postremove",
             ["purge"],
-            [f"deb-systemd-helper purge {U}", f"deb-systemd-helper unmask {U}", "rm -f /var/lib/mysqld_exporter/.my.cnf"],
+            [
+                f"deb-systemd-helper purge {U}",
+                f"deb-systemd-helper unmask {U}",
+                "rm -f /var/lib/mysqld_exporter/.my.cnf",
+            ],
         ),
     ],
 )
-def test_deb_removal(deb_scripts: dict[str, str], tmp_path: Path, script: str, args: list[str], expected: list[str]) -> None:
+def test_deb_removal(
+    deb_scripts: dict[str, str], tmp_path: Path, script: str, args: list[str], expected: list[str]
+) -> None:
     assert commands(run_script(deb_scripts[script], tmp_path, *args, systemd_running=True)) == expected
 
 

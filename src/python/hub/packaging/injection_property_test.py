@@ -99,8 +99,17 @@ class _Tags(HTMLParser):
 
 
 def _page(root: Path, description: str, tag: str) -> dict[str, _Tags]:
-    spec = synthetic.Spec("demo_exporter", description=description, built=["rpm_amd64_el9"], archs=("amd64",),
-                          rpm=("el9",), deb=(), docker=False, port=None, readme=None)
+    spec = synthetic.Spec(
+        "demo_exporter",
+        description=description,
+        built=["rpm_amd64_el9"],
+        archs=("amd64",),
+        rpm=("el9",),
+        deb=(),
+        docker=False,
+        port=None,
+        readme=None,
+    )
     site = synthetic.build_site(root / tag, [spec])
     out = {}
     for page in ("index.html", "exporters/demo_exporter.html"):
@@ -118,10 +127,12 @@ def plain_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, _Tags]:
 
 @campaign_settings(CASES["portal"])
 @given(description=printable)
-def test_portal_escapes_the_description(tmp_path_factory: pytest.TempPathFactory, plain_pages: dict[str, _Tags],
-                                        description: str) -> None:
-    if manifest_module.validate_manifest_data({**synthetic.manifest_data(synthetic.Spec("demo_exporter")),
-                                               "description": description}):
+def test_portal_escapes_the_description(
+    tmp_path_factory: pytest.TempPathFactory, plain_pages: dict[str, _Tags], description: str
+) -> None:
+    if manifest_module.validate_manifest_data(
+        {**synthetic.manifest_data(synthetic.Spec("demo_exporter")), "description": description}
+    ):
         return  # refused: covered above
     pages = _page(tmp_path_factory.mktemp("portal"), description, "hostile")
     for page, parsed in pages.items():
@@ -189,11 +200,19 @@ def test_description_ending_in_a_backslash_does_not_swallow_the_next_setting() -
     m, plan = _plan("rpm", artifacts__rpm__summary="Windows path C:\\")
     unit = dict(iter_texts(plan))["/usr/lib/systemd/system/demo_exporter.service"]
     assert "Description=Windows path C:\\ \n" in unit
-    check_unit(unit, UnitExpectation(
-        description="Windows path C:\\", documentation="https://example.org/demo", after=("network-online.target",),
-        service_type="simple", user="demo_exporter", env_file="/etc/sysconfig/demo_exporter",
-        argv=("/usr/bin/demo_exporter", "--web.listen-address=:9100"), restart="on-failure",
-    ))
+    check_unit(
+        unit,
+        UnitExpectation(
+            description="Windows path C:\\",
+            documentation="https://example.org/demo",
+            after=("network-online.target",),
+            service_type="simple",
+            user="demo_exporter",
+            env_file="/etc/sysconfig/demo_exporter",
+            argv=("/usr/bin/demo_exporter", "--web.listen-address=:9100"),
+            restart="on-failure",
+        ),
+    )
 
 
 @pytest.mark.parametrize("description", ["a" * 71 + " . b", ". " + "b" * 75, "  Leading spaces"])

@@ -68,8 +68,7 @@ def dep5_license(license_id: str | None, upstream_text: str | None) -> tuple[str
     if license_id in COMMON_LICENSES:
         short, file, title = COMMON_LICENSES[license_id]
         body = (
-            f"On Debian systems, the complete text of {title} can be found in\n"
-            f'"/usr/share/common-licenses/{file}".'
+            f"On Debian systems, the complete text of {title} can be found in\n" f'"/usr/share/common-licenses/{file}".'
         )
         return short, _indent_dep5(body)
     if license_id in STANDARD_TEXTS or not _EXPRESSION.search(license_id):
@@ -78,9 +77,7 @@ def dep5_license(license_id: str | None, upstream_text: str | None) -> tuple[str
         return short, _indent_dep5(text or f"See https://spdx.org/licenses/{license_id}.html")
     # An expression: DEP-5 writes its operators in lower case and the short names it knows.
     parts = _EXPRESSION.split(license_id)
-    short = " ".join(
-        part.lower() if i % 2 else _dep5_name(part) for i, part in enumerate(parts)
-    )
+    short = " ".join(part.lower() if i % 2 else _dep5_name(part) for i, part in enumerate(parts))
     lines = [upstream_text] if upstream_text else []
     for spdx in license_ids(license_id):
         if spdx in COMMON_LICENSES:
@@ -142,6 +139,8 @@ def license_notice(exporter: str, license_id: str | None, homepage: str | None) 
         urls = ", ".join(f"https://spdx.org/licenses/{i}.html" for i in license_ids(license_id))
         head = f"{exporter} is distributed under the {license_id} license, whose text is at {urls}.{where}"
     text = standard_license_text(license_id) if license_id else None
-    return textwrap.fill(head, width=72, break_on_hyphens=False, break_long_words=False) + "\n" + (
-        f"\n{text}" if text else ""
+    return (
+        textwrap.fill(head, width=72, break_on_hyphens=False, break_long_words=False)
+        + "\n"
+        + (f"\n{text}" if text else "")
     )

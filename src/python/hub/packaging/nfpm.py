@@ -171,5 +171,3 @@ def run_nfpm(nfpm: str, config_path: str, packager: str, target: str, source_dat
     if not path.is_file():
         raise HubError(f"nfpm reported success but wrote no {target}")
     return path
-
-

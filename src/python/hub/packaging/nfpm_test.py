@@ -81,7 +81,10 @@ def test_rpm_config(manifest: Any, dist: str, compression: str, release: str) ->
     assert items["/etc/sysconfig/mysqld_exporter"]["src"].startswith("/w/files/")
 
 
-@pytest.mark.parametrize("dist, suffix", [("debian-12", "deb12"), ("debian-13", "deb13"), ("ubuntu-22.04", "ubuntu22.04"), ("ubuntu-24.04", "ubuntu24.04")])
+@pytest.mark.parametrize(
+    "dist, suffix",
+    [("debian-12", "deb12"), ("debian-13", "deb13"), ("ubuntu-22.04", "ubuntu22.04"), ("ubuntu-24.04", "ubuntu24.04")],
+)
 def test_deb_config(manifest: Any, dist: str, suffix: str) -> None:
     p = plan(manifest, "deb", dist, arch="arm64", dynamic_binaries=["mysqld_exporter"])
     config = nfpm_config(p, "/w")
@@ -123,14 +126,26 @@ def test_arm64_rpm(manifest: Any) -> None:
 
 def test_nfpm_command() -> None:
     assert nfpm_command("tools/nfpm", "w/nfpm.yaml", "deb", "out/x.deb") == [
-        "tools/nfpm", "package", "--config", "w/nfpm.yaml", "--packager", "deb", "--target", "out/x.deb",
+        "tools/nfpm",
+        "package",
+        "--config",
+        "w/nfpm.yaml",
+        "--packager",
+        "deb",
+        "--target",
+        "out/x.deb",
     ]
 
 
 def test_compression_levels_follow_the_dists() -> None:
     assert {name: nfpm_compression(d.compression) for name, d in matrix.DISTS.items()} == {
-        "el8": "xz", "el9": "zstd:19", "el10": "zstd:19",
-        "debian-12": "zstd:19", "debian-13": "zstd:19", "ubuntu-22.04": "zstd:19", "ubuntu-24.04": "zstd:19",
+        "el8": "xz",
+        "el9": "zstd:19",
+        "el10": "zstd:19",
+        "debian-12": "zstd:19",
+        "debian-13": "zstd:19",
+        "ubuntu-22.04": "zstd:19",
+        "ubuntu-24.04": "zstd:19",
     }
 
 

@@ -283,9 +283,9 @@ def _readme(c: _Context) -> bytes:
 
 def _rpm_docs(c: _Context, upstream_license: bytes | None, notice: bytes | None) -> list[Entry]:
     lic_dir = f"/usr/share/licenses/{c.name}"
-    license_bytes = upstream_license or licenses.license_notice(
-        c.manifest.name, c.manifest.license, c.homepage
-    ).encode()
+    license_bytes = (
+        upstream_license or licenses.license_notice(c.manifest.name, c.manifest.license, c.homepage).encode()
+    )
     entries = [
         Entry(c.doc_dir, 0o755, is_dir=True),
         Entry(f"{c.doc_dir}/README", 0o644, content=_readme(c), rpm_type="doc"),
@@ -412,16 +412,11 @@ def plan_package(
         unit=f"{manifest.name}.service" if spec.systemd.enabled else None,
         summary=content.synopsis(spec.summary),
     )
-    entries = [
-        Entry(f"/usr/bin/{b}", 0o755, src=os.path.join(binaries_dir, b))
-        for b in manifest.build.binaries
-    ]
+    entries = [Entry(f"/usr/bin/{b}", 0o755, src=os.path.join(binaries_dir, b)) for b in manifest.build.binaries]
     entries += _service_entries(c)
     extra, seeded = _extra_entries(c)
     entries += extra
-    upstream_license = next(
-        (upstream_docs[n] for n in UPSTREAM_LICENSE_FILES if n in upstream_docs), None
-    )
+    upstream_license = next((upstream_docs[n] for n in UPSTREAM_LICENSE_FILES if n in upstream_docs), None)
     notice = upstream_docs.get(UPSTREAM_NOTICE_FILE)
     if kind == "rpm":
         entries += _rpm_docs(c, upstream_license, notice)

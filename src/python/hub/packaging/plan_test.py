@@ -57,9 +57,12 @@ def test_directory_owner_must_be_root_or_the_service_user(tmp_path: Path) -> Non
     data = json.loads(json.dumps(MANIFEST))
     data["artifacts"]["rpm"]["directories"][0]["owner"] = "mysql"
     # Refused by validation, with the field (the plan checks it again).
-    with pytest.raises(HubError, match=re.escape(
-        "artifacts.rpm.directories[0].owner: expected root or the service user 'mysqld_exporter', got 'mysql'"
-    )):
+    with pytest.raises(
+        HubError,
+        match=re.escape(
+            "artifacts.rpm.directories[0].owner: expected root or the service user 'mysqld_exporter', got 'mysql'"
+        ),
+    ):
         load_manifest(write_exporter(tmp_path, data))
 
 
@@ -113,13 +116,22 @@ def test_without_homepage_the_unit_has_no_documentation(tmp_path: Path) -> None:
     directory = tmp_path / "exporters" / "local_exporter"
     (directory / "archives").mkdir(parents=True)
     (directory / "archives" / "local_exporter-1.0.0.linux-amd64.tar.gz").write_bytes(b"x")
-    (directory / "manifest.yaml").write_text(yaml.safe_dump({
-        "name": "local_exporter", "description": "Local exporter", "category": "System", "version": "1.0.0",
-        "upstream": {"local": {"amd64": "archives/local_exporter-1.0.0.linux-amd64.tar.gz"}},
-        "build": {"binary_name": "local_exporter", "archs": ["amd64"]},
-    }))
+    (directory / "manifest.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "local_exporter",
+                "description": "Local exporter",
+                "category": "System",
+                "version": "1.0.0",
+                "upstream": {"local": {"amd64": "archives/local_exporter-1.0.0.linux-amd64.tar.gz"}},
+                "build": {"binary_name": "local_exporter", "archs": ["amd64"]},
+            }
+        )
+    )
     m = load_manifest(directory / "manifest.yaml")
-    lock = dataclasses.replace(LOCK, version="1.0.0", archives={"amd64": LockedArchive("archives/x.tar.gz", "ab" * 32, 1)})
+    lock = dataclasses.replace(
+        LOCK, version="1.0.0", archives={"amd64": LockedArchive("archives/x.tar.gz", "ab" * 32, 1)}
+    )
     for kind, dist in (("rpm", "el9"), ("deb", "debian-12")):
         p = plan_package(m, lock, kind=kind, arch="amd64", dist=dist, binaries_dir="bin")
         unit = generated(p, "/usr/lib/systemd/system/local_exporter.service")
@@ -201,7 +213,9 @@ def test_descriptions(manifest: Any) -> None:
 
 def test_unique_destinations(tmp_path: Path) -> None:
     data = json.loads(json.dumps(MANIFEST))
-    data["artifacts"]["rpm"]["extra_files"].append({"source": "assets/web.yml", "dest": "/etc/sysconfig/mysqld_exporter"})
+    data["artifacts"]["rpm"]["extra_files"].append(
+        {"source": "assets/web.yml", "dest": "/etc/sysconfig/mysqld_exporter"}
+    )
     m = load_manifest(write_exporter(tmp_path, data))
     with pytest.raises(HubError, match="/etc/sysconfig/mysqld_exporter: two files"):
         plan(m, "rpm", "el9")

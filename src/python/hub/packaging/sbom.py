@@ -63,8 +63,10 @@ def package_purl(kind: str, name: str, version: str, arch: str, distro: str) -> 
 
 def oci_purl(repository: str, digest: str, *, arch: str, registry: str, tag: str) -> str:
     name = repository.rsplit("/", 1)[-1]
-    return (f"pkg:oci/{_q(name)}@{_q(digest)}?arch={_q(arch)}"
-            f"&repository_url={_q(f'{registry}/{repository}')}&tag={_q(tag)}")
+    return (
+        f"pkg:oci/{_q(name)}@{_q(digest)}?arch={_q(arch)}"
+        f"&repository_url={_q(f'{registry}/{repository}')}&tag={_q(tag)}"
+    )
 
 
 def _prop(name: str, value: str) -> dict[str, str]:
@@ -105,9 +107,16 @@ def _module_component(m: Module, *, main: bool) -> dict[str, Any]:
         props.append(_prop("go:sum", built.sum))
     if m.replace is not None:
         if built is m.replace:
-            c["pedigree"] = {"ancestors": [{
-                "type": "library", "name": m.path, "version": m.version, "purl": golang_purl(m.path, m.version),
-            }]}
+            c["pedigree"] = {
+                "ancestors": [
+                    {
+                        "type": "library",
+                        "name": m.path,
+                        "version": m.version,
+                        "purl": golang_purl(m.path, m.version),
+                    }
+                ]
+            }
         props.append(_prop("go:replaced", f"{m.path} {m.version} => {m.replace.path} {m.replace.version}".rstrip()))
     if props:
         c["properties"] = props
@@ -116,8 +125,14 @@ def _module_component(m: Module, *, main: bool) -> dict[str, Any]:
 
 def _std_component(go_version: str) -> dict[str, Any]:
     purl = golang_purl("std", go_version.split(" ")[0])
-    return {"type": "library", "bom-ref": purl, "name": "std", "version": go_version.split(" ")[0], "purl": purl,
-            "description": "The Go standard library and runtime, linked into every Go binary"}
+    return {
+        "type": "library",
+        "bom-ref": purl,
+        "name": "std",
+        "version": go_version.split(" ")[0],
+        "purl": purl,
+        "description": "The Go standard library and runtime, linked into every Go binary",
+    }
 
 
 @dataclass(frozen=True)
@@ -142,8 +157,10 @@ def _binary_parts(binary: Binary) -> tuple[dict[str, Any], list[dict[str, Any]],
     props = []
     modules: list[dict[str, Any]] = []
     if info is None:
-        c["description"] = ("No Go build info: not a Go binary, or one built without it. "
-                            "Its dependencies are not known and none is listed.")
+        c["description"] = (
+            "No Go build info: not a Go binary, or one built without it. "
+            "Its dependencies are not known and none is listed."
+        )
         props.append(_prop("go:buildinfo", "absent"))
         aggregate = "unknown"
     else:
@@ -154,12 +171,16 @@ def _binary_parts(binary: Binary) -> tuple[dict[str, Any], list[dict[str, Any]],
         props += [_prop(f"go:build:{k}", v) for k, v in info.settings]
         modules.append(_std_component(info.go_version))
         if info.main is None:
-            c["description"] = (f"Go binary built with {info.go_version} without modules (GOPATH mode): "
-                                "its build info records no module list, so only the standard library is listed.")
+            c["description"] = (
+                f"Go binary built with {info.go_version} without modules (GOPATH mode): "
+                "its build info records no module list, so only the standard library is listed."
+            )
             aggregate = "unknown"
         else:
-            c["description"] = (f"Go binary built with {info.go_version}; the modules listed are every "
-                                "module its Go build info records.")
+            c["description"] = (
+                f"Go binary built with {info.go_version}; the modules listed are every "
+                "module its Go build info records."
+            )
             modules.append(_module_component(info.main, main=True))
             modules += [_module_component(d, main=False) for d in info.deps]
             aggregate = "complete"
@@ -167,8 +188,14 @@ def _binary_parts(binary: Binary) -> tuple[dict[str, Any], list[dict[str, Any]],
     return c, modules, aggregate
 
 
-def _document(subject: dict[str, Any], binaries: Sequence[Binary], *, source_date: str,
-              extra_components: Sequence[dict[str, Any]] = (), note: str) -> dict[str, Any]:
+def _document(
+    subject: dict[str, Any],
+    binaries: Sequence[Binary],
+    *,
+    source_date: str,
+    extra_components: Sequence[dict[str, Any]] = (),
+    note: str,
+) -> dict[str, Any]:
     files, compositions, deps = [], [], []
     modules: dict[str, dict[str, Any]] = {}
     for b in sorted(binaries, key=lambda b: b.install_path):
@@ -183,8 +210,12 @@ def _document(subject: dict[str, Any], binaries: Sequence[Binary], *, source_dat
         raise HubError(f"SBOM of {subject['name']}: two binaries at the same path")
     for c in extra_components:
         deps.append({"ref": c["bom-ref"], "dependsOn": []})
-    deps.append({"ref": subject["bom-ref"], "dependsOn": sorted(
-        [f["bom-ref"] for f in files] + [c["bom-ref"] for c in extra_components])})
+    deps.append(
+        {
+            "ref": subject["bom-ref"],
+            "dependsOn": sorted([f["bom-ref"] for f in files] + [c["bom-ref"] for c in extra_components]),
+        }
+    )
     by_aggregate: dict[str, list[str]] = {}
     for aggregate, ref in compositions:
         by_aggregate.setdefault(aggregate, []).append(ref)
@@ -224,9 +255,20 @@ def _source_reference(source: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def package_sbom(*, kind: str, name: str, version: str, arch: str, dist: str, summary: str,
-                 license: str | None, homepage: str | None, source: Mapping[str, str], source_date: str,
-                 binaries: Sequence[Binary]) -> dict[str, Any]:
+def package_sbom(
+    *,
+    kind: str,
+    name: str,
+    version: str,
+    arch: str,
+    dist: str,
+    summary: str,
+    license: str | None,
+    homepage: str | None,
+    source: Mapping[str, str],
+    source_date: str,
+    binaries: Sequence[Binary],
+) -> dict[str, Any]:
     """The SBOM of one RPM or DEB: `version` is the full package version (1.11.0-1.el9),
     `arch` the package's architecture name (x86_64, amd64...)."""
     purl = package_purl(kind, name, version, arch, dist)
@@ -245,13 +287,24 @@ def package_sbom(*, kind: str, name: str, version: str, arch: str, dist: str, su
         subject["licenses"] = [{"expression": license}]
     if homepage:
         subject["externalReferences"].append({"type": "website", "url": homepage})
-    return _document(subject, binaries, source_date=source_date,
-                     note="the package's executables and the Go modules linked into them")
+    return _document(
+        subject, binaries, source_date=source_date, note="the package's executables and the Go modules linked into them"
+    )
 
 
-def image_sbom(*, exporter: str, registry: str, repository: str, tag: str, arch: str, digest: str,
-               base_image: str, source: Mapping[str, str], source_date: str,
-               binaries: Sequence[Binary]) -> dict[str, Any]:
+def image_sbom(
+    *,
+    exporter: str,
+    registry: str,
+    repository: str,
+    tag: str,
+    arch: str,
+    digest: str,
+    base_image: str,
+    source: Mapping[str, str],
+    source_date: str,
+    binaries: Sequence[Binary],
+) -> dict[str, Any]:
     """The SBOM of one platform of an image: `digest` is that platform's manifest digest."""
     purl = oci_purl(repository, digest, arch=arch, registry=registry, tag=tag)
     subject: dict[str, Any] = {
@@ -272,10 +325,22 @@ def image_sbom(*, exporter: str, registry: str, repository: str, tag: str, arch:
         base_purl = f"pkg:oci/{_q(repo.rsplit('/', 1)[-1])}"
         if base_digest:
             base_purl += f"@{_q(base_digest)}?arch={_q(arch)}&repository_url={_q(repo)}"
-        extra.append({"type": "container", "bom-ref": base_purl, "name": repo, "purl": base_purl,
-                      "description": "The base image (its own contents are not listed here)"})
-    return _document(subject, binaries, source_date=source_date, extra_components=extra,
-                     note="the image's executables, its base image, and the Go modules linked into them")
+        extra.append(
+            {
+                "type": "container",
+                "bom-ref": base_purl,
+                "name": repo,
+                "purl": base_purl,
+                "description": "The base image (its own contents are not listed here)",
+            }
+        )
+    return _document(
+        subject,
+        binaries,
+        source_date=source_date,
+        extra_components=extra,
+        note="the image's executables, its base image, and the Go modules linked into them",
+    )
 
 
 def canonical(doc: Any) -> bytes:
@@ -287,5 +352,10 @@ def write_sbom(path: str | os.PathLike[str], doc: Mapping[str, Any], *, url: str
     JSON's reference to it: {filename, url, sha256, size_bytes, format}."""
     files.write_json(path, doc)
     sha256, size = catalog.file_digest(path)
-    return {"filename": os.path.basename(os.fspath(path)), "url": url, "sha256": sha256,
-            "size_bytes": size, "format": f"CycloneDX {SPEC_VERSION}"}
+    return {
+        "filename": os.path.basename(os.fspath(path)),
+        "url": url,
+        "sha256": sha256,
+        "size_bytes": size,
+        "format": f"CycloneDX {SPEC_VERSION}",
+    }

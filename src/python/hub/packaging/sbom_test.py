@@ -14,8 +14,10 @@ from hub.packaging import sbom
 
 # --- documents -------------------------------------------------------------------------------
 
-SOURCE = {"url": "https://github.com/example/exporter/releases/download/v1.2.3/exporter-1.2.3.linux-amd64.tar.gz",
-          "sha256": "ab" * 32}
+SOURCE = {
+    "url": "https://github.com/example/exporter/releases/download/v1.2.3/exporter-1.2.3.linux-amd64.tar.gz",
+    "sha256": "ab" * 32,
+}
 
 
 def binaries(tmp_path: Path) -> list[sbom.Binary]:
@@ -27,9 +29,19 @@ def binaries(tmp_path: Path) -> list[sbom.Binary]:
 
 
 def package_doc(tmp_path: Path, **overrides) -> dict:
-    args = dict(kind="deb", name="example-exporter", version="1.2.3-1+deb12", arch="amd64", dist="debian-12",
-                summary="Example exporter", license="Apache-2.0", homepage="https://example.com",
-                source=SOURCE, source_date="2025-06-01T12:00:00Z", binaries=binaries(tmp_path))
+    args = dict(
+        kind="deb",
+        name="example-exporter",
+        version="1.2.3-1+deb12",
+        arch="amd64",
+        dist="debian-12",
+        summary="Example exporter",
+        license="Apache-2.0",
+        homepage="https://example.com",
+        source=SOURCE,
+        source_date="2025-06-01T12:00:00Z",
+        binaries=binaries(tmp_path),
+    )
     args.update(overrides)
     return sbom.package_sbom(**args)
 
@@ -45,7 +57,9 @@ def test_package_document(tmp_path: Path) -> None:
     subject = doc["metadata"]["component"]
     assert subject["purl"] == "pkg:deb/monitoring-hub/example-exporter@1.2.3-1%2Bdeb12?arch=amd64&distro=debian-12"
     assert subject["externalReferences"][0] == {
-        "type": "distribution", "url": SOURCE["url"], "hashes": [{"alg": "SHA-256", "content": SOURCE["sha256"]}],
+        "type": "distribution",
+        "url": SOURCE["url"],
+        "hashes": [{"alg": "SHA-256", "content": SOURCE["sha256"]}],
         "comment": "The pinned upstream release archive the binaries were taken from, unmodified",
     }
     assert subject["licenses"] == [{"expression": "Apache-2.0"}]
@@ -64,7 +78,9 @@ def test_package_document(tmp_path: Path) -> None:
     assert "pkg:golang/github.com/old/thing@v1.0.0?type=module" not in refs
     # A local directory replacement keeps the original identity and says so.
     local = refs["pkg:golang/github.com/local/thing@v0.1.0?type=module"]
-    assert {"name": "monitoring-hub:go:replaced", "value": "github.com/local/thing v0.1.0 => ../thing"} in local["properties"]
+    assert {"name": "monitoring-hub:go:replaced", "value": "github.com/local/thing v0.1.0 => ../thing"} in local[
+        "properties"
+    ]
     deps = {d["ref"]: d["dependsOn"] for d in doc["dependencies"]}
     assert deps[subject["bom-ref"]] == ["file:/usr/bin/exporter", "file:/usr/bin/helper"]
     assert client["bom-ref"] in deps["file:/usr/bin/exporter"]
@@ -88,28 +104,55 @@ def test_documents_are_reproducible_and_the_serial_follows_the_content(tmp_path:
     sbom.write_sbom(a / "x.cdx.json", one, url="pool/x.cdx.json")
     ref = sbom.write_sbom(b / "x.cdx.json", two, url="pool/x.cdx.json")
     assert (a / "x.cdx.json").read_bytes() == (b / "x.cdx.json").read_bytes()
-    assert ref == {"filename": "x.cdx.json", "url": "pool/x.cdx.json", "size_bytes": (b / "x.cdx.json").stat().st_size,
-                   "sha256": catalog.file_digest(b / "x.cdx.json")[0], "format": "CycloneDX 1.5"}
+    assert ref == {
+        "filename": "x.cdx.json",
+        "url": "pool/x.cdx.json",
+        "size_bytes": (b / "x.cdx.json").stat().st_size,
+        "sha256": catalog.file_digest(b / "x.cdx.json")[0],
+        "format": "CycloneDX 1.5",
+    }
     other = package_doc(a, source_date="2025-06-02T12:00:00Z")
     assert other["serialNumber"] != one["serialNumber"]
     assert one["serialNumber"].startswith("urn:uuid:")
 
 
 def test_rpm_and_image_documents(tmp_path: Path) -> None:
-    rpm = package_doc(tmp_path, kind="rpm", name="example_exporter", version="1.2.3-1.el9", arch="x86_64",
-                      dist="el9", license="NOASSERTION")
-    assert rpm["metadata"]["component"]["purl"] == "pkg:rpm/monitoring-hub/example_exporter@1.2.3-1.el9?arch=x86_64&distro=el9"
+    rpm = package_doc(
+        tmp_path,
+        kind="rpm",
+        name="example_exporter",
+        version="1.2.3-1.el9",
+        arch="x86_64",
+        dist="el9",
+        license="NOASSERTION",
+    )
+    assert (
+        rpm["metadata"]["component"]["purl"]
+        == "pkg:rpm/monitoring-hub/example_exporter@1.2.3-1.el9?arch=x86_64&distro=el9"
+    )
     assert "licenses" not in rpm["metadata"]["component"]
     image = sbom.image_sbom(
-        exporter="example_exporter", registry="ghcr.io", repository="org/example_exporter", tag="1.2.3",
-        arch="arm64", digest="sha256:" + "c" * 64, base_image="gcr.io/distroless/static@sha256:" + "d" * 64,
-        source=SOURCE, source_date="2025-06-01T12:00:00Z", binaries=binaries(tmp_path),
+        exporter="example_exporter",
+        registry="ghcr.io",
+        repository="org/example_exporter",
+        tag="1.2.3",
+        arch="arm64",
+        digest="sha256:" + "c" * 64,
+        base_image="gcr.io/distroless/static@sha256:" + "d" * 64,
+        source=SOURCE,
+        source_date="2025-06-01T12:00:00Z",
+        binaries=binaries(tmp_path),
     )
     subject = image["metadata"]["component"]
     assert subject["type"] == "container"
-    assert subject["purl"] == ("pkg:oci/example_exporter@sha256%3A" + "c" * 64
-                               + "?arch=arm64&repository_url=ghcr.io%2Forg%2Fexample_exporter&tag=1.2.3")
-    base = components(image)["pkg:oci/static@sha256%3A" + "d" * 64 + "?arch=arm64&repository_url=gcr.io%2Fdistroless%2Fstatic"]
+    assert subject["purl"] == (
+        "pkg:oci/example_exporter@sha256%3A"
+        + "c" * 64
+        + "?arch=arm64&repository_url=ghcr.io%2Forg%2Fexample_exporter&tag=1.2.3"
+    )
+    base = components(image)[
+        "pkg:oci/static@sha256%3A" + "d" * 64 + "?arch=arm64&repository_url=gcr.io%2Fdistroless%2Fstatic"
+    ]
     assert base["type"] == "container"
     deps = {d["ref"]: d["dependsOn"] for d in image["dependencies"]}
     assert base["bom-ref"] in deps[subject["bom-ref"]]
@@ -131,9 +174,18 @@ def test_documents_match_the_cyclonedx_1_5_schema(tmp_path: Path) -> None:
     docs = [
         package_doc(tmp_path),
         package_doc(tmp_path, kind="rpm", name="example_exporter", version="1.2.3-1.el9", arch="x86_64", dist="el9"),
-        sbom.image_sbom(exporter="e", registry="localhost:5000", repository="hub/e", tag="1.0.0", arch="amd64",
-                        digest="sha256:" + "c" * 64, base_image="scratch", source=SOURCE,
-                        source_date="2025-06-01T12:00:00Z", binaries=binaries(tmp_path)),
+        sbom.image_sbom(
+            exporter="e",
+            registry="localhost:5000",
+            repository="hub/e",
+            tag="1.0.0",
+            arch="amd64",
+            digest="sha256:" + "c" * 64,
+            base_image="scratch",
+            source=SOURCE,
+            source_date="2025-06-01T12:00:00Z",
+            binaries=binaries(tmp_path),
+        ),
     ]
     for doc in docs:
         assert cyclonedx_errors(doc) == []
@@ -155,5 +207,10 @@ def test_purls_parse_back() -> None:
     assert (p.type, p.namespace, p.name, p.version) == ("golang", "github.com/Masterminds/semver", "v3", "v3.2.1")
     p = PackageURL.from_string(sbom.package_purl("deb", "node-exporter", "1.11.0-1+deb12", "arm64", "debian-12"))
     assert (p.type, p.namespace, p.name, p.version, p.qualifiers) == (
-        "deb", "monitoring-hub", "node-exporter", "1.11.0-1+deb12", {"arch": "arm64", "distro": "debian-12"})
+        "deb",
+        "monitoring-hub",
+        "node-exporter",
+        "1.11.0-1+deb12",
+        {"arch": "arm64", "distro": "debian-12"},
+    )
     assert PackageURL.from_string(sbom.golang_purl("example.com/x", "(devel)")).version is None

@@ -42,9 +42,7 @@ def systemd_quote(arg: str) -> str:
     a quoted `;` is an argument, not a command separator.
     """
     _reject_control(arg, "systemd argument")
-    escaped = (
-        arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
-    )
+    escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
     return f'"{escaped}"'
 
 

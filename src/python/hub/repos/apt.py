@@ -144,13 +144,17 @@ def _sorted_unique(entries: Iterable[Mapping[str, Any]], where: str) -> list[Map
     for e in entries:
         other = by_file.get(e["filename"])
         if other is not None and other["sha256"] != e["sha256"]:
-            raise HubError(f"{where}: two different packages at {e['filename']} (sha256 {other['sha256']} and {e['sha256']})")
+            raise HubError(
+                f"{where}: two different packages at {e['filename']} (sha256 {other['sha256']} and {e['sha256']})"
+            )
         by_file[e["filename"]] = e
 
     def cmp(x: Mapping[str, Any], y: Mapping[str, Any]) -> int:
         if x["package"] != y["package"]:
             return -1 if x["package"] < y["package"] else 1
-        return dpkg_vercmp(x["version"], y["version"]) or ((x["filename"] > y["filename"]) - (x["filename"] < y["filename"]))
+        return dpkg_vercmp(x["version"], y["version"]) or (
+            (x["filename"] > y["filename"]) - (x["filename"] < y["filename"])
+        )
 
     return sorted(by_file.values(), key=functools.cmp_to_key(cmp))
 
@@ -291,7 +295,9 @@ def build_apt_site(
     grouped: dict[str, list[Mapping[str, Any]]] = {}
     for e in entries:
         if not e.get("codename"):
-            raise HubError(f"{e['filename']}: no codename (version {e['version']!r} has no +deb12-style suffix): make the entry with --codename")
+            raise HubError(
+                f"{e['filename']}: no codename (version {e['version']!r} has no +deb12-style suffix): make the entry with --codename"
+            )
         grouped.setdefault(e["codename"], []).append(e)
     wanted = list(codenames) if codenames else [*CODENAMES, *sorted(set(grouped) - set(CODENAMES))]
     counts = {}

@@ -47,20 +47,41 @@ def _add_yum_parsers(subparsers: Any) -> None:
         help="merge YUM entries into <dist>/<arch>/repodata under a site directory",
         description="Writes repodata for every repo (default: each RPM dist × arch) from entries only.",
     )
-    p.add_argument("--entries", action="append", default=[], metavar="PATH",
-                   help="an entry JSON or a directory of them (repeatable)")
-    p.add_argument("--scan", action="store_true",
-                   help="also read every RPM already in SITE/<dist>/<arch>/ (a full run without cached entries)")
-    p.add_argument("--rpm", action="append", default=[], metavar="FILE",
-                   help="also read this RPM now (e.g. the new ones, next to cached --entries; repeatable)")
+    p.add_argument(
+        "--entries",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="an entry JSON or a directory of them (repeatable)",
+    )
+    p.add_argument(
+        "--scan",
+        action="store_true",
+        help="also read every RPM already in SITE/<dist>/<arch>/ (a full run without cached entries)",
+    )
+    p.add_argument(
+        "--rpm",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also read this RPM now (e.g. the new ones, next to cached --entries; repeatable)",
+    )
     p.add_argument("--dist", choices=matrix.RPM_DISTS, help="the dist of --rpm files (default: their release suffix)")
     p.add_argument("--save-entries", metavar="DIR", help="write the entries of --rpm files there (the cache)")
     p.add_argument("--out", required=True, metavar="SITE", help="the site directory (repos go in <dist>/<arch>/)")
-    p.add_argument("--source-date", metavar="DATE",
-                   help="2025-06-01T12:00:00Z or epoch seconds (default: the newest package build time)")
+    p.add_argument(
+        "--source-date",
+        metavar="DATE",
+        help="2025-06-01T12:00:00Z or epoch seconds (default: the newest package build time)",
+    )
     p.add_argument("--repo", action="append", metavar="DIST/ARCH", help="only these repos (repeatable)")
-    p.add_argument("--keep", type=int, default=0, metavar="N",
-                   help=f"keep only the newest N versions of each package (publish uses {DEFAULT_KEEP}; default: all)")
+    p.add_argument(
+        "--keep",
+        type=int,
+        default=0,
+        metavar="N",
+        help=f"keep only the newest N versions of each package (publish uses {DEFAULT_KEEP}; default: all)",
+    )
     p.set_defaults(run=run_yum_repo)
 
 
@@ -107,25 +128,47 @@ def _add_apt_parsers(subparsers: Any) -> None:
         help="merge APT entries into dists/<codename>/ under a site directory",
         description="Writes Packages{,.gz,.xz}, by-hash and Release for every codename from entries only.",
     )
-    p.add_argument("--entries", action="append", default=[], metavar="PATH",
-                   help="an entry JSON or a directory of them (repeatable)")
-    p.add_argument("--scan", action="store_true",
-                   help="also read every .deb already in SITE/pool/ (a full run without cached entries)")
-    p.add_argument("--deb", action="append", default=[], metavar="FILE",
-                   help="also read this .deb now (e.g. the new ones, next to cached --entries; repeatable)")
+    p.add_argument(
+        "--entries",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="an entry JSON or a directory of them (repeatable)",
+    )
+    p.add_argument(
+        "--scan",
+        action="store_true",
+        help="also read every .deb already in SITE/pool/ (a full run without cached entries)",
+    )
+    p.add_argument(
+        "--deb",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also read this .deb now (e.g. the new ones, next to cached --entries; repeatable)",
+    )
     p.add_argument("--save-entries", metavar="DIR", help="write the entries of --deb files there (the cache)")
     p.add_argument("--out", required=True, metavar="SITE", help="the site directory (writes SITE/dists/)")
-    p.add_argument("--source-date", metavar="DATE",
-                   help="2025-06-01T12:00:00Z or epoch seconds (default: the newest package build time)")
+    p.add_argument(
+        "--source-date",
+        metavar="DATE",
+        help="2025-06-01T12:00:00Z or epoch seconds (default: the newest package build time)",
+    )
     p.add_argument("--codename", action="append", metavar="CODENAME", help="only these codenames (repeatable)")
-    p.add_argument("--keep", type=int, default=0, metavar="N",
-                   help=f"keep only the newest N versions of each package (publish uses {DEFAULT_KEEP}; default: all)")
+    p.add_argument(
+        "--keep",
+        type=int,
+        default=0,
+        metavar="N",
+        help=f"keep only the newest N versions of each package (publish uses {DEFAULT_KEEP}; default: all)",
+    )
     p.set_defaults(run=run_apt_repo)
 
 
 def run_apt_entry(args: argparse.Namespace) -> int:
     if args.out and len(args.deb) != 1:
         raise HubError("--out takes one --deb; use --out-dir for several")
+
     def one(deb: str) -> None:
         entry = apt_entry(deb, codename=args.codename)
         write_entry(args.out or os.path.join(args.out_dir, os.path.basename(deb) + ".json"), entry)
@@ -176,15 +219,23 @@ def _add_merge_parsers(subparsers: Any) -> None:
     )
     p.add_argument("--site", required=True, metavar="DIR", help="the new site (packages at their package.url)")
     p.add_argument("--previous", metavar="DIR", help="the published site to merge (none on a first publish)")
-    p.add_argument("--keep", type=int, default=DEFAULT_KEEP, metavar="N", help=f"versions kept per package (default {DEFAULT_KEEP})")
+    p.add_argument(
+        "--keep",
+        type=int,
+        default=DEFAULT_KEEP,
+        metavar="N",
+        help=f"versions kept per package (default {DEFAULT_KEEP})",
+    )
     p.add_argument("--source-date", metavar="DATE", help="default: the newest package build time")
     p.set_defaults(run=run_merge)
 
 
 def run_merge(args: argparse.Namespace) -> int:
     report = merge_previous(args.site, args.previous, keep=args.keep, source_date=args.source_date)
-    print(f"copied {len(report['copied'])} package(s) from the previous site, kept {len(report['kept_published'])} "
-          f"published file(s) over rebuilt ones, removed {len(report['removed'])} beyond the newest {args.keep} versions")
+    print(
+        f"copied {len(report['copied'])} package(s) from the previous site, kept {len(report['kept_published'])} "
+        f"published file(s) over rebuilt ones, removed {len(report['removed'])} beyond the newest {args.keep} versions"
+    )
     for name in report["kept_published"]:
         print(f"  kept the published {name} (same name, different bytes: bump the release to publish a change)")
     return 0
@@ -198,16 +249,33 @@ def _add_sign_parsers(subparsers: Any) -> None:
         description="Publish steps 1-4 (docs/repositories.md). Never run it inside a cached action.",
     )
     p.add_argument("--site", required=True, metavar="DIR")
-    p.add_argument("--extra-public-key", action="append", default=[], metavar="FILE",
-                   help="another armored public key to ship in monitoring-hub.asc (key rotation)")
+    p.add_argument(
+        "--extra-public-key",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="another armored public key to ship in monitoring-hub.asc (key rotation)",
+    )
     p.set_defaults(run=run_sign_site)
 
     p = subparsers.add_parser("sign", help=f"sign files with the publish key ({keys})")
     p.add_argument("--rpm", action="append", default=[], metavar="FILE", help="add a header signature (repeatable)")
-    p.add_argument("--detach", nargs=2, action="append", default=[], metavar=("FILE", "OUT"),
-                   help="armored detached signature of FILE in OUT")
-    p.add_argument("--clearsign", nargs=2, action="append", default=[], metavar=("FILE", "OUT"),
-                   help="clearsigned copy of FILE in OUT")
+    p.add_argument(
+        "--detach",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("FILE", "OUT"),
+        help="armored detached signature of FILE in OUT",
+    )
+    p.add_argument(
+        "--clearsign",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("FILE", "OUT"),
+        help="clearsigned copy of FILE in OUT",
+    )
     p.add_argument("--export-public-key", metavar="OUT", help="write the armored public key")
     p.set_defaults(run=run_sign)
 

@@ -25,12 +25,20 @@ def test_reads_xz_zstd_and_uncompressed_control_members(tmp_path: Path) -> None:
     )
     for comp in ("xz", "zstd", "none", "gzip"):
         out = tmp_path / f"zz-{comp}.deb"
-        subprocess.run(["dpkg-deb", "--root-owner-group", f"-Z{comp}", "--build", str(root), str(out)],
-                       check=True, capture_output=True, env={**os.environ, "SOURCE_DATE_EPOCH": str(SOURCE_DATE)})
+        subprocess.run(
+            ["dpkg-deb", "--root-owner-group", f"-Z{comp}", "--build", str(root), str(out)],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "SOURCE_DATE_EPOCH": str(SOURCE_DATE)},
+        )
         fields, mtime = read_control(out)
         assert [name for name, _ in fields] == ["Package", "Version", "Architecture", "Maintainer", "Description"], comp
         control = dict(fields)
-        assert (control["Package"], control["Version"], control["Architecture"]) == ("zz-test", "2:1.0-3+deb13", "all"), comp
+        assert (control["Package"], control["Version"], control["Architecture"]) == (
+            "zz-test",
+            "2:1.0-3+deb13",
+            "all",
+        ), comp
         assert control["Description"] == "test\n multi\n .\n line", comp
         assert mtime == SOURCE_DATE, comp
 

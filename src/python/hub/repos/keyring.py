@@ -48,8 +48,11 @@ def remove_keyring(path: str | os.PathLike[str]) -> None:
     home = path / "gnupg"
     gpgconf = shutil.which("gpgconf")
     if gpgconf and home.is_dir():
-        subprocess.run([gpgconf, "--homedir", str(home), "--kill", "all"], capture_output=True,
-                       env={**child_env(), "GNUPGHOME": str(home)})
+        subprocess.run(
+            [gpgconf, "--homedir", str(home), "--kill", "all"],
+            capture_output=True,
+            env={**child_env(), "GNUPGHOME": str(home)},
+        )
     shutil.rmtree(path, ignore_errors=True)
     if path.exists():
         raise SigningError(f"{path}: could not remove the temporary signing keyring")
@@ -100,7 +103,9 @@ def sweep_keyrings(extra: Sequence[Path] = ()) -> list[str]:
 
 
 @contextlib.contextmanager
-def locked_keyring(prefix: str = KEYRING_PREFIX, *, record: Callable[[str | None], None] | None = None) -> Iterator[str]:
+def locked_keyring(
+    prefix: str = KEYRING_PREFIX, *, record: Callable[[str | None], None] | None = None
+) -> Iterator[str]:
     """A new directory `<keyring_base()>/<prefix><16 hex>` (0700) holding a `lock` file flocked
     for its whole life; removed (gpg-agent stopped) on exit. `record(path)` runs BEFORE it
     exists and `record(None)` after its removal. It is made under a temporary name and renamed

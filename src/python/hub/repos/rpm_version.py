@@ -86,6 +86,7 @@ def evr(e: Mapping[str, Any]) -> str:
 
 def evr_cmp(x: str, y: str) -> int:
     """Compares two `epoch:version-release` strings (as `evr` makes them)."""
+
     def split(s: str) -> dict[str, Any]:
         epoch, _, rest = s.partition(":")
         version, _, release = rest.rpartition("-")

@@ -7,15 +7,31 @@ import subprocess
 from hub.repos.rpm_version import evr, evr_cmp, rpmvercmp
 
 VERSIONS = [
-    ("1.0", "1.0"), ("1.0", "2.0"), ("2.0.1", "2.0"), ("1.10", "1.9"), ("1.0a", "1.0"), ("1.0", "1.0.a"),
-    ("1.0~rc1", "1.0"), ("1.0~rc1", "1.0~rc2"), ("1.0^git1", "1.0"), ("1.0^git1", "1.0.1"), ("001", "1"),
-    ("a", "1"), ("1.el9", "1.el10"), ("2.el8", "10.el8"), ("1_0", "1.0"), ("alpha", "beta"), ("1.0.0", "1.0"),
+    ("1.0", "1.0"),
+    ("1.0", "2.0"),
+    ("2.0.1", "2.0"),
+    ("1.10", "1.9"),
+    ("1.0a", "1.0"),
+    ("1.0", "1.0.a"),
+    ("1.0~rc1", "1.0"),
+    ("1.0~rc1", "1.0~rc2"),
+    ("1.0^git1", "1.0"),
+    ("1.0^git1", "1.0.1"),
+    ("001", "1"),
+    ("a", "1"),
+    ("1.el9", "1.el10"),
+    ("2.el8", "10.el8"),
+    ("1_0", "1.0"),
+    ("alpha", "beta"),
+    ("1.0.0", "1.0"),
 ]
 
 
 def test_rpmvercmp_agrees_with_rpm_itself() -> None:
     script = " ".join(f'print(rpm.vercmp("{a}", "{b}")) print(" ")' for a, b in VERSIONS)
-    out = subprocess.run(["rpm", "--eval", f"%{{lua: {script}}}"], capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        ["rpm", "--eval", f"%{{lua: {script}}}"], capture_output=True, text=True, check=True
+    ).stdout.split()
     expected = [int(x) for x in out]
     assert [rpmvercmp(a, b) for a, b in VERSIONS] == expected
     assert [rpmvercmp(b, a) for a, b in VERSIONS] == [-x for x in expected]

@@ -63,7 +63,9 @@ def rewrite_catalog(site: Path, catalog_dir: Path | None = None) -> list[Path]:
     return changed
 
 
-def sign_site(site: str | os.PathLike[str], signer: Signer, *, extra_public_keys: Sequence[bytes] = ()) -> dict[str, Any]:
+def sign_site(
+    site: str | os.PathLike[str], signer: Signer, *, extra_public_keys: Sequence[bytes] = ()
+) -> dict[str, Any]:
     """Runs publish steps 1-4 (module doc) on `site` in place; returns what it did."""
     site = Path(site)
     report: dict[str, Any] = {"rpms_signed": 0, "repos": [], "catalog_rewritten": 0, "apt_suites": []}

@@ -48,17 +48,36 @@ def small_site(root: Path) -> Path:
     site = root / "site"
     yum_entries, apt_entries = [], []
     for dist, arch in (("el9", "amd64"), ("el8", "arm64")):
-        rpm = make_package("rpm", root / "build", name="node_exporter", version="1.11.0", release=f"1.{dist}", arch=arch,
-                           payload=os.urandom(1024))
+        rpm = make_package(
+            "rpm",
+            root / "build",
+            name="node_exporter",
+            version="1.11.0",
+            release=f"1.{dist}",
+            arch=arch,
+            payload=os.urandom(1024),
+        )
         url = catalog.package_url("rpm", dist=dist, arch=arch, package_name="node_exporter", filename=rpm.name)
         (site / url).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(rpm, site / url)
         yum_entries.append(yum.yum_entry(site / url))
         artifact = catalog.package_artifact(
-            kind="rpm", exporter="node_exporter", version="1.11.0", arch=arch, dist=dist, build_date="2025-06-01T12:00:00Z",
-            path=site / url, package_name="node_exporter",
-            metadata={"name": "node_exporter", "version": "1.11.0", "release": f"1.{dist}", "arch": rpm.name.split(".")[-2],
-                      "summary": "Synthetic node_exporter", "license": "Apache-2.0"},
+            kind="rpm",
+            exporter="node_exporter",
+            version="1.11.0",
+            arch=arch,
+            dist=dist,
+            build_date="2025-06-01T12:00:00Z",
+            path=site / url,
+            package_name="node_exporter",
+            metadata={
+                "name": "node_exporter",
+                "version": "1.11.0",
+                "release": f"1.{dist}",
+                "arch": rpm.name.split(".")[-2],
+                "summary": "Synthetic node_exporter",
+                "license": "Apache-2.0",
+            },
             source={"url": "https://example.org/x", "sha256": "0" * 64},
         )
         files.write_json(site / "catalog" / "node_exporter" / f"rpm_{arch}_{dist}.json", artifact)
@@ -100,7 +119,12 @@ def test_sign_site_runs_the_publish_order(secret: str, tmp_path: Path) -> None:
     assert f"<revision>{SOURCE_DATE}</revision>" in (repo / "repodata/repomd.xml").read_text()
     # 4. signatures over the final metadata, with the shipped public key
     public = (site / "monitoring-hub.asc").read_bytes()
-    assert gpgv(tmp_path / "k", public, str(repo / "repodata/repomd.xml.asc"), str(repo / "repodata/repomd.xml")).returncode == 0
+    assert (
+        gpgv(
+            tmp_path / "k", public, str(repo / "repodata/repomd.xml.asc"), str(repo / "repodata/repomd.xml")
+        ).returncode
+        == 0
+    )
     for codename in ("bookworm", "noble"):
         d = site / "dists" / codename
         assert gpgv(tmp_path / "k", public, str(d / "InRelease")).returncode == 0

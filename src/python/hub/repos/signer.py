@@ -65,8 +65,9 @@ class Signer:
             opts += ["--passphrase-file", self.passphrase_file]
         return opts
 
-    def _run(self, args: Sequence[str], *, input: bytes | None = None, check: bool = True,
-             text: bool = True) -> subprocess.CompletedProcess:
+    def _run(
+        self, args: Sequence[str], *, input: bytes | None = None, check: bool = True, text: bool = True
+    ) -> subprocess.CompletedProcess:
         """gpg on this keyring; its output decoded unless `text=False` (signatures are bytes)."""
         cmd = [gpg_binary(), "--homedir", self.gnupghome, "--batch", "--no-tty", *args]
         env = {**child_env(), "GNUPGHOME": self.gnupghome, "LC_ALL": "C"}
@@ -80,8 +81,21 @@ class Signer:
 
     def _sign(self, mode: str, path: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
         # gpg writes to its standard output; the signature replaces `out` atomically.
-        signature = self._run([*self._sign_options(), "--local-user", self.fingerprint, "--digest-algo", DIGEST,
-                               "--armor", "--output", "-", mode, os.fspath(path)], text=False).stdout
+        signature = self._run(
+            [
+                *self._sign_options(),
+                "--local-user",
+                self.fingerprint,
+                "--digest-algo",
+                DIGEST,
+                "--armor",
+                "--output",
+                "-",
+                mode,
+                os.fspath(path),
+            ],
+            text=False,
+        ).stdout
         return files.write_atomic(out, signature)
 
     def detach_sign(self, path: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
@@ -98,9 +112,19 @@ class Signer:
 
     def public_key(self) -> bytes:
         result = subprocess.run(
-            [gpg_binary(), "--homedir", self.gnupghome, "--batch", "--armor",
-             "--export-options", "export-minimal", "--export", self.fingerprint],
-            capture_output=True, env=self.env(),
+            [
+                gpg_binary(),
+                "--homedir",
+                self.gnupghome,
+                "--batch",
+                "--armor",
+                "--export-options",
+                "export-minimal",
+                "--export",
+                self.fingerprint,
+            ],
+            capture_output=True,
+            env=self.env(),
         )
         if result.returncode != 0 or b"BEGIN PGP PUBLIC KEY BLOCK" not in result.stdout:
             raise SigningError(f"gpg --export failed: {result.stderr.decode('utf-8', 'replace').strip()}")
@@ -119,7 +143,9 @@ class Signer:
         """The long key id of an RPM's header signature, or None when it is unsigned."""
         result = subprocess.run(
             ["rpm", "-qp", "--nosignature", "--nodigest", "--qf", "%{RSAHEADER:pgpsig}\n", os.fspath(rpm)],
-            capture_output=True, text=True, env=self.env(),
+            capture_output=True,
+            text=True,
+            env=self.env(),
         )
         if result.returncode != 0:
             raise SigningError(f"{rpm}: rpm cannot read it: {result.stderr.strip()}")
@@ -137,18 +163,26 @@ class Signer:
             raise SigningError("rpmsign is not installed (Debian: apt-get install rpm)")
         extra = "--batch --no-tty " + " ".join(self._sign_options())
         cmd = [
-            "rpmsign", "--addsign",
-            "--define", f"_gpg_name {self.fingerprint}",
-            "--define", f"__gpg {gpg_binary()}",  # Debian's default names a missing gpg2
-            "--define", f"_gpg_path {self.gnupghome}",
-            "--define", "_gpg_digest_algo sha256",
-            "--define", f"_gpg_sign_cmd_extra_args {extra}",
+            "rpmsign",
+            "--addsign",
+            "--define",
+            f"_gpg_name {self.fingerprint}",
+            "--define",
+            f"__gpg {gpg_binary()}",  # Debian's default names a missing gpg2
+            "--define",
+            f"_gpg_path {self.gnupghome}",
+            "--define",
+            "_gpg_digest_algo sha256",
+            "--define",
+            f"_gpg_sign_cmd_extra_args {extra}",
         ]
         for start in range(0, len(todo), 200):
             batch = todo[start : start + 200]
             result = subprocess.run([*cmd, *map(str, batch)], capture_output=True, text=True, env=self.env())
             if result.returncode != 0:
-                raise SigningError(f"rpmsign failed (exit {result.returncode}): {(result.stderr or result.stdout).strip()}")
+                raise SigningError(
+                    f"rpmsign failed (exit {result.returncode}): {(result.stderr or result.stdout).strip()}"
+                )
         unsigned = [str(p) for p in todo if self.rpm_signer_key(p) not in self.keyids]
         if unsigned:
             raise SigningError(f"rpmsign left these RPMs without our header signature: {', '.join(unsigned)}")
@@ -156,8 +190,12 @@ class Signer:
 
 
 @contextlib.contextmanager
-def signer_from_env(env: Mapping[str, str] | None = None, *, prefix: str = KEYRING_PREFIX,
-                    record: Callable[[str | None], None] | None = None) -> Iterator[Signer]:
+def signer_from_env(
+    env: Mapping[str, str] | None = None,
+    *,
+    prefix: str = KEYRING_PREFIX,
+    record: Callable[[str | None], None] | None = None,
+) -> Iterator[Signer]:
     """The publish key, from HUB_SIGNING_KEY or HUB_GNUPGHOME + HUB_SIGNING_KEY_ID (see the
     module doc). The temporary GNUPGHOME and passphrase file live in a `locked_keyring`
     (`prefix`, `record`), removed on exit; a killed run's is removed by the next sweep."""

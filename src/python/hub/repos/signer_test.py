@@ -53,11 +53,14 @@ def keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, obje
         stop_agent(home)
 
 
-@pytest.mark.parametrize("name, why", [
-    ("rsa2048", "RSA 2048 bits"),
-    ("ed25519", "EdDSA"),
-    ("rsa_with_ed25519_subkey", "EdDSA"),  # gpg would sign with the newest signing subkey
-])
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        ("rsa2048", "RSA 2048 bits"),
+        ("ed25519", "EdDSA"),
+        ("rsa_with_ed25519_subkey", "EdDSA"),  # gpg would sign with the newest signing subkey
+    ],
+)
 def test_weak_keys_are_refused_with_a_clear_error(keyring: dict, name: str, why: str) -> None:
     with pytest.raises(SigningError) as e:
         with signer_from_env({KEY_ENV: keyring[name]["secret"]}):
@@ -134,7 +137,9 @@ def _rpmkeys(tmp_path: Path, public: bytes, rpm: Path) -> str:
 
 
 def test_rpm_header_signature_checked_by_rpmkeys(keyring: dict, tmp_path: Path) -> None:
-    rpm = make_package("rpm", tmp_path, name="node_exporter", release="1.el8", payload=os.urandom(4096), compression="xz")
+    rpm = make_package(
+        "rpm", tmp_path, name="node_exporter", release="1.el8", payload=os.urandom(4096), compression="xz"
+    )
     unsigned = rpm.read_bytes()
     assert "Signature" not in _rpmkeys(tmp_path / "a", keyring["good"]["public"], rpm)  # none yet
     with signer_from_env({KEY_ENV: keyring["good"]["secret"]}) as signer:

@@ -68,7 +68,9 @@ class SigningKey:
         return "s" in self.capabilities and self.validity not in ("e", "r", "d", "i", "n") and self.secret
 
     def describe(self) -> str:
-        algo = {"1": "RSA", "3": "RSA", "17": "DSA", "16": "ElGamal", "18": "ECDH", "19": "ECDSA", "22": "EdDSA"}.get(self.algo, f"algorithm {self.algo}")
+        algo = {"1": "RSA", "3": "RSA", "17": "DSA", "16": "ElGamal", "18": "ECDH", "19": "ECDSA", "22": "EdDSA"}.get(
+            self.algo, f"algorithm {self.algo}"
+        )
         return f"{self.kind} {self.keyid}: {algo} {self.bits} bits"
 
 
@@ -102,7 +104,9 @@ def check_key(key: Sequence[SigningKey]) -> str:
     signing = [k for k in key if k.usable_for_signing]
     primary = key[0]
     if not signing:
-        raise SigningError(f"key {primary.fingerprint or primary.keyid} has no usable secret signing key (expired, revoked or missing)")
+        raise SigningError(
+            f"key {primary.fingerprint or primary.keyid} has no usable secret signing key (expired, revoked or missing)"
+        )
     weak = [k for k in signing if k.algo not in RSA_ALGOS or k.bits < MIN_RSA_BITS]
     if weak:
         raise SigningError(
@@ -120,14 +124,18 @@ def import_private_key(home: str, armored: str) -> str:
     env = {**child_env(), "GNUPGHOME": home, "LC_ALL": "C"}
     result = subprocess.run(
         [gpg_binary(), "--homedir", home, "--batch", "--no-tty", "--import-options", "import-minimal", "--import"],
-        input=armored.encode("utf-8"), capture_output=True, env=env,
+        input=armored.encode("utf-8"),
+        capture_output=True,
+        env=env,
     )
     if result.returncode != 0:
         # gpg's messages name key ids, never key material.
         raise SigningError(f"cannot import {KEY_ENV}: {result.stderr.decode('utf-8', 'replace').strip()}")
     listing = subprocess.run(
         [gpg_binary(), "--homedir", home, "--batch", "--with-colons", "--fixed-list-mode", "--list-secret-keys"],
-        capture_output=True, text=True, env=env,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     keys = parse_secret_keys(listing.stdout)
     if len(keys) != 1:

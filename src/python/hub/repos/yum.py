@@ -47,8 +47,7 @@ def _cr() -> Any:
         import createrepo_c
     except ImportError as e:  # pragma: no cover - depends on the interpreter
         raise HubError(
-            "YUM metadata needs the createrepo_c Python library (PyPI createrepo-c, CPython >= 3.11): "
-            f"{e}"
+            "YUM metadata needs the createrepo_c Python library (PyPI createrepo-c, CPython >= 3.11): " f"{e}"
         ) from None
     return createrepo_c
 

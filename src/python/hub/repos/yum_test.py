@@ -45,7 +45,13 @@ def test_entry_holds_the_createrepo_c_chunks_and_identity(rpms: dict[str, Path])
     assert e["format"] == "hub-yum-entry/1"
     assert e["sha256"] == hashlib.sha256(rpm.read_bytes()).hexdigest()
     assert e["size"] == rpm.stat().st_size
-    assert (e["name"], e["version"], e["release"], e["arch"], e["dist"]) == ("alpha_exporter", "1.2.0", "1.el9", "x86_64", "el9")
+    assert (e["name"], e["version"], e["release"], e["arch"], e["dist"]) == (
+        "alpha_exporter",
+        "1.2.0",
+        "1.el9",
+        "x86_64",
+        "el9",
+    )
     assert e["location_href"] == rpm.name  # relative: the RPM sits beside repodata/
     assert e["build_time"] == SOURCE_DATE
     assert '<location href="alpha_exporter-1.2.0-1.el9.x86_64.rpm"/>' in e["primary"]
@@ -83,7 +89,11 @@ def _repo_with(tmp_path: Path, rpms: list[Path]) -> tuple[Path, list[dict]]:
 
 
 def _tree(path: Path) -> dict[str, str]:
-    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(path.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_merge_is_deterministic_gzip_and_dated_by_the_source_date(tmp_path: Path, rpms: dict[str, Path]) -> None:
@@ -126,8 +136,17 @@ def test_merge_matches_the_createrepo_c_command(tmp_path: Path, rpms: dict[str, 
         out = {}
         for key in md.keys():
             p = md.get(key)
-            out[p.location_href] = (p.pkgId, p.name, p.version, p.release, p.arch, sorted(f[1] + f[2] for f in p.files),
-                                    sorted(x[0] for x in p.provides), sorted(x[0] for x in p.requires), p.time_build)
+            out[p.location_href] = (
+                p.pkgId,
+                p.name,
+                p.version,
+                p.release,
+                p.arch,
+                sorted(f[1] + f[2] for f in p.files),
+                sorted(x[0] for x in p.provides),
+                sorted(x[0] for x in p.requires),
+                p.time_build,
+            )
         return out
 
     assert load(repo) == load(ref)
@@ -157,7 +176,12 @@ def test_site_has_every_dist_and_arch_and_places_each_package(tmp_path: Path, rp
     entries = [yum.yum_entry(r) for r in rpms.values()]
     counts = yum.build_yum_site(tmp_path, entries)
     assert counts == {
-        "el8/aarch64": 0, "el8/x86_64": 1, "el9/aarch64": 1, "el9/x86_64": 3, "el10/aarch64": 0, "el10/x86_64": 0,
+        "el8/aarch64": 0,
+        "el8/x86_64": 1,
+        "el9/aarch64": 1,
+        "el9/x86_64": 3,
+        "el10/aarch64": 0,
+        "el10/x86_64": 0,
     }
     for repo in counts:
         repomd = (tmp_path / repo / "repodata" / "repomd.xml").read_text()
@@ -183,9 +207,25 @@ def test_retention_keeps_the_newest_versions_by_rpm_order(rpms: dict[str, Path])
 def test_cli_entry_and_repo(tmp_path: Path, rpms: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     one = rpms["beta_exporter-0.9.1-1.el9.aarch64.rpm"]
     assert main(["yum-entry", "--rpm", str(one), "--out", str(tmp_path / "e" / "one.json")]) == 0
-    assert main(["yum-entry", "--out-dir", str(tmp_path / "e"), *sum((["--rpm", str(r)] for r in rpms.values()), [])]) == 0
-    assert main(["yum-repo", "--entries", str(tmp_path / "e"), "--out", str(tmp_path / "site"),
-                 "--repo", "el9/aarch64", "--source-date", "2025-06-01T12:00:00Z"]) == 0
+    assert (
+        main(["yum-entry", "--out-dir", str(tmp_path / "e"), *sum((["--rpm", str(r)] for r in rpms.values()), [])]) == 0
+    )
+    assert (
+        main(
+            [
+                "yum-repo",
+                "--entries",
+                str(tmp_path / "e"),
+                "--out",
+                str(tmp_path / "site"),
+                "--repo",
+                "el9/aarch64",
+                "--source-date",
+                "2025-06-01T12:00:00Z",
+            ]
+        )
+        == 0
+    )
     assert "el9/aarch64: 1 packages" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["el9"]
     assert main(["yum-entry", "--rpm", str(one), "--rpm", str(one), "--out", str(tmp_path / "x.json")]) == 2
@@ -211,14 +251,28 @@ def test_dnf_reads_the_repository(tmp_path: Path, rpms: dict[str, Path]) -> None
     home.mkdir()
     (home / ".rpmmacros").write_text("%_dbpath /var/lib/rpm\n")
     result = subprocess.run(
-        ["dnf", "-c", str(conf), f"--installroot={tmp_path / 'root'}", "--releasever=9", "-q",
-         "repoquery", "--available", "--qf", "%{name}-%{version}-%{release}.%{arch} %{location}"],
-        capture_output=True, text=True, env={**os.environ, "HOME": str(home), "LC_ALL": "C"},
+        [
+            "dnf",
+            "-c",
+            str(conf),
+            f"--installroot={tmp_path / 'root'}",
+            "--releasever=9",
+            "-q",
+            "repoquery",
+            "--available",
+            "--qf",
+            "%{name}-%{version}-%{release}.%{arch} %{location}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(home), "LC_ALL": "C"},
     )
     assert result.returncode == 0, result.stderr
     lines = sorted(result.stdout.split("\n"))
     assert [line.split()[0] for line in lines if line] == [
-        "alpha_exporter-1.10.0-1.el9.x86_64", "alpha_exporter-1.2.0-1.el9.x86_64", "beta_exporter-0.9.1-1.el9.x86_64",
+        "alpha_exporter-1.10.0-1.el9.x86_64",
+        "alpha_exporter-1.2.0-1.el9.x86_64",
+        "beta_exporter-0.9.1-1.el9.x86_64",
     ]
 
 
@@ -239,9 +293,24 @@ def test_scan_and_fresh_packages_next_to_cached_entries(tmp_path: Path, rpms: di
     for d in site.glob("*/*/repodata"):
         shutil.rmtree(d)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    subprocess.run([sys.executable, "-m", "hub", "yum-repo", "--entries", str(tmp_path / "cache"),
-                    *sum((["--rpm", str(p)] for p in new), []), "--save-entries", str(tmp_path / "cache"), "--out", str(site)],
-                   check=True, env=env, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hub",
+            "yum-repo",
+            "--entries",
+            str(tmp_path / "cache"),
+            *sum((["--rpm", str(p)] for p in new), []),
+            "--save-entries",
+            str(tmp_path / "cache"),
+            "--out",
+            str(site),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     assert _tree(site) == scanned
     assert len(list((tmp_path / "cache").iterdir())) == len(rpms)
     assert main(["yum-repo", "--out", str(site)]) == 2  # nothing to merge

@@ -75,13 +75,15 @@ def repomd_locations(repomd: Path) -> list[dict[str, Any]]:
         location = data.find(f"{_REPOMD_NS}location")
         checksum = data.find(f"{_REPOMD_NS}checksum")
         size = data.find(f"{_REPOMD_NS}size")
-        out.append({
-            "type": data.get("type"),
-            "href": location.get("href") if location is not None else None,
-            "checksum_type": checksum.get("type") if checksum is not None else None,
-            "checksum": checksum.text if checksum is not None else None,
-            "size": int(size.text) if size is not None and size.text else None,
-        })
+        out.append(
+            {
+                "type": data.get("type"),
+                "href": location.get("href") if location is not None else None,
+                "checksum_type": checksum.get("type") if checksum is not None else None,
+                "checksum": checksum.text if checksum is not None else None,
+                "size": int(size.text) if size is not None and size.text else None,
+            }
+        )
     return out
 
 
@@ -95,7 +97,7 @@ def carry_yum_metadata(previous: Path, snapshot: Path, repo: str) -> int:
     count = 0
     for loc in repomd_locations(old):
         href = loc["href"] or ""
-        if not href.startswith("repodata/") or "/" in href[len("repodata/"):]:
+        if not href.startswith("repodata/") or "/" in href[len("repodata/") :]:
             continue
         src, dst = previous / repo / href, snapshot / repo / href
         if src.is_file() and not dst.exists():

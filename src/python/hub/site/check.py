@@ -74,7 +74,9 @@ def check_site(site: Path) -> list[str]:
         if got is None:
             problems.append(f"{what}: {path.relative_to(site)} is missing")
         elif (sha256 is not None and got[0] != sha256) or (size is not None and got[1] != size):
-            problems.append(f"{what}: {path.relative_to(site)} has sha256 {got[0]} size {got[1]}, expected {sha256} {size}")
+            problems.append(
+                f"{what}: {path.relative_to(site)} has sha256 {got[0]} size {got[1]}, expected {sha256} {size}"
+            )
 
     for repomd in sorted(site.glob("*/*/repodata/repomd.xml")):
         repo = repomd.parent.parent
@@ -87,7 +89,9 @@ def check_site(site: Path) -> list[str]:
                 for pkg in root.findall(f"{_COMMON_NS}package"):
                     href = pkg.find(f"{_COMMON_NS}location").get("href")
                     size = int(pkg.find(f"{_COMMON_NS}size").get("package"))
-                    expect(repo / href, pkg.find(f"{_COMMON_NS}checksum").text, size, f"{repo.relative_to(site)} primary")
+                    expect(
+                        repo / href, pkg.find(f"{_COMMON_NS}checksum").text, size, f"{repo.relative_to(site)} primary"
+                    )
     for release in sorted(site.glob("dists/*/Release")):
         base = release.parent
         for name in ("InRelease", "Release.gpg"):
@@ -99,7 +103,12 @@ def check_site(site: Path) -> list[str]:
                 for stanza in (base / name).read_text("utf-8").split("\n\n") if (base / name).is_file() else []:
                     fields = dict(re.findall(r"^([A-Za-z0-9-]+): (.*)$", stanza, re.M))
                     if "Filename" in fields:
-                        expect(site / fields["Filename"], fields.get("SHA256"), int(fields["Size"]), str((base / name).relative_to(site)))
+                        expect(
+                            site / fields["Filename"],
+                            fields.get("SHA256"),
+                            int(fields["Size"]),
+                            str((base / name).relative_to(site)),
+                        )
     for path in sorted(site.glob("catalog/*/*.json")):
         try:
             data = json.loads(path.read_text("utf-8"))

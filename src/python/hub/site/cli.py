@@ -28,14 +28,17 @@ def _add_portal_parsers(subparsers: Any) -> None:
         "portal",
         help="render the static portal from the catalog (index.html, exporters/<name>.html, static/)",
         description="Reads index.json, metadata.json and the artifact JSONs (hub catalog's output) and each "
-                    "exporter's README.md; writes a static site that works from any host or file://.",
+        "exporter's README.md; writes a static site that works from any host or file://.",
     )
     p.add_argument("--catalog", required=True, metavar="DIR", help="the catalog directory (<site>/catalog)")
     p.add_argument("--readmes", metavar="DIR", help="the exporters directory: <DIR>/<name>/README.md")
     p.add_argument("--out", required=True, metavar="DIR", help="the site directory")
-    p.add_argument("--base-url", metavar="URL",
-                   help=f"the site's public URL, used in the .repo/.sources texts (default: {PLACEHOLDER_BASE_URL}, "
-                        "replaced in the browser by the page's own address when served over http(s))")
+    p.add_argument(
+        "--base-url",
+        metavar="URL",
+        help=f"the site's public URL, used in the .repo/.sources texts (default: {PLACEHOLDER_BASE_URL}, "
+        "replaced in the browser by the page's own address when served over http(s))",
+    )
     p.set_defaults(run=run_portal)
 
 
@@ -58,14 +61,29 @@ def _add_publish_parsers(subparsers: Any) -> None:
     )
     p.add_argument("--site", required=True, metavar="DIR", help="the unsigned site (./pants package //:site)")
     p.add_argument("--dest", required=True, metavar="DIR", help="the publish directory (HUB_PUBLISH_DIR)")
-    p.add_argument("--base-url", required=True, metavar="URL", help="where DEST/current is served (the users' .repo/.sources)")
-    p.add_argument("--keep", type=int, default=DEFAULT_KEEP, metavar="N",
-                   help=f"versions kept per package in the cumulative pool (default {DEFAULT_KEEP})")
-    p.add_argument("--readmes", metavar="DIR",
-                   help="the exporters directory (<DIR>/<name>/README.md) for the portal; by default the unsigned "
-                        "site's rendered READMEs are carried over")
-    p.add_argument("--extra-public-key", action="append", default=[], metavar="FILE",
-                   help="another armored public key to ship in monitoring-hub.asc (key rotation)")
+    p.add_argument(
+        "--base-url", required=True, metavar="URL", help="where DEST/current is served (the users' .repo/.sources)"
+    )
+    p.add_argument(
+        "--keep",
+        type=int,
+        default=DEFAULT_KEEP,
+        metavar="N",
+        help=f"versions kept per package in the cumulative pool (default {DEFAULT_KEEP})",
+    )
+    p.add_argument(
+        "--readmes",
+        metavar="DIR",
+        help="the exporters directory (<DIR>/<name>/README.md) for the portal; by default the unsigned "
+        "site's rendered READMEs are carried over",
+    )
+    p.add_argument(
+        "--extra-public-key",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="another armored public key to ship in monitoring-hub.asc (key rotation)",
+    )
     p.set_defaults(run=run_publish)
 
 
@@ -76,8 +94,16 @@ def run_publish(args: argparse.Namespace) -> int:
         os.environ.pop(name, None)
     extra = [Path(f).read_bytes() for f in args.extra_public_key]
     crash = CrashPoints(env.get(CRASH_ENV), log=sys.stderr)
-    report = publish(args.site, args.dest, args.base_url, keep=args.keep, readmes=args.readmes,
-                     extra_public_keys=extra, env=env, crash=crash)
+    report = publish(
+        args.site,
+        args.dest,
+        args.base_url,
+        keep=args.keep,
+        readmes=args.readmes,
+        extra_public_keys=extra,
+        env=env,
+        crash=crash,
+    )
     print(json.dumps(report, indent=2, sort_keys=True))
     return 0
 

@@ -98,8 +98,12 @@ def inline(text: str) -> str:
 
 def _is_block_start(line: str) -> bool:
     return bool(
-        _FENCE.match(line) or _HEADING.match(line) or _RULE.match(line) or _BULLET.match(line)
-        or _ORDERED.match(line) or _QUOTE.match(line)
+        _FENCE.match(line)
+        or _HEADING.match(line)
+        or _RULE.match(line)
+        or _BULLET.match(line)
+        or _ORDERED.match(line)
+        or _QUOTE.match(line)
     )
 
 
@@ -129,7 +133,9 @@ def _blocks(lines: list[str], offset: int) -> Iterator[str]:
             marker, lang = fence.group(1), fence.group(2)
             body = []
             i += 1
-            while i < n and not (lines[i].strip().startswith(marker[0] * len(marker)) and not lines[i].strip().strip(marker[0])):
+            while i < n and not (
+                lines[i].strip().startswith(marker[0] * len(marker)) and not lines[i].strip().strip(marker[0])
+            ):
                 body.append(lines[i])
                 i += 1
             i += 1  # the closing fence (or the end of the document)
@@ -193,13 +199,17 @@ def _blocks(lines: list[str], offset: int) -> Iterator[str]:
                     i += 1
                 head = "".join(f'<th scope="col">{inline(c)}</th>' for c in header)
                 body = "".join(
-                    "<tr>" + "".join(f"<td>{inline(c)}</td>" for c in (row + [""] * len(header))[: len(header)]) + "</tr>"
+                    "<tr>"
+                    + "".join(f"<td>{inline(c)}</td>" for c in (row + [""] * len(header))[: len(header)])
+                    + "</tr>"
                     for row in rows
                 )
                 yield f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
                 continue
             para = []
-            while i < n and lines[i].strip() and (not para or not (_is_block_start(lines[i]) or _table_start(lines, i))):
+            while (
+                i < n and lines[i].strip() and (not para or not (_is_block_start(lines[i]) or _table_start(lines, i)))
+            ):
                 para.append(lines[i].strip())
                 i += 1
             yield f"<p>{inline(chr(10).join(para))}</p>"

@@ -123,14 +123,18 @@ def _repo_texts(base_url: str, family: str, dist: str) -> tuple[str, str]:
     if family == "rpm":
         return user_files.yum_setup_commands(base_url, dist).rstrip("\n"), user_files.yum_repo_file(base_url, dist)
     codename = matrix.DISTS[dist].codename
-    return user_files.apt_setup_commands(base_url, codename).rstrip("\n"), user_files.apt_sources_file(base_url, codename)
+    return user_files.apt_setup_commands(base_url, codename).rstrip("\n"), user_files.apt_sources_file(
+        base_url, codename
+    )
 
 
 def _shell_word(value: Any, pattern: re.Pattern[str]) -> str | None:
     return value if isinstance(value, str) and pattern.match(value) else None
 
 
-def install_blocks(metadata: Mapping[str, Any], docker: Mapping[str, Any] | None, base_url: str) -> list[dict[str, Any]]:
+def install_blocks(
+    metadata: Mapping[str, Any], docker: Mapping[str, Any] | None, base_url: str
+) -> list[dict[str, Any]]:
     """The install instructions, one group per dist (and one for the image). Each step is
     {title, text, file?}: ``text`` is exactly what its copy button copies; ``file`` is the
     repository file that step installs ({path, text}), shown and copyable too. Commands and
@@ -141,30 +145,50 @@ def install_blocks(metadata: Mapping[str, Any], docker: Mapping[str, Any] | None
     groups: list[dict[str, Any]] = []
     for dist in _ordered(arts.get("rpm", {}), matrix.RPM_DISTS):
         name = _shell_word(packages.get("rpm"), _NAME) or exporter
-        groups.append({
-            "id": f"rpm-{dist}", "family": "rpm", "dist": dist, "title": f"{dist_label(dist)} (dnf)",
-            "statuses": arts["rpm"][dist],
-            "steps": [
-                {"title": "Add the repository", "text": _repo_texts(base_url, "rpm", dist)[0],
-                 "file": {"path": user_files.YUM_REPO_PATH, "text": _repo_texts(base_url, "rpm", dist)[1]}},
-                {"title": "Install", "text": f"sudo dnf install {name}"},
-            ],
-        })
+        groups.append(
+            {
+                "id": f"rpm-{dist}",
+                "family": "rpm",
+                "dist": dist,
+                "title": f"{dist_label(dist)} (dnf)",
+                "statuses": arts["rpm"][dist],
+                "steps": [
+                    {
+                        "title": "Add the repository",
+                        "text": _repo_texts(base_url, "rpm", dist)[0],
+                        "file": {"path": user_files.YUM_REPO_PATH, "text": _repo_texts(base_url, "rpm", dist)[1]},
+                    },
+                    {"title": "Install", "text": f"sudo dnf install {name}"},
+                ],
+            }
+        )
     for dist in _ordered(arts.get("deb", {}), matrix.DEB_DISTS):
         name = _shell_word(packages.get("deb"), _NAME) or matrix.deb_package_name(exporter)
-        groups.append({
-            "id": f"deb-{dist}", "family": "deb", "dist": dist, "title": f"{dist_label(dist)} (apt)",
-            "statuses": arts["deb"][dist],
-            "steps": [
-                {"title": "Add the signing key and the repository", "text": _repo_texts(base_url, "deb", dist)[0],
-                 "file": {"path": user_files.APT_SOURCES_PATH, "text": _repo_texts(base_url, "deb", dist)[1]}},
-                {"title": "Install", "text": f"sudo apt install {name}"},
-            ],
-        })
+        groups.append(
+            {
+                "id": f"deb-{dist}",
+                "family": "deb",
+                "dist": dist,
+                "title": f"{dist_label(dist)} (apt)",
+                "statuses": arts["deb"][dist],
+                "steps": [
+                    {
+                        "title": "Add the signing key and the repository",
+                        "text": _repo_texts(base_url, "deb", dist)[0],
+                        "file": {"path": user_files.APT_SOURCES_PATH, "text": _repo_texts(base_url, "deb", dist)[1]},
+                    },
+                    {"title": "Install", "text": f"sudo apt install {name}"},
+                ],
+            }
+        )
     if "docker" in arts:
         steps = []
         image = (docker or {}).get("images", [{}])[0] if docker else None
-        ref = _shell_word(f"{image.get('registry')}/{image.get('repository')}@{image.get('digest')}", _IMAGE_REF) if image else None
+        ref = (
+            _shell_word(f"{image.get('registry')}/{image.get('repository')}@{image.get('digest')}", _IMAGE_REF)
+            if image
+            else None
+        )
         if ref:
             port = metadata.get("port")
             publish = f" -p {port}:{port}" if isinstance(port, int) and not isinstance(port, bool) else ""
@@ -172,8 +196,16 @@ def install_blocks(metadata: Mapping[str, Any], docker: Mapping[str, Any] | None
                 {"title": "Pull (by digest)", "text": f"docker pull {ref}"},
                 {"title": "Run", "text": f"docker run -d --name {exporter}{publish} {ref}"},
             ]
-        groups.append({"id": "docker", "family": "docker", "dist": None, "title": "Container image (docker)",
-                       "statuses": {"image": arts["docker"]}, "steps": steps})
+        groups.append(
+            {
+                "id": "docker",
+                "family": "docker",
+                "dist": None,
+                "title": "Container image (docker)",
+                "statuses": {"image": arts["docker"]},
+                "steps": steps,
+            }
+        )
     return groups
 
 
@@ -184,11 +216,17 @@ def dist_label(dist: str) -> str:
     return f"{family.capitalize()} {version}"
 
 
-def matrix_rows(metadata: Mapping[str, Any], artifacts: Mapping[str, Any], *, root: str, catalog_href: str) -> list[dict[str, Any]]:
+def matrix_rows(
+    metadata: Mapping[str, Any], artifacts: Mapping[str, Any], *, root: str, catalog_href: str
+) -> list[dict[str, Any]]:
     """One row per declared dist, one cell per arch (None where the arch is not declared)."""
     arts = metadata["artifacts"]
     name = metadata["exporter"]
-    archs = [a for a in matrix.ARCHES if any(a in arts.get(f, {}).get(d, {}) for f in ("rpm", "deb") for d in arts.get(f, {}))]
+    archs = [
+        a
+        for a in matrix.ARCHES
+        if any(a in arts.get(f, {}).get(d, {}) for f in ("rpm", "deb") for d in arts.get(f, {}))
+    ]
     rows = []
     for family, order in (("rpm", matrix.RPM_DISTS), ("deb", matrix.DEB_DISTS)):
         for dist in _ordered(arts.get(family, {}), order):
@@ -204,16 +242,21 @@ def matrix_rows(metadata: Mapping[str, Any], artifacts: Mapping[str, Any], *, ro
                 url = package.get("url")
                 if not (isinstance(url, str) and _RELATIVE_URL.match(url)):
                     url = None  # never a scheme, an absolute path or '..' (the schema's rule)
-                cells.append({
-                    "arch": arch, "status": status, "label": STATUS_LABELS.get(status, status),
-                    "version": doc.get("version"),
-                    "filename": package.get("filename"),
-                    "href": root + url if url else None,
-                    "size": human_size(package.get("size_bytes")), "size_bytes": package.get("size_bytes"),
-                    "sha256": package.get("sha256"),
-                    "json": f"{catalog_href}{name}/{aid}.json" if doc else None,
-                    **sbom_link(doc.get("sbom"), root),
-                })
+                cells.append(
+                    {
+                        "arch": arch,
+                        "status": status,
+                        "label": STATUS_LABELS.get(status, status),
+                        "version": doc.get("version"),
+                        "filename": package.get("filename"),
+                        "href": root + url if url else None,
+                        "size": human_size(package.get("size_bytes")),
+                        "size_bytes": package.get("size_bytes"),
+                        "sha256": package.get("sha256"),
+                        "json": f"{catalog_href}{name}/{aid}.json" if doc else None,
+                        **sbom_link(doc.get("sbom"), root),
+                    }
+                )
             rows.append({"family": family, "dist": dist, "label": dist_label(dist), "cells": cells})
     return rows if archs else []
 
@@ -234,9 +277,14 @@ def image_platforms(image: Any, root: str) -> list[dict[str, Any]]:
     if not isinstance(image, Mapping):
         return []
     return [
-        {"platform": m.get("platform"), "digest": m.get("digest"), "size_bytes": m.get("size_bytes"),
-         **sbom_link(m.get("sbom"), root)}
-        for m in image.get("manifests") or [] if isinstance(m, Mapping)
+        {
+            "platform": m.get("platform"),
+            "digest": m.get("digest"),
+            "size_bytes": m.get("size_bytes"),
+            **sbom_link(m.get("sbom"), root),
+        }
+        for m in image.get("manifests") or []
+        if isinstance(m, Mapping)
     ]
 
 
@@ -244,12 +292,18 @@ def index_entries(index: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
     for e in index.get("exporters", []):
         counts = e.get("status_counts", {})
-        out.append({
-            "name": e["name"], "version": e["version"], "category": e["category"], "description": e["description"],
-            "updated": e.get("last_updated") or "", "status": e.get("status") or summary_status(counts),
-            "counts": {k: counts.get(k, 0) for k in ("success", "stale", "failed", "missing", "total")},
-            "href": f"{EXPORTERS_DIR}/{e['name']}.html",
-        })
+        out.append(
+            {
+                "name": e["name"],
+                "version": e["version"],
+                "category": e["category"],
+                "description": e["description"],
+                "updated": e.get("last_updated") or "",
+                "status": e.get("status") or summary_status(counts),
+                "counts": {k: counts.get(k, 0) for k in ("success", "stale", "failed", "missing", "total")},
+                "href": f"{EXPORTERS_DIR}/{e['name']}.html",
+            }
+        )
     return out
 
 
@@ -356,7 +410,11 @@ def build_portal(
     entries = index_entries(index)
     categories = index.get("categories", {})
     page = _ENV.get_template("index.html.j2").render(
-        root="", entries=entries, categories=categories, data=inline_json(entries), **common,
+        root="",
+        entries=entries,
+        categories=categories,
+        data=inline_json(entries),
+        **common,
     )
     _write(out / "index.html", page.encode("utf-8"))
     written.append("index.html")
@@ -370,15 +428,28 @@ def build_portal(
         docker = arts.get("docker")
         image = (docker or {}).get("images", [None])[0] if docker else None
         page = _ENV.get_template("exporter.html.j2").render(
-            root=root, m=md, counts=md.get("status_counts", {}), status=summary_status(md.get("status_counts", {})),
+            root=root,
+            m=md,
+            counts=md.get("status_counts", {}),
+            status=summary_status(md.get("status_counts", {})),
             rows=matrix_rows(md, arts, root=root, catalog_href=root + href),
-            archs=[a for a in matrix.ARCHES if any(a in d for f in ("rpm", "deb") for d in md["artifacts"].get(f, {}).values())],
-            docker_status=md["artifacts"].get("docker"), image=image, docker_doc=docker,
+            archs=[
+                a
+                for a in matrix.ARCHES
+                if any(a in d for f in ("rpm", "deb") for d in md["artifacts"].get(f, {}).values())
+            ],
+            docker_status=md["artifacts"].get("docker"),
+            image=image,
+            docker_doc=docker,
             platforms=image_platforms(image, root),
             docker_json=f"{root}{href}{name}/docker.json" if docker else None,
-            install=install_blocks(md, docker, base), readme=read_readme(readmes, name),
-            metadata_href=f"{root}{href}{name}/{METADATA_FILE}", index_href=f"{root}{href}{INDEX_FILE}",
-            labels=STATUS_LABELS, human_size=human_size, **common,
+            install=install_blocks(md, docker, base),
+            readme=read_readme(readmes, name),
+            metadata_href=f"{root}{href}{name}/{METADATA_FILE}",
+            index_href=f"{root}{href}{INDEX_FILE}",
+            labels=STATUS_LABELS,
+            human_size=human_size,
+            **common,
         )
         rel = f"{EXPORTERS_DIR}/{name}.html"
         _write(out / rel, page.encode("utf-8"))

@@ -77,8 +77,9 @@ from hub.site.snapshots import (
 )
 
 
-def _sign_and_index(snapshot: Path, signer: Signer, source_date: int, previous: Path | None,
-                    crash: CrashPoints) -> dict[str, Any]:
+def _sign_and_index(
+    snapshot: Path, signer: Signer, source_date: int, previous: Path | None, crash: CrashPoints
+) -> dict[str, Any]:
     """Step 3, first half: sign the RPMs, then write the YUM metadata from the signed files."""
     report: dict[str, Any] = {}
     repos = yum_repo_dirs(snapshot)
@@ -106,7 +107,9 @@ def _sign_and_index(snapshot: Path, signer: Signer, source_date: int, previous: 
     return report
 
 
-def _sign_metadata(snapshot: Path, signer: Signer, crash: CrashPoints, extra_public_keys: Sequence[bytes]) -> dict[str, Any]:
+def _sign_metadata(
+    snapshot: Path, signer: Signer, crash: CrashPoints, extra_public_keys: Sequence[bytes]
+) -> dict[str, Any]:
     """Step 4: repomd.xml.asc, InRelease, Release.gpg (each checked), the public key."""
     repos = yum_repo_dirs(snapshot)
     for repo in repos:
@@ -163,8 +166,20 @@ def publish(
         partial.mkdir(mode=0o755)
         crash("snapshot-created")
         try:
-            final = _build_snapshot(site, dest, partial, name, previous, base_url, keep=keep, readmes=readmes,
-                                    extra_public_keys=extra_public_keys, env=env, crash=crash, report=report)
+            final = _build_snapshot(
+                site,
+                dest,
+                partial,
+                name,
+                previous,
+                base_url,
+                keep=keep,
+                readmes=readmes,
+                extra_public_keys=extra_public_keys,
+                env=env,
+                crash=crash,
+                report=report,
+            )
         except BaseException:
             remove_tree(partial)  # an error (a crash leaves it to the next publish)
             raise
@@ -177,9 +192,21 @@ def publish(
     return report
 
 
-def _build_snapshot(site: Path, dest: Path, partial: Path, name: str, previous: Path | None, base_url: str, *,
-                    keep: int, readmes: str | os.PathLike[str] | None, extra_public_keys: Sequence[bytes],
-                    env: Mapping[str, str], crash: CrashPoints, report: dict[str, Any]) -> Path:
+def _build_snapshot(
+    site: Path,
+    dest: Path,
+    partial: Path,
+    name: str,
+    previous: Path | None,
+    base_url: str,
+    *,
+    keep: int,
+    readmes: str | os.PathLike[str] | None,
+    extra_public_keys: Sequence[bytes],
+    env: Mapping[str, str],
+    crash: CrashPoints,
+    report: dict[str, Any],
+) -> Path:
     """Everything up to the complete, renamed snapshot `snapshots/<name>` (not yet current)."""
     report["files_copied"] = copy_site(site, partial)
     crash("site-copied")

@@ -43,7 +43,9 @@ def test_orphaned_keyrings_are_swept_and_live_ones_kept(tmp_path: Path, monkeypa
     private_tmp.rmdir()
 
 
-def test_the_recorded_keyring_is_swept_and_the_record_forgotten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_recorded_keyring_is_swept_and_the_record_forgotten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dest = tmp_path / "dest"
     dest.mkdir()
     private_tmp = Path(tempfile.mkdtemp(prefix="hubk-", dir="/tmp"))

@@ -74,8 +74,12 @@ def gpg_verify(tmp: Path, public_key: bytes, signature: Path, data: Path | None 
     home = tmp / "verify-gnupg"
     if not home.exists():
         home.mkdir(mode=0o700)
-        subprocess.run(["gpg", "--homedir", str(home), "--batch", "--import"], input=public_key, check=True, capture_output=True)
-    cmd = ["gpg", "--homedir", str(home), "--batch", "--status-fd", "1", "--verify", str(signature)] + ([str(data)] if data else [])
+        subprocess.run(
+            ["gpg", "--homedir", str(home), "--batch", "--import"], input=public_key, check=True, capture_output=True
+        )
+    cmd = ["gpg", "--homedir", str(home), "--batch", "--status-fd", "1", "--verify", str(signature)] + (
+        [str(data)] if data else []
+    )
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     (valid,) = [line.split()[2:] for line in result.stdout.splitlines() if line.startswith("[GNUPG:] VALIDSIG")]
@@ -87,7 +91,9 @@ def rpmkeys_check(tmp: Path, public_key: Path, rpm: Path) -> str:
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "LC_ALL": "C"}
     if not db.exists():
         db.mkdir()
-        subprocess.run(["rpmkeys", "--dbpath", str(db), "--import", str(public_key)], check=True, capture_output=True, env=env)
+        subprocess.run(
+            ["rpmkeys", "--dbpath", str(db), "--import", str(public_key)], check=True, capture_output=True, env=env
+        )
     result = subprocess.run(["rpmkeys", "--dbpath", str(db), "-Kv", str(rpm)], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
@@ -118,9 +124,11 @@ def test_publish_twice_signs_merges_and_switches(tmp_path: Path, key, sites) -> 
     assert "Header V4 RSA/SHA256 Signature" in out and "NOKEY" not in out and "BAD" not in out, out
     # 4. Metadata signatures: RSA (1) with SHA-256 (8), by our key.
     pk = public.read_bytes()
-    for sig, data in [(snap1 / "el9/x86_64/repodata/repomd.xml.asc", snap1 / "el9/x86_64/repodata/repomd.xml"),
-                      (snap1 / "dists/bookworm/Release.gpg", snap1 / "dists/bookworm/Release"),
-                      (snap1 / "dists/noble/InRelease", None)]:
+    for sig, data in [
+        (snap1 / "el9/x86_64/repodata/repomd.xml.asc", snap1 / "el9/x86_64/repodata/repomd.xml"),
+        (snap1 / "dists/bookworm/Release.gpg", snap1 / "dists/bookworm/Release"),
+        (snap1 / "dists/noble/InRelease", None),
+    ]:
         valid = gpg_verify(tmp_path, pk, sig, data)
         assert valid[0] == key["fpr"] and valid[6] == "1" and valid[7] == "8", valid
     # 2. YUM metadata from the signed file.
@@ -129,9 +137,17 @@ def test_publish_twice_signs_merges_and_switches(tmp_path: Path, key, sites) -> 
     # 3. The catalog follows the published bytes; the unsigned digest stays.
     doc = json.loads((snap1 / "catalog/node_exporter/rpm_amd64_el9.json").read_text())
     assert (doc["package"]["sha256"], doc["package"]["size_bytes"]) == catalog.file_digest(rpm1)
-    assert doc["package"]["unsigned_sha256"] == catalog.file_digest(v1.rpms["rpm_amd64_el9"])[0] != doc["package"]["sha256"]
+    assert (
+        doc["package"]["unsigned_sha256"]
+        == catalog.file_digest(v1.rpms["rpm_amd64_el9"])[0]
+        != doc["package"]["sha256"]
+    )
     deb_doc = json.loads((snap1 / "catalog/node_exporter/deb_amd64_debian-12.json").read_text())
-    assert deb_doc["package"]["sha256"] == deb_doc["package"]["unsigned_sha256"] == catalog.file_digest(snap1 / deb_doc["package"]["url"])[0]
+    assert (
+        deb_doc["package"]["sha256"]
+        == deb_doc["package"]["unsigned_sha256"]
+        == catalog.file_digest(snap1 / deb_doc["package"]["url"])[0]
+    )
     # ... and so does the portal, which keeps the README rendered at build time.
     page = (snap1 / "exporters/node_exporter.html").read_text()
     assert doc["package"]["sha256"] in page and doc["package"]["unsigned_sha256"] not in page
@@ -161,7 +177,10 @@ def test_publish_twice_signs_merges_and_switches(tmp_path: Path, key, sites) -> 
     packages = (snap2 / "dists/bookworm/main/binary-amd64/Packages").read_text()
     assert "Version: 1.0.0-1+deb12" in packages and "Version: 1.1.0-1+deb12" in packages
     doc2 = json.loads((snap2 / "catalog/node_exporter/rpm_amd64_el9.json").read_text())
-    assert doc2["version"] == "1.1.0" and doc2["package"]["sha256"] == catalog.file_digest(snap2 / doc2["package"]["url"])[0]
+    assert (
+        doc2["version"] == "1.1.0"
+        and doc2["package"]["sha256"] == catalog.file_digest(snap2 / doc2["package"]["url"])[0]
+    )
     assert check_site(snap2) == []
     assert not (dest / KEYRING_RECORD).exists()
     assert report["temporary_keyring"]["removed"] and not os.path.exists(report["temporary_keyring"]["path"])
@@ -174,9 +193,14 @@ def test_same_input_gives_the_same_metadata(tmp_path: Path, key, sites) -> None:
     publish.publish(site, dest, "https://example.org/hub", env=env_of(key))
     publish.publish(site, dest, "https://example.org/hub", env=env_of(key))
     a, b = dest / "snapshots/00000001", dest / "snapshots/00000002"
-    for rel in ("el9/x86_64/repodata/repomd.xml", "dists/bookworm/Release", "dists/noble/main/binary-amd64/Packages",
-                "el9/x86_64/node_exporter-1.0.0-1.el9.x86_64.rpm", "catalog/node_exporter/rpm_amd64_el9.json",
-                "exporters/node_exporter.html"):
+    for rel in (
+        "el9/x86_64/repodata/repomd.xml",
+        "dists/bookworm/Release",
+        "dists/noble/main/binary-amd64/Packages",
+        "el9/x86_64/node_exporter-1.0.0-1.el9.x86_64.rpm",
+        "catalog/node_exporter/rpm_amd64_el9.json",
+        "exporters/node_exporter.html",
+    ):
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
 
 
@@ -188,10 +212,14 @@ def test_retention_keeps_three_versions_and_two_snapshots(tmp_path: Path, key, s
     assert sorted(p.name for p in (dest / "snapshots").iterdir()) == ["00000003", "00000004"]
     snap = dest / "current"
     assert sorted(p.name for p in (snap / "el9/x86_64").glob("*.rpm")) == [
-        f"node_exporter-{v}-1.el9.x86_64.rpm" for v in ("1.1.0", "1.2.0", "1.3.0")]
+        f"node_exporter-{v}-1.el9.x86_64.rpm" for v in ("1.1.0", "1.2.0", "1.3.0")
+    ]
     assert sorted(p.name for p in (snap / "pool").rglob("*.deb")) == sorted(
-        f"node-exporter_{v}-1+{s}_amd64.deb" for v in ("1.1.0", "1.2.0", "1.3.0") for s in ("deb12", "ubuntu24.04"))
-    (href,) = [loc["href"] for loc in repomd_locations(snap / "el9/x86_64/repodata/repomd.xml") if loc["type"] == "primary"]
+        f"node-exporter_{v}-1+{s}_amd64.deb" for v in ("1.1.0", "1.2.0", "1.3.0") for s in ("deb12", "ubuntu24.04")
+    )
+    (href,) = [
+        loc["href"] for loc in repomd_locations(snap / "el9/x86_64/repodata/repomd.xml") if loc["type"] == "primary"
+    ]
     primary = gzip.decompress((snap / "el9/x86_64" / href).read_bytes()).decode()
     assert 'packages="3"' in primary and 'ver="1.0.0"' not in primary
     assert "1.0.0-1+deb12" not in (snap / "dists/bookworm/main/binary-amd64/Packages").read_text()
@@ -211,10 +239,25 @@ def test_a_crash_leaves_current_and_the_next_publish_cleans_up(tmp_path: Path, k
     # of a concurrent test would sweep an orphan in the shared one).
     private_tmp = Path(tempfile.mkdtemp(prefix="hubk-", dir="/tmp"))
     request.addfinalizer(lambda: shutil.rmtree(private_tmp, ignore_errors=True))
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": os.pathsep.join([str(SRC), *sys.path]),
-           "TMPDIR": str(private_tmp), KEY_ENV: key["secret"]}
-    argv = [sys.executable, "-c", "import sys; from hub.cli import main; sys.exit(main())", "publish",
-            "--site", str(sites["1.1.0"].site), "--dest", str(dest), "--base-url", "https://example.org/hub"]
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "PYTHONPATH": os.pathsep.join([str(SRC), *sys.path]),
+        "TMPDIR": str(private_tmp),
+        KEY_ENV: key["secret"],
+    }
+    argv = [
+        sys.executable,
+        "-c",
+        "import sys; from hub.cli import main; sys.exit(main())",
+        "publish",
+        "--site",
+        str(sites["1.1.0"].site),
+        "--dest",
+        str(dest),
+        "--base-url",
+        "https://example.org/hub",
+    ]
 
     crashed = subprocess.run(argv, env={**env, CRASH_ENV: "keyring-ready"}, capture_output=True, text=True)
     assert crashed.returncode == CRASH_STATUS, crashed.stderr
@@ -222,7 +265,9 @@ def test_a_crash_leaves_current_and_the_next_publish_cleans_up(tmp_path: Path, k
     assert current(dest) == "snapshots/00000001" and tree_digest(dest / "snapshots/00000001") == before
     assert (dest / "snapshots/00000002.partial").is_dir()
     keyring = Path((dest / KEYRING_RECORD).read_text().strip())
-    assert keyring.parent == private_tmp and keyring.is_dir() and (keyring.stat().st_mode & 0o777) == 0o700  # left by the "kill"
+    assert (
+        keyring.parent == private_tmp and keyring.is_dir() and (keyring.stat().st_mode & 0o777) == 0o700
+    )  # left by the "kill"
 
     crashed = subprocess.run(argv, env={**env, CRASH_ENV: "snapshot-renamed"}, capture_output=True, text=True)
     assert crashed.returncode == CRASH_STATUS, crashed.stderr
@@ -281,12 +326,39 @@ def test_current_must_be_our_link_and_publishes_do_not_overlap(tmp_path: Path, k
 def test_cli(tmp_path: Path, key, sites, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setenv(KEY_ENV, key["secret"])
     dest = tmp_path / "dest"
-    assert main(["publish", "--site", str(sites["1.0.0"].site), "--dest", str(dest), "--base-url", "https://example.org/hub",
-                 "--keep", "2"]) == 0
+    assert (
+        main(
+            [
+                "publish",
+                "--site",
+                str(sites["1.0.0"].site),
+                "--dest",
+                str(dest),
+                "--base-url",
+                "https://example.org/hub",
+                "--keep",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert KEY_ENV not in os.environ  # dropped as soon as it is read: no child inherits it
     out = capsys.readouterr()
     assert json.loads(out.out)["snapshot"] == "snapshots/00000001"
     assert "PRIVATE KEY" not in out.out + out.err
     monkeypatch.delenv(KEY_ENV, raising=False)
-    assert main(["publish", "--site", str(sites["1.0.0"].site), "--dest", str(dest), "--base-url", "https://example.org/hub"]) == 2
+    assert (
+        main(
+            [
+                "publish",
+                "--site",
+                str(sites["1.0.0"].site),
+                "--dest",
+                str(dest),
+                "--base-url",
+                "https://example.org/hub",
+            ]
+        )
+        == 2
+    )
     assert "no signing key" in capsys.readouterr().err

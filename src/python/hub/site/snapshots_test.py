@@ -36,10 +36,13 @@ def test_switch_current_and_read_it_back(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "snapshots"]
 
 
-@pytest.mark.parametrize("target, message", [
-    ("elsewhere", "expected snapshots/<id>"),
-    ("snapshots/00000009", "the snapshot is missing"),
-])
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("elsewhere", "expected snapshots/<id>"),
+        ("snapshots/00000009", "the snapshot is missing"),
+    ],
+)
 def test_a_foreign_current_is_refused(tmp_path: Path, target: str, message: str) -> None:
     (tmp_path / "current").symlink_to(target)
     with pytest.raises(HubError, match=message):
@@ -61,8 +64,14 @@ def test_clean_stale_removes_only_what_a_crash_leaves(tmp_path: Path) -> None:
     (tmp_path / f".{snapshots.KEYRING_RECORD}.x1y2.tmp").write_text("/tmp/hub-publish-key-0\n")
     (tmp_path / snapshots.KEYRING_RECORD).write_text("/tmp/hub-publish-key-0\n")
     removed = snapshots.clean_stale(tmp_path)
-    assert sorted(removed) == sorted(["snapshots/00000002.partial", "snapshots/00000003.trash",
-                                      "current.tmp-00000002", f".{snapshots.KEYRING_RECORD}.x1y2.tmp"])
+    assert sorted(removed) == sorted(
+        [
+            "snapshots/00000002.partial",
+            "snapshots/00000003.trash",
+            "current.tmp-00000002",
+            f".{snapshots.KEYRING_RECORD}.x1y2.tmp",
+        ]
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == [snapshots.KEYRING_RECORD, "current", "snapshots"]
     assert [p.name for p in (tmp_path / "snapshots").iterdir()] == ["00000001"]
 

@@ -84,17 +84,26 @@ def _choose(inventory: Inventory, fmt: Format, wanted: Sequence[str], label: str
             found = ", ".join(files[:10]) if files else "none"
             if len(files) > 10:
                 found += f" and {len(files) - 10} more"
-            raise ArchiveError(f"{label}: no member named {name!r}; expected exactly one regular "
-                               f"file with that name (regular files found: {found})", archive=label)
+            raise ArchiveError(
+                f"{label}: no member named {name!r}; expected exactly one regular "
+                f"file with that name (regular files found: {found})",
+                archive=label,
+            )
         if len(matches) > 1:
             paths = ", ".join(repr(e.raw) for e in matches[:10])
-            raise ArchiveError(f"{label}: binary {name!r} is ambiguous: {len(matches)} members "
-                               f"have that name ({paths}); expected exactly one", archive=label)
+            raise ArchiveError(
+                f"{label}: binary {name!r} is ambiguous: {len(matches)} members "
+                f"have that name ({paths}); expected exactly one",
+                archive=label,
+            )
         entry = matches[0]
         if entry.kind != "file":
-            raise member_error(label, entry.raw,
-                                f"the binary {name!r} is {KIND_NAMES[entry.kind]} to {entry.link!r}",
-                                "a regular file (links are never followed)")
+            raise member_error(
+                label,
+                entry.raw,
+                f"the binary {name!r} is {KIND_NAMES[entry.kind]} to {entry.link!r}",
+                "a regular file (links are never followed)",
+            )
         chosen[name] = entry
     return chosen
 
@@ -106,25 +115,42 @@ def _check_elf(head: bytes, name: str, member: str, label: str, arch: str) -> No
     where = f"{name} in {label}"
     header = elf.read_header(head)
     if header is None:
-        raise ArchiveError(f"{where} is not an ELF executable (member {member!r} starts with "
-                           f"{head[:4]!r}); expected {expected}", archive=label, member=member)
+        raise ArchiveError(
+            f"{where} is not an ELF executable (member {member!r} starts with " f"{head[:4]!r}); expected {expected}",
+            archive=label,
+            member=member,
+        )
     if not header.is_executable:
-        raise ArchiveError(f"{where} is not an ELF executable (member {member!r} has ELF type "
-                           f"{header.type}); expected {expected}", archive=label, member=member)
+        raise ArchiveError(
+            f"{where} is not an ELF executable (member {member!r} has ELF type " f"{header.type}); expected {expected}",
+            archive=label,
+            member=member,
+        )
     if header.machine != want:
-        raise ArchiveError(f"{where} is an ELF for {header.machine_name}, expected {want_name} ({arch}) "
-                           f"(member {member!r})", archive=label, member=member)
+        raise ArchiveError(
+            f"{where} is an ELF for {header.machine_name}, expected {want_name} ({arch}) " f"(member {member!r})",
+            archive=label,
+            member=member,
+        )
     if not header.is_64bit or not header.little_endian:
-        raise ArchiveError(f"{where} is a 32-bit or big-endian ELF, expected a 64-bit "
-                           f"little-endian {want_name} ({arch}) executable (member {member!r})",
-                           archive=label, member=member)
+        raise ArchiveError(
+            f"{where} is a 32-bit or big-endian ELF, expected a 64-bit "
+            f"little-endian {want_name} ({arch}) executable (member {member!r})",
+            archive=label,
+            member=member,
+        )
 
 
 def _check_names(names: Sequence[str], label: str) -> List[str]:
     wanted: List[str] = []
     for name in names:
-        if (not name or "/" in name or name in (".", "..") or text_problem(name)
-                or len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES):
+        if (
+            not name
+            or "/" in name
+            or name in (".", "..")
+            or text_problem(name)
+            or len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES
+        ):
             raise ArchiveError(f"{label}: invalid binary name {name!r}; expected a plain file name")
         if name not in wanted:
             wanted.append(name)
@@ -149,13 +175,23 @@ def _copy(src: IO[bytes], dst: IO[bytes], entry: Entry, label: str) -> None:
         digest.update(chunk)
         dst.write(chunk)
     if n != entry.length or digest.hexdigest() != entry.digest:
-        raise member_error(label, entry.raw, "its bytes changed between validation and extraction",
-                            "the archive to stay unchanged while it is read")
+        raise member_error(
+            label,
+            entry.raw,
+            "its bytes changed between validation and extraction",
+            "the archive to stay unchanged while it is read",
+        )
 
 
-def extract_binaries(archive: Path, names: Sequence[str], out: Path, *, arch: Optional[str] = None,
-                     display_name: Optional[str] = None,
-                     limits: Limits = DEFAULT_LIMITS) -> Dict[str, Path]:
+def extract_binaries(
+    archive: Path,
+    names: Sequence[str],
+    out: Path,
+    *,
+    arch: Optional[str] = None,
+    display_name: Optional[str] = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Dict[str, Path]:
     """Write each of ``names``, found by basename in ``archive``, to ``out/<name>`` (mode 0755).
 
     The whole archive is validated before anything is written; on any error nothing this call
@@ -173,8 +209,10 @@ def extract_binaries(archive: Path, names: Sequence[str], out: Path, *, arch: Op
     try:
         fp = open(archive, "rb")
     except OSError as e:
-        raise ArchiveError(f"{label}: cannot read the archive ({e.strerror or e}); "
-                           f"expected a readable {fmt.description}", archive=label) from None
+        raise ArchiveError(
+            f"{label}: cannot read the archive ({e.strerror or e}); " f"expected a readable {fmt.description}",
+            archive=label,
+        ) from None
     with fp:
         with reading(label, fmt.description):
             check_magic(fp, fmt, label)
@@ -203,17 +241,22 @@ def extract_binaries(archive: Path, names: Sequence[str], out: Path, *, arch: Op
                         os.chmod(tmp, 0o755)
                 for name in wanted:
                     if name not in temporary:
-                        raise member_error(label, chosen[name].raw,
-                                            "disappeared between validation and extraction",
-                                            "the archive to stay unchanged while it is read")
+                        raise member_error(
+                            label,
+                            chosen[name].raw,
+                            "disappeared between validation and extraction",
+                            "the archive to stay unchanged while it is read",
+                        )
                 for name in wanted:
                     final = out / name
                     os.replace(temporary[name], final)
                     del temporary[name]
                     written.append(final)
             except OSError as e:
-                raise ArchiveError(f"{label}: cannot write the binaries to {out} "
-                                   f"({e.strerror or e}); expected a writable directory") from None
+                raise ArchiveError(
+                    f"{label}: cannot write the binaries to {out} "
+                    f"({e.strerror or e}); expected a writable directory"
+                ) from None
         except BaseException:
             for path in list(temporary.values()) + written:
                 with contextlib.suppress(OSError):

@@ -65,8 +65,9 @@ def _open_tar(stream: Stream, fmt: Format, label: str) -> tarfile.TarFile:
     try:
         return tarfile.open(fileobj=stream, mode="r|", encoding="utf-8", errors="surrogateescape")
     except tarfile.ReadError as e:
-        raise ArchiveError(f"{label}: not a tar archive inside ({printable(str(e))}); "
-                           f"expected {fmt.description}", archive=label) from None
+        raise ArchiveError(
+            f"{label}: not a tar archive inside ({printable(str(e))}); " f"expected {fmt.description}", archive=label
+        ) from None
 
 
 def _member_ratio(stream: Stream, fmt: Format) -> Optional[Callable[[], int]]:
@@ -77,8 +78,7 @@ def _member_ratio(stream: Stream, fmt: Format) -> Optional[Callable[[], int]]:
     return lambda: stream.compressed - start + stream.slack
 
 
-def _scan_tar(fp: IO[bytes], fmt: Format, label: str, limits: Limits,
-              wanted: Sequence[str]) -> Inventory:
+def _scan_tar(fp: IO[bytes], fmt: Format, label: str, limits: Limits, wanted: Sequence[str]) -> Inventory:
     inventory = Inventory(label, limits, wanted)
     stream = Stream(fp, fmt.compression, label, _tar_cap(limits), meta_limit=limits.max_metadata)
     with reading(label, fmt.description):
@@ -90,8 +90,9 @@ def _scan_tar(fp: IO[bytes], fmt: Format, label: str, limits: Limits,
                 break
             kind, refused = _tar_kind(member)
             link = member.linkname if kind in ("symlink", "hardlink") else None
-            entry = inventory.add(index, member.name, kind, member.mode & 0o7777,
-                                  member.size if kind == "file" else None, link, refused)
+            entry = inventory.add(
+                index, member.name, kind, member.mode & 0o7777, member.size if kind == "file" else None, link, refused
+            )
             if entry is not None and kind == "file":
                 data = tar.extractfile(member)
                 assert data is not None
@@ -108,20 +109,25 @@ def _scan_tar(fp: IO[bytes], fmt: Format, label: str, limits: Limits,
             pass
     if stream.pos < end + 512 or (block is not None and len(block) < 512):
         # EmptyHeaderError / TruncatedHeaderError inside tarfile: the data just stops.
-        raise ArchiveError(f"{label}: the tar data stops at byte {stream.pos} without an "
-                           f"end-of-archive marker; expected an intact archive (truncated?)")
+        raise ArchiveError(
+            f"{label}: the tar data stops at byte {stream.pos} without an "
+            f"end-of-archive marker; expected an intact archive (truncated?)"
+        )
     if block is not None and block.strip(b"\0"):
-        raise ArchiveError(f"{label}: corrupt tar header at byte {end}; expected a valid header "
-                           f"or the end-of-archive marker")
+        raise ArchiveError(
+            f"{label}: corrupt tar header at byte {end}; expected a valid header " f"or the end-of-archive marker"
+        )
     if stream.nonzero_end > end:
-        raise ArchiveError(f"{label}: data after the end-of-archive marker at byte {end}; "
-                           f"expected only zero padding")
+        raise ArchiveError(
+            f"{label}: data after the end-of-archive marker at byte {end}; " f"expected only zero padding"
+        )
     inventory.finish()
     return inventory
 
 
-def _tar_payloads(fp: IO[bytes], fmt: Format, label: str, limits: Limits,
-                  indexes: Set[int]) -> Iterator[Tuple[int, IO[bytes]]]:
+def _tar_payloads(
+    fp: IO[bytes], fmt: Format, label: str, limits: Limits, indexes: Set[int]
+) -> Iterator[Tuple[int, IO[bytes]]]:
     stream = Stream(fp, fmt.compression, label, _tar_cap(limits))
     tar = _open_tar(stream, fmt, label)
     left = set(indexes)
@@ -134,8 +140,10 @@ def _tar_payloads(fp: IO[bytes], fmt: Format, label: str, limits: Limits,
             left.discard(index)
             data = tar.extractfile(member) if member.isreg() else None
             if data is None:
-                raise ArchiveError(f"{label}: member {member.name!r} changed between validation "
-                                   f"and extraction; expected the archive to stay unchanged")
+                raise ArchiveError(
+                    f"{label}: member {member.name!r} changed between validation "
+                    f"and extraction; expected the archive to stay unchanged"
+                )
             yield index, data
         index += 1
 
@@ -170,32 +178,42 @@ def _zip_kind(info: zipfile.ZipInfo) -> Tuple[str, int, Optional[str]]:
     return "", 0, f"an entry of unknown type (mode {mode:06o})"
 
 
-def _scan_zip(fp: IO[bytes], fmt: Format, label: str, limits: Limits,
-              wanted: Sequence[str]) -> Inventory:
+def _scan_zip(fp: IO[bytes], fmt: Format, label: str, limits: Limits, wanted: Sequence[str]) -> Inventory:
     inventory = Inventory(label, limits, wanted)
     with reading(label, fmt.description), zipfile.ZipFile(fp) as archive:
         infos = archive.infolist()
         if len(infos) > limits.max_members:
-            raise ArchiveError(f"{label}: {len(infos)} members; expected at most "
-                               f"{limits.max_members} (a release archive holds a handful of files)")
+            raise ArchiveError(
+                f"{label}: {len(infos)} members; expected at most "
+                f"{limits.max_members} (a release archive holds a handful of files)"
+            )
         # Entries that share compressed bytes are the core of the best-known zip bombs.
         spans = sorted(infos, key=lambda i: i.header_offset)
         for a, b in zip(spans, spans[1:]):
             if b.header_offset < a.header_offset + 30 + a.compress_size:
-                raise member_error(label, b.filename, f"its data overlaps member {a.filename!r}",
-                                    "members that do not share bytes (a zip bomb technique)")
+                raise member_error(
+                    label,
+                    b.filename,
+                    f"its data overlaps member {a.filename!r}",
+                    "members that do not share bytes (a zip bomb technique)",
+                )
         for index, info in enumerate(infos):
             kind, mode, refused = _zip_kind(info)
             link = None
             if kind == "symlink" and not refused:
                 if info.file_size > MAX_LINK_TARGET:
-                    raise member_error(label, info.filename, "is a symbolic link with a target "
-                                        f"longer than {MAX_LINK_TARGET} bytes", "a short target")
+                    raise member_error(
+                        label,
+                        info.filename,
+                        "is a symbolic link with a target " f"longer than {MAX_LINK_TARGET} bytes",
+                        "a short target",
+                    )
                 with archive.open(info) as data:
                     raw_target = data.read(MAX_LINK_TARGET + 1)
                 link = raw_target.decode("utf-8", "surrogateescape")
-            entry = inventory.add(index, info.filename, kind, mode,
-                                  info.file_size if kind == "file" else None, link, refused)
+            entry = inventory.add(
+                index, info.filename, kind, mode, info.file_size if kind == "file" else None, link, refused
+            )
             if entry is not None and kind == "file":
                 with archive.open(info) as data:
                     inventory.consume(entry, data, lambda info=info: info.compress_size)
@@ -203,8 +221,9 @@ def _scan_zip(fp: IO[bytes], fmt: Format, label: str, limits: Limits,
     return inventory
 
 
-def _zip_payloads(fp: IO[bytes], fmt: Format, label: str, limits: Limits,
-                  indexes: Set[int]) -> Iterator[Tuple[int, IO[bytes]]]:
+def _zip_payloads(
+    fp: IO[bytes], fmt: Format, label: str, limits: Limits, indexes: Set[int]
+) -> Iterator[Tuple[int, IO[bytes]]]:
     with zipfile.ZipFile(fp) as archive:
         infos = archive.infolist()
         for index in sorted(indexes):
@@ -220,12 +239,13 @@ def _single_name(fmt: Format, label: str) -> str:
     return name[: -len(fmt.suffix)] if name.lower().endswith(fmt.suffix) else name
 
 
-def _scan_single(fp: IO[bytes], fmt: Format, label: str, limits: Limits,
-                 wanted: Sequence[str]) -> Inventory:
+def _scan_single(fp: IO[bytes], fmt: Format, label: str, limits: Limits, wanted: Sequence[str]) -> Inventory:
     if len(wanted) != 1:
-        raise ArchiveError(f"{label}: {fmt.description} holds exactly one file, but "
-                           f"{len(wanted)} binaries were requested ({', '.join(wanted)}); "
-                           f"expected one binary")
+        raise ArchiveError(
+            f"{label}: {fmt.description} holds exactly one file, but "
+            f"{len(wanted)} binaries were requested ({', '.join(wanted)}); "
+            f"expected one binary"
+        )
     inventory = Inventory(label, limits, wanted)
     name = _single_name(fmt, label)
     entry = Entry(index=0, path=name, raw=name, kind="file", size=None)
@@ -234,13 +254,18 @@ def _scan_single(fp: IO[bytes], fmt: Format, label: str, limits: Limits,
     with reading(label, fmt.description):
         inventory.consume(entry, stream, lambda: stream.compressed + stream.slack, candidate=True)
     if entry.head[257:262] == b"ustar":
-        raise member_error(label, name, "holds a tar archive, not a single file",
-                            "a single compressed binary (a compressed tar is named .tar.gz)")
+        raise member_error(
+            label,
+            name,
+            "holds a tar archive, not a single file",
+            "a single compressed binary (a compressed tar is named .tar.gz)",
+        )
     return inventory
 
 
-def _single_payloads(fp: IO[bytes], fmt: Format, label: str, limits: Limits,
-                     indexes: Set[int]) -> Iterator[Tuple[int, IO[bytes]]]:
+def _single_payloads(
+    fp: IO[bytes], fmt: Format, label: str, limits: Limits, indexes: Set[int]
+) -> Iterator[Tuple[int, IO[bytes]]]:
     yield 0, Stream(fp, fmt.compression, label, limits.max_member_size + 2 * CHUNK)  # type: ignore[misc]
 
 

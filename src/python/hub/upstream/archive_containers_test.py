@@ -91,7 +91,9 @@ def _(tmp: Path) -> Path:
 
 @CORPUS.case("zip-socket", "member 'sock': is a socket")
 def _(tmp: Path) -> Path:
-    return write_zip(tmp / f"{ROOT}.zip", [(zinfo("node_exporter"), AMD64), (zinfo("sock", stat.S_IFSOCK | 0o755), b"")])
+    return write_zip(
+        tmp / f"{ROOT}.zip", [(zinfo("node_exporter"), AMD64), (zinfo("sock", stat.S_IFSOCK | 0o755), b"")]
+    )
 
 
 @CORPUS.case("zip-char-device", "is a character device")

@@ -111,8 +111,7 @@ class Stream:
     _FEED = 4 * KiB  # xz/bzip2 input chunk: the precision of their compressed-byte count
     _TAIL = 64 * KiB
 
-    def __init__(self, fp: IO[bytes], compression: str, label: str, cap: int,
-                 meta_limit: Optional[int] = None):
+    def __init__(self, fp: IO[bytes], compression: str, label: str, cap: int, meta_limit: Optional[int] = None):
         self._fp = fp
         self._compression = compression
         self._label = label
@@ -276,7 +275,5 @@ class Stream:
             if out:
                 return out
             if not feed and not d.eof:
-                raise self._corrupt(
-                    f"truncated: the {self._compression} stream ends before its end marker"
-                )
+                raise self._corrupt(f"truncated: the {self._compression} stream ends before its end marker")
         return b""

@@ -113,8 +113,9 @@ def test_hostile_archive_is_refused(name: str, tmp_path: Path, monkeypatch: pyte
     CORPUS.check_refused(name, tmp_path, monkeypatch)
 
 
-@pytest.mark.parametrize("compression,suffix", [("xz", ".tar.xz"), ("bz2", ".tar.bz2"), ("none", ".tar"),
-                                                ("gz", ".tgz")])
+@pytest.mark.parametrize(
+    "compression,suffix", [("xz", ".tar.xz"), ("bz2", ".tar.bz2"), ("none", ".tar"), ("gz", ".tgz")]
+)
 def test_other_tar_compressions(tmp_path: Path, compression: str, suffix: str) -> None:
     archive = write_tar(tmp_path / f"{ROOT}{suffix}", prometheus_layout(), compression)
     extract_binaries(archive, ["node_exporter"], tmp_path / "out", arch="amd64")

@@ -87,9 +87,7 @@ def printable(text: str) -> str:
 
 
 def member_error(label: str, member: str, problem: str, expected: str) -> ArchiveError:
-    return ArchiveError(
-        f"{label}: member {member!r}: {problem}; expected {expected}", archive=label, member=member
-    )
+    return ArchiveError(f"{label}: member {member!r}: {problem}; expected {expected}", archive=label, member=member)
 
 
 @contextlib.contextmanager
@@ -99,13 +97,25 @@ def reading(label: str, expected: str, os_errors: bool = True) -> Iterator[None]
         yield
     except ArchiveError:
         raise
-    except (tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError,
-            EOFError, NotImplementedError, UnicodeDecodeError, struct.error, ValueError,
-            RuntimeError) as e:
-        raise ArchiveError(f"{label}: corrupt or truncated archive ({printable(str(e))}); "
-                           f"expected {expected}", archive=label) from None
+    except (
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        lzma.LZMAError,
+        EOFError,
+        NotImplementedError,
+        UnicodeDecodeError,
+        struct.error,
+        ValueError,
+        RuntimeError,
+    ) as e:
+        raise ArchiveError(
+            f"{label}: corrupt or truncated archive ({printable(str(e))}); " f"expected {expected}", archive=label
+        ) from None
     except OSError as e:
         if not os_errors:
             raise
-        raise ArchiveError(f"{label}: cannot read the archive ({e.strerror or e}); "
-                           f"expected {expected}", archive=label) from None
+        raise ArchiveError(
+            f"{label}: cannot read the archive ({e.strerror or e}); " f"expected {expected}", archive=label
+        ) from None

@@ -155,8 +155,16 @@ class Inventory:
     def fail(self, raw: str, problem: str, expected: str) -> ArchiveError:
         return member_error(self.label, raw, problem, expected)
 
-    def add(self, index: int, raw: str, kind: str, mode: int, size: Optional[int],
-            link: Optional[str] = None, refused: Optional[str] = None) -> Optional[Entry]:
+    def add(
+        self,
+        index: int,
+        raw: str,
+        kind: str,
+        mode: int,
+        size: Optional[int],
+        link: Optional[str] = None,
+        refused: Optional[str] = None,
+    ) -> Optional[Entry]:
         """Validate one member's header; ``refused`` describes a type that is never accepted."""
         self._count += 1
         if self._count > self.limits.max_members:
@@ -168,12 +176,18 @@ class Inventory:
         if problem:
             raise self.fail(raw, f"its name {problem}", "a relative path inside the archive")
         if refused:
-            raise self.fail(raw, f"is {refused}", _REFUSAL_EXPECTED.get(
-                refused, "only regular files, directories and links that stay inside the archive"))
+            raise self.fail(
+                raw,
+                f"is {refused}",
+                _REFUSAL_EXPECTED.get(
+                    refused, "only regular files, directories and links that stay inside the archive"
+                ),
+            )
         bits = [name for bit, name in _SPECIAL_BITS if mode & bit]
         if bits:
             raise self.fail(
-                raw, f"has the {'/'.join(bits)} bit set (mode {mode & 0o7777:04o})",
+                raw,
+                f"has the {'/'.join(bits)} bit set (mode {mode & 0o7777:04o})",
                 "no setuid, setgid or sticky bits",
             )
         if not path:
@@ -186,13 +200,17 @@ class Inventory:
         previous = self._by_key.get(key)
         if previous is not None and not (previous.kind == "dir" and kind == "dir"):
             first = f", first stored as {previous.raw!r}" if previous.raw != raw else ""
-            raise self.fail(raw, f"is a second entry for {path!r} (it would shadow the first{first})",
-                            "each path exactly once")
+            raise self.fail(
+                raw, f"is a second entry for {path!r} (it would shadow the first{first})", "each path exactly once"
+            )
         if link is not None:
             link_problem = self._link_problem(kind, link)
             if link_problem:
-                raise self.fail(raw, f"is {KIND_NAMES[kind]} to {link!r}, which {link_problem}",
-                                "links that stay inside the archive")
+                raise self.fail(
+                    raw,
+                    f"is {KIND_NAMES[kind]} to {link!r}, which {link_problem}",
+                    "links that stay inside the archive",
+                )
         entry = Entry(index=index, path=path, raw=raw, kind=kind, size=size, link=link)
         self.entries.append(entry)
         self._by_key.setdefault(key, entry)
@@ -201,9 +219,11 @@ class Inventory:
     def _check_size(self, raw: str, size: int) -> None:
         limits = self.limits
         if size > limits.max_member_size:
-            raise self.fail(raw, f"is {size} bytes, over the per-member limit of "
-                                 f"{limits.max_member_size} bytes",
-                            f"at most {limits.max_member_size} bytes per member")
+            raise self.fail(
+                raw,
+                f"is {size} bytes, over the per-member limit of " f"{limits.max_member_size} bytes",
+                f"at most {limits.max_member_size} bytes per member",
+            )
 
     def _link_problem(self, kind: str, link: str) -> Optional[str]:
         if len(link.encode("utf-8", "surrogateescape")) > MAX_LINK_TARGET:
@@ -225,8 +245,9 @@ class Inventory:
             return "points outside the archive (absolute target)"
         return None  # resolved against the other links in finish()
 
-    def consume(self, entry: Entry, fp: IO[bytes], compressed: Optional[Callable[[], int]],
-                candidate: Optional[bool] = None) -> None:
+    def consume(
+        self, entry: Entry, fp: IO[bytes], compressed: Optional[Callable[[], int]], candidate: Optional[bool] = None
+    ) -> None:
         """Read one member's data, enforcing the limits on the bytes as they stream."""
         limits = self.limits
         if candidate is None:
@@ -240,12 +261,17 @@ class Inventory:
                 break
             n += len(chunk)
             if n > limits.max_member_size:
-                raise self.fail(entry.raw, f"expands to more than {limits.max_member_size} bytes",
-                                f"at most {limits.max_member_size} bytes per member")
+                raise self.fail(
+                    entry.raw,
+                    f"expands to more than {limits.max_member_size} bytes",
+                    f"at most {limits.max_member_size} bytes per member",
+                )
             if self.total + n > limits.max_total_size:
-                raise self.fail(entry.raw, f"brings the archive's content over "
-                                           f"{limits.max_total_size} bytes",
-                                f"at most {limits.max_total_size} bytes in total")
+                raise self.fail(
+                    entry.raw,
+                    f"brings the archive's content over " f"{limits.max_total_size} bytes",
+                    f"at most {limits.max_total_size} bytes in total",
+                )
             if compressed is not None and n > limits.ratio_min_size:
                 used = max(compressed(), 1)
                 if n > limits.max_ratio * used:
@@ -260,8 +286,11 @@ class Inventory:
                 if len(head) < _HEAD:
                     head += chunk[: _HEAD - len(head)]
         if entry.size is not None and n != entry.size:
-            raise self.fail(entry.raw, f"holds {n} bytes but its header says {entry.size}",
-                            "an intact archive (truncated or corrupt?)")
+            raise self.fail(
+                entry.raw,
+                f"holds {n} bytes but its header says {entry.size}",
+                "an intact archive (truncated or corrupt?)",
+            )
         self.total += n
         entry.length = n
         if digest is not None:
@@ -277,7 +306,8 @@ class Inventory:
                 parent = not_dirs.get("/".join(parts[:i]))
                 if parent is not None:
                     raise self.fail(
-                        entry.raw, f"lies under {parent.raw!r}, which is {KIND_NAMES[parent.kind]}",
+                        entry.raw,
+                        f"lies under {parent.raw!r}, which is {KIND_NAMES[parent.kind]}",
                         "paths under directories only (nothing is written through a link)",
                     )
         links = {e.path: e.link for e in self.entries if e.kind == "symlink" and e.link is not None}
@@ -285,5 +315,8 @@ class Inventory:
             if entry.kind == "symlink" and entry.link is not None:
                 problem = _symlink_problem(entry.path, entry.link, links)
                 if problem:
-                    raise self.fail(entry.raw, f"is a symbolic link to {entry.link!r}, which {problem}",
-                                    "links that stay inside the archive")
+                    raise self.fail(
+                        entry.raw,
+                        f"is a symbolic link to {entry.link!r}, which {problem}",
+                        "links that stay inside the archive",
+                    )

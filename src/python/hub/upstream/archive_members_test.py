@@ -69,20 +69,27 @@ def _(tmp: Path) -> Path:
 @CORPUS.case("tar-symlink-chain-escape", "is a symbolic link to 'here/../outside', which points outside the archive")
 def _(tmp: Path) -> Path:
     # Lexically "here/../outside" stays inside; through the link "here" -> "." it does not.
-    return hostile_tar(tmp, entry("here", type=tarfile.SYMTYPE, linkname="."),
-                       entry("escape", type=tarfile.SYMTYPE, linkname="here/../outside"))
+    return hostile_tar(
+        tmp,
+        entry("here", type=tarfile.SYMTYPE, linkname="."),
+        entry("escape", type=tarfile.SYMTYPE, linkname="here/../outside"),
+    )
 
 
 @CORPUS.case("tar-symlink-loop", "symbolic link loop")
 def _(tmp: Path) -> Path:
-    return hostile_tar(tmp, entry(f"{ROOT}/a", type=tarfile.SYMTYPE, linkname="b"),
-                       entry(f"{ROOT}/b", type=tarfile.SYMTYPE, linkname="a"))
+    return hostile_tar(
+        tmp,
+        entry(f"{ROOT}/a", type=tarfile.SYMTYPE, linkname="b"),
+        entry(f"{ROOT}/b", type=tarfile.SYMTYPE, linkname="a"),
+    )
 
 
-@CORPUS.case("tar-write-through-symlink", f"member '{ROOT}/lib/evil': lies under '{ROOT}/lib', which is a symbolic link")
+@CORPUS.case(
+    "tar-write-through-symlink", f"member '{ROOT}/lib/evil': lies under '{ROOT}/lib', which is a symbolic link"
+)
 def _(tmp: Path) -> Path:
-    return hostile_tar(tmp, entry(f"{ROOT}/lib", type=tarfile.SYMTYPE, linkname="."),
-                       entry(f"{ROOT}/lib/evil", b"x"))
+    return hostile_tar(tmp, entry(f"{ROOT}/lib", type=tarfile.SYMTYPE, linkname="."), entry(f"{ROOT}/lib/evil", b"x"))
 
 
 @CORPUS.case("tar-hardlink-escape", "is a hard link to '../../etc/shadow', which has a '..' component")
@@ -90,7 +97,9 @@ def _(tmp: Path) -> Path:
     return hostile_tar(tmp, entry(f"{ROOT}/shadow", type=tarfile.LNKTYPE, linkname="../../etc/shadow"))
 
 
-@CORPUS.case("tar-hardlink-outside-name", "is a hard link to 'etc/shadow', which is not an earlier regular file of the archive")
+@CORPUS.case(
+    "tar-hardlink-outside-name", "is a hard link to 'etc/shadow', which is not an earlier regular file of the archive"
+)
 def _(tmp: Path) -> Path:
     # tar would link to whatever "etc/shadow" is on disk relative to the extraction directory.
     return hostile_tar(tmp, entry(f"{ROOT}/shadow", type=tarfile.LNKTYPE, linkname="etc/shadow"))
@@ -131,8 +140,11 @@ def _(tmp: Path) -> Path:
     return hostile_tar(tmp, *(entry(f"{ROOT}/empty/{i}") for i in range(100)))
 
 
-@CORPUS.case("tar-size-bomb-declared", "is 2097152 bytes, over the per-member limit of 1048576 bytes",
-             limits=Limits(max_member_size=1 * MiB))
+@CORPUS.case(
+    "tar-size-bomb-declared",
+    "is 2097152 bytes, over the per-member limit of 1048576 bytes",
+    limits=Limits(max_member_size=1 * MiB),
+)
 def _(tmp: Path) -> Path:
     return hostile_tar(tmp, entry(f"{ROOT}/big", noise(2 * MiB, seed=1)))
 
@@ -169,8 +181,10 @@ def _(tmp: Path) -> Path:
 
 @CORPUS.case("zip-symlink-escape", "is a symbolic link to '../../../etc/passwd', which points outside the archive")
 def _(tmp: Path) -> Path:
-    return write_zip(tmp / f"{ROOT}.zip", [(zinfo("node_exporter"), AMD64),
-                                            (zinfo("passwd", stat.S_IFLNK | 0o777), b"../../../etc/passwd")])
+    return write_zip(
+        tmp / f"{ROOT}.zip",
+        [(zinfo("node_exporter"), AMD64), (zinfo("passwd", stat.S_IFLNK | 0o777), b"../../../etc/passwd")],
+    )
 
 
 @CORPUS.case("zip-setuid", "member 'node_exporter': has the setuid bit set (mode 4755)")
@@ -189,8 +203,12 @@ def _(tmp: Path) -> Path:
     return write_zip(tmp / f"{ROOT}.zip", [(zinfo("node_exporter"), AMD64), (zinfo("zeros"), bytes(8 * MiB))])
 
 
-@CORPUS.case("gz-size-bomb", "member 'foo_exporter-1.0-linux-amd64': expands to more than 1048576 bytes",
-             binaries=["foo_exporter"], limits=Limits(max_member_size=1 * MiB))
+@CORPUS.case(
+    "gz-size-bomb",
+    "member 'foo_exporter-1.0-linux-amd64': expands to more than 1048576 bytes",
+    binaries=["foo_exporter"],
+    limits=Limits(max_member_size=1 * MiB),
+)
 def _(tmp: Path) -> Path:
     path = tmp / "foo_exporter-1.0-linux-amd64.gz"
     path.write_bytes(gzip.compress(AMD64 + noise(2 * MiB, seed=3), mtime=0))
@@ -227,8 +245,13 @@ def _(tmp: Path) -> Path:
 
 @CORPUS.case("name-invalid-utf8", "bytes that are not valid UTF-8")
 def _(tmp: Path) -> Path:
-    return write_tar(tmp / TGZ, prometheus_layout() + [entry(f"{ROOT}/bad\udcff", b"x")],
-                     format=tarfile.GNU_FORMAT, encoding="utf-8", errors="surrogateescape")
+    return write_tar(
+        tmp / TGZ,
+        prometheus_layout() + [entry(f"{ROOT}/bad\udcff", b"x")],
+        format=tarfile.GNU_FORMAT,
+        encoding="utf-8",
+        errors="surrogateescape",
+    )
 
 
 @CORPUS.case("zip-name-control-char", "its name contains a control character (U+0007)")

@@ -45,39 +45,58 @@ from testkit.archives import (
 CORPUS = Corpus()
 
 
-@CORPUS.case("binary-missing", "no member named 'node_exporter'; expected exactly one regular file with that name "
-             "(regular files found: LICENSE, NOTICE, blackbox_exporter)")
+@CORPUS.case(
+    "binary-missing",
+    "no member named 'node_exporter'; expected exactly one regular file with that name "
+    "(regular files found: LICENSE, NOTICE, blackbox_exporter)",
+)
 def _(tmp: Path) -> Path:
     return write_tar(tmp / TGZ, prometheus_layout(name="blackbox_exporter"))
 
 
-@CORPUS.case("binary-ambiguous", f"binary 'node_exporter' is ambiguous: 2 members have that name "
-             f"('{ROOT}/node_exporter', 'other/node_exporter')")
+@CORPUS.case(
+    "binary-ambiguous",
+    f"binary 'node_exporter' is ambiguous: 2 members have that name "
+    f"('{ROOT}/node_exporter', 'other/node_exporter')",
+)
 def _(tmp: Path) -> Path:
     return write_tar(tmp / TGZ, prometheus_layout() + [entry("other/node_exporter", ARM64, mode=0o755)])
 
 
-@CORPUS.case("tar-symlink-is-binary",
-             f"member '{ROOT}/node_exporter': the binary 'node_exporter' is a symbolic link to 'bin/node_exporter.real'")
+@CORPUS.case(
+    "tar-symlink-is-binary",
+    f"member '{ROOT}/node_exporter': the binary 'node_exporter' is a symbolic link to 'bin/node_exporter.real'",
+)
 def _(tmp: Path) -> Path:
-    return write_tar(tmp / TGZ, [
-        entry(f"{ROOT}/bin/node_exporter.real", AMD64, mode=0o755),
-        entry(f"{ROOT}/node_exporter", type=tarfile.SYMTYPE, linkname="bin/node_exporter.real"),
-    ])
+    return write_tar(
+        tmp / TGZ,
+        [
+            entry(f"{ROOT}/bin/node_exporter.real", AMD64, mode=0o755),
+            entry(f"{ROOT}/node_exporter", type=tarfile.SYMTYPE, linkname="bin/node_exporter.real"),
+        ],
+    )
 
 
 @CORPUS.case("tar-hardlink-is-binary", "the binary 'node_exporter' is a hard link")
 def _(tmp: Path) -> Path:
-    return write_tar(tmp / TGZ, [
-        entry(f"{ROOT}/node_exporter.real", AMD64, mode=0o755),
-        entry(f"{ROOT}/node_exporter", type=tarfile.LNKTYPE, linkname=f"{ROOT}/node_exporter.real"),
-    ])
+    return write_tar(
+        tmp / TGZ,
+        [
+            entry(f"{ROOT}/node_exporter.real", AMD64, mode=0o755),
+            entry(f"{ROOT}/node_exporter", type=tarfile.LNKTYPE, linkname=f"{ROOT}/node_exporter.real"),
+        ],
+    )
 
 
 @CORPUS.case("zip-symlink-is-binary", "the binary 'node_exporter' is a symbolic link to 'real/node_exporter'")
 def _(tmp: Path) -> Path:
-    return write_zip(tmp / f"{ROOT}.zip", [(zinfo("real/node_exporter.bin"), AMD64),
-                                            (zinfo("node_exporter", stat.S_IFLNK | 0o777), b"real/node_exporter")])
+    return write_zip(
+        tmp / f"{ROOT}.zip",
+        [
+            (zinfo("real/node_exporter.bin"), AMD64),
+            (zinfo("node_exporter", stat.S_IFLNK | 0o777), b"real/node_exporter"),
+        ],
+    )
 
 
 @CORPUS.case("elf-wrong-arch", f"node_exporter in {TGZ} is an ELF for aarch64, expected x86_64 (amd64)", arch="amd64")
@@ -108,10 +127,13 @@ def _(tmp: Path) -> Path:
 @CORPUS.case("second-binary-wrong-arch", "promtool in", binaries=["prometheus", "promtool"], arch="arm64")
 def _(tmp: Path) -> Path:
     root = "prometheus-2.45.0.linux-arm64"
-    return write_tar(tmp / f"{root}.tar.gz", [
-        entry(f"{root}/prometheus", elf(183), mode=0o755),
-        entry(f"{root}/promtool", elf(62), mode=0o755),
-    ])
+    return write_tar(
+        tmp / f"{root}.tar.gz",
+        [
+            entry(f"{root}/prometheus", elf(183), mode=0o755),
+            entry(f"{root}/promtool", elf(62), mode=0o755),
+        ],
+    )
 
 
 @pytest.mark.parametrize("name", CORPUS.names())
@@ -139,18 +161,21 @@ def test_root_entry_and_pax_long_names(tmp_path: Path) -> None:
 
 def test_extra_binaries_and_harmless_links(tmp_path: Path) -> None:
     root = "prometheus-2.45.0.linux-arm64"
-    archive = write_tar(tmp_path / f"{root}.tar.gz", [
-        entry(f"{root}/", type=tarfile.DIRTYPE, mode=0o755),
-        entry(f"{root}/prometheus", elf(183, size=256 * KiB), mode=0o755),
-        entry(f"{root}/promtool", ARM64, mode=0o755),
-        entry(f"{root}/consoles/", type=tarfile.DIRTYPE, mode=0o755),
-        entry(f"{root}/consoles/index.html.example", b"<html/>" * 50),
-        entry(f"{root}/console_libraries/menu.lib", b"{{ define }}"),
-        entry(f"{root}/prometheus.yml", b"global: {}\n"),
-        entry(f"{root}/docs", type=tarfile.SYMTYPE, linkname="consoles"),  # stays inside: fine
-        entry(f"{root}/LICENSE", b"Apache\n"),
-        entry(f"{root}/LICENSE.copy", type=tarfile.LNKTYPE, linkname=f"{root}/LICENSE"),
-    ])
+    archive = write_tar(
+        tmp_path / f"{root}.tar.gz",
+        [
+            entry(f"{root}/", type=tarfile.DIRTYPE, mode=0o755),
+            entry(f"{root}/prometheus", elf(183, size=256 * KiB), mode=0o755),
+            entry(f"{root}/promtool", ARM64, mode=0o755),
+            entry(f"{root}/consoles/", type=tarfile.DIRTYPE, mode=0o755),
+            entry(f"{root}/consoles/index.html.example", b"<html/>" * 50),
+            entry(f"{root}/console_libraries/menu.lib", b"{{ define }}"),
+            entry(f"{root}/prometheus.yml", b"global: {}\n"),
+            entry(f"{root}/docs", type=tarfile.SYMTYPE, linkname="consoles"),  # stays inside: fine
+            entry(f"{root}/LICENSE", b"Apache\n"),
+            entry(f"{root}/LICENSE.copy", type=tarfile.LNKTYPE, linkname=f"{root}/LICENSE"),
+        ],
+    )
     out = tmp_path / "out"
     written = extract_binaries(archive, ["prometheus", "promtool", "prometheus"], out, arch="arm64")
     assert list(written) == ["prometheus", "promtool"]
@@ -162,11 +187,14 @@ def test_extra_binaries_and_harmless_links(tmp_path: Path) -> None:
 
 
 def test_zip(tmp_path: Path) -> None:
-    archive = write_zip(tmp_path / "windows_exporter-0.25.0-amd64.zip", [
-        (zinfo("windows_exporter-0.25.0/"), b""),
-        (zinfo("windows_exporter-0.25.0/LICENSE", stat.S_IFREG | 0o644), b"MIT\n"),
-        (zinfo("windows_exporter-0.25.0/windows_exporter"), AMD64),
-    ])
+    archive = write_zip(
+        tmp_path / "windows_exporter-0.25.0-amd64.zip",
+        [
+            (zinfo("windows_exporter-0.25.0/"), b""),
+            (zinfo("windows_exporter-0.25.0/LICENSE", stat.S_IFREG | 0o644), b"MIT\n"),
+            (zinfo("windows_exporter-0.25.0/windows_exporter"), AMD64),
+        ],
+    )
     out = tmp_path / "out"
     extract_binaries(archive, ["windows_exporter"], out, arch="amd64")
     assert (out / "windows_exporter").read_bytes() == AMD64
@@ -195,16 +223,18 @@ def test_replaces_an_existing_output(tmp_path: Path) -> None:
 def test_display_name_is_used_in_messages(tmp_path: Path) -> None:
     archive = write_tar(tmp_path / "upstream.tar.gz", prometheus_layout(ARM64))
     with pytest.raises(ArchiveError, match=r"^node_exporter in https://example\.invalid/x\.tar\.gz is an ELF"):
-        extract_binaries(archive, ["node_exporter"], tmp_path / "out", arch="amd64",
-                         display_name="https://example.invalid/x.tar.gz")
+        extract_binaries(
+            archive, ["node_exporter"], tmp_path / "out", arch="amd64", display_name="https://example.invalid/x.tar.gz"
+        )
 
 
 def test_missing_binary_lists_at_most_ten_names(tmp_path: Path) -> None:
     archive = write_tar(tmp_path / TGZ, [entry(f"{ROOT}/file{i:02d}", b"x") for i in range(15)])
     with pytest.raises(ArchiveError) as raised:
         extract_binaries(archive, ["node_exporter"], tmp_path / "out")
-    assert "file00, file01, file02, file03, file04, file05, file06, file07, file08, file09 and 5 more" \
-        in str(raised.value)
+    assert "file00, file01, file02, file03, file04, file05, file06, file07, file08, file09 and 5 more" in str(
+        raised.value
+    )
 
 
 @pytest.mark.parametrize("bad", ["", "bin/node_exporter", "..", "a\0b"])
@@ -224,10 +254,13 @@ def test_limits_are_documented_constants() -> None:
 
 def test_failure_while_writing_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = "prometheus-2.45.0.linux-amd64"
-    archive = write_tar(tmp_path / f"{root}.tar.gz", [
-        entry(f"{root}/prometheus", AMD64, mode=0o755),
-        entry(f"{root}/promtool", AMD64, mode=0o755),
-    ])
+    archive = write_tar(
+        tmp_path / f"{root}.tar.gz",
+        [
+            entry(f"{root}/prometheus", AMD64, mode=0o755),
+            entry(f"{root}/promtool", AMD64, mode=0o755),
+        ],
+    )
     out = tmp_path / "out"
     real_replace = os.replace
     calls: List[str] = []
@@ -263,8 +296,9 @@ def test_archive_changed_between_passes(tmp_path: Path, monkeypatch: pytest.Monk
 def test_cli_extract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     archive = write_tar(tmp_path / TGZ, prometheus_layout())
     out = tmp_path / "out"
-    rc = cli.main(["extract", "--archive", str(archive), "--out", str(out),
-                   "--binary", "node_exporter", "--arch", "amd64"])
+    rc = cli.main(
+        ["extract", "--archive", str(archive), "--out", str(out), "--binary", "node_exporter", "--arch", "amd64"]
+    )
     assert rc == 0
     assert (out / "node_exporter").read_bytes() == AMD64
     assert capsys.readouterr().out.strip() == str(out / "node_exporter")
@@ -273,8 +307,9 @@ def test_cli_extract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_cli_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     archive = write_tar(tmp_path / TGZ, prometheus_layout() + [entry("../../evil\nline", b"x")])
     out = tmp_path / "out"
-    rc = cli.main(["extract", "--archive", str(archive), "--out", str(out), "--binary", "node_exporter",
-                   "--binary", "other"])
+    rc = cli.main(
+        ["extract", "--archive", str(archive), "--out", str(out), "--binary", "node_exporter", "--binary", "other"]
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: {archive}: member ")

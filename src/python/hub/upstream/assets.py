@@ -44,15 +44,30 @@ class PinnedAsset:
     method: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"arch": self.arch, "name": self.name, "url": self.url, "sha256": self.sha256,
-                "size": self.size, "method": self.method}
+        return {
+            "arch": self.arch,
+            "name": self.name,
+            "url": self.url,
+            "sha256": self.sha256,
+            "size": self.size,
+            "method": self.method,
+        }
 
 
 class AssetPinner:
     """Pins one release's assets; caches the checksums files it reads."""
 
-    def __init__(self, manifest: Manifest, release: Release, tmp: str, *, mirror: str | None,
-                 download_all: bool, dry_run: bool, timeout: float):
+    def __init__(
+        self,
+        manifest: Manifest,
+        release: Release,
+        tmp: str,
+        *,
+        mirror: str | None,
+        download_all: bool,
+        dry_run: bool,
+        timeout: float,
+    ):
         self.manifest = manifest
         self.release = release
         self.tmp = tmp
@@ -76,8 +91,13 @@ class AssetPinner:
         if asset.name not in self._checksums:
             dest = os.path.join(self.tmp, f"checksums-{len(self._checksums)}")
             expected = _DIGEST_RE.fullmatch(asset.digest or "")
-            download(self.url_of(asset), dest, max_size=MAX_CHECKSUMS_BYTES, timeout=self.timeout,
-                     expected_sha256=expected.group(1).lower() if expected else None)
+            download(
+                self.url_of(asset),
+                dest,
+                max_size=MAX_CHECKSUMS_BYTES,
+                timeout=self.timeout,
+                expected_sha256=expected.group(1).lower() if expected else None,
+            )
             with open(dest, "rb") as f:
                 self._checksums[asset.name] = f.read().decode("utf-8", errors="replace")
         return self._checksums[asset.name]
@@ -102,11 +122,14 @@ class AssetPinner:
             return PinnedAsset(arch, asset.name, canonical, sha256, asset.size, planned)
         if self.download_all or sha256 is None:
             dest = os.path.join(self.tmp, f"{arch}-{asset.name}")
-            got = download(self.url_of(asset), dest, expected_sha256=sha256, expected_size=asset.size,
-                           timeout=self.timeout)
+            got = download(
+                self.url_of(asset), dest, expected_sha256=sha256, expected_size=asset.size, timeout=self.timeout
+            )
             self.dates.append(source_date_of(dest))
             how = f"{METHOD_DOWNLOAD} (matches {method})" if method else METHOD_DOWNLOAD
             return PinnedAsset(arch, asset.name, canonical, got.sha256, got.size, how)
         if asset.size is None:
-            raise HubError(f"release {self.release.tag}: asset {asset.name} has no size in the API answer; use --download")
+            raise HubError(
+                f"release {self.release.tag}: asset {asset.name} has no size in the API answer; use --download"
+            )
         return PinnedAsset(arch, asset.name, canonical, sha256, asset.size, method)

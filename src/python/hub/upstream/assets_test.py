@@ -63,12 +63,16 @@ def test_checksums_file_when_the_api_has_no_digest(github: FakeGitHub, tmp_path:
     repo = "acme/sums_exporter"
     data = {arch: archive("sums", arch) for arch in ("amd64", "arm64")}
     names = {arch: f"sums_exporter_0.5.0_linux_{arch}.tar.gz" for arch in data}
-    sums = "".join(f"{sha(data[a])}  {names[a]}\n" for a in data) + f"{'0' * 64}  sums_exporter_0.5.0_darwin_arm64.tar.gz\n"
+    sums = (
+        "".join(f"{sha(data[a])}  {names[a]}\n" for a in data)
+        + f"{'0' * 64}  sums_exporter_0.5.0_darwin_arm64.tar.gz\n"
+    )
     assets = [github.asset(repo, "v0.5.0", names[a], data[a], digest=False) for a in data]
     assets.append(github.asset(repo, "v0.5.0", "sums_exporter_0.5.0_checksums.txt", sums.encode(), digest=False))
     github.releases(repo, [[github.release(repo, "v0.5.0", assets), github.release(repo, "v0.4.0", [])]])
     text = simple(
-        "sums_exporter", "'0.4.0'",
+        "sums_exporter",
+        "'0.4.0'",
         extra_upstream="  tag: 'v{clean_version}'\n  archive_name: '{name}_{clean_version}_linux_{arch}.tar.gz'\n",
     )
     path = write(tmp_path, "sums_exporter", text)

@@ -210,21 +210,24 @@ def update_exporter(
         result.tag, result.release_url = release.tag, release.html_url
         if parse_semver(new_version) <= current:
             ahead = parse_semver(new_version) < current
-            result.message = (
-                f"the newest stable release is {new_version}" + (" (the manifest is ahead of it)" if ahead else "")
+            result.message = f"the newest stable release is {new_version}" + (
+                " (the manifest is ahead of it)" if ahead else ""
             )
             result.tag, result.release_url = None, None
             if new_license is not None and not dry_run:
                 text = read_text(manifest.path)
-                new_text = bump_manifest_text(text, manifest.version, manifest.version,
-                                              license=new_license, file=manifest.path)
+                new_text = bump_manifest_text(
+                    text, manifest.version, manifest.version, license=new_license, file=manifest.path
+                )
                 write_manifest(manifest, new_text, manifest.version, new_license)
             return result
 
         result.new_version = new_version
         bumped = dataclasses.replace(manifest, version=new_version)
         missing = [
-            f"{arch}: {bumped.archive_name(arch)}" for arch in bumped.build.archs if release.asset(bumped.archive_name(arch)) is None
+            f"{arch}: {bumped.archive_name(arch)}"
+            for arch in bumped.build.archs
+            if release.asset(bumped.archive_name(arch)) is None
         ]
         if missing:
             names = ", ".join(a.name for a in release.assets[:12]) or "none"
@@ -242,8 +245,15 @@ def update_exporter(
         except ValueError:
             published_epoch = None
         with tempfile.TemporaryDirectory(prefix="hub-update-upstreams-") as tmp:
-            pinner = AssetPinner(manifest, release, tmp, mirror=mirror, dry_run=dry_run, timeout=timeout,
-                             download_all=download_all or published_epoch is None)
+            pinner = AssetPinner(
+                manifest,
+                release,
+                tmp,
+                mirror=mirror,
+                dry_run=dry_run,
+                timeout=timeout,
+                download_all=download_all or published_epoch is None,
+            )
             for arch in bumped.build.archs:
                 asset = release.asset(bumped.archive_name(arch))
                 assert asset is not None

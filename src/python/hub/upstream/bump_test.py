@@ -97,8 +97,9 @@ def test_missing_arm64_asset(github: FakeGitHub, tmp_path: Path) -> None:
 
 def test_only_prereleases(github: FakeGitHub, tmp_path: Path) -> None:
     repo = "acme/foo_exporter"
-    github.releases(repo, [[github.release(repo, "v2.0.0-rc.1", [], prerelease=True),
-                            github.release(repo, "v2.0.0-beta.1", [])]])  # not flagged, still a prerelease
+    github.releases(
+        repo, [[github.release(repo, "v2.0.0-rc.1", [], prerelease=True), github.release(repo, "v2.0.0-beta.1", [])]]
+    )  # not flagged, still a prerelease
     result = update_exporter(load_manifest(write(tmp_path, "foo_exporter", FOO)), client(github))
     assert result.status == "error"
     assert result.message == (
@@ -182,8 +183,15 @@ def test_newest_release_by_semver_not_by_date(tmp_path: Path) -> None:
     def rel(tag: str, **kw: Any) -> Release:
         return Release(tag, tag, kw.get("draft", False), kw.get("prerelease", False), PUBLISHED, None, ())
 
-    releases = [rel("v1.9.9"), rel("v3.0.0", draft=True), rel("v2.0.0-rc.2"), rel("v2.0.0", prerelease=True),
-                rel("v1.10.0"), rel("v1.9.10"), rel("latest")]
+    releases = [
+        rel("v1.9.9"),
+        rel("v3.0.0", draft=True),
+        rel("v2.0.0-rc.2"),
+        rel("v2.0.0", prerelease=True),
+        rel("v1.10.0"),
+        rel("v1.9.10"),
+        rel("latest"),
+    ]
     found = newest_release(manifest, releases)
     assert found is not None and found[1] == "v1.10.0"
     assert newest_release(manifest, [rel("v2.0.0-rc.2")]) is None

@@ -24,7 +24,8 @@ def checksum_assets(release: Release, archive: str) -> list[Asset]:
     ``<name>_<version>_checksums.txt``."""
     own = [a for a in release.assets if a.name in (f"{archive}.sha256", f"{archive}.sha256sum")]
     shared = [
-        a for a in release.assets
+        a
+        for a in release.assets
         if a not in own and _CHECKSUMS_RE.fullmatch(a.name) and not a.name.lower().endswith((".sig", ".asc", ".pem"))
     ]
     return own + sorted(shared, key=lambda a: a.name)

@@ -39,8 +39,12 @@ def _add_lock_parsers(subparsers: Any) -> None:
         description="Downloads every arch's archive, records url, sha256, size and the source date.",
     )
     p.add_argument("manifests", nargs="+", metavar="MANIFEST", help="manifest.yaml files")
-    p.add_argument("--mirror", default=os.environ.get(MIRROR_ENV) or None, metavar="URL",
-                   help=f"replaces the https://github.com/ prefix when downloading (default: ${MIRROR_ENV})")
+    p.add_argument(
+        "--mirror",
+        default=os.environ.get(MIRROR_ENV) or None,
+        metavar="URL",
+        help=f"replaces the https://github.com/ prefix when downloading (default: ${MIRROR_ENV})",
+    )
     p.add_argument("--force", action="store_true", help="download again even if the lock is current")
     p.set_defaults(run=run_update_lock)
 
@@ -82,7 +86,9 @@ def run_fetch(args: argparse.Namespace) -> int:
         with open(os.path.join(manifest.directory, pinned.url), "rb") as src:
             files.write_atomic(args.out, src.read(), durable=True)
     else:
-        download(mirror_url(pinned.url, args.mirror), args.out, expected_sha256=pinned.sha256, expected_size=pinned.size)
+        download(
+            mirror_url(pinned.url, args.mirror), args.out, expected_sha256=pinned.sha256, expected_size=pinned.size
+        )
     print(args.out, file=sys.stderr)
     return 0
 
@@ -96,16 +102,21 @@ def _add_archive_parsers(subparsers: "argparse._SubParsersAction[argparse.Argume
     )
     parser.add_argument("--archive", required=True, type=Path, help="the upstream archive")
     parser.add_argument("--out", required=True, type=Path, help="directory for the binaries")
-    parser.add_argument("--binary", required=True, action="append", dest="binaries",
-                        metavar="NAME", help="a binary to extract, by basename (repeatable)")
+    parser.add_argument(
+        "--binary",
+        required=True,
+        action="append",
+        dest="binaries",
+        metavar="NAME",
+        help="a binary to extract, by basename (repeatable)",
+    )
     parser.add_argument("--arch", choices=ARCHES, help="check that each binary is an ELF for ARCH")
     parser.add_argument("--display-name", help="name of the archive in messages (default: its path)")
     parser.set_defaults(run=run_archive)
 
 
 def run_archive(args: argparse.Namespace) -> int:
-    written = extract_binaries(args.archive, args.binaries, args.out, arch=args.arch,
-                               display_name=args.display_name)
+    written = extract_binaries(args.archive, args.binaries, args.out, arch=args.arch, display_name=args.display_name)
     for path in written.values():
         print(path)
     return 0
@@ -119,22 +130,26 @@ def _add_mirror_parsers(subparsers) -> None:
     )
     sub = parser.add_subparsers(dest="mirror_command", required=True, metavar="ACTION")
 
-    build = sub.add_parser(
-        "build", help="repack Debian's exporter binaries as the manifests' upstream archives"
-    )
+    build = sub.add_parser("build", help="repack Debian's exporter binaries as the manifests' upstream archives")
     build.add_argument("--out", required=True, help="mirror root directory to write")
     build.add_argument(
         "--cache",
         help="where downloaded .deb files are kept (default: .<out name>-deb-cache beside --out)",
     )
     build.add_argument(
-        "--arch", action="append", choices=sorted(ELF_MACHINE),
+        "--arch",
+        action="append",
+        choices=sorted(ELF_MACHINE),
         help="only this arch (repeatable; default: each manifest's build.archs)",
     )
-    build.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
-                       help="archives repacked at once (default: the number of CPUs)")
-    build.add_argument("manifests", nargs="+", metavar="MANIFEST",
-                       help="manifest.yaml files (or exporter directories)")
+    build.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="archives repacked at once (default: the number of CPUs)",
+    )
+    build.add_argument("manifests", nargs="+", metavar="MANIFEST", help="manifest.yaml files (or exporter directories)")
     build.set_defaults(run=run_mirror_build)
 
     srv = sub.add_parser("serve", help="serve a mirror directory over HTTP until interrupted")
@@ -159,8 +174,7 @@ def run_mirror_build(args: argparse.Namespace) -> int:
     manifests = _load_manifests(args.manifests)
     out = Path(args.out)
     cache = Path(args.cache) if args.cache else out.parent / f".{out.name}-deb-cache"
-    entries = mirror.build_mirror(manifests, out, cache_dir=cache, archs=args.arch or None,
-                                  jobs=args.jobs)
+    entries = mirror.build_mirror(manifests, out, cache_dir=cache, archs=args.arch or None, jobs=args.jobs)
     written = [e for e in entries if e.ok]
     skipped = [e for e in entries if not e.ok]
     for e in entries:
@@ -182,8 +196,7 @@ def _stop(signum, frame):
 
 def run_mirror_serve(args: argparse.Namespace) -> int:
     with mirror.serve(Path(args.dir), host=args.host, port=args.port) as url:
-        print(f"serving {args.dir} at {url} (use it as [hub].upstream_mirror); Ctrl-C stops",
-              flush=True)
+        print(f"serving {args.dir} at {url} (use it as [hub].upstream_mirror); Ctrl-C stops", flush=True)
         # SIGTERM and SIGINT both stop cleanly (a background job may have SIGINT ignored).
         previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
@@ -209,34 +222,58 @@ def _add_bump_parsers(subparsers: Any) -> None:
             "exporter failed (the others were still updated), 2 bad input."
         ),
     )
-    p.add_argument("manifests", nargs="+", metavar="MANIFEST",
-                   help="manifest.yaml files, exporter directories, or a directory of them (exporters/)")
-    p.add_argument("--api-url", default=DEFAULT_API_URL, metavar="URL",
-                   help=f"GitHub REST API base URL (default {DEFAULT_API_URL})")
-    p.add_argument("--dry-run", action="store_true",
-                   help="only ask the API: write nothing, download nothing")
+    p.add_argument(
+        "manifests",
+        nargs="+",
+        metavar="MANIFEST",
+        help="manifest.yaml files, exporter directories, or a directory of them (exporters/)",
+    )
+    p.add_argument(
+        "--api-url",
+        default=DEFAULT_API_URL,
+        metavar="URL",
+        help=f"GitHub REST API base URL (default {DEFAULT_API_URL})",
+    )
+    p.add_argument("--dry-run", action="store_true", help="only ask the API: write nothing, download nothing")
     p.add_argument("--json", action="store_true", help="print a JSON report instead of the Markdown summary")
     p.add_argument("--summary", metavar="FILE", help="also write the Markdown summary to FILE")
-    p.add_argument("--mirror", default=os.environ.get(MIRROR_ENV) or None, metavar="URL",
-                   help=f"replaces the https://github.com/ prefix when downloading (default: ${MIRROR_ENV})")
-    p.add_argument("--download", action="store_true",
-                   help="download every new archive (verified against the API digest or checksums file) "
-                        "and take source_date from the bytes, as update-lock does")
-    p.add_argument("--max-wait", type=float, default=0.0, metavar="SECONDS",
-                   help="wait out a rate limit up to this many seconds in total (default 0: report it and go on)")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help=f"per HTTP request (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument(
+        "--mirror",
+        default=os.environ.get(MIRROR_ENV) or None,
+        metavar="URL",
+        help=f"replaces the https://github.com/ prefix when downloading (default: ${MIRROR_ENV})",
+    )
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="download every new archive (verified against the API digest or checksums file) "
+        "and take source_date from the bytes, as update-lock does",
+    )
+    p.add_argument(
+        "--max-wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait out a rate limit up to this many seconds in total (default 0: report it and go on)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"per HTTP request (default {DEFAULT_TIMEOUT:g})",
+    )
     p.set_defaults(run=run_bump)
 
 
 def run_bump(args: argparse.Namespace) -> int:
     manifests = [load_manifest(p) for p in find_manifests(args.manifests)]
-    client = GitHubClient(args.api_url, os.environ.get(TOKEN_ENV) or None,
-                          timeout=args.timeout, max_wait=args.max_wait)
+    client = GitHubClient(args.api_url, os.environ.get(TOKEN_ENV) or None, timeout=args.timeout, max_wait=args.max_wait)
     results = []
     for manifest in sorted(manifests, key=lambda m: m.name):
-        r = update_exporter(manifest, client, mirror=args.mirror, dry_run=args.dry_run,
-                            download_all=args.download, timeout=args.timeout)
+        r = update_exporter(
+            manifest, client, mirror=args.mirror, dry_run=args.dry_run, download_all=args.download, timeout=args.timeout
+        )
         results.append(r)
         if r.status == "error":
             print(f"error: {r.manifest}: {r.message}", file=sys.stderr)

@@ -55,9 +55,7 @@ DEBIAN_BUILDS: Mapping[str, DebianBuild] = {
     "apache_exporter": DebianBuild(
         "prometheus-apache-exporter", {"apache_exporter": "/usr/bin/prometheus-apache-exporter"}
     ),
-    "bind_exporter": DebianBuild(
-        "prometheus-bind-exporter", {"bind_exporter": "/usr/bin/prometheus-bind-exporter"}
-    ),
+    "bind_exporter": DebianBuild("prometheus-bind-exporter", {"bind_exporter": "/usr/bin/prometheus-bind-exporter"}),
     "blackbox_exporter": DebianBuild(
         "prometheus-blackbox-exporter",
         {"blackbox_exporter": "/usr/bin/prometheus-blackbox-exporter"},
@@ -66,15 +64,11 @@ DEBIAN_BUILDS: Mapping[str, DebianBuild] = {
         "prometheus-elasticsearch-exporter",
         {"elasticsearch_exporter": "/usr/bin/prometheus-elasticsearch-exporter"},
     ),
-    "frr_exporter": DebianBuild(
-        "prometheus-frr-exporter", {"frr_exporter": "/usr/bin/prometheus-frr-exporter"}
-    ),
+    "frr_exporter": DebianBuild("prometheus-frr-exporter", {"frr_exporter": "/usr/bin/prometheus-frr-exporter"}),
     "ha_cluster_exporter": DebianBuild(
         "prometheus-hacluster-exporter", {"ha_cluster_exporter": "/usr/bin/ha_cluster_exporter"}
     ),
-    "ipmi_exporter": DebianBuild(
-        "prometheus-ipmi-exporter", {"ipmi_exporter": "/usr/bin/prometheus-ipmi-exporter"}
-    ),
+    "ipmi_exporter": DebianBuild("prometheus-ipmi-exporter", {"ipmi_exporter": "/usr/bin/prometheus-ipmi-exporter"}),
     "mongodb_exporter": DebianBuild(
         "prometheus-mongodb-exporter",
         {"mongodb_exporter": "/usr/bin/prometheus-mongodb-exporter"},
@@ -89,22 +83,16 @@ DEBIAN_BUILDS: Mapping[str, DebianBuild] = {
         {"nginx-prometheus-exporter": "/usr/bin/prometheus-nginx-exporter"},
         layout="flat",
     ),
-    "node_exporter": DebianBuild(
-        "prometheus-node-exporter", {"node_exporter": "/usr/bin/prometheus-node-exporter"}
-    ),
+    "node_exporter": DebianBuild("prometheus-node-exporter", {"node_exporter": "/usr/bin/prometheus-node-exporter"}),
     "process_exporter": DebianBuild(
         "prometheus-process-exporter",
         {"process-exporter": "/usr/bin/prometheus-process-exporter"},
     ),
-    "prometheus": DebianBuild(
-        "prometheus", {"prometheus": "/usr/bin/prometheus", "promtool": "/usr/bin/promtool"}
-    ),
+    "prometheus": DebianBuild("prometheus", {"prometheus": "/usr/bin/prometheus", "promtool": "/usr/bin/promtool"}),
     "redis_exporter": DebianBuild(
         "prometheus-redis-exporter", {"redis_exporter": "/usr/bin/prometheus-redis-exporter"}
     ),
-    "snmp_exporter": DebianBuild(
-        "prometheus-snmp-exporter", {"snmp_exporter": "/usr/bin/prometheus-snmp-exporter"}
-    ),
+    "snmp_exporter": DebianBuild("prometheus-snmp-exporter", {"snmp_exporter": "/usr/bin/prometheus-snmp-exporter"}),
 }
 
 
@@ -121,9 +109,7 @@ def _run(cmd: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(list(cmd), env=env, capture_output=True, **kwargs)
     except FileNotFoundError:
-        raise HubError(
-            f"`{cmd[0]}` was not found: building the upstream mirror needs Debian's apt and dpkg"
-        ) from None
+        raise HubError(f"`{cmd[0]}` was not found: building the upstream mirror needs Debian's apt and dpkg") from None
 
 
 def _deb_fields(deb: Path) -> DebFile:
@@ -134,17 +120,12 @@ def _deb_fields(deb: Path) -> DebFile:
     for line in proc.stdout.decode("utf-8", "replace").splitlines():
         key, _, value = line.partition(":")
         fields[key.strip()] = value.strip()
-    return DebFile(deb, fields.get("Package", ""), fields.get("Version", ""),
-                   fields.get("Architecture", ""))
+    return DebFile(deb, fields.get("Package", ""), fields.get("Version", ""), fields.get("Architecture", ""))
 
 
 def _last_error(proc: subprocess.CompletedProcess) -> str:
     """The apt/dpkg line that says what went wrong ("E: ..." preferred)."""
-    lines = [
-        ln.strip()
-        for ln in (proc.stderr + proc.stdout).decode("utf-8", "replace").splitlines()
-        if ln.strip()
-    ]
+    lines = [ln.strip() for ln in (proc.stderr + proc.stdout).decode("utf-8", "replace").splitlines() if ln.strip()]
     errors = [ln for ln in lines if ln.startswith(("E:", "dpkg-deb: error", "dpkg-deb:"))]
     if errors:
         return errors[0]
@@ -186,9 +167,7 @@ def fetch_deb(package: str, arch: str, cache_dir: Path) -> DebFile:
                         f" (dpkg does not know the {arch} architecture: run "
                         f"`dpkg --add-architecture {arch} && apt-get update`)"
                     )
-                raise HubError(
-                    f"apt-get download {package}:{arch} failed: {_last_error(proc)}{hint}"
-                )
+                raise HubError(f"apt-get download {package}:{arch} failed: {_last_error(proc)}{hint}")
             for deb in debs:
                 os.replace(deb, cache_dir / deb.name)
             cached = [cache_dir / d.name for d in debs]
@@ -197,9 +176,7 @@ def fetch_deb(package: str, arch: str, cache_dir: Path) -> DebFile:
     deb = _newest(cached) if len(cached) > 1 else cached[0]
     info = _deb_fields(deb)
     if info.package != package or info.arch != arch:
-        raise HubError(
-            f"{deb}: holds {info.package}:{info.arch}, expected {package}:{arch}"
-        )
+        raise HubError(f"{deb}: holds {info.package}:{info.arch}, expected {package}:{arch}")
     return info
 
 

@@ -45,7 +45,7 @@ def mirror_url(url: str, mirror: str | None) -> str:
     base = mirror if "://" in mirror else Path(os.path.abspath(mirror)).as_uri()
     if not base.endswith("/"):
         base += "/"
-    return base + url[len(GITHUB_PREFIX):]
+    return base + url[len(GITHUB_PREFIX) :]
 
 
 def download(
@@ -125,4 +125,3 @@ def sha256_file(path: str) -> Downloaded:
             digest.update(chunk)
             size += len(chunk)
     return Downloaded(digest.hexdigest(), size)
-

@@ -164,8 +164,15 @@ class GitHubClient:
                 self._blocked = None
             self.requests += 1
             try:
-                response = http.get(url, max_bytes=MAX_API_BYTES, timeout=self.timeout, headers=self._headers(url),
-                                    opener=self._opener.open, service="the GitHub API", error=GitHubError)
+                response = http.get(
+                    url,
+                    max_bytes=MAX_API_BYTES,
+                    timeout=self.timeout,
+                    headers=self._headers(url),
+                    opener=self._opener.open,
+                    service="the GitHub API",
+                    error=GitHubError,
+                )
             except http.HttpStatusError as e:
                 wait = self._handle_http_error(url, e)
                 self.sleep(wait)
@@ -273,7 +280,11 @@ def _release(data: Any) -> Release | None:
         return None
     assets = []
     for a in data.get("assets") or []:
-        if not isinstance(a, dict) or not isinstance(a.get("name"), str) or not isinstance(a.get("browser_download_url"), str):
+        if (
+            not isinstance(a, dict)
+            or not isinstance(a.get("name"), str)
+            or not isinstance(a.get("browser_download_url"), str)
+        ):
             continue
         size = a.get("size")
         digest = a.get("digest")

@@ -63,11 +63,18 @@ def test_repository_gone(github: FakeGitHub, tmp_path: Path) -> None:
 def rate_limited(gh: FakeGitHub, repo: str, reset: int) -> None:
     gh.add_json(
         f"/repos/{repo}/releases?per_page=100",
-        {"message": "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests get a higher rate limit.)",
-         "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"},
+        {
+            "message": "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests get a higher rate limit.)",
+            "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting",
+        },
         status=403,
-        headers={"x-ratelimit-limit": "60", "x-ratelimit-remaining": "0", "x-ratelimit-used": "60",
-                 "x-ratelimit-reset": str(reset), "x-ratelimit-resource": "core"},
+        headers={
+            "x-ratelimit-limit": "60",
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-used": "60",
+            "x-ratelimit-reset": str(reset),
+            "x-ratelimit-resource": "core",
+        },
     )
 
 
@@ -76,7 +83,9 @@ def test_rate_limit_is_reported_and_the_rest_fails_fast(github: FakeGitHub, tmp_
     rate_limited(github, "acme/limited_exporter", now + 600)
     foo_world(github)
     c = client(github, clock=lambda: now, sleep=lambda s: pytest.fail("must not wait"))
-    limited = update_exporter(load_manifest(write(tmp_path, "limited_exporter", simple("limited_exporter", "v1.0.0"))), c)
+    limited = update_exporter(
+        load_manifest(write(tmp_path, "limited_exporter", simple("limited_exporter", "v1.0.0"))), c
+    )
     assert limited.status == "error"
     assert limited.message == (
         f"GitHub API rate limit exceeded (HTTP 403) for {github.url}/repos/acme/limited_exporter/releases?per_page=100: "
@@ -91,8 +100,12 @@ def test_rate_limit_is_reported_and_the_rest_fails_fast(github: FakeGitHub, tmp_
 
 def test_rate_limit_within_max_wait_is_waited_out(github: FakeGitHub, tmp_path: Path) -> None:
     repo = "acme/foo_exporter"
-    github.add_json(f"/repos/{repo}/releases?per_page=100", {"message": "You have exceeded a secondary rate limit."},
-                    status=429, headers={"retry-after": "7"})
+    github.add_json(
+        f"/repos/{repo}/releases?per_page=100",
+        {"message": "You have exceeded a secondary rate limit."},
+        status=429,
+        headers={"retry-after": "7"},
+    )
     foo_world(github)
     waits: list[float] = []
     c = client(github, max_wait=10, sleep=waits.append)
@@ -102,8 +115,12 @@ def test_rate_limit_within_max_wait_is_waited_out(github: FakeGitHub, tmp_path: 
 
 
 def test_rate_limit_beyond_max_wait(github: FakeGitHub, tmp_path: Path) -> None:
-    github.add_json("/repos/acme/foo_exporter/releases?per_page=100", {"message": "slow down"},
-                    status=429, headers={"retry-after": "60"})
+    github.add_json(
+        "/repos/acme/foo_exporter/releases?per_page=100",
+        {"message": "slow down"},
+        status=429,
+        headers={"retry-after": "60"},
+    )
     c = client(github, max_wait=10, sleep=lambda s: pytest.fail("must not wait"))
     result = update_exporter(load_manifest(write(tmp_path, "foo_exporter", FOO)), c)
     assert result.status == "error" and "rate limit exceeded (HTTP 429)" in (result.message or "")
@@ -122,8 +139,10 @@ def test_other_http_errors(github: FakeGitHub, tmp_path: Path) -> None:
     "header,expected",
     [
         (None, None),
-        ('<https://api.github.com/repositories/1/releases?page=2>; rel="next", <https://api.github.com/repositories/1/releases?page=5>; rel="last"',
-         "https://api.github.com/repositories/1/releases?page=2"),
+        (
+            '<https://api.github.com/repositories/1/releases?page=2>; rel="next", <https://api.github.com/repositories/1/releases?page=5>; rel="last"',
+            "https://api.github.com/repositories/1/releases?page=2",
+        ),
         ('<https://a/x?page=1>; rel="prev", <https://a/x?page=1>; rel="first"', None),
         ('<https://a/x?page=3>; rel="last next"', "https://a/x?page=3"),
         ("<https://a/x?page=3>; rel=next", "https://a/x?page=3"),

@@ -75,8 +75,7 @@ class Lock:
             "version": self.version,
             "source_date": self.source_date,
             "archives": {
-                arch: {"url": a.url, "sha256": a.sha256, "size": a.size}
-                for arch, a in sorted(self.archives.items())
+                arch: {"url": a.url, "sha256": a.sha256, "size": a.size} for arch, a in sorted(self.archives.items())
             },
         }
 
@@ -137,7 +136,9 @@ def _keys(obj: dict[str, Any], where: list[Any], allowed: Sequence[str], errors:
             errors.append(FieldError(field_path([*where, key]), "required field is missing"))
 
 
-def _string(obj: dict[str, Any], key: str, where: list[Any], pattern: str, expected: str, errors: list[FieldError]) -> None:
+def _string(
+    obj: dict[str, Any], key: str, where: list[Any], pattern: str, expected: str, errors: list[FieldError]
+) -> None:
     if key not in obj:
         return
     value = obj[key]
@@ -194,9 +195,13 @@ def parse_lock(text: str, file: str = LOCK_FILE) -> Lock | None:
             if "size" in entry:
                 size = entry["size"]
                 if not isinstance(size, int) or isinstance(size, bool):
-                    errors.append(FieldError(field_path([*where, "size"]), f"expected an integer, got {_describe(size)}"))
+                    errors.append(
+                        FieldError(field_path([*where, "size"]), f"expected an integer, got {_describe(size)}")
+                    )
                 elif size < 0:
-                    errors.append(FieldError(field_path([*where, "size"]), f"expected a size in bytes (>= 0), got {size}"))
+                    errors.append(
+                        FieldError(field_path([*where, "size"]), f"expected a size in bytes (>= 0), got {size}")
+                    )
             if len(errors) == before:
                 archives[arch] = LockedArchive(entry["url"], entry["sha256"], entry["size"])
     if errors:
@@ -245,7 +250,10 @@ def check_lock(manifest: Manifest, lock: Lock | None) -> list[FieldError]:
         errors.append(FieldError("exporter", f"{lock.exporter!r} is not this manifest's exporter {manifest.name!r}"))
     if lock.version != manifest.version:
         errors.append(
-            FieldError("version", f"stale: the lock pins {lock.version!r}, the manifest is at {manifest.version!r}; run update-lock")
+            FieldError(
+                "version",
+                f"stale: the lock pins {lock.version!r}, the manifest is at {manifest.version!r}; run update-lock",
+            )
         )
     for arch in manifest.build.archs:
         pinned = lock.archives.get(arch)
@@ -255,4 +263,3 @@ def check_lock(manifest: Manifest, lock: Lock | None) -> list[FieldError]:
         elif pinned.url != expected:
             errors.append(FieldError(f"archives.{arch}.url", f"expected {expected}, got {pinned.url}; run update-lock"))
     return errors
-

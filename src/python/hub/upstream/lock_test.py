@@ -25,8 +25,16 @@ def good_lock(**changes: Any) -> dict[str, Any]:
         "version": "v1.2.3",
         "source_date": "2025-06-01T12:00:00Z",
         "archives": {
-            "amd64": {"url": "https://github.com/acme/foo/releases/download/v1.2.3/foo-amd64.tar.gz", "sha256": SHA_A, "size": 10},
-            "arm64": {"url": "https://github.com/acme/foo/releases/download/v1.2.3/foo-arm64.tar.gz", "sha256": "b" * 64, "size": 0},
+            "amd64": {
+                "url": "https://github.com/acme/foo/releases/download/v1.2.3/foo-amd64.tar.gz",
+                "sha256": SHA_A,
+                "size": 10,
+            },
+            "arm64": {
+                "url": "https://github.com/acme/foo/releases/download/v1.2.3/foo-arm64.tar.gz",
+                "sha256": "b" * 64,
+                "size": 0,
+            },
         },
     }
     for key, value in changes.items():
@@ -46,7 +54,10 @@ def test_write_then_read_lock(tmp_path: Path) -> None:
         "foo",
         "v1.2.3",
         "2025-06-01T12:00:00Z",
-        {"arm64": LockedArchive("https://github.com/x/y/z.tar.gz", "b" * 64, 2), "amd64": LockedArchive("https://github.com/x/y/w.tar.gz", SHA_A, 1)},
+        {
+            "arm64": LockedArchive("https://github.com/x/y/z.tar.gz", "b" * 64, 2),
+            "amd64": LockedArchive("https://github.com/x/y/w.tar.gz", SHA_A, 1),
+        },
     )
     path = tmp_path / "upstream.lock.json"
     path.write_text("old")
@@ -79,17 +90,29 @@ BAD_LOCKS = [
         id="unknown-field",
     ),
     pytest.param(good_lock(version=None), ["L: version: required field is missing"], id="missing-version"),
-    pytest.param(good_lock(lock_version=2), ["L: lock_version: unsupported lock_version 2 (this hub reads 1)"], id="lock-version-2"),
-    pytest.param(good_lock(lock_version=True), ["L: lock_version: expected an integer, got boolean true"], id="lock-version-bool"),
-    pytest.param(good_lock(exporter="Foo Bar"), ["L: exporter: expected an exporter name, got 'Foo Bar'"], id="bad-exporter"),
-    pytest.param(good_lock(version="1.2"), ["L: version: expected a version like v1.2.3 or 1.2.3, got '1.2'"], id="bad-version"),
+    pytest.param(
+        good_lock(lock_version=2),
+        ["L: lock_version: unsupported lock_version 2 (this hub reads 1)"],
+        id="lock-version-2",
+    ),
+    pytest.param(
+        good_lock(lock_version=True), ["L: lock_version: expected an integer, got boolean true"], id="lock-version-bool"
+    ),
+    pytest.param(
+        good_lock(exporter="Foo Bar"), ["L: exporter: expected an exporter name, got 'Foo Bar'"], id="bad-exporter"
+    ),
+    pytest.param(
+        good_lock(version="1.2"), ["L: version: expected a version like v1.2.3 or 1.2.3, got '1.2'"], id="bad-version"
+    ),
     pytest.param(
         good_lock(source_date="2025-06-01 12:00"),
         ["L: source_date: expected a UTC date like 2025-06-01T12:00:00Z, got '2025-06-01 12:00'"],
         id="bad-source-date-format",
     ),
     pytest.param(
-        good_lock(source_date="2025-13-01T12:00:00Z"), ["L: source_date: not a valid date: '2025-13-01T12:00:00Z'"], id="bad-source-date"
+        good_lock(source_date="2025-13-01T12:00:00Z"),
+        ["L: source_date: not a valid date: '2025-13-01T12:00:00Z'"],
+        id="bad-source-date",
     ),
     pytest.param(good_lock(archives=[]), ["L: archives: expected a mapping, got a list"], id="archives-list"),
     pytest.param(
@@ -103,11 +126,25 @@ BAD_LOCKS = [
         id="sha-uppercase",
     ),
     pytest.param(
-        good_lock(archives__amd64__sha256="abc"), ["L: archives.amd64.sha256: expected 64 lowercase hex digits, got 'abc'"], id="sha-short"
+        good_lock(archives__amd64__sha256="abc"),
+        ["L: archives.amd64.sha256: expected 64 lowercase hex digits, got 'abc'"],
+        id="sha-short",
     ),
-    pytest.param(good_lock(archives__arm64__size=-1), ["L: archives.arm64.size: expected a size in bytes (>= 0), got -1"], id="size-negative"),
-    pytest.param(good_lock(archives__arm64__size="1"), ["L: archives.arm64.size: expected an integer, got string '1'"], id="size-string"),
-    pytest.param(good_lock(archives__arm64__size=1.5), ["L: archives.arm64.size: expected an integer, got number 1.5"], id="size-float"),
+    pytest.param(
+        good_lock(archives__arm64__size=-1),
+        ["L: archives.arm64.size: expected a size in bytes (>= 0), got -1"],
+        id="size-negative",
+    ),
+    pytest.param(
+        good_lock(archives__arm64__size="1"),
+        ["L: archives.arm64.size: expected an integer, got string '1'"],
+        id="size-string",
+    ),
+    pytest.param(
+        good_lock(archives__arm64__size=1.5),
+        ["L: archives.arm64.size: expected an integer, got number 1.5"],
+        id="size-float",
+    ),
     pytest.param(
         good_lock(archives__amd64__url="https://github.com/a b"),
         ["L: archives.amd64.url: expected an https:// URL or a relative path, got 'https://github.com/a b'"],
@@ -169,6 +206,10 @@ def test_lock_schema_agrees_with_read_lock(tmp_path: Path) -> None:
 
 def test_check_lock_unpinned(tmp_path: Path) -> None:
     manifest = load_manifest(write_manifest(tmp_path))
-    assert [e.render("L") for e in check_lock(manifest, None)] == ["L: not pinned: run `./pants update-lock` on this exporter"]
-    lock = Lock("foo", "v1.2.3", "2025-06-01T12:00:00Z", {"amd64": LockedArchive(manifest.archive_url("amd64"), SHA_A, 1)})
+    assert [e.render("L") for e in check_lock(manifest, None)] == [
+        "L: not pinned: run `./pants update-lock` on this exporter"
+    ]
+    lock = Lock(
+        "foo", "v1.2.3", "2025-06-01T12:00:00Z", {"amd64": LockedArchive(manifest.archive_url("amd64"), SHA_A, 1)}
+    )
     assert [e.render("L") for e in check_lock(manifest, lock)] == ["L: archives.arm64: not pinned; run update-lock"]

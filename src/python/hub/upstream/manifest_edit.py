@@ -22,13 +22,12 @@ _VERSION_LINE_RE = re.compile(
     r"(?P<tail>[ \t]*(?:#[^\r\n]*)?)(?P<eol>\r?)$",
     re.M,
 )
-_LICENSE_LINE_RE = re.compile(
-    r"^license:[ \t]*(?:null|Null|NULL|~)?(?P<tail>[ \t]*(?:#[^\r\n]*)?)(?P<eol>\r?)$", re.M
-)
+_LICENSE_LINE_RE = re.compile(r"^license:[ \t]*(?:null|Null|NULL|~)?(?P<tail>[ \t]*(?:#[^\r\n]*)?)(?P<eol>\r?)$", re.M)
 
 
-def bump_manifest_text(text: str, old_version: str, new_version: str, *, license: str | None = None,
-                       file: str = "manifest.yaml") -> str:
+def bump_manifest_text(
+    text: str, old_version: str, new_version: str, *, license: str | None = None, file: str = "manifest.yaml"
+) -> str:
     """``text`` with the top-level ``version:`` value replaced (quoting, anchor and comment
     kept), and a ``license:`` line set when ``license`` is given. HubError when the line is
     not found exactly once."""
@@ -38,7 +37,9 @@ def bump_manifest_text(text: str, old_version: str, new_version: str, *, license
         raise HubError(f"{file}: version: found {found} top-level `version: <value>` line to rewrite; edit it by hand")
     m = matches[0]
     if m.group("value") != old_version:
-        raise HubError(f"{file}: version: the line says {m.group('value')!r}, the manifest {old_version!r}; edit it by hand")
+        raise HubError(
+            f"{file}: version: the line says {m.group('value')!r}, the manifest {old_version!r}; edit it by hand"
+        )
     new_line = f"{m.group('head')}{m.group('q')}{new_version}{m.group('q')}{m.group('tail')}{m.group('eol')}"
     out = text[: m.start()] + new_line + text[m.end() :]
     if license is not None:
@@ -71,8 +72,9 @@ def write_manifest(manifest: Manifest, new_text: str, new_version: str, license:
         if actual.version != new_version or actual.license != expected.license or (actual != expected and not anchored):
             raise HubError(f"{path}: rewriting the version line changed more than the version; edit it by hand")
 
-    files.write_atomic(path, new_text.encode("utf-8"), mode=files.KEEP_MODE, durable=True,
-                       check=changed_only_the_version)
+    files.write_atomic(
+        path, new_text.encode("utf-8"), mode=files.KEEP_MODE, durable=True, check=changed_only_the_version
+    )
 
 
 def read_text(path: str) -> str:

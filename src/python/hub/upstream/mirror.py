@@ -101,20 +101,26 @@ def build_mirror(
                 if archs is not None and arch not in archs:
                     continue
                 if getattr(manifest.upstream, "local", None):
-                    results.append(MirrorEntry(
-                        manifest.name, arch, STATUS_LOCAL,
-                        detail="local upstream sources: nothing to mirror",
-                    ))
+                    results.append(
+                        MirrorEntry(
+                            manifest.name,
+                            arch,
+                            STATUS_LOCAL,
+                            detail="local upstream sources: nothing to mirror",
+                        )
+                    )
                 elif source is None:
-                    results.append(MirrorEntry(
-                        manifest.name, arch, STATUS_NO_DEBIAN_BUILD,
-                        url_path=mirror_path(manifest, arch),
-                        detail="Debian ships no build of this exporter",
-                    ))
+                    results.append(
+                        MirrorEntry(
+                            manifest.name,
+                            arch,
+                            STATUS_NO_DEBIAN_BUILD,
+                            url_path=mirror_path(manifest, arch),
+                            detail="Debian ships no build of this exporter",
+                        )
+                    )
                 else:
-                    results.append(pool.submit(
-                        _mirror_one, manifest, arch, source, out_dir, cache_dir, download_lock
-                    ))
+                    results.append(pool.submit(_mirror_one, manifest, arch, source, out_dir, cache_dir, download_lock))
         # In input order; the first failure is raised as it is (a HubError names its cause).
         return [r.result() if isinstance(r, concurrent.futures.Future) else r for r in results]
 
@@ -136,8 +142,9 @@ def _binary_paths(manifest, source: debian.DebianBuild) -> dict:
     return paths
 
 
-def _mirror_one(manifest, arch: str, source: debian.DebianBuild, out_dir: Path, cache_dir: Path,
-                download_lock: threading.Lock) -> MirrorEntry:
+def _mirror_one(
+    manifest, arch: str, source: debian.DebianBuild, out_dir: Path, cache_dir: Path, download_lock: threading.Lock
+) -> MirrorEntry:
     with download_lock:
         deb = debian.fetch_deb(source.package, arch, cache_dir)
     paths = _binary_paths(manifest, source)
@@ -160,14 +167,10 @@ def _mirror_one(manifest, arch: str, source: debian.DebianBuild, out_dir: Path, 
     if copyright_path in files:
         license_text = files[copyright_path][0]
     else:
-        license_text = (
-            f"See the copyright file of the Debian package {source.package} "
-            f"{deb.version}.\n".encode()
-        )
+        license_text = f"See the copyright file of the Debian package {source.package} " f"{deb.version}.\n".encode()
     mtime = max(mtimes)
     file_name = manifest.archive_name(arch)
-    data = pack_archive(file_name, binaries, mtime=mtime, license_text=license_text,
-                        layout=source.layout)
+    data = pack_archive(file_name, binaries, mtime=mtime, license_text=license_text, layout=source.layout)
     rel = mirror_path(manifest, arch)
     target = out_dir.joinpath(*rel.split("/"))
     write_atomic(target, data)

@@ -58,8 +58,7 @@ def test_wrong_arch_binary_is_refused(tmp_path: Path) -> None:
     make_deb(cache, tmp_path / "debs", "arm64", files)  # an arm64 .deb holding amd64 binaries
     manifest = load_manifest(write_manifest(tmp_path))
     with pytest.raises(HubError, match="not an ELF binary for arm64"):
-        build_mirror([manifest], tmp_path / "m", cache_dir=cache, table=FAKE_TABLE,
-                     archs=["arm64"])
+        build_mirror([manifest], tmp_path / "m", cache_dir=cache, table=FAKE_TABLE, archs=["arm64"])
 
 
 def test_serve(tmp_path: Path, cache: Path) -> None:
@@ -83,8 +82,9 @@ def test_cli_build(tmp_path: Path, cache: Path, monkeypatch, capsys) -> None:
     fake = write_manifest(tmp_path)
     other = write_manifest(tmp_path, name="other_exporter")
     out = tmp_path / "m"
-    rc = cli.main(["mirror", "build", "--out", str(out), "--cache", str(cache),
-                   "--arch", "amd64", str(fake), str(other.parent)])
+    rc = cli.main(
+        ["mirror", "build", "--out", str(out), "--cache", str(cache), "--arch", "amd64", str(fake), str(other.parent)]
+    )
     assert rc == 0
     lines = capsys.readouterr().out.splitlines()
     archive = out / "example/fake_exporter/releases/download/v1.2.3/fake_exporter-1.2.3.linux-amd64.tar.gz"
@@ -97,8 +97,19 @@ def test_cli_build(tmp_path: Path, cache: Path, monkeypatch, capsys) -> None:
 def test_cli_build_apt_error_exits_2(tmp_path: Path, monkeypatch, capsys) -> None:
     table = {"fake_exporter": DebianBuild("hub-no-such-package-for-tests", {"x": "/usr/bin/x"})}
     monkeypatch.setattr(debian, "DEBIAN_BUILDS", table)
-    rc = cli.main(["mirror", "build", "--out", str(tmp_path / "m"), "--cache",
-                   str(tmp_path / "c"), "--arch", "amd64", str(write_manifest(tmp_path))])
+    rc = cli.main(
+        [
+            "mirror",
+            "build",
+            "--out",
+            str(tmp_path / "m"),
+            "--cache",
+            str(tmp_path / "c"),
+            "--arch",
+            "amd64",
+            str(write_manifest(tmp_path)),
+        ]
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert err.startswith("error: apt-get download hub-no-such-package-for-tests:amd64 failed")
@@ -128,9 +139,7 @@ def test_real_node_exporter(tmp_path: Path) -> None:
         assert entry.debian_package == "prometheus-node-exporter"
         assert (cache / f"prometheus-node-exporter_{entry.debian_version}_{entry.arch}.deb").is_file()
         top = f"node_exporter-{manifest.clean_version}.linux-{entry.arch}"
-        assert entry.url_path == (
-            f"prometheus/node_exporter/releases/download/{manifest.tag}/{top}.tar.gz"
-        )
+        assert entry.url_path == (f"prometheus/node_exporter/releases/download/{manifest.tag}/{top}.tar.gz")
         with tarfile.open(entry.path) as tar:
             assert {f"{top}/node_exporter", f"{top}/LICENSE"} <= set(tar.getnames())
             binary = tar.extractfile(f"{top}/node_exporter").read()

@@ -18,7 +18,9 @@ from hub.upstream.lock import Lock, LockedArchive, LockError, check_lock, read_l
 from hub.upstream.source_date import source_date_of
 
 
-def update_lock(manifest: Manifest, lock_path: str | os.PathLike[str], *, mirror: str | None = None, force: bool = False) -> Lock:
+def update_lock(
+    manifest: Manifest, lock_path: str | os.PathLike[str], *, mirror: str | None = None, force: bool = False
+) -> Lock:
     """Pins every arch's archive of ``manifest`` and writes the lock (the URLs stay canonical).
 
     Downloads go through ``mirror`` (see mirror_url). A lock that already pins this version and
@@ -29,7 +31,12 @@ def update_lock(manifest: Manifest, lock_path: str | os.PathLike[str], *, mirror
         existing = read_lock(lock_path)
     except LockError:
         existing = None  # a broken lock is replaced
-    if not force and existing is not None and not check_lock(manifest, existing) and set(existing.archives) == set(manifest.build.archs):
+    if (
+        not force
+        and existing is not None
+        and not check_lock(manifest, existing)
+        and set(existing.archives) == set(manifest.build.archs)
+    ):
         return existing
     archives: dict[str, LockedArchive] = {}
     dates = []
@@ -41,7 +48,9 @@ def update_lock(manifest: Manifest, lock_path: str | os.PathLike[str], *, mirror
                 try:
                     got = sha256_file(path)
                 except OSError as e:
-                    raise HubError(f"{manifest.path}: upstream.local.{arch}: cannot read {url}: {e.strerror or e}") from None
+                    raise HubError(
+                        f"{manifest.path}: upstream.local.{arch}: cannot read {url}: {e.strerror or e}"
+                    ) from None
             else:
                 url = manifest.archive_url(arch)
                 path = os.path.join(tmp, f"{arch}-{manifest.archive_name(arch)}")

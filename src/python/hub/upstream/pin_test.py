@@ -69,7 +69,11 @@ def test_update_lock_after_a_version_bump(server: Server, tmp_path: Path) -> Non
     for arch in ("amd64", "arm64"):
         server.put(f"acme/foo/releases/download/v2.0.0/foo-2.0.0.linux-{arch}.tar.gz", new)
     bumped = load_manifest(write_manifest(tmp_path, {**MANIFEST, "version": "v2.0.0"}))
-    assert [e.field for e in check_lock(bumped, read_lock(lock_path))] == ["version", "archives.amd64.url", "archives.arm64.url"]
+    assert [e.field for e in check_lock(bumped, read_lock(lock_path))] == [
+        "version",
+        "archives.amd64.url",
+        "archives.arm64.url",
+    ]
     lock = update_lock(bumped, lock_path, mirror=server.url)
     assert lock.version == "v2.0.0" and lock.archives["amd64"].sha256 == sha(new)
     assert lock.source_date == format_source_date(1_800_000_000)
@@ -81,8 +85,13 @@ def test_update_lock_single_arch_gz(server: Server, tmp_path: Path) -> None:
     manifest = load_manifest(
         write_manifest(
             tmp_path,
-            {**MANIFEST, "name": "ha", "version": "1.4.0", "upstream": {"repo": "ClusterLabs/ha", "archive_name": "{name}-{arch}.gz"},
-             "build": {"binary_name": "ha", "archs": ["amd64"]}},
+            {
+                **MANIFEST,
+                "name": "ha",
+                "version": "1.4.0",
+                "upstream": {"repo": "ClusterLabs/ha", "archive_name": "{name}-{arch}.gz"},
+                "build": {"binary_name": "ha", "archs": ["amd64"]},
+            },
         )
     )
     lock = update_lock(manifest, tmp_path / "lock.json", mirror=server.url)
@@ -112,7 +121,9 @@ def test_update_lock_local_archives(tmp_path: Path) -> None:
     assert read_lock(lock_path_for(manifest_path)) == lock and check_lock(manifest, lock) == []
 
 
-def test_cli_update_lock(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_update_lock(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from hub.cli import main
 
     archives = publish_release(server)
@@ -132,6 +143,20 @@ def test_cli_update_lock(server: Server, tmp_path: Path, capsys: pytest.CaptureF
     assert out.read_bytes() == archives["arm64"]
 
     server.put("acme/foo/releases/download/v1.2.3/foo-1.2.3.linux-arm64.tar.gz", b"tampered")
-    assert main(["fetch", str(manifest_path), "--arch", "arm64", "--out", str(tmp_path / "t.tar.gz"), "--mirror", server.url]) == 2
+    assert (
+        main(
+            [
+                "fetch",
+                str(manifest_path),
+                "--arch",
+                "arm64",
+                "--out",
+                str(tmp_path / "t.tar.gz"),
+                "--mirror",
+                server.url,
+            ]
+        )
+        == 2
+    )
     assert "size mismatch for" in capsys.readouterr().err
     assert not (tmp_path / "t.tar.gz").exists()

@@ -28,14 +28,12 @@ _SUFFIXES = (".tar.gz", ".tgz", ".zip", ".gz")  # as the manifest schema allows
 
 
 def archive_kind(file_name: str) -> str:
-    """"tar.gz", "zip" or "gz" (one gzipped binary), from the file name."""
+    """ "tar.gz", "zip" or "gz" (one gzipped binary), from the file name."""
     lower = file_name.lower()
     for suffix in _SUFFIXES:
         if lower.endswith(suffix):
             return {".tgz": "tar.gz"}.get(suffix, suffix[1:])
-    raise HubError(
-        f"{file_name}: unknown archive type (expected one of {', '.join(_SUFFIXES)})"
-    )
+    raise HubError(f"{file_name}: unknown archive type (expected one of {', '.join(_SUFFIXES)})")
 
 
 def _stem(file_name: str) -> str:
@@ -53,8 +51,7 @@ def _gzip(data: bytes, mtime: int = 0) -> bytes:
     header, so its gzip MTIME is the binary's date: upstream's gzip records it, and `update-lock`
     (hub.upstream.source_date.source_date_of) takes the source date of a .gz from that field."""
     buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=mtime,
-                       compresslevel=_GZIP_LEVEL) as gz:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=mtime, compresslevel=_GZIP_LEVEL) as gz:
         gz.write(data)
     return buf.getvalue()
 
@@ -104,8 +101,7 @@ def _zip(files: Mapping[str, tuple], top_dir: str | None, mtime: int) -> bytes:
             data, mode = files[name]
             zi = info(f"{top_dir}/{name}" if top_dir else name, 0o100000 | mode)
             zi.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(zi, data, compress_type=zipfile.ZIP_DEFLATED,
-                        compresslevel=_GZIP_LEVEL)
+            zf.writestr(zi, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=_GZIP_LEVEL)
     return buf.getvalue()
 
 

@@ -70,10 +70,11 @@ def test_tar_gz_layout_and_naming(tmp_path: Path, cache: Path) -> None:
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             members = tar.getmembers()
             assert [m.name for m in members] == [
-                f"{top}/", f"{top}/LICENSE", f"{top}/fake_exporter", f"{top}/faketool"
-            ] or [m.name for m in members] == [
-                top, f"{top}/LICENSE", f"{top}/fake_exporter", f"{top}/faketool"
-            ]
+                f"{top}/",
+                f"{top}/LICENSE",
+                f"{top}/fake_exporter",
+                f"{top}/faketool",
+            ] or [m.name for m in members] == [top, f"{top}/LICENSE", f"{top}/fake_exporter", f"{top}/faketool"]
             for m in members:
                 assert (m.uid, m.gid, m.uname, m.gname) == (0, 0, "root", "root")
                 assert m.mtime == FAKE_MTIME
@@ -105,9 +106,7 @@ def test_reproducible(tmp_path: Path, cache: Path) -> None:
 
 
 def test_single_file_gz(tmp_path: Path, cache: Path) -> None:
-    manifest = load_manifest(
-        write_manifest(tmp_path, archive_name="{name}-{arch}.gz", extra_binaries=())
-    )
+    manifest = load_manifest(write_manifest(tmp_path, archive_name="{name}-{arch}.gz", extra_binaries=()))
     entries = build_mirror([manifest], tmp_path / "m", cache_dir=cache, table=FAKE_TABLE)
     assert [e.status for e in entries] == ["ok", "ok"]
     for entry in entries:
@@ -127,44 +126,43 @@ def test_single_file_gz_refuses_several_binaries(tmp_path: Path, cache: Path) ->
 
 
 def test_zip_layout(tmp_path: Path, cache: Path) -> None:
-    manifest = load_manifest(
-        write_manifest(tmp_path, archive_name="{name}-{clean_version}.linux-{arch}.zip")
-    )
-    entries = build_mirror([manifest], tmp_path / "m", cache_dir=cache, table=FAKE_TABLE,
-                           archs=["arm64"])
+    manifest = load_manifest(write_manifest(tmp_path, archive_name="{name}-{clean_version}.linux-{arch}.zip"))
+    entries = build_mirror([manifest], tmp_path / "m", cache_dir=cache, table=FAKE_TABLE, archs=["arm64"])
     assert [(e.arch, e.status) for e in entries] == [("arm64", "ok")]
     entry = entries[0]
     assert entry.path.name == "fake_exporter-1.2.3.linux-arm64.zip"
     top = "fake_exporter-1.2.3.linux-arm64"
     with zipfile.ZipFile(entry.path) as zf:
         infos = zf.infolist()
-        assert [i.filename for i in infos] == [
-            f"{top}/", f"{top}/LICENSE", f"{top}/fake_exporter", f"{top}/faketool"
-        ]
+        assert [i.filename for i in infos] == [f"{top}/", f"{top}/LICENSE", f"{top}/fake_exporter", f"{top}/faketool"]
         for info in infos:
             assert info.date_time == (2020, 9, 13, 12, 26, 40)
         modes = {i.filename: i.external_attr >> 16 for i in infos}
         assert modes[f"{top}/fake_exporter"] == 0o100755
         assert modes[f"{top}/LICENSE"] == 0o100644
         assert zf.read(f"{top}/faketool") == fake_elf("arm64", b"tool")
-    again = build_mirror([manifest], tmp_path / "m2", cache_dir=cache, table=FAKE_TABLE,
-                         archs=["arm64"])
+    again = build_mirror([manifest], tmp_path / "m2", cache_dir=cache, table=FAKE_TABLE, archs=["arm64"])
     assert again[0].sha256 == entry.sha256
 
 
 def test_flat_layout_and_symlinked_binary(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     make_deb(
-        cache, tmp_path / "debs", "amd64",
+        cache,
+        tmp_path / "debs",
+        "amd64",
         {"/usr/lib/fake/fake-bin": fake_elf("amd64", b"linked")},
         links={"/usr/bin/hub-fake-exporter": "../lib/fake/fake-bin"},
     )
-    table = {"fake_exporter": DebianBuild(FAKE_PACKAGE, {"fake": "/usr/bin/hub-fake-exporter"},
-                                          layout="flat")}
-    manifest = load_manifest(write_manifest(
-        tmp_path, archive_name="fake_{clean_version}_linux_{arch}.tar.gz", archs=("amd64",),
-        extra_binaries=(),
-    ))
+    table = {"fake_exporter": DebianBuild(FAKE_PACKAGE, {"fake": "/usr/bin/hub-fake-exporter"}, layout="flat")}
+    manifest = load_manifest(
+        write_manifest(
+            tmp_path,
+            archive_name="fake_{clean_version}_linux_{arch}.tar.gz",
+            archs=("amd64",),
+            extra_binaries=(),
+        )
+    )
     (entry,) = build_mirror([manifest], tmp_path / "m", cache_dir=cache, table=table)
     with tarfile.open(entry.path) as tar:
         assert tar.getnames() == ["LICENSE", "fake_exporter"]  # main binary under its name

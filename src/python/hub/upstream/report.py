@@ -38,7 +38,9 @@ def summary_markdown(results: Sequence[UpdateResult], *, dry_run: bool = False) 
             url = r.release_url or ""
             release = f"[{tag}]({url})" if re.fullmatch(r"https://[^\s()<>]+", url) else tag
             assets = "<br>".join(f"{a.arch}: {_code(a.name)} ({_cell(a.method)})" for a in r.assets)
-            lines.append(f"| {_code(r.exporter)} | {_code(r.old_version)} → {_code(r.new_version or '')} | {release} | {assets} |")
+            lines.append(
+                f"| {_code(r.exporter)} | {_code(r.old_version)} → {_code(r.new_version or '')} | {release} | {assets} |"
+            )
         lines.append("")
         if any(not a.method.startswith(METHOD_DOWNLOAD) for r in changed for a in r.assets):
             lines += [
@@ -48,8 +50,14 @@ def summary_markdown(results: Sequence[UpdateResult], *, dry_run: bool = False) 
                 "",
             ]
     else:
-        lines += ["No exporter was bumped." if any(r.status == "error" for r in results)
-                  else "No exporter has a newer upstream release.", ""]
+        lines += [
+            (
+                "No exporter was bumped."
+                if any(r.status == "error" for r in results)
+                else "No exporter has a newer upstream release."
+            ),
+            "",
+        ]
     licensed = [r for r in results if r.license]
     if licensed:
         lines.append(

@@ -29,8 +29,9 @@ def github() -> Iterator[FakeGitHub]:
         yield gh
 
 
-def test_cli_summary_json_and_exit_code(github: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_summary_json_and_exit_code(
+    github: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.delenv("PANTS_HUB_UPSTREAM_MIRROR", raising=False)
     foo_world(github)
@@ -39,11 +40,15 @@ def test_cli_summary_json_and_exit_code(github: FakeGitHub, tmp_path: Path, caps
     github.releases(repo, [[github.release(repo, "v1.1.0", [amd])]])
     foo = write(tmp_path, "foo_exporter", FOO)
     half = write(tmp_path, "half_exporter", simple("half_exporter", "v1.0.0"))
-    pinned = write(tmp_path, "pinned_exporter", simple("pinned_exporter", "v1.0.0", extra_upstream="  strategy: pinned\n"))
+    pinned = write(
+        tmp_path, "pinned_exporter", simple("pinned_exporter", "v1.0.0", extra_upstream="  strategy: pinned\n")
+    )
     summary = tmp_path / "summary.md"
 
     argv = ["update-upstreams", "--api-url", github.url, "--summary", str(summary), str(tmp_path / "exporters")]
-    assert cli.main(["update-upstreams", "--api-url", github.url, "--dry-run", "--json", str(tmp_path / "exporters")]) == 1
+    assert (
+        cli.main(["update-upstreams", "--api-url", github.url, "--dry-run", "--json", str(tmp_path / "exporters")]) == 1
+    )
     dry = json.loads(capsys.readouterr().out)
     assert dry["dry_run"] is True and dry["updated"] == ["foo_exporter"] and dry["errors"] == ["half_exporter"]
     assert dry["changed"] == ["foo_exporter"]
@@ -69,8 +74,20 @@ def test_cli_summary_json_and_exit_code(github: FakeGitHub, tmp_path: Path, caps
     assert cli.main([*argv[:-1], "--json", str(foo)]) == 0
     report = json.loads(capsys.readouterr().out)
     [r] = report["results"]
-    assert set(r) == {"exporter", "manifest", "strategy", "status", "old_version", "new_version", "tag",
-                      "release_url", "source_date", "license", "assets", "message"}
+    assert set(r) == {
+        "exporter",
+        "manifest",
+        "strategy",
+        "status",
+        "old_version",
+        "new_version",
+        "tag",
+        "release_url",
+        "source_date",
+        "license",
+        "assets",
+        "message",
+    }
     assert (r["status"], r["old_version"], r["new_version"]) == ("up-to-date", "v1.10.0", None)
 
 

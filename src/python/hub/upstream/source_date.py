@@ -54,4 +54,3 @@ def _zip_mtime(info: zipfile.ZipInfo) -> int:
             return struct.unpack("<I", body[1:5])[0]
         i += 4 + length
     return calendar.timegm((*info.date_time, 0, 0, 0))
-

@@ -50,8 +50,12 @@ def test_source_date_single_gz(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "name, content, message",
     [
-        pytest.param("x.gz", gzip.compress(b"x", mtime=0), "the archive records no modification time", id="gz-no-mtime"),
-        pytest.param("x.tar.gz", tar_gz({"a": (b"a", 0)}), "the archive records no modification time", id="tar-zero-mtimes"),
+        pytest.param(
+            "x.gz", gzip.compress(b"x", mtime=0), "the archive records no modification time", id="gz-no-mtime"
+        ),
+        pytest.param(
+            "x.tar.gz", tar_gz({"a": (b"a", 0)}), "the archive records no modification time", id="tar-zero-mtimes"
+        ),
         pytest.param("x.tar.gz", b"not gzip", "cannot read the archive", id="tar-garbage"),
         pytest.param("x.zip", b"not a zip", "cannot read the archive", id="zip-garbage"),
         pytest.param("x.gz", b"plain", "not a gzip file", id="gz-garbage"),
