@@ -350,13 +350,20 @@ def proposals(res: Results, cold, restart, whatif, noch, what_if_text: str) -> l
         "",
     ]
     cold_cpu = median([r.cpu for r in cold])
+    profile = process_profile(cold)
+    package_share = sum(v[2] for k, v in profile.items() if k.startswith(("rpm", "deb"))) / max(
+        1e-9, median_counter(cold, "local_process_total_time_run_ms") / 1000
+    )
+    el8_vs_zstd = (profile.get("rpm el8 (xz)", (0, 0, 0))[1] or 0) / max(
+        1e-9, profile.get("deb (zstd)", (0, 1, 0))[1] or 1
+    )
     n = 1
     if whatif:
         out.append(
             f"{n}. *Compression* is most of the work: the 14 `hub package` processes are about "
-            f"{sum(v[2] for k, v in process_profile(cold).items() if k.startswith(('rpm', 'deb'))) / max(1e-9, median_counter(cold, 'local_process_total_time_run_ms') / 1000):.0%} "
+            f"{package_share:.0%} "
             f"of the cold run's process time, and an el8 package (xz) takes "
-            f"{(process_profile(cold).get('rpm el8 (xz)', (0, 0, 0))[1] or 0) / max(1e-9, process_profile(cold).get('deb (zstd)', (0, 1, 0))[1] or 1):.1f}× "
+            f"{el8_vs_zstd:.1f}× "
             f"as long as a zstd one. With "
             f"{what_if_text} (run (vii)), the cold run takes {seconds(median([r.cpu for r in whatif]))} CPU instead "
             f"of {seconds(cold_cpu)} and {seconds(median([r.wall for r in whatif]))} wall instead of "
@@ -492,8 +499,8 @@ def report(res: Results, runs_n: int, first_n: int, what_if_text: str) -> dict[s
         + (
             "**met**"
             if target_cold is not None and target_cold <= 15
-            else f"**missed** ({seconds(target_cold)}; its {seconds(median([r.cpu for r in cold]))} of CPU alone exceed 2 cores × 15 s, "
-            "so it would miss on an idle machine too)"
+            else f"**missed** ({seconds(target_cold)}; its {seconds(median([r.cpu for r in cold]))} of CPU alone "
+            "exceed 2 cores × 15 s, so it would miss on an idle machine too)"
         )
         + "; no change ≤ 3 s: "
         + ("**met**" if target_noch is not None and target_noch <= 3 else "**missed**")

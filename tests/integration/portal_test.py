@@ -334,7 +334,7 @@ def test_exporter_page_shows_the_matrix(driver, base, site) -> None:
     md = metadata(site, "mysqld_exporter")
     cells = driver.execute_script(
         "return Array.from(document.querySelectorAll('table.matrix tbody tr')).map(tr =>"
-        " [tr.dataset.family, tr.dataset.dist, Array.from(tr.querySelectorAll('td')).map(td => [td.dataset.arch, td.dataset.status, td.innerText])])"
+        " [tr.dataset.family, tr.dataset.dist, Array.from(tr.querySelectorAll('td')).map(td => [td.dataset.arch, td.dataset.status, td.innerText])])"  # noqa: B950 - data
     )
     assert [(f, d) for f, d, _ in cells] == [("rpm", d) for d in matrix.RPM_DISTS] + [
         ("deb", d) for d in matrix.DEB_DISTS
@@ -406,7 +406,7 @@ def test_copy_buttons_copy_the_exact_commands(driver, base, site) -> None:
                 details.find_element(By.TAG_NAME, "summary").click()
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
         button.click()
-        WebDriverWait(driver, 5).until(lambda d: button.get_attribute("data-state") in ("copied", "failed"))
+        WebDriverWait(driver, 5).until(lambda d, b=button: b.get_attribute("data-state") in ("copied", "failed"))
         assert button.get_attribute("data-copied") == text
         assert button.get_attribute("data-state") == "copied"
         clip = driver.execute_async_script(
@@ -450,7 +450,7 @@ function lum(c) {
   return 0.2126 * f(v[0]) + 0.7152 * f(v[1]) + 0.0722 * f(v[2]);
 }
 function bg(el) {
-  while (el) { const c = getComputedStyle(el).backgroundColor; if (c && !c.startsWith('rgba(0, 0, 0, 0)') && c !== 'transparent') return c; el = el.parentElement; }
+  while (el) { const c = getComputedStyle(el).backgroundColor; if (c && !c.startsWith('rgba(0, 0, 0, 0)') && c !== 'transparent') return c; el = el.parentElement; }  # noqa: B950 - data
   return 'rgb(255, 255, 255)';
 }
 const out = [];

@@ -115,7 +115,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _sweep_stale(tmp: Path = Path("/tmp")) -> None:
+_TMP = Path("/tmp")
+
+
+def _sweep_stale(tmp: Path = _TMP) -> None:
     """Cleans up after a test process that was killed before its teardown ran (and whose
     dockerd was then killed too): only our own `hubd-*` directories, older than 15 minutes,
     whose recorded dockerd PID is gone. Their containers (through their containerd shims,

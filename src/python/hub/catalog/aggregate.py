@@ -80,7 +80,7 @@ def _check_docker(doc: Any) -> list[FieldError]:
     the fields the aggregation relies on."""
     try:
         return schemas.schema_errors(doc, "docker")
-    except (FileNotFoundError, OSError):
+    except OSError:  # the schema is not shipped
         pass
     errors = []
     if not isinstance(doc, dict):
@@ -139,7 +139,7 @@ def read_artifacts(roots: Iterable[str | os.PathLike[str]], *, display_root: str
                     with open(path, encoding="utf-8") as f:
                         text = f.read()
                     doc = json.loads(text)
-                except (OSError, UnicodeDecodeError, ValueError) as e:
+                except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
                     raise HubError(f"{shown}: not a readable JSON document ({e})") from None
                 check_artifact(doc, shown)
                 aid = artifact_id_of(doc)
@@ -332,7 +332,10 @@ def build_catalog(
         files.write_json(out / manifest.name / METADATA_FILE, metadata)
 
     for name in unpinned:
-        message = f"{name}: the upstream is not pinned, its artifacts show as missing; pin it with `./pants update-lock exporters/{name}::`"
+        message = (
+            f"{name}: the upstream is not pinned, its artifacts show as missing; "
+            f"pin it with `./pants update-lock exporters/{name}::`"
+        )
         if require_pinned:
             raise HubError(message + " ([hub].require_pinned is set)")
         warn(message)

@@ -27,7 +27,7 @@ def test_docker_json(ws: Workspace) -> None:
     for entry, desc in zip(img["manifests"], index["manifests"]):
         assert entry["digest"] == desc["digest"]
         m = jblob(layout, desc["digest"])
-        assert entry["size_bytes"] == desc["size"] + m["config"]["size"] + sum(l["size"] for l in m["layers"])
+        assert entry["size_bytes"] == desc["size"] + m["config"]["size"] + sum(layer["size"] for layer in m["layers"])
     assert doc["sources"]["amd64"]["sha256"] == "a" * 64
     assert doc["user"] == "demo_exporter" and doc["base_image"] == "scratch"
     # One SBOM per platform beside docker.json, naming the image by its manifest digest.

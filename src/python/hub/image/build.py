@@ -70,7 +70,7 @@ class PlatformImage:
 
     def pull_size(self) -> int:
         """Bytes a pull of this platform transfers: manifest, config and layers (compressed)."""
-        return self.manifest["size"] + self.config_size + sum(layer_size(l) for l in self.layers)
+        return self.manifest["size"] + self.config_size + sum(layer_size(layer) for layer in self.layers)
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def build_image(
                 "schemaVersion": 2,
                 "mediaType": OCI_MANIFEST,
                 "config": config_desc,
-                "layers": base_layers + [l.descriptor for l in layers],
+                "layers": base_layers + [layer.descriptor for layer in layers],
                 "annotations": annotations,
             }
             desc = layout.put_json(OCI_MANIFEST, image_manifest, platform=dict(matrix.OCI_PLATFORM[arch]))
@@ -249,8 +249,8 @@ def build_image(
         for p in platforms:
             blobs[p.digest] = p.manifest["size"]
             blobs[p.config_digest] = p.config_size
-            for l in p.layers:
-                blobs[layer_digest(l)] = layer_size(l)
+            for layer in p.layers:
+                blobs[layer_digest(layer)] = layer_size(layer)
         if out.exists():
             shutil.rmtree(out)
         os.replace(work, out)

@@ -61,7 +61,7 @@ def test_layout_index_and_platforms(ws: Workspace) -> None:
     reachable = {built.digest}
     for d in index["manifests"]:
         m = jblob(layout, d["digest"])
-        reachable |= {d["digest"], m["config"]["digest"], *(l["digest"] for l in m["layers"])}
+        reachable |= {d["digest"], m["config"]["digest"], *(layer["digest"] for layer in m["layers"])}
     stored = {"sha256:" + p.name for p in (layout / "blobs/sha256").iterdir()}
     assert stored == reachable
 

@@ -78,7 +78,7 @@ def run_image(args: argparse.Namespace) -> int:
         raise HubError(f"{args.request}: expected a JSON object")
     built, json_path = build(request)
     print(f"{built.layout_dir} {built.digest}")
-    for arch, path in built.archives.items():
+    for path in built.archives.values():
         print(path)
     print(json_path)
     return 0

@@ -95,7 +95,7 @@ def image_config(
     history = list(base.config.get("history") or []) if base else []
     if base is not None and not history:
         history = [history_entry(f"base layer {i}", source_date) for i in range(len(base.layers))]
-    history += [history_entry(l.comment, source_date) for l in layers]
+    history += [history_entry(layer.comment, source_date) for layer in layers]
     history.append(history_entry(f"config: user {account.name}", source_date, empty=True))
     base_ids = list((base.config.get("rootfs") or {}).get("diff_ids") or []) if base else []
     config = {
@@ -103,7 +103,7 @@ def image_config(
         "os": platform["os"],
         "created": source_date,
         "config": cfg,
-        "rootfs": {"type": "layers", "diff_ids": base_ids + [l.diff_id for l in layers]},
+        "rootfs": {"type": "layers", "diff_ids": base_ids + [layer.diff_id for layer in layers]},
         "history": history,
     }
     if "variant" in platform:

@@ -28,7 +28,7 @@ def write_docker_archive(
     Members sorted, owned by 0:0, every mtime ``mtime``; the blobs are the layout's own."""
     p = next(x for x in built.platforms if x.arch == arch)
     layout = Layout(built.layout_dir)
-    layer_digests = [layer_digest(l) for l in p.layers]
+    layer_digests = [layer_digest(layer) for layer in p.layers]
     members: dict[str, Any] = {}
     for d in [p.digest, p.config_digest, *layer_digests]:
         members[f"blobs/sha256/{d.split(':')[1]}"] = layout.blob_path(d)

@@ -23,7 +23,7 @@ def test_docker_load_archive(ws: Workspace) -> None:
             (entry,) = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
             assert entry["RepoTags"] == ["registry.example.org/monitoring-hub/demo_exporter:1.2.3"]
             assert entry["Config"] == "blobs/sha256/" + manifest["config"]["digest"].split(":")[1]
-            assert entry["Layers"] == ["blobs/sha256/" + l["digest"].split(":")[1] for l in manifest["layers"]]
+            assert entry["Layers"] == ["blobs/sha256/" + layer["digest"].split(":")[1] for layer in manifest["layers"]]
             for name in [entry["Config"], *entry["Layers"]]:
                 assert tar.extractfile(name).read() == (built.layout_dir / name).read_bytes()  # type: ignore[union-attr]
             index = json.loads(tar.extractfile("index.json").read())  # type: ignore[union-attr]

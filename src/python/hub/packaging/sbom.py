@@ -15,7 +15,6 @@ docs/catalog.md ("SBOM").
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import os
@@ -80,7 +79,7 @@ def _h1_hashes(sum_: str | None) -> list[dict[str, str]]:
         return []
     try:
         raw = base64.b64decode(sum_[3:], validate=True)
-    except (binascii.Error, ValueError):
+    except ValueError:  # binascii.Error is a ValueError
         return []
     return [{"alg": "SHA-256", "content": raw.hex()}] if len(raw) == 32 else []
 

@@ -296,7 +296,8 @@ def build_apt_site(
     for e in entries:
         if not e.get("codename"):
             raise HubError(
-                f"{e['filename']}: no codename (version {e['version']!r} has no +deb12-style suffix): make the entry with --codename"
+                f"{e['filename']}: no codename (version {e['version']!r} has no +deb12-style suffix): "
+                "make the entry with --codename"
             )
         grouped.setdefault(e["codename"], []).append(e)
     wanted = list(codenames) if codenames else [*CODENAMES, *sorted(set(grouped) - set(CODENAMES))]

@@ -64,7 +64,7 @@ def _read_json(path: Path) -> Any:
             return json.load(f)
     except FileNotFoundError:
         raise HubError(f"{path}: not found (build the catalog first: hub catalog)") from None
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+    except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
         raise HubError(f"{path}: not a readable JSON document ({e})") from None
 
 

@@ -157,7 +157,7 @@ def test_hostile_readme_renders_inert() -> None:
         ("[t](JAVASCRIPT:alert(1))", "<p>t</p>"),
         (
             "| a | b |\n|---|---|\n| 1 | 2 |",
-            '<div class="table-wrap"><table><thead><tr><th scope="col">a</th><th scope="col">b</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody></table></div>',
+            '<div class="table-wrap"><table><thead><tr><th scope="col">a</th><th scope="col">b</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody></table></div>',  # noqa: B950 - data
         ),
         ("snake_case_name and *em*", "<p>snake_case_name and <em>em</em></p>"),
     ],

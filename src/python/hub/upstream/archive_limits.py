@@ -104,14 +104,12 @@ def reading(label: str, expected: str, os_errors: bool = True) -> Iterator[None]
         zlib.error,
         lzma.LZMAError,
         EOFError,
-        NotImplementedError,
-        UnicodeDecodeError,
         struct.error,
-        ValueError,
-        RuntimeError,
+        ValueError,  # UnicodeDecodeError too
+        RuntimeError,  # NotImplementedError too (an unsupported compression method)
     ) as e:
         raise ArchiveError(
-            f"{label}: corrupt or truncated archive ({printable(str(e))}); " f"expected {expected}", archive=label
+            f"{label}: corrupt or truncated archive ({printable(str(e))}); expected {expected}", archive=label
         ) from None
     except OSError as e:
         if not os_errors:

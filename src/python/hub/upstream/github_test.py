@@ -64,7 +64,7 @@ def rate_limited(gh: FakeGitHub, repo: str, reset: int) -> None:
     gh.add_json(
         f"/repos/{repo}/releases?per_page=100",
         {
-            "message": "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests get a higher rate limit.)",
+            "message": "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests get a higher rate limit.)",  # noqa: B950 - data
             "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting",
         },
         status=403,
@@ -131,7 +131,7 @@ def test_other_http_errors(github: FakeGitHub, tmp_path: Path) -> None:
     github.add_json("/repos/acme/foo_exporter/releases?per_page=100", {"message": "Bad credentials"}, status=401)
     result = update_exporter(load_manifest(write(tmp_path, "foo_exporter", FOO)), client(github, token="bad"))
     assert result.message == (
-        f"{github.url}/repos/acme/foo_exporter/releases?per_page=100: HTTP 401: GitHub rejected the token in GITHUB_TOKEN: Bad credentials"
+        f"{github.url}/repos/acme/foo_exporter/releases?per_page=100: HTTP 401: GitHub rejected the token in GITHUB_TOKEN: Bad credentials"  # noqa: B950 - data
     )
 
 
@@ -140,7 +140,7 @@ def test_other_http_errors(github: FakeGitHub, tmp_path: Path) -> None:
     [
         (None, None),
         (
-            '<https://api.github.com/repositories/1/releases?page=2>; rel="next", <https://api.github.com/repositories/1/releases?page=5>; rel="last"',
+            '<https://api.github.com/repositories/1/releases?page=2>; rel="next", <https://api.github.com/repositories/1/releases?page=5>; rel="last"',  # noqa: B950 - data
             "https://api.github.com/repositories/1/releases?page=2",
         ),
         ('<https://a/x?page=1>; rel="prev", <https://a/x?page=1>; rel="first"', None),

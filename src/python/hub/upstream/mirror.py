@@ -87,8 +87,9 @@ def build_mirror(
     """Write each manifest's upstream archives (per build arch) under ``out_dir``.
 
     ``archs`` limits the arches (default: each manifest's ``build.archs``); ``table`` replaces
-    :data:`hub.upstream.debian.DEBIAN_BUILDS`; ``jobs`` repacks that many archives at once. Returns one :class:`MirrorEntry` per (exporter, arch), in order;
-    an exporter Debian does not ship gets status "no-debian-build" and no archive.
+    :data:`hub.upstream.debian.DEBIAN_BUILDS`; ``jobs`` repacks that many archives at once.
+    Returns one :class:`MirrorEntry` per (exporter, arch), in order; an exporter Debian does not
+    ship gets status "no-debian-build" and no archive.
     """
     table = debian.DEBIAN_BUILDS if table is None else table
     out_dir, cache_dir = Path(out_dir), Path(cache_dir)
