@@ -6,11 +6,13 @@ from pants.core.util_rules.external_tool import TemplatedExternalTool
 from pants.engine.platform import Platform
 from pants.option.option_types import BoolOption, SkipOption, StrOption
 from pants.option.subsystem import Subsystem
-from pants.util.strutil import help_text
+from pants.util.strutil import help_text, softwrap
 
 GITHUB_PREFIX = "https://github.com/"
 
 
+# A subsystem's own help is `help_text(...)`; an option's help is a plain str, `softwrap(...)`,
+# as in Pants' own subsystems (option types are not typed for help_text's lazy form).
 class HubSubsystem(Subsystem):
     options_scope = "hub"
     help = help_text(
@@ -22,7 +24,7 @@ class HubSubsystem(Subsystem):
 
     upstream_mirror = StrOption(
         default=None,
-        help=help_text(
+        help=softwrap(
             """
             A URL that replaces the `https://github.com/` prefix of every upstream URL, keeping
             the rest of the path (`<owner>/<repo>/releases/download/<tag>/<file>`). For
@@ -33,7 +35,7 @@ class HubSubsystem(Subsystem):
     )
     require_pinned = BoolOption(
         default=False,
-        help=help_text(
+        help=softwrap(
             """
             Fail instead of warning when an exporter's upstream is not pinned in
             `upstream.lock.json`. Release CI sets this; day-to-day builds skip unpinned
@@ -43,7 +45,7 @@ class HubSubsystem(Subsystem):
     )
     site_url = StrOption(
         default="http://localhost:8000/",
-        help=help_text(
+        help=softwrap(
             """
             Where the site is served. It goes only into the users' `.repo`/`.sources` files and
             the portal's instructions, never into artifacts (package URLs are relative). The
@@ -66,7 +68,7 @@ class HubSubsystem(Subsystem):
     )
     image_repository = StrOption(
         default="monitoring-hub",
-        help=help_text(
+        help=softwrap(
             """
             Repository prefix for images: an exporter's image is
             `<image_registry>/<image_repository>/<exporter>`.

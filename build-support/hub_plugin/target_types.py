@@ -55,9 +55,12 @@ class ExporterManifestTarget(Target):
     )
 
 
+# A required field (or one with a default) always has a value: `value: str` says so to mypy,
+# as Pants' own fields do.
 class ExporterNameField(StringField):
     alias = "exporter"
     required = True
+    value: str
     help = "The exporter this artifact belongs to: its directory name and manifest `name`."
 
 
@@ -69,6 +72,7 @@ class ExporterVersionField(StringField):
 class PackageFormatField(StringField):
     alias = "format"
     required = True
+    value: str
     valid_choices = FORMATS
     help = help_text(
         f"""
@@ -81,6 +85,7 @@ class PackageFormatField(StringField):
 class ArchField(StringField):
     alias = "arch"
     required = True
+    value: str
     valid_choices = ARCHES
     help = help_text(
         f"""
@@ -93,6 +98,7 @@ class ArchField(StringField):
 class DistField(StringField):
     alias = "dist"
     required = True
+    value: str
     valid_choices = DISTS
     help = help_text(
         f"""
@@ -136,6 +142,7 @@ class ExporterPackageTarget(Target):
 class ImageArchesField(StringSequenceField):
     alias = "archs"
     required = True
+    value: tuple[str, ...]
     valid_choices = ARCHES
     help = help_text(
         """
@@ -189,6 +196,7 @@ class ExporterTargetGenerator(TargetGenerator):
 class SiteExportersField(StringField):
     alias = "exporters"
     default = "exporters"
+    value: str
     help = help_text(
         """
         The directory holding one `exporter()` per subdirectory. Every artifact of every

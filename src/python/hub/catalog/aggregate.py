@@ -105,7 +105,7 @@ def check_artifact(doc: Any, display: str) -> None:
         raise schemas.SchemaError(display, errors)
 
 
-class Artifacts(dict):  # type: ignore[type-arg]
+class Artifacts(dict[str, dict[str, Any]]):
     """{exporter: {artifact id: doc}}, plus ``paths``: {(exporter, id): the file it was read
     from, when that file is already in the catalog's canonical form
     (hub.common.files.dumps_json)}, which :func:`build_catalog` hard-links instead of writing

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Literal
 
 from hub.common.errors import HubError
 
@@ -67,7 +67,7 @@ def read_header(head: bytes) -> ElfHeader | None:
     """The identification and type of an ELF file from its first bytes; None if not ELF."""
     if len(head) < 20 or head[:4] != MAGIC or head[4] not in (1, 2) or head[5] not in (1, 2):
         return None
-    order = "little" if head[5] == 1 else "big"
+    order: Literal["little", "big"] = "little" if head[5] == 1 else "big"
     return ElfHeader(
         is_64bit=head[4] == 2,
         little_endian=head[5] == 1,

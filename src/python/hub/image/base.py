@@ -88,7 +88,7 @@ def base_files(base: BaseImage, wanted: Sequence[str]) -> dict[str, bytes]:
     for layer in base.layers:
         path = base.layout.blob_path(layer["digest"])
         mode = "r|gz" if layer["mediaType"] != OCI_LAYER_TAR else "r|"
-        with open(path, "rb") as f, tarfile.open(fileobj=f, mode=mode) as tar:  # type: ignore[call-overload]
+        with open(path, "rb") as f, tarfile.open(fileobj=f, mode=mode) as tar:
             for member in tar:
                 name = member_name(member.name)
                 head, tail = posixpath.split(name)

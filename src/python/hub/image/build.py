@@ -199,8 +199,9 @@ def build_image(
                 )
             layers.append(shared[key])
             layers.append(binary_layers_done[arch])
-            for d in base.layers if base else ():
-                layout.copy_blob_from(base.layout, d["digest"])
+            if base is not None:
+                for d in base.layers:
+                    layout.copy_blob_from(base.layout, d["digest"])
             config = image_config(manifest, arch, account, layers, source_date, base)
             config_desc = layout.put_json(OCI_CONFIG, config)
             annotations = image_labels(manifest, source_date)

@@ -44,7 +44,7 @@ def image_labels(manifest: Any, source_date: str) -> dict[str, str]:
 
 def history_entry(comment: str, source_date: str, *, empty: bool = False) -> dict[str, Any]:
     """The config's history entry of one layer (or, ``empty``, of a change with no layer)."""
-    h = {"created": source_date, "created_by": f"hub image: {comment}", "comment": "Monitoring Hub"}
+    h: dict[str, Any] = {"created": source_date, "created_by": f"hub image: {comment}", "comment": "Monitoring Hub"}
     if empty:
         h["empty_layer"] = True
     return h

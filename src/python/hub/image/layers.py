@@ -25,7 +25,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterable, Mapping
+from typing import IO, Any, Iterable, Mapping, cast
 
 from hub.common.errors import HubError
 from hub.image.layout import OCI_LAYER_GZIP, Layout, descriptor
@@ -175,8 +175,11 @@ def build_layer(
     try:
         with os.fdopen(fd, "wb") as out:
             gz = _GzipWriter(out, level)
+            # A stream ("w|") is only ever written forward: a _GzipWriter is enough, although
+            # typeshed asks that mode for a whole IO[bytes].
+            stream = cast(IO[bytes], gz)
             # PAX only adds extended headers when a field needs one (long names): deterministic.
-            with tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:  # type: ignore[call-overload]
+            with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
                 for entry in _with_parents(entries):
                     info, fileobj = _tarinfo(entry, mtime)
                     try:

@@ -19,6 +19,7 @@ import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.client import HTTPMessage
 from pathlib import Path
 from typing import IO, Any, Callable, Mapping, Sequence
 
@@ -95,7 +96,9 @@ _CREDENTIALS_HINT = " (credentials: HUB_REGISTRY_USER/HUB_REGISTRY_PASSWORD, or 
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(
+        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: HTTPMessage, newurl: str
+    ) -> urllib.request.Request | None:
         if req.get_method() in ("GET", "HEAD"):
             return super().redirect_request(req, fp, code, msg, headers, newurl)
         return None

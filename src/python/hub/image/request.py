@@ -57,9 +57,9 @@ def build(request: Mapping[str, Any], *, base_dir: str = ".") -> tuple[BuiltImag
         )
     manifest = load_manifest(path("manifest"))
     lock = read_lock(path("lock"))
-    problems = check_lock(manifest, lock)
-    if problems:
-        raise HubError("\n".join(e.render(request["lock"]) for e in problems))
+    lock_problems = check_lock(manifest, lock)
+    if lock_problems:
+        raise HubError("\n".join(e.render(request["lock"]) for e in lock_problems))
     assert lock is not None
     tag = request.get("tag") or manifest.clean_version.replace("+", "_")  # no '+' in a tag
     if not TAG_RE.match(tag):
@@ -101,7 +101,8 @@ def build(request: Mapping[str, Any], *, base_dir: str = ".") -> tuple[BuiltImag
             built, p.arch, out / f"{manifest.name}-{p.arch}.docker.tar", repo_tag, mtime=lock.source_date_epoch
         )
     built = dataclasses.replace(built, archives=archives)
-    base_ref = manifest.docker.base_image  # type: ignore[union-attr]
+    assert manifest.docker is not None  # build_image refuses a manifest without a docker section
+    base_ref = manifest.docker.base_image
     sboms = {
         p.arch: write_image_sbom(
             manifest,

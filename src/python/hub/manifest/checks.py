@@ -152,13 +152,15 @@ def _upstream_errors(upstream: dict[str, Any], archs: Sequence[str], base_dir: s
     if isinstance(tag, str):
         errors.extend(FieldError("upstream.tag", p) for p in _placeholder_problems(tag, TAG_PLACEHOLDERS))
     template = upstream.get("archive_name")
-    template_ok = False
+    valid_template: str | None = None
     if isinstance(template, str):
         problems = _placeholder_problems(template, PLACEHOLDERS)
         errors.extend(FieldError("upstream.archive_name", p) for p in problems)
-        template_ok = not problems
-    arch_names = upstream.get("arch_names") if isinstance(upstream.get("arch_names"), dict) else {}
-    if repo is not None and local is None and template_ok and len(archs) > 1:
+        valid_template = None if problems else template
+    arch_names = upstream.get("arch_names")
+    if not isinstance(arch_names, dict):
+        arch_names = {}
+    if repo is not None and local is None and valid_template is not None and len(archs) > 1:
         names: dict[str, list[str]] = {}
         for arch in archs:
             values = {
@@ -169,7 +171,7 @@ def _upstream_errors(upstream: dict[str, Any], archs: Sequence[str], base_dir: s
             overrides = arch_names.get(arch)
             if isinstance(overrides, dict):
                 values.update({k: str(v) for k, v in overrides.items()})
-            names.setdefault(expand(template, values), []).append(arch)
+            names.setdefault(expand(valid_template, values), []).append(arch)
         for expanded, same in names.items():
             if len(same) > 1:
                 errors.append(

@@ -57,9 +57,9 @@ def _explain(err: Any) -> list[FieldError]:
     expected = schema.get("x-expected") if isinstance(schema, dict) else None
     if _is_key_error(err):
         # Where the keys are the matrix's arches: the same words as a fixed list of fields.
-        allowed = ", ".join(map(str, err.validator_value)) if kind == "enum" else None
-        if allowed is not None:
-            return [FieldError(where, f"unknown field {quote(str(inst))} (expected one of: {allowed})")]
+        known = ", ".join(map(str, err.validator_value)) if kind == "enum" else None
+        if known is not None:
+            return [FieldError(where, f"unknown field {quote(str(inst))} (expected one of: {known})")]
         return [FieldError(where, f"field name {quote(str(inst))}: {err.message}")]
     if kind == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))

@@ -19,7 +19,7 @@ are applied here. jsonschema is imported lazily, only to validate.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Sequence
+from typing import Any, Hashable, Iterable, Sequence
 
 import yaml
 
@@ -73,7 +73,7 @@ def load_manifest(path: str | os.PathLike[str], *, display_path: str | None = No
 def find_manifests(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     """Manifest files from files and directories (an exporter directory, or exporters/)."""
     out: list[str] = []
-    for p in map(os.fspath, paths):
+    for p in (os.fspath(path) for path in paths):
         if os.path.isdir(p):
             own = os.path.join(p, MANIFEST_FILE)
             if os.path.isfile(own):
@@ -150,7 +150,7 @@ def load_schema() -> dict[str, Any]:
 class _Loader(yaml.SafeLoader):
     """Safe loader that refuses duplicate keys and non-text keys (merge keys still work)."""
 
-    def compose_mapping_node(self, anchor):  # type: ignore[no-untyped-def]
+    def compose_mapping_node(self, anchor: dict[Any, yaml.Node]) -> yaml.MappingNode:
         node = super().compose_mapping_node(anchor)
         seen: dict[tuple[str, str], Any] = {}
         for key, _ in node.value:
@@ -166,7 +166,7 @@ class _Loader(yaml.SafeLoader):
                 seen[ident] = key.start_mark
         return node
 
-    def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         if isinstance(node, yaml.MappingNode):
             for key, _ in node.value:
                 if key.tag == "tag:yaml.org,2002:merge":

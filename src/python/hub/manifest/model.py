@@ -182,7 +182,7 @@ class Manifest:
 
     def matrix(self) -> tuple[Artifact, ...]:
         """rpm × targets × archs, then deb × targets × archs, then docker, in hub.common.matrix order."""
-        out = []
+        out: list[Artifact] = []
         for kind, spec in (("rpm", self.rpm), ("deb", self.deb)):
             if spec is None:
                 continue

@@ -257,8 +257,8 @@ def write_codename(
         lines.append(f"{field}:")
         lines += [f" {d[name]} {size:>16} {path}" for path, size, d in digests]
     release = base / "Release"
-    for stale in ("InRelease", "Release.gpg"):
-        (base / stale).unlink(missing_ok=True)
+    for signature in ("InRelease", "Release.gpg"):
+        (base / signature).unlink(missing_ok=True)
     write_atomic(release, ("\n".join(lines) + "\n").encode("utf-8"))
     return release
 

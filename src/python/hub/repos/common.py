@@ -26,7 +26,7 @@ DEFAULT_KEEP = 3
 
 def newest_build_date(artifact_files: Iterable[str | os.PathLike[str]]) -> int | None:
     """The newest `build_date` of artifact JSONs (catalog format 3.0), or None if there are none."""
-    newest = None
+    newest: int | None = None
     for path in artifact_files:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -89,7 +89,7 @@ def keep_latest(
     groups: dict[Any, list[Mapping[str, Any]]] = {}
     for e in entries:
         groups.setdefault(group(e), []).append(e)
-    out = []
+    out: list[Mapping[str, Any]] = []
     for key in sorted(groups, key=repr):
         members = groups[key]
         versions: list[str] = []

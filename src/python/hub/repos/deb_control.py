@@ -68,6 +68,7 @@ def _control_tar(data: bytes, where: str) -> tuple[bytes, int]:
 
 def _unzstd(raw: bytes, where: str) -> bytes:
     try:
+        # Optional, and not in the engine's resolve: mypy cannot find it (the zstd tool is the fallback).
         import zstandard  # type: ignore[import-not-found]
 
         return zstandard.ZstdDecompressor().decompressobj().decompress(raw)

@@ -41,7 +41,7 @@ def _repomd_revision(repomd: Path) -> int | None:
 def rewrite_catalog(site: Path, catalog_dir: Path | None = None) -> list[Path]:
     """Step 3: every RPM artifact JSON whose file changed gets the new sha256/size_bytes;
     `package.unsigned_sha256` keeps the digest of the package as built."""
-    changed = []
+    changed: list[Path] = []
     root = catalog_dir or site / "catalog"
     if not root.is_dir():
         return changed

@@ -76,7 +76,7 @@ class Signer:
         stdout = result.stdout.decode("utf-8", "replace") if text else result.stdout
         out = subprocess.CompletedProcess(cmd, result.returncode, stdout, stderr)
         if check and result.returncode != 0:
-            raise SigningError(f"gpg {' '.join(args[:1])} failed (exit {result.returncode}): {out.stderr.strip()}")
+            raise SigningError(f"gpg {' '.join(args[:1])} failed (exit {result.returncode}): {stderr.strip()}")
         return out
 
     def _sign(self, mode: str, path: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:

@@ -61,6 +61,18 @@ def _sbom_refs(data: Any) -> list[Mapping[str, Any]]:
     return [r for r in refs if isinstance(r, dict) and isinstance(r.get("url"), str)]
 
 
+def _primary_package(pkg: ET.Element) -> tuple[str, str | None, int] | None:
+    """(location href, sha256, size) of a primary.xml package; None if one is missing."""
+    location = pkg.find(f"{_COMMON_NS}location")
+    size = pkg.find(f"{_COMMON_NS}size")
+    checksum = pkg.find(f"{_COMMON_NS}checksum")
+    href = location.get("href") if location is not None else None
+    package_size = size.get("package") if size is not None else None
+    if href is None or package_size is None or checksum is None:
+        return None
+    return href, checksum.text, int(package_size)
+
+
 def check_site(site: Path) -> list[str]:
     """Problems of a signed site (empty: consistent): every file repomd.xml and primary name,
     every index a Release names and every .deb a Packages names exists with its size and
@@ -87,11 +99,15 @@ def check_site(site: Path) -> list[str]:
             if loc["type"] == "primary" and (repo / loc["href"]).is_file():
                 root = ET.fromstring(gzip.decompress((repo / loc["href"]).read_bytes()))
                 for pkg in root.findall(f"{_COMMON_NS}package"):
-                    href = pkg.find(f"{_COMMON_NS}location").get("href")
-                    size = int(pkg.find(f"{_COMMON_NS}size").get("package"))
-                    expect(
-                        repo / href, pkg.find(f"{_COMMON_NS}checksum").text, size, f"{repo.relative_to(site)} primary"
-                    )
+                    named = _primary_package(pkg)
+                    if named is None:
+                        problems.append(
+                            f"{repo.relative_to(site)} primary: a package without its location href, "
+                            f"package size or checksum"
+                        )
+                        continue
+                    href, checksum, package_size = named
+                    expect(repo / href, checksum, package_size, f"{repo.relative_to(site)} primary")
     for release in sorted(site.glob("dists/*/Release")):
         base = release.parent
         for name in ("InRelease", "Release.gpg"):

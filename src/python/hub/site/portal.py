@@ -27,7 +27,7 @@ import pkgutil
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import jinja2
 from markupsafe import Markup
@@ -97,7 +97,7 @@ def declared_ids(metadata: Mapping[str, Any]) -> list[str]:
     return ids + (["docker"] if "docker" in arts else [])
 
 
-def _ordered(keys: Any, order: Sequence[str]) -> list[str]:
+def _ordered(keys: Any, order: Iterable[str]) -> list[str]:
     return [k for k in order if k in keys]
 
 
@@ -230,7 +230,7 @@ def matrix_rows(
     rows = []
     for family, order in (("rpm", matrix.RPM_DISTS), ("deb", matrix.DEB_DISTS)):
         for dist in _ordered(arts.get(family, {}), order):
-            cells = []
+            cells: list[dict[str, Any] | None] = []
             for arch in archs:
                 status = arts[family][dist].get(arch)
                 if status is None:

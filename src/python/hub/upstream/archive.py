@@ -51,6 +51,7 @@ from hub.upstream.archive_limits import (
     RATIO_MIN_SIZE,
     ArchiveError,
     Limits,
+    Readable,
     member_error,
     reading,
 )
@@ -162,7 +163,7 @@ def _check_names(names: Sequence[str], label: str) -> List[str]:
 # --- Writing ----------------------------------------------------------------------------------
 
 
-def _copy(src: IO[bytes], dst: IO[bytes], entry: Entry, label: str) -> None:
+def _copy(src: Readable, dst: IO[bytes], entry: Entry, label: str) -> None:
     digest = hashlib.sha256()
     n = 0
     while True:

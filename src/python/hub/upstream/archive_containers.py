@@ -13,7 +13,7 @@ from __future__ import annotations
 import stat
 import tarfile
 import zipfile
-from typing import IO, Callable, Iterator, Optional, Sequence, Set, Tuple
+from typing import IO, Callable, Iterator, Optional, Sequence, Set, Tuple, cast
 
 from hub.upstream.archive_formats import Format, Stream
 from hub.upstream.archive_limits import (
@@ -22,6 +22,7 @@ from hub.upstream.archive_limits import (
     ArchiveError,
     KiB,
     Limits,
+    Readable,
     member_error,
     printable,
     reading,
@@ -63,7 +64,10 @@ def _tar_kind(member: tarfile.TarInfo) -> Tuple[str, Optional[str]]:
 
 def _open_tar(stream: Stream, fmt: Format, label: str) -> tarfile.TarFile:
     try:
-        return tarfile.open(fileobj=stream, mode="r|", encoding="utf-8", errors="surrogateescape")
+        # A stream ("r|") is only ever read forward: a Stream is enough, although typeshed asks
+        # every reading mode for a whole IO[bytes].
+        fileobj = cast(IO[bytes], stream)
+        return tarfile.open(fileobj=fileobj, mode="r|", encoding="utf-8", errors="surrogateescape")
     except tarfile.ReadError as e:
         raise ArchiveError(
             f"{label}: not a tar archive inside ({printable(str(e))}); " f"expected {fmt.description}", archive=label
@@ -127,7 +131,7 @@ def _scan_tar(fp: IO[bytes], fmt: Format, label: str, limits: Limits, wanted: Se
 
 def _tar_payloads(
     fp: IO[bytes], fmt: Format, label: str, limits: Limits, indexes: Set[int]
-) -> Iterator[Tuple[int, IO[bytes]]]:
+) -> Iterator[Tuple[int, Readable]]:
     stream = Stream(fp, fmt.compression, label, _tar_cap(limits))
     tar = _open_tar(stream, fmt, label)
     left = set(indexes)
@@ -178,6 +182,11 @@ def _zip_kind(info: zipfile.ZipInfo) -> Tuple[str, int, Optional[str]]:
     return "", 0, f"an entry of unknown type (mode {mode:06o})"
 
 
+def _zip_member_ratio(info: zipfile.ZipInfo) -> Callable[[], int]:
+    """Compressed bytes used by a zip member: its header says."""
+    return lambda: info.compress_size
+
+
 def _scan_zip(fp: IO[bytes], fmt: Format, label: str, limits: Limits, wanted: Sequence[str]) -> Inventory:
     inventory = Inventory(label, limits, wanted)
     with reading(label, fmt.description), zipfile.ZipFile(fp) as archive:
@@ -216,14 +225,14 @@ def _scan_zip(fp: IO[bytes], fmt: Format, label: str, limits: Limits, wanted: Se
             )
             if entry is not None and kind == "file":
                 with archive.open(info) as data:
-                    inventory.consume(entry, data, lambda info=info: info.compress_size)
+                    inventory.consume(entry, data, _zip_member_ratio(info))
     inventory.finish()
     return inventory
 
 
 def _zip_payloads(
     fp: IO[bytes], fmt: Format, label: str, limits: Limits, indexes: Set[int]
-) -> Iterator[Tuple[int, IO[bytes]]]:
+) -> Iterator[Tuple[int, Readable]]:
     with zipfile.ZipFile(fp) as archive:
         infos = archive.infolist()
         for index in sorted(indexes):
@@ -265,8 +274,8 @@ def _scan_single(fp: IO[bytes], fmt: Format, label: str, limits: Limits, wanted:
 
 def _single_payloads(
     fp: IO[bytes], fmt: Format, label: str, limits: Limits, indexes: Set[int]
-) -> Iterator[Tuple[int, IO[bytes]]]:
-    yield 0, Stream(fp, fmt.compression, label, limits.max_member_size + 2 * CHUNK)  # type: ignore[misc]
+) -> Iterator[Tuple[int, Readable]]:
+    yield 0, Stream(fp, fmt.compression, label, limits.max_member_size + 2 * CHUNK)
 
 
 SCANNERS = {"tar": _scan_tar, "zip": _scan_zip, "single": _scan_single}

@@ -16,9 +16,13 @@ import lzma
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Deque, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Deque, Optional, Tuple, Union
 
 from hub.upstream.archive_limits import CHUNK, KiB, ArchiveError, printable
+
+if TYPE_CHECKING:
+    # zlib's decompressor class has no public name (typeshed calls it zlib._Decompress).
+    _Decompressor = Union[zlib._Decompress, lzma.LZMADecompressor, bz2.BZ2Decompressor]
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ class Stream:
         self._label = label
         self._cap = cap
         self._meta_limit = meta_limit
-        self._d = None  # type: ignore[var-annotated]
+        self._d: Optional[_Decompressor] = None
         self._streams = 0
         self._pending = b""
         self._raw = 0
@@ -141,7 +145,7 @@ class Stream:
 
     def read(self, n: Optional[int] = -1) -> bytes:
         if n is None or n < 0:
-            parts = []
+            parts: list[bytes] = []
             while True:
                 part = self.read(CHUNK)
                 if not part:
@@ -215,15 +219,15 @@ class Stream:
         self._raw += len(data)
         return data
 
-    def _new_decompressor(self):  # type: ignore[no-untyped-def]
+    def _new_decompressor(self) -> _Decompressor:
         if self._compression == "gzip":
             return zlib.decompressobj(16 + zlib.MAX_WBITS)
         if self._compression == "xz":
             return lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
         return bz2.BZ2Decompressor()
 
-    def _next_stream(self) -> bool:
-        """Start the next compressed stream; False at a clean end (only zero padding left)."""
+    def _next_stream(self) -> Optional[_Decompressor]:
+        """Start the next compressed stream (its decompressor); None at a clean end (only zero padding left)."""
         magic = _STREAM_MAGIC[self._compression]
         while len(self._pending) < len(magic):
             more = self._read_raw(self._RAW_CHUNK)
@@ -233,7 +237,7 @@ class Stream:
         if self._pending.startswith(magic):
             self._d = self._new_decompressor()
             self._streams += 1
-            return True
+            return self._d
         if self._streams == 0:
             raise self._corrupt(f"not {self._compression} data")
         while True:  # after the last stream, only zero padding may follow
@@ -242,7 +246,7 @@ class Stream:
             self._pending = b""
             self._pending = self._read_raw(self._RAW_CHUNK)
             if not self._pending:
-                return False
+                return None
 
     def _read_some(self, n: int) -> bytes:
         if self._compression == "none":
@@ -252,16 +256,13 @@ class Stream:
             self._eof = not data
             return data
         while not self._eof:
-            if self._d is None:
-                if not self._next_stream():
+            d = self._d
+            if d is None:
+                d = self._next_stream()
+                if d is None:
                     self._eof = True
                     break
-            d = self._d
-            if self._compression == "gzip":
-                feed = self._pending or self._read_raw(self._RAW_CHUNK)
-                out = d.decompress(feed, n)
-                self._pending = d.unused_data if d.eof else d.unconsumed_tail
-            else:
+            if isinstance(d, (lzma.LZMADecompressor, bz2.BZ2Decompressor)):
                 feed = b""
                 if d.needs_input:
                     if not self._pending:
@@ -270,6 +271,10 @@ class Stream:
                 out = d.decompress(feed, n)
                 if d.eof:
                     self._pending = d.unused_data + self._pending
+            else:  # gzip (zlib)
+                feed = self._pending or self._read_raw(self._RAW_CHUNK)
+                out = d.decompress(feed, n)
+                self._pending = d.unused_data if d.eof else d.unconsumed_tail
             if d.eof:
                 self._d = None
             if out:

@@ -21,7 +21,7 @@ import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Protocol
 
 from hub.common.errors import HubError
 
@@ -55,6 +55,12 @@ MAX_LINK_HOPS = 40
 MAX_LINK_TARGET = 4096
 
 CHUNK = 64 * KiB  # bytes read at a time
+
+
+class Readable(Protocol):
+    """A member's bytes as the readers take them: a forward ``read`` (a file, or a Stream)."""
+
+    def read(self, size: int, /) -> bytes: ...
 
 
 @dataclass(frozen=True)

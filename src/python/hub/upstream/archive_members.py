@@ -21,7 +21,7 @@ import re
 import stat
 import unicodedata
 from dataclasses import dataclass
-from typing import IO, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from hub.upstream.archive_limits import (
     CHUNK,
@@ -31,6 +31,7 @@ from hub.upstream.archive_limits import (
     MAX_PATH_BYTES,
     ArchiveError,
     Limits,
+    Readable,
     member_error,
 )
 
@@ -246,7 +247,7 @@ class Inventory:
         return None  # resolved against the other links in finish()
 
     def consume(
-        self, entry: Entry, fp: IO[bytes], compressed: Optional[Callable[[], int]], candidate: Optional[bool] = None
+        self, entry: Entry, fp: Readable, compressed: Optional[Callable[[], int]], candidate: Optional[bool] = None
     ) -> None:
         """Read one member's data, enforcing the limits on the bytes as they stream."""
         limits = self.limits

@@ -101,13 +101,13 @@ def version_of_tag(manifest: Manifest, tag: str) -> str | None:
             f"{manifest.path}: upstream.tag: {template!r} has no {{version}} or {{clean_version}}, "
             "so release tags cannot tell versions apart"
         )
-    m = re.fullmatch("".join(parts), tag)
-    if m is None:
+    found = re.fullmatch("".join(parts), tag)
+    if found is None:
         return None
     if "version" in seen:
-        version = m.group("version")
+        version = found.group("version")
     else:
-        clean = m.group("clean_version")
+        clean = found.group("clean_version")
         version = ("v" + clean) if manifest.version.startswith("v") else clean
     if not is_semver(version):
         return None

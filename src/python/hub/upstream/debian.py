@@ -216,6 +216,7 @@ def read_deb_files(deb: Path, paths: Sequence[str]) -> dict:
             stderr=subprocess.PIPE,
             env=dict(os.environ, LC_ALL="C"),
         )
+        assert proc.stdout is not None and proc.stderr is not None  # both are PIPEs
         try:
             with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
                 for member in tar:

@@ -19,7 +19,8 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from http.client import HTTPMessage
+from typing import IO, Any, Callable, Mapping
 
 from hub import __version__
 from hub.common import http
@@ -91,7 +92,9 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
     """Follows redirects (a renamed repository answers 301) but never carries the token to
     another origin."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(
+        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: HTTPMessage, newurl: str
+    ) -> urllib.request.Request | None:
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None and _origin(newurl) != _origin(req.full_url):
             new.remove_header("Authorization")

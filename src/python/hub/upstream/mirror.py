@@ -211,6 +211,7 @@ def serve(out_dir: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[str
     thread.start()
     try:
         bound_host, bound_port = server.server_address[:2]
+        assert isinstance(bound_host, str)  # an IPv4 or IPv6 socket's address
         shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
         yield f"http://{shown}:{bound_port}/"
     finally:
