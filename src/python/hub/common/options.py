@@ -21,14 +21,13 @@ def add_command(
 ) -> argparse.ArgumentParser:
     """The parser of the command `name`, which `run` runs.
 
-    Unless given, the help texts come from `run`'s docstring, so that a command is documented
-    once: its first line is the help (listed by `hub --help`), the paragraph after it the
-    description (`hub <name> --help`; argparse wraps it anew)."""
-    summary, _, rest = (run.__doc__ or "").strip().partition("\n")
+    Without `help`, the texts come from `run`'s docstring, so that a command is documented once:
+    its first line is the help (listed by `hub --help`), the paragraph after it the description
+    (`hub <name> --help`, unless `description` is given; argparse wraps it anew)."""
     if help is None:
+        summary, _, rest = (run.__doc__ or "").strip().partition("\n")
         help = summary.strip()
-    if description is None:
-        description = " ".join(rest.split()) or None
+        description = description or " ".join(rest.split()) or None
     parser: argparse.ArgumentParser = subparsers.add_parser(name, help=help, description=description)
     parser.set_defaults(run=run)
     return parser
