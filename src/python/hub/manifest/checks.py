@@ -226,14 +226,9 @@ def _package_errors(
                 if problem:
                     errors.append(FieldError(f"{prefix}.extra_files[{i}].source", problem))
             if isinstance(dest, str):
-                if dest in dests:
-                    errors.append(
-                        FieldError(
-                            f"{prefix}.extra_files[{i}].dest",
-                            f"duplicate destination {quote(dest)} (also extra_files[{dests[dest]}])",
-                        )
-                    )
-                dests.setdefault(dest, i)
+                errors += _duplicate_errors(
+                    dests, i, dest, items=f"{prefix}.extra_files", key="dest", noun="destination"
+                )
                 if dest in {f"/usr/bin/{b}" for b in binaries}:
                     errors.append(
                         FieldError(f"{prefix}.extra_files[{i}].dest", f"{quote(dest)} is where a binary is installed")
@@ -255,14 +250,7 @@ def _package_errors(
                     )
             p = get(item, "path")
             if isinstance(p, str):
-                if p in paths:
-                    errors.append(
-                        FieldError(
-                            f"{prefix}.directories[{i}].path",
-                            f"duplicate directory {quote(p)} (also directories[{paths[p]}])",
-                        )
-                    )
-                paths.setdefault(p, i)
+                errors += _duplicate_errors(paths, i, p, items=f"{prefix}.directories", key="path", noun="directory")
     for field in _RELATION_FIELDS:
         relations = spec.get(field)
         if isinstance(relations, list):
@@ -284,6 +272,19 @@ def _package_errors(
                             )
                         )
     return errors
+
+
+def _duplicate_errors(
+    first: dict[str, int], i: int, value: str, *, items: str, key: str, noun: str
+) -> list[FieldError]:
+    """The error of `<items>[i].<key>` if an earlier item of the list `items` (its path, e.g.
+    artifacts.rpm.extra_files) has the same `value`; `first` maps each value met so far to the
+    index of the first item that has it."""
+    earlier = first.setdefault(value, i)
+    if earlier == i:
+        return []
+    name = items.rsplit(".", 1)[-1]
+    return [FieldError(f"{items}[{i}].{key}", f"duplicate {noun} {quote(value)} (also {name}[{earlier}])")]
 
 
 def _relation_name(relation: str) -> str:
