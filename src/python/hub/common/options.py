@@ -34,8 +34,8 @@ def add_command(
 
 
 def add_manifests(parser: argparse.ArgumentParser, *, option: bool = False) -> None:
-    """The manifests a command reads (hub.manifest.load.find_manifests): positional arguments, or
-    `--manifests` where the command has other positional-like lists."""
+    """The manifests a command reads (hub.manifest.load.find_manifests): positional arguments,
+    or `--manifests` for a command that takes another list of paths too."""
     if option:
         parser.add_argument("--manifests", nargs="+", required=True, metavar="PATH", help=MANIFESTS_HELP)
     else:
