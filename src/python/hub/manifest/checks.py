@@ -18,28 +18,23 @@ from __future__ import annotations
 
 import os
 import re
-import unicodedata
 from typing import Any, Iterator, Sequence
 
 from hub.common import matrix
 from hub.common import schemas
 from hub.common.errors import FieldError
+from hub.common.printable import HIDDEN_OR_LINE_BREAKING, first_refused
 from hub.manifest.explain import quote
 from hub.manifest.model import MANIFEST_FILE, PLACEHOLDER_RE, PLACEHOLDERS, TAG_PLACEHOLDERS, expand
 
 USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # Free text (descriptions, summaries, command-line arguments) may hold any printable
-# character, look-alikes included: every renderer escapes it. These categories are refused
-# anyway, as hub.upstream.archive refuses them in names. Cc: controls (the schema already refuses the
-# C0 ones; C1 too, such as NEL, a line break to some readers); Cf: invisible formatting
-# characters (bidi overrides, zero-width characters) that make a text display differently
-# from what it is; Zl/Zp: line and paragraph separators; Cs: lone surrogates, which no UTF-8
-# file can hold; Cn: unassigned code points and noncharacters (U+FFFE), which YAML refuses.
+# character, look-alikes included: every renderer escapes it. What hides or breaks a line is
+# refused anyway, as in archive member names (hub.common.printable; the schema already refuses
+# the C0 controls), and so are Cs: lone surrogates, which no UTF-8 file can hold; Cn: unassigned
+# code points and noncharacters (U+FFFE), which YAML refuses.
 _REFUSED_TEXT = {
-    "Cc": "a control character",
-    "Cf": "an invisible formatting character",
-    "Zl": "a line separator",
-    "Zp": "a paragraph separator",
+    **HIDDEN_OR_LINE_BREAKING,
     "Cs": "a lone surrogate (not valid UTF-8)",
     "Cn": "an unassigned code point",
 }
@@ -233,14 +228,9 @@ def _package_errors(
                 if problem:
                     errors.append(FieldError(f"{prefix}.extra_files[{i}].source", problem))
             if isinstance(dest, str):
-                if dest in dests:
-                    errors.append(
-                        FieldError(
-                            f"{prefix}.extra_files[{i}].dest",
-                            f"duplicate destination {quote(dest)} (also extra_files[{dests[dest]}])",
-                        )
-                    )
-                dests.setdefault(dest, i)
+                errors += _duplicate_errors(
+                    dests, i, dest, items=f"{prefix}.extra_files", key="dest", noun="destination"
+                )
                 if dest in {f"/usr/bin/{b}" for b in binaries}:
                     errors.append(
                         FieldError(f"{prefix}.extra_files[{i}].dest", f"{quote(dest)} is where a binary is installed")
@@ -262,14 +252,7 @@ def _package_errors(
                     )
             p = get(item, "path")
             if isinstance(p, str):
-                if p in paths:
-                    errors.append(
-                        FieldError(
-                            f"{prefix}.directories[{i}].path",
-                            f"duplicate directory {quote(p)} (also directories[{paths[p]}])",
-                        )
-                    )
-                paths.setdefault(p, i)
+                errors += _duplicate_errors(paths, i, p, items=f"{prefix}.directories", key="path", noun="directory")
     for field in _RELATION_FIELDS:
         relations = spec.get(field)
         if isinstance(relations, list):
@@ -291,6 +274,19 @@ def _package_errors(
                             )
                         )
     return errors
+
+
+def _duplicate_errors(
+    first: dict[str, int], i: int, value: str, *, items: str, key: str, noun: str
+) -> list[FieldError]:
+    """The error of `<items>[i].<key>` if an earlier item of the list `items` (its path, e.g.
+    artifacts.rpm.extra_files) has the same `value`; `first` maps each value met so far to the
+    index of the first item that has it."""
+    earlier = first.setdefault(value, i)
+    if earlier == i:
+        return []
+    name = items.rsplit(".", 1)[-1]
+    return [FieldError(f"{items}[{i}].{key}", f"duplicate {noun} {quote(value)} (also {name}[{earlier}])")]
 
 
 def _relation_name(relation: str) -> str:
@@ -346,13 +342,8 @@ def _free_texts(data: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def _text_problem(text: str) -> str | None:
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category in _REFUSED_TEXT:
-            return (
-                f"expected printable text, got {quote(text)}: it contains {_REFUSED_TEXT[category]} (U+{ord(ch):04X})"
-            )
-    return None
+    refused = first_refused(text, _REFUSED_TEXT)
+    return f"expected printable text, got {quote(text)}: it contains {refused[1]}" if refused else None
 
 
 def _inside(base_dir: str, rel: str) -> str | None:

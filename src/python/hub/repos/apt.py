@@ -33,7 +33,7 @@ from hub.common import matrix
 from hub.common.dates import parse_source_date, rfc2822_date
 from hub.common.errors import HubError
 from hub.common.files import write_atomic
-from hub.repos.common import DEFAULT_KEEP, keep_latest, parallel_map
+from hub.repos.common import DEFAULT_KEEP, default_source_date, keep_latest, parallel_map
 from hub.repos.deb_control import read_control
 from hub.repos.dpkg_version import dpkg_vercmp
 
@@ -288,10 +288,7 @@ def build_apt_site(
     entries = list(entries)
     if keep:
         entries = keep_latest_entries(entries, keep)
-    if source_date is None:
-        if not entries:
-            raise HubError("no packages, so no source date: pass one")
-        source_date = max(int(e["build_time"]) for e in entries)
+    source_date = default_source_date(source_date, entries)
     grouped: dict[str, list[Mapping[str, Any]]] = {}
     for e in entries:
         if not e.get("codename"):

@@ -36,6 +36,19 @@ def newest_build_date(artifact_files: Iterable[str | os.PathLike[str]]) -> int |
     return newest
 
 
+def default_source_date(
+    source_date: int | str | None, entries: Sequence[Mapping[str, Any]], where: str | None = None
+) -> int | str:
+    """`source_date` if given, else the newest build time among `entries` (a merge's metadata
+    dates come from its inputs, never from the clock); with no entries, there is none to take."""
+    if source_date is not None:
+        return source_date
+    if not entries:
+        problem = "no packages, so no source date: pass one"
+        raise HubError(f"{where}: {problem}" if where else problem)
+    return max(int(e["build_time"]) for e in entries)
+
+
 def write_entry(path: str | os.PathLike[str], entry: Mapping[str, Any]) -> None:
     write_atomic(path, (json.dumps(entry, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
 

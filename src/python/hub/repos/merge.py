@@ -24,7 +24,7 @@ from hub.common import files
 from hub.common.dates import parse_source_date
 from hub.common.errors import HubError
 from hub.repos import apt, yum
-from hub.repos.common import DEFAULT_KEEP
+from hub.repos.common import DEFAULT_KEEP, default_source_date
 
 
 def merge_previous(
@@ -58,11 +58,7 @@ def merge_previous(
                 report["kept_published"].append(rel.as_posix())
     yum_entries = yum.scan_entries(site)
     apt_entries = apt.scan_entries(site)
-    if source_date is None:
-        dates = [int(e["build_time"]) for e in yum_entries + apt_entries]
-        if not dates:
-            raise HubError(f"{site}: no packages, so no source date: pass one")
-        source_date = max(dates)
+    source_date = default_source_date(source_date, yum_entries + apt_entries, where=str(site))
     kept_yum = yum.keep_latest_entries(yum_entries, keep)
     kept_apt = apt.keep_latest_entries(apt_entries, keep)
     kept_files = {str(site / e["dist"] / e["arch"] / e["location_href"]) for e in kept_yum}

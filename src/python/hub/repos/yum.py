@@ -33,7 +33,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from hub.common import matrix
 from hub.common.dates import parse_source_date
 from hub.common.errors import HubError
-from hub.repos.common import DEFAULT_KEEP, keep_latest, process_map
+from hub.repos.common import DEFAULT_KEEP, default_source_date, keep_latest, process_map
 from hub.repos.rpm_version import evr, evr_cmp
 
 ENTRY_FORMAT = "hub-yum-entry/1"
@@ -247,10 +247,7 @@ def build_yum_site(
     entries = list(entries)
     if keep:
         entries = keep_latest_entries(entries, keep)
-    if source_date is None:
-        if not entries:
-            raise HubError("no packages, so no source date: pass one")
-        source_date = max(int(e["build_time"]) for e in entries)
+    source_date = default_source_date(source_date, entries)
     grouped = group_by_repo(entries)
     wanted = list(repos) if repos else sorted(set(all_repos()) | set(grouped))
     counts = {}

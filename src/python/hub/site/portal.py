@@ -128,6 +128,14 @@ def _repo_texts(base_url: str, family: str, dist: str) -> tuple[str, str]:
     )
 
 
+# Per package family: its package manager, and the title and file of the step that adds the
+# repository (the same texts the users' repository files hold, from hub.repos.user_files).
+_INSTALL_STEPS = {
+    "rpm": ("dnf", "Add the repository", user_files.YUM_REPO_PATH),
+    "deb": ("apt", "Add the signing key and the repository", user_files.APT_SOURCES_PATH),
+}
+
+
 def _shell_word(value: Any, pattern: re.Pattern[str]) -> str | None:
     return value if isinstance(value, str) and pattern.match(value) else None
 
@@ -143,44 +151,24 @@ def install_blocks(
     packages = metadata.get("packages") or {}
     exporter = _shell_word(metadata.get("exporter"), _NAME) or "exporter"
     groups: list[dict[str, Any]] = []
-    for dist in _ordered(arts.get("rpm", {}), matrix.RPM_DISTS):
-        name = _shell_word(packages.get("rpm"), _NAME) or exporter
-        groups.append(
-            {
-                "id": f"rpm-{dist}",
-                "family": "rpm",
-                "dist": dist,
-                "title": f"{dist_label(dist)} (dnf)",
-                "statuses": arts["rpm"][dist],
-                "steps": [
-                    {
-                        "title": "Add the repository",
-                        "text": _repo_texts(base_url, "rpm", dist)[0],
-                        "file": {"path": user_files.YUM_REPO_PATH, "text": _repo_texts(base_url, "rpm", dist)[1]},
-                    },
-                    {"title": "Install", "text": f"sudo dnf install {name}"},
-                ],
-            }
-        )
-    for dist in _ordered(arts.get("deb", {}), matrix.DEB_DISTS):
-        name = _shell_word(packages.get("deb"), _NAME) or matrix.deb_package_name(exporter)
-        groups.append(
-            {
-                "id": f"deb-{dist}",
-                "family": "deb",
-                "dist": dist,
-                "title": f"{dist_label(dist)} (apt)",
-                "statuses": arts["deb"][dist],
-                "steps": [
-                    {
-                        "title": "Add the signing key and the repository",
-                        "text": _repo_texts(base_url, "deb", dist)[0],
-                        "file": {"path": user_files.APT_SOURCES_PATH, "text": _repo_texts(base_url, "deb", dist)[1]},
-                    },
-                    {"title": "Install", "text": f"sudo apt install {name}"},
-                ],
-            }
-        )
+    for family, (tool, add_title, repo_path) in _INSTALL_STEPS.items():
+        default_name = exporter if family == "rpm" else matrix.deb_package_name(exporter)
+        name = _shell_word(packages.get(family), _NAME) or default_name
+        for dist in _ordered(arts.get(family, {}), matrix.FAMILY_DISTS[family]):
+            setup, repo_file = _repo_texts(base_url, family, dist)
+            groups.append(
+                {
+                    "id": f"{family}-{dist}",
+                    "family": family,
+                    "dist": dist,
+                    "title": f"{dist_label(dist)} ({tool})",
+                    "statuses": arts[family][dist],
+                    "steps": [
+                        {"title": add_title, "text": setup, "file": {"path": repo_path, "text": repo_file}},
+                        {"title": "Install", "text": f"sudo {tool} install {name}"},
+                    ],
+                }
+            )
     if "docker" in arts:
         steps = []
         image = (docker or {}).get("images", [{}])[0] if docker else None

@@ -23,6 +23,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from hub.common.printable import HIDDEN_OR_LINE_BREAKING, first_refused
 from hub.upstream.archive_limits import (
     CHUNK,
     MAX_LINK_HOPS,
@@ -39,25 +40,16 @@ _HEAD = 512  # bytes kept from the start of each candidate binary (ELF header, t
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
-# Cc: C0/C1 controls (NUL, ESC, newline...); Cf: invisible format characters such as bidi
-# overrides that make a name display differently from what it is; Zl/Zp: line breaks;
-# Cs: lone surrogates, i.e. bytes that are not valid UTF-8.
-_REFUSED_CATEGORIES = {
-    "Cc": "a control character",
-    "Cf": "an invisible formatting character",
-    "Zl": "a line separator",
-    "Zp": "a paragraph separator",
-    "Cs": "bytes that are not valid UTF-8",
-}
+# What hides or breaks a line (hub.common.printable), and Cs: lone surrogates, i.e. bytes that
+# are not valid UTF-8 (tar names and link targets are decoded with surrogateescape).
+_REFUSED_CATEGORIES = {**HIDDEN_OR_LINE_BREAKING, "Cs": "bytes that are not valid UTF-8"}
 
 
 def text_problem(raw: str) -> Optional[str]:
-    for ch in raw:
-        if ch == "\0":
-            return "contains a NUL byte"
-        category = unicodedata.category(ch)
-        if category in _REFUSED_CATEGORIES:
-            return f"contains {_REFUSED_CATEGORIES[category]} (U+{ord(ch):04X})"
+    refused = first_refused(raw, _REFUSED_CATEGORIES)
+    if refused:
+        ch, what = refused
+        return "contains a NUL byte" if ch == "\0" else f"contains {what}"
     if "\\" in raw:
         return "contains a backslash (a Windows separator that can hide '..' or an absolute path)"
     return None

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 from hub.common import files, matrix
 from hub.common.errors import HubError
 from hub.common.matrix import ARCHES, ELF_MACHINE
+from hub.common.options import add_command, add_manifests, add_timeout
 from hub.manifest.load import find_manifests, load_manifest
 from hub.upstream import mirror
 from hub.upstream.archive import extract_binaries
@@ -26,37 +27,122 @@ from hub.upstream.report import report_json, summary_markdown
 
 
 def add_parsers(subparsers: Any) -> None:
-    _add_lock_parsers(subparsers)
-    _add_archive_parsers(subparsers)
-    _add_mirror_parsers(subparsers)
-    _add_bump_parsers(subparsers)
-
-
-def _add_lock_parsers(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "update-lock",
-        help="pin the upstream archives of manifests (writes upstream.lock.json next to each)",
-        description="Downloads every arch's archive, records url, sha256, size and the source date.",
-    )
+    p = add_command(subparsers, "update-lock", run_update_lock)
     p.add_argument("manifests", nargs="+", metavar="MANIFEST", help="manifest.yaml files")
+    _add_mirror_option(p)
+    p.add_argument("--force", action="store_true", help="download again even if the lock is current")
+
+    p = add_command(subparsers, "fetch", run_fetch)
+    p.add_argument("manifest", metavar="MANIFEST")
+    p.add_argument("--arch", required=True, choices=matrix.ARCHES)
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--mirror", default=os.environ.get(MIRROR_ENV) or None, metavar="URL")
+
+    p = add_command(subparsers, "extract", run_archive)
+    p.add_argument("--archive", required=True, type=Path, help="the upstream archive")
+    p.add_argument("--out", required=True, type=Path, help="directory for the binaries")
     p.add_argument(
+        "--binary",
+        required=True,
+        action="append",
+        dest="binaries",
+        metavar="NAME",
+        help="a binary to extract, by basename (repeatable)",
+    )
+    p.add_argument("--arch", choices=ARCHES, help="check that each binary is an ELF for ARCH")
+    p.add_argument("--display-name", help="name of the archive in messages (default: its path)")
+
+    _add_mirror_command(subparsers)
+
+    p = add_command(
+        subparsers,
+        "update-upstreams",
+        run_bump,
+        description=(
+            "For each manifest with upstream.strategy latest_release, finds the newest stable "
+            "release by semantic version, rewrites the manifest's version line in place and pins "
+            "the new assets in upstream.lock.json. Prints a Markdown summary (a PR body). "
+            f"{TOKEN_ENV} is used as a Bearer token when set. Exit codes: 0 fine, 1 some "
+            "exporter failed (the others were still updated), 2 bad input."
+        ),
+    )
+    add_manifests(p)
+    p.add_argument(
+        "--api-url",
+        default=DEFAULT_API_URL,
+        metavar="URL",
+        help=f"GitHub REST API base URL (default {DEFAULT_API_URL})",
+    )
+    p.add_argument("--dry-run", action="store_true", help="only ask the API: write nothing, download nothing")
+    p.add_argument("--json", action="store_true", help="print a JSON report instead of the Markdown summary")
+    p.add_argument("--summary", metavar="FILE", help="also write the Markdown summary to FILE")
+    _add_mirror_option(p)
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="download every new archive (verified against the API digest or checksums file) "
+        "and take source_date from the bytes, as update-lock does",
+    )
+    p.add_argument(
+        "--max-wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait out a rate limit up to this many seconds in total (default 0: report it and go on)",
+    )
+    add_timeout(p, DEFAULT_TIMEOUT)
+
+
+def _add_mirror_option(parser: argparse.ArgumentParser) -> None:
+    """`--mirror URL` as update-lock and update-upstreams document it."""
+    parser.add_argument(
         "--mirror",
         default=os.environ.get(MIRROR_ENV) or None,
         metavar="URL",
         help=f"replaces the https://github.com/ prefix when downloading (default: ${MIRROR_ENV})",
     )
-    p.add_argument("--force", action="store_true", help="download again even if the lock is current")
-    p.set_defaults(run=run_update_lock)
 
-    p = subparsers.add_parser("fetch", help="download an exporter's pinned archive, verified against the lock")
-    p.add_argument("manifest", metavar="MANIFEST")
-    p.add_argument("--arch", required=True, choices=matrix.ARCHES)
-    p.add_argument("--out", required=True, metavar="FILE")
-    p.add_argument("--mirror", default=os.environ.get(MIRROR_ENV) or None, metavar="URL")
-    p.set_defaults(run=run_fetch)
+
+def _add_mirror_command(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "mirror",
+        help="build or serve a local stand-in for GitHub release downloads",
+        description=mirror.__doc__.splitlines()[0],
+    )
+    sub = parser.add_subparsers(dest="mirror_command", required=True, metavar="ACTION")
+
+    build = add_command(sub, "build", run_mirror_build)
+    build.add_argument("--out", required=True, help="mirror root directory to write")
+    build.add_argument(
+        "--cache",
+        help="where downloaded .deb files are kept (default: .<out name>-deb-cache beside --out)",
+    )
+    build.add_argument(
+        "--arch",
+        action="append",
+        choices=sorted(ELF_MACHINE),
+        help="only this arch (repeatable; default: each manifest's build.archs)",
+    )
+    build.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="archives repacked at once (default: the number of CPUs)",
+    )
+    build.add_argument("manifests", nargs="+", metavar="MANIFEST", help="manifest.yaml files (or exporter directories)")
+
+    srv = add_command(sub, "serve", run_mirror_serve)
+    srv.add_argument("dir", metavar="DIR")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=0, help="default: a free port")
 
 
 def run_update_lock(args: argparse.Namespace) -> int:
+    """pin the upstream archives of manifests (writes upstream.lock.json next to each)
+
+    Downloads every arch's archive, records url, sha256, size and the source date.
+    """
     for path in args.manifests:
         manifest = load_manifest(path)
         lock_path = lock_path_for(path)
@@ -69,6 +155,7 @@ def run_update_lock(args: argparse.Namespace) -> int:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
+    """download an exporter's pinned archive, verified against the lock"""
     manifest = load_manifest(args.manifest)
     lock_path = lock_path_for(args.manifest)
     lock = read_lock(lock_path)
@@ -93,70 +180,16 @@ def run_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_archive_parsers(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = subparsers.add_parser(
-        "extract",
-        help="extract binaries from an upstream archive, refusing hostile archives",
-        description="Validate every member of an upstream release archive, then write the "
-        "requested binaries (found by basename) to OUT/<name> with mode 0755.",
-    )
-    parser.add_argument("--archive", required=True, type=Path, help="the upstream archive")
-    parser.add_argument("--out", required=True, type=Path, help="directory for the binaries")
-    parser.add_argument(
-        "--binary",
-        required=True,
-        action="append",
-        dest="binaries",
-        metavar="NAME",
-        help="a binary to extract, by basename (repeatable)",
-    )
-    parser.add_argument("--arch", choices=ARCHES, help="check that each binary is an ELF for ARCH")
-    parser.add_argument("--display-name", help="name of the archive in messages (default: its path)")
-    parser.set_defaults(run=run_archive)
-
-
 def run_archive(args: argparse.Namespace) -> int:
+    """extract binaries from an upstream archive, refusing hostile archives
+
+    Validate every member of an upstream release archive, then write the requested binaries
+    (found by basename) to OUT/<name> with mode 0755.
+    """
     written = extract_binaries(args.archive, args.binaries, args.out, arch=args.arch, display_name=args.display_name)
     for path in written.values():
         print(path)
     return 0
-
-
-def _add_mirror_parsers(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "mirror",
-        help="build or serve a local stand-in for GitHub release downloads",
-        description=mirror.__doc__.splitlines()[0],
-    )
-    sub = parser.add_subparsers(dest="mirror_command", required=True, metavar="ACTION")
-
-    build = sub.add_parser("build", help="repack Debian's exporter binaries as the manifests' upstream archives")
-    build.add_argument("--out", required=True, help="mirror root directory to write")
-    build.add_argument(
-        "--cache",
-        help="where downloaded .deb files are kept (default: .<out name>-deb-cache beside --out)",
-    )
-    build.add_argument(
-        "--arch",
-        action="append",
-        choices=sorted(ELF_MACHINE),
-        help="only this arch (repeatable; default: each manifest's build.archs)",
-    )
-    build.add_argument(
-        "--jobs",
-        "-j",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="archives repacked at once (default: the number of CPUs)",
-    )
-    build.add_argument("manifests", nargs="+", metavar="MANIFEST", help="manifest.yaml files (or exporter directories)")
-    build.set_defaults(run=run_mirror_build)
-
-    srv = sub.add_parser("serve", help="serve a mirror directory over HTTP until interrupted")
-    srv.add_argument("dir", metavar="DIR")
-    srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=int, default=0, help="default: a free port")
-    srv.set_defaults(run=run_mirror_serve)
 
 
 def _load_manifests(paths: Sequence[str]) -> list:
@@ -171,6 +204,7 @@ def _load_manifests(paths: Sequence[str]) -> list:
 
 
 def run_mirror_build(args: argparse.Namespace) -> int:
+    """repack Debian's exporter binaries as the manifests' upstream archives"""
     manifests = _load_manifests(args.manifests)
     out = Path(args.out)
     cache = Path(args.cache) if args.cache else out.parent / f".{out.name}-deb-cache"
@@ -195,6 +229,7 @@ def _stop(signum, frame):
 
 
 def run_mirror_serve(args: argparse.Namespace) -> int:
+    """serve a mirror directory over HTTP until interrupted"""
     with mirror.serve(Path(args.dir), host=args.host, port=args.port) as url:
         print(f"serving {args.dir} at {url} (use it as [hub].upstream_mirror); Ctrl-C stops", flush=True)
         # SIGTERM and SIGINT both stop cleanly (a background job may have SIGINT ignored).
@@ -210,63 +245,8 @@ def run_mirror_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_bump_parsers(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "update-upstreams",
-        help="bump manifests to their newest upstream release (GitHub API) and refresh the locks",
-        description=(
-            "For each manifest with upstream.strategy latest_release, finds the newest stable "
-            "release by semantic version, rewrites the manifest's version line in place and pins "
-            "the new assets in upstream.lock.json. Prints a Markdown summary (a PR body). "
-            f"{TOKEN_ENV} is used as a Bearer token when set. Exit codes: 0 fine, 1 some "
-            "exporter failed (the others were still updated), 2 bad input."
-        ),
-    )
-    p.add_argument(
-        "manifests",
-        nargs="+",
-        metavar="MANIFEST",
-        help="manifest.yaml files, exporter directories, or a directory of them (exporters/)",
-    )
-    p.add_argument(
-        "--api-url",
-        default=DEFAULT_API_URL,
-        metavar="URL",
-        help=f"GitHub REST API base URL (default {DEFAULT_API_URL})",
-    )
-    p.add_argument("--dry-run", action="store_true", help="only ask the API: write nothing, download nothing")
-    p.add_argument("--json", action="store_true", help="print a JSON report instead of the Markdown summary")
-    p.add_argument("--summary", metavar="FILE", help="also write the Markdown summary to FILE")
-    p.add_argument(
-        "--mirror",
-        default=os.environ.get(MIRROR_ENV) or None,
-        metavar="URL",
-        help=f"replaces the https://github.com/ prefix when downloading (default: ${MIRROR_ENV})",
-    )
-    p.add_argument(
-        "--download",
-        action="store_true",
-        help="download every new archive (verified against the API digest or checksums file) "
-        "and take source_date from the bytes, as update-lock does",
-    )
-    p.add_argument(
-        "--max-wait",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="wait out a rate limit up to this many seconds in total (default 0: report it and go on)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"per HTTP request (default {DEFAULT_TIMEOUT:g})",
-    )
-    p.set_defaults(run=run_bump)
-
-
 def run_bump(args: argparse.Namespace) -> int:
+    """bump manifests to their newest upstream release (GitHub API) and refresh the locks"""
     manifests = [load_manifest(p) for p in find_manifests(args.manifests)]
     client = GitHubClient(args.api_url, os.environ.get(TOKEN_ENV) or None, timeout=args.timeout, max_wait=args.max_wait)
     results = []
