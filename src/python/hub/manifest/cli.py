@@ -21,7 +21,7 @@ def add_parsers(subparsers: Any) -> None:
     p = add_command(subparsers, "matrix", run_matrix)
     p.add_argument("file", metavar="FILE", help="a manifest.yaml")
 
-    p = add_command(subparsers, "exporters-doc", run_exporters_doc, description=__doc__.splitlines()[0])
+    p = add_command(subparsers, "exporters-doc", run_exporters_doc, description=exporters_doc.__doc__.splitlines()[0])
     p.add_argument("exporters_dir", metavar="EXPORTERS_DIR", help="the exporters/ directory")
     p.add_argument(
         "--check",
