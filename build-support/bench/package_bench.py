@@ -2,12 +2,11 @@
 """Packaging benchmark: one package built by the engine against the standard tools, side by side.
 
     source "$(build-support/ci/install-tools.sh | tail -1)"      # exports HUB_NFPM
-    PYTHONPATH=src/python python3 build-support/bench/package_bench.py [--runs 5] [--write-docs]
-    ./pants run build-support/bench/package_bench.py -- [--runs 5]  # the same, through Pants
+    ./pants run build-support/bench/package_bench.py -- [--runs 5] [--write-docs]
 
 The input is real: Debian's node_exporter 1.5.0 amd64 binary (13.7 MB, from
 prometheus-node-exporter, fetched once with apt into ~/.cache/monitoring-hub/debian-debs by
-`hub.upstream.mirror.fetch_deb`), under the repository's node_exporter manifest and a lock made of the
+`hub.upstream.debian.fetch_deb`), under the repository's node_exporter manifest and a lock made of the
 same upstream-style archive the offline mirror serves. Every case packages the same payload:
 
 - ours: a fresh `python -m hub package --request request.json` per build, with the request the
@@ -41,43 +40,45 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from hub.common.dates import format_source_date
+from hub.manifest.load import load_manifest
+from hub.packaging import nfpm as engine_nfpm
+from hub.packaging.build import check_elf, upstream_docs
+from hub.packaging.plan import plan_package
+from hub.upstream.debian import DEBIAN_BUILDS, fetch_deb, read_deb_files
+from hub.upstream.lock import Lock, LockedArchive, write_lock
+from hub.upstream.repack import pack_archive
+from integration.offline import debian_cache
 
-def find_repo_root() -> Path:
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        for candidate in (start, *start.parents):
-            if (candidate / "pants.toml").is_file() and (candidate / "src" / "python" / "hub").is_dir():
-                return candidate
-    raise SystemExit("package_bench: run it from the repository (no pants.toml above the current directory)")
-
-
-REPO_ROOT = find_repo_root()
-sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
-
-from hub.common.dates import format_source_date  # noqa: E402
-from hub.manifest.load import load_manifest  # noqa: E402
-from hub.upstream.mirror import DEBIAN_BUILDS, fetch_deb, pack_archive, read_deb_files  # noqa: E402
-from hub.packaging.nfpm import nfpm_command, stage  # noqa: E402
-from hub.packaging.build import check_elf, plan_package, upstream_docs  # noqa: E402
+from bench.harness import (
+    distro,
+    engine_env,
+    hub_command,
+    load_average,
+    median,
+    publish,
+    repo_root,
+    require_tools,
+    run_timed,
+    scratch_dir,
+    seconds,
+    span,
+    table,
+    today,
+    tool_version,
+)
 
 SECTION = "## Packaging: one package, side by side"
 EXPORTER = "node_exporter"
 ARCH = "amd64"
 BUILDS = (("rpm", "el9"), ("rpm", "el8"), ("deb", "debian-12"))
 MB = 1_000_000
-
-
-def debian_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.environ["HOME"], ".cache")
-    return Path(base) / "monitoring-hub" / "debian-debs"
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,7 +95,7 @@ class Inputs:
     debian_version: str
     nfpm: str
     manifest: object = None
-    lock: dict = field(default_factory=dict)
+    lock: Lock | None = None
 
 
 def prepare_inputs(work: Path, nfpm: str) -> Inputs:
@@ -116,33 +117,39 @@ def prepare_inputs(work: Path, nfpm: str) -> Inputs:
 
     # As in the sandbox: the exporter's directory (manifest, assets) at its repository path.
     exporter_dir = work / "exporters" / EXPORTER
-    shutil.copytree(REPO_ROOT / "exporters" / EXPORTER, exporter_dir,
-                    ignore=shutil.ignore_patterns("upstream.lock.json", "BUILD", "README.md"))
+    shutil.copytree(
+        repo_root() / "exporters" / EXPORTER,
+        exporter_dir,
+        ignore=shutil.ignore_patterns("upstream.lock.json", "BUILD", "README.md"),
+    )
     manifest_path = exporter_dir / "manifest.yaml"
     manifest = load_manifest(str(manifest_path))
-    archive = pack_archive(manifest.archive_name(ARCH), {EXPORTER: binary}, mtime=mtime,
-                           license_text=license_text, layout=source.layout)
-    lock = {
-        "lock_version": 1,
-        "exporter": manifest.name,
-        "version": manifest.version,
-        "source_date": format_source_date(mtime),
-        "archives": {
-            ARCH: {"url": manifest.archive_url(ARCH), "sha256": hashlib.sha256(archive).hexdigest(),
-                   "size": len(archive)},
-        },
-    }
+    archive = pack_archive(
+        manifest.archive_name(ARCH), {EXPORTER: binary}, mtime=mtime, license_text=license_text, layout=source.layout
+    )
+    lock = Lock(
+        exporter=manifest.name,
+        version=manifest.version,
+        source_date=format_source_date(mtime),
+        archives={ARCH: LockedArchive(manifest.archive_url(ARCH), hashlib.sha256(archive).hexdigest(), len(archive))},
+    )
     lock_path = exporter_dir / "upstream.lock.json"
-    lock_path.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
-    return Inputs(work, manifest_path, lock_path, binaries_dir, len(binary), deb.version, nfpm,
-                  manifest, lock)
+    write_lock(lock_path, lock)
+    return Inputs(work, manifest_path, lock_path, binaries_dir, len(binary), deb.version, nfpm, manifest, lock)
 
 
 def plan_for(inp: Inputs, kind: str, dist: str):
     dynamic = [b for b in inp.manifest.build.binaries if check_elf(str(inp.binaries_dir / b), ARCH)]
-    return plan_package(inp.manifest, inp.lock, kind=kind, arch=ARCH, dist=dist,
-                        binaries_dir=str(inp.binaries_dir),
-                        upstream_docs=upstream_docs(str(inp.binaries_dir)), dynamic_binaries=dynamic)
+    return plan_package(
+        inp.manifest,
+        inp.lock,
+        kind=kind,
+        arch=ARCH,
+        dist=dist,
+        binaries_dir=str(inp.binaries_dir),
+        upstream_docs=upstream_docs(str(inp.binaries_dir)),
+        dynamic_binaries=dynamic,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,27 +163,10 @@ class Sample:
     size: int
 
 
-def timed(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = proc.stdout.read()
-    proc.stdout.close()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"package_bench: {' '.join(cmd)} failed ({proc.returncode}):\n{out.decode(errors='replace')}")
-    return wall, usage.ru_utime + usage.ru_stime
-
-
-def engine_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src" / "python"), **(extra or {})}
-
-
-# Our build with another compression setting: the CLI in a process whose hub.packaging.nfpm table is
+# Our build with another compression setting: the CLI in a process whose compression table is
 # patched (the engine's code is untouched).
 PATCHED_MAIN = (
-    "import json, sys, hub.packaging.nfpm as n; n.COMPRESSION_LEVEL.update(json.loads(sys.argv.pop(1)));"
+    f"import json, sys, {engine_nfpm.__name__} as n; n.COMPRESSION_LEVEL.update(json.loads(sys.argv.pop(1)));"
     "from hub.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 
@@ -185,13 +175,21 @@ PATCHED_MAIN = (
 class Case:
     key: str
     label: str
-    group: str  # "ours", "rpmbuild", "dpkg-deb", "profile"
+    group: str  # one of GROUPS
     run: Callable[[Path], Sample]
     payload: str = ""
 
 
-def ours_case(inp: Inputs, kind: str, dist: str, *, levels: dict[str, str] | None = None,
-              key: str, label: str, group: str = "ours") -> Case:
+def ours_case(
+    inp: Inputs,
+    kind: str,
+    dist: str,
+    *,
+    levels: dict[str, str] | None = None,
+    key: str,
+    label: str,
+    group: str = "ours",
+) -> Case:
     def run(out: Path) -> Sample:
         request = {
             "manifest": str(inp.manifest_path),
@@ -205,13 +203,13 @@ def ours_case(inp: Inputs, kind: str, dist: str, *, levels: dict[str, str] | Non
         }
         (out / "request.json").write_text(json.dumps(request, sort_keys=True))
         if levels is None:
-            cmd = [sys.executable, "-m", "hub", "package", "--request", "request.json"]
+            cmd = hub_command("package", "--request", "request.json")
         else:
             cmd = [sys.executable, "-c", PATCHED_MAIN, json.dumps(levels), "package", "--request", "request.json"]
-        wall, cpu = timed(cmd, cwd=out, env=engine_env())
+        timed = run_timed(cmd, cwd=out, env=engine_env())
         packages = [p for p in (out / "out").iterdir() if p.suffix in (".rpm", ".deb")]
         assert len(packages) == 1, packages
-        return Sample(wall, cpu, packages[0].stat().st_size)
+        return Sample(timed.wall, timed.cpu, packages[0].stat().st_size)
 
     return Case(key, label, group, run)
 
@@ -221,22 +219,26 @@ def nfpm_alone_case(inp: Inputs, kind: str, dist: str, *, key: str, label: str) 
     plan = plan_for(inp, kind, dist)
     staged = inp.work / f"staged-{kind}-{dist}"
     staged.mkdir()
-    config = stage(plan, str(staged))
+    config = engine_nfpm.stage(plan, str(staged))
 
     def run(out: Path) -> Sample:
         target = out / plan.filename
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SOURCE_DATE_EPOCH": str(plan.source_date_epoch),
-               "TZ": "UTC", "LC_ALL": "C"}
-        wall, cpu = timed(nfpm_command(inp.nfpm, config, kind, str(target)), cwd=out, env=env)
-        return Sample(wall, cpu, target.stat().st_size)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "SOURCE_DATE_EPOCH": str(plan.source_date_epoch),
+            "TZ": "UTC",
+            "LC_ALL": "C",
+        }
+        timed = run_timed(engine_nfpm.nfpm_command(inp.nfpm, config, kind, str(target)), cwd=out, env=env)
+        return Sample(timed.wall, timed.cpu, target.stat().st_size)
 
     return Case(key, label, "profile", run)
 
 
 def engine_startup_case() -> Case:
     def run(out: Path) -> Sample:
-        wall, cpu = timed([sys.executable, "-m", "hub", "package", "--help"], cwd=out, env=engine_env())
-        return Sample(wall, cpu, 0)
+        timed = run_timed(hub_command("package", "--help"), cwd=out, env=engine_env())
+        return Sample(timed.wall, timed.cpu, 0)
 
     return Case("engine-start", "engine start-up: `python -m hub package --help`", "profile", run)
 
@@ -304,12 +306,21 @@ def rpmbuild_case(inp: Inputs, payload: str | None, *, key: str, label: str) -> 
             lines.append(e.dst)
     date = datetime.datetime.fromtimestamp(plan.source_date_epoch, datetime.timezone.utc)
     spec = base / f"{plan.name}.spec"
-    spec.write_text(SPEC.format(
-        name=plan.name, version=plan.version, release=plan.release, summary=plan.summary,
-        license=plan.license, url=plan.homepage or "https://example.invalid", arch=plan.pkg_arch,
-        description=plan.description, tree=tree, files="\n".join(lines),
-        changelog_date=date.strftime("%a %b %d %Y"),
-    ))
+    spec.write_text(
+        SPEC.format(
+            name=plan.name,
+            version=plan.version,
+            release=plan.release,
+            summary=plan.summary,
+            license=plan.license,
+            url=plan.homepage or "https://example.invalid",
+            arch=plan.pkg_arch,
+            description=plan.description,
+            tree=tree,
+            files="\n".join(lines),
+            changelog_date=date.strftime("%a %b %d %Y"),
+        )
+    )
     home = base / "home"
     home.mkdir()
 
@@ -319,10 +330,10 @@ def rpmbuild_case(inp: Inputs, payload: str | None, *, key: str, label: str) -> 
             defines += ["--define", f"_binary_payload {payload}"]
         cmd = ["rpmbuild", "-bb", "--quiet", *defines, str(spec)]
         env = {**os.environ, "HOME": str(home), "SOURCE_DATE_EPOCH": str(plan.source_date_epoch), "LC_ALL": "C"}
-        wall, cpu = timed(cmd, cwd=out, env=env)
+        timed = run_timed(cmd, cwd=out, env=env)
         rpms = list((out / "top" / "RPMS").rglob("*.rpm"))
         assert len(rpms) == 1, rpms
-        return Sample(wall, cpu, rpms[0].stat().st_size)
+        return Sample(timed.wall, timed.cpu, rpms[0].stat().st_size)
 
     return Case(key, label, "rpmbuild", run)
 
@@ -353,8 +364,8 @@ def dpkg_deb_case(inp: Inputs, options: list[str], *, key: str, label: str) -> C
         target = out / f"{plan.name}.deb"
         cmd = ["dpkg-deb", "--root-owner-group", *options, "--build", str(tree), str(target)]
         env = {**os.environ, "SOURCE_DATE_EPOCH": str(plan.source_date_epoch), "LC_ALL": "C"}
-        wall, cpu = timed(cmd, cwd=out, env=env)
-        return Sample(wall, cpu, target.stat().st_size)
+        timed = run_timed(cmd, cwd=out, env=env)
+        return Sample(timed.wall, timed.cpu, target.stat().st_size)
 
     return Case(key, label, "dpkg-deb", run)
 
@@ -362,8 +373,11 @@ def dpkg_deb_case(inp: Inputs, options: list[str], *, key: str, label: str) -> C
 def payload_of(path: Path) -> str:
     """What compresses the payload, read back from the file."""
     if path.suffix == ".rpm":
-        proc = subprocess.run(["rpm", "-qp", "--nosignature", "--qf", "%{PAYLOADCOMPRESSOR}:%{PAYLOADFLAGS}", str(path)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["rpm", "-qp", "--nosignature", "--qf", "%{PAYLOADCOMPRESSOR}:%{PAYLOADFLAGS}", str(path)],
+            capture_output=True,
+            text=True,
+        )
         comp, _, level = proc.stdout.strip().partition(":")
         return f"{comp} {level}".strip()
     members = subprocess.run(["ar", "t", str(path)], capture_output=True, text=True).stdout.split()
@@ -389,19 +403,55 @@ def build_cases(inp: Inputs) -> list[Case]:
         nfpm_alone_case(inp, "rpm", "el9", key="nfpm-el9", label="nfpm alone, our el9 config (zstd:19)"),
         nfpm_alone_case(inp, "deb", "debian-12", key="nfpm-deb", label="nfpm alone, our debian-12 config (zstd:19)"),
         engine_startup_case(),
-        ours_case(inp, "rpm", "el9", levels={"zstd": "zstd:3"}, key="ours-el9-zstd3",
-                  label="ours, rpm el9 at zstd:3", group="profile"),
-        ours_case(inp, "rpm", "el9", levels={"zstd": "zstd:6"}, key="ours-el9-zstd6",
-                  label="ours, rpm el9 at zstd:6", group="profile"),
-        ours_case(inp, "rpm", "el9", levels={"zstd": "zstd:10"}, key="ours-el9-zstd10",
-                  label="ours, rpm el9 at zstd:10", group="profile"),
-        ours_case(inp, "deb", "debian-12", levels={"zstd": "zstd:3"}, key="ours-deb-zstd3",
-                  label="ours, deb debian-12 at zstd:3", group="profile"),
-        ours_case(inp, "rpm", "el8", levels={"xz": "gzip"}, key="ours-el8-gzip",
-                  label="ours, rpm el8 with gzip (nfpm's level 9)", group="profile"),
+        ours_case(
+            inp,
+            "rpm",
+            "el9",
+            levels={"zstd": "zstd:3"},
+            key="ours-el9-zstd3",
+            label="ours, rpm el9 at zstd:3",
+            group="profile",
+        ),
+        ours_case(
+            inp,
+            "rpm",
+            "el9",
+            levels={"zstd": "zstd:6"},
+            key="ours-el9-zstd6",
+            label="ours, rpm el9 at zstd:6",
+            group="profile",
+        ),
+        ours_case(
+            inp,
+            "rpm",
+            "el9",
+            levels={"zstd": "zstd:10"},
+            key="ours-el9-zstd10",
+            label="ours, rpm el9 at zstd:10",
+            group="profile",
+        ),
+        ours_case(
+            inp,
+            "deb",
+            "debian-12",
+            levels={"zstd": "zstd:3"},
+            key="ours-deb-zstd3",
+            label="ours, deb debian-12 at zstd:3",
+            group="profile",
+        ),
+        ours_case(
+            inp,
+            "rpm",
+            "el8",
+            levels={"xz": "gzip"},
+            key="ours-el8-gzip",
+            label="ours, rpm el8 with gzip (nfpm's level 9)",
+            group="profile",
+        ),
     ]
 
 
+GROUPS = ("ours", "rpmbuild", "dpkg-deb", "profile")  # the order of the report's rows
 # ours vs standard: (ours key, standard key, what is compared)
 PAIRS = (
     ("ours-el9", "rpmbuild", "rpm el9 (zstd:19) vs rpmbuild, Debian defaults (gzip -9)"),
@@ -413,19 +463,12 @@ PAIRS = (
 )
 
 
-def loadavg() -> str:
-    try:
-        return Path("/proc/loadavg").read_text().split()[0]
-    except OSError:
-        return "?"
-
-
 def run_all(cases: list[Case], runs: int, work: Path) -> tuple[dict[str, list[Sample]], dict[str, str], list[str]]:
     samples: dict[str, list[Sample]] = {c.key: [] for c in cases}
     payloads: dict[str, str] = {}
-    loads = [loadavg()]
+    loads = [load_average()]
     for r in range(runs):
-        order = cases[r % len(cases):] + cases[: r % len(cases)]
+        order = cases[r % len(cases) :] + cases[: r % len(cases)]
         for case in order:
             out = work / "out" / f"{case.key}-{r}"
             out.mkdir(parents=True)
@@ -434,24 +477,26 @@ def run_all(cases: list[Case], runs: int, work: Path) -> tuple[dict[str, list[Sa
                 built = [p for p in out.rglob("*") if p.suffix in (".rpm", ".deb")]
                 payloads[case.key] = payload_of(built[0]) if built else ""
             shutil.rmtree(out)
-        loads.append(loadavg())
+        loads.append(load_average())
         print(f"round {r + 1}/{runs} done (load {loads[-1]})", file=sys.stderr)
     return samples, payloads, loads
 
 
-def med(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def report(cases: list[Case], samples: dict[str, list[Sample]], payloads: dict[str, str], loads: list[str],
-           inp: Inputs, runs: int) -> str:
-    wall = {k: med([s.wall for s in v]) for k, v in samples.items()}
-    cpu = {k: med([s.cpu for s in v]) for k, v in samples.items()}
-    size = {k: med([s.size for s in v]) for k, v in samples.items()}
+def report(
+    cases: list[Case],
+    samples: dict[str, list[Sample]],
+    payloads: dict[str, str],
+    loads: list[str],
+    inp: Inputs,
+    runs: int,
+) -> str:
+    wall = {k: median([s.wall for s in v]) for k, v in samples.items()}
+    cpu = {k: median([s.cpu for s in v]) for k, v in samples.items()}
+    size = {k: median([s.size for s in v]) for k, v in samples.items()}
     lines = [
         SECTION,
         "",
-        f"Measured {datetime.date.today().isoformat()} on a shared machine with {os.cpu_count()} cores, "
+        f"Measured {today()} on a shared machine with {os.cpu_count()} cores, "
         f"{distro()}, CPython {platform.python_version()}; rpm {tool_version(['rpmbuild', '--version'])}, "
         f"dpkg-deb {tool_version(['dpkg-deb', '--version'])}, nfpm {tool_version([inp.nfpm, '--version'])}. "
         f"{runs} rounds, every case once per round (order rotated), medians. Load average (1 min) "
@@ -466,26 +511,36 @@ def report(cases: list[Case], samples: dict[str, list[Sample]], payloads: dict[s
         "the process the cached Pants action runs, minus the sandbox and the PEX venv start-up. "
         "CPU is user+sys of the process and its children.",
         "",
-        "| build | payload (as the package records it) | wall, median | wall, min–max | CPU, median | size |",
-        "|---|---|---:|---:|---:|---:|",
     ]
-    for group in ("ours", "rpmbuild", "dpkg-deb", "profile"):
-        for c in cases:
-            if c.group != group:
-                continue
-            ws = [s.wall for s in samples[c.key]]
-            shown_size = f"{size[c.key]:,.0f}" if size[c.key] else "–"
-            lines.append(f"| {c.label} | {payloads.get(c.key) or '–'} | {wall[c.key]:.2f} s | "
-                         f"{min(ws):.2f}–{max(ws):.2f} s | {cpu[c.key]:.2f} s | {shown_size} |")
+    ordered = [c for group in GROUPS for c in cases if c.group == group]
+    lines += table(
+        ("build", "payload (as the package records it)", "wall, median", "wall, min–max", "CPU, median", "size"),
+        [
+            (
+                c.label,
+                payloads.get(c.key) or "–",
+                seconds(wall[c.key], 2),
+                span([s.wall for s in samples[c.key]], 2),
+                seconds(cpu[c.key], 2),
+                f"{size[c.key]:,.0f}" if size[c.key] else "–",
+            )
+            for c in ordered
+        ],
+        "llrrrr",
+    )
     lines += [
         "",
         "Ratios, ours / standard (below 1: ours is faster or smaller):",
         "",
-        "| comparison | wall | CPU | size |",
-        "|---|---:|---:|---:|",
+        *table(
+            ("comparison", "wall", "CPU", "size"),
+            [
+                (what, f"{wall[a] / wall[b]:.2f}", f"{cpu[a] / cpu[b]:.2f}", f"{size[a] / size[b]:.3f}")
+                for a, b, what in PAIRS
+            ],
+            "lrrr",
+        ),
     ]
-    for a, b, what in PAIRS:
-        lines.append(f"| {what} | {wall[a] / wall[b]:.2f} | {cpu[a] / cpu[b]:.2f} | {size[a] / size[b]:.3f} |")
     overhead_el9 = cpu["ours-el9"] - cpu["nfpm-el9"]
     overhead_deb = cpu["ours-deb"] - cpu["nfpm-deb"]
     same_10_19 = size["ours-el9-zstd10"] == size["ours-el9"]
@@ -505,9 +560,11 @@ def report(cases: list[Case], samples: dict[str, list[Sample]], payloads: dict[s
         "",
         "nfpm compresses with Go libraries, not libzstd/liblzma: its zstd levels are the four speeds of "
         "klauspost/compress (1–2 fastest, 3–5 default, 6–9 better, 10 and up best), so "
-        + (f"zstd:10 and zstd:19 give the same size ({size['ours-el9']:,.0f} bytes) and time, and "
-           if same_10_19 else f"(here zstd:10 gave {size['ours-el9-zstd10']:,.0f} bytes, zstd:19 "
-           f"{size['ours-el9']:,.0f}) and ")
+        + (
+            f"zstd:10 and zstd:19 give the same size ({size['ours-el9']:,.0f} bytes) and time, and "
+            if same_10_19
+            else f"(here zstd:10 gave {size['ours-el9-zstd10']:,.0f} bytes, zstd:19 " f"{size['ours-el9']:,.0f}) and "
+        )
         + f"our \"zstd:19\" is {size['ours-el9'] / size['rpmbuild-zstd19'] - 1:+.1%} larger than libzstd's "
         f"level 19 in rpmbuild, which costs {cpu['rpmbuild-zstd19'] / cpu['ours-el9']:.1f}× the CPU. Likewise "
         f"nfpm's xz (Go) is {size['ours-el8'] / size['rpmbuild-xz'] - 1:+.1%} larger than xz -6 and "
@@ -517,83 +574,36 @@ def report(cases: list[Case], samples: dict[str, list[Sample]], payloads: dict[s
         "",
         "```sh",
         'source "$(build-support/ci/install-tools.sh | tail -1)"',
-        f"PYTHONPATH=src/python python3 build-support/bench/package_bench.py --runs {runs} --write-docs",
+        f"./pants run build-support/bench/package_bench.py -- --runs {runs} --write-docs",
         "```",
     ]
     return "\n".join(lines) + "\n"
 
 
-def distro() -> str:
-    try:
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                return line.split("=", 1)[1].strip('"')
-    except OSError:
-        pass
-    return platform.system()
-
-
-def tool_version(cmd: list[str]) -> str:
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True).stdout
-    except OSError:
-        return "?"
-    for line in out.splitlines():  # nfpm: a banner, then "GitVersion:    2.48.0"
-        if line.startswith("GitVersion:"):
-            return line.split()[-1]
-    for word in out.replace("(", " ").split():
-        if word[:1].isdigit():
-            return word.rstrip(".")
-    return "?"
-
-
-def replace_section(doc: Path, section: str, text: str) -> None:
-    """Replaces `section` (from its heading to the next `## ` heading) in `doc`, or appends it.
-    Other sections are kept as they are: others write their own sections of the same file."""
-    existing = doc.read_text() if doc.is_file() else "# Benchmarks\n"
-    text = text.rstrip("\n") + "\n"
-    start = existing.find(section + "\n")
-    if start < 0:
-        new = existing.rstrip("\n") + "\n\n" + text
-    else:
-        end = existing.find("\n## ", start + len(section))
-        new = existing[:start] + text + ("\n" + existing[end + 1:] if end >= 0 else "")
-    doc.write_text(new)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--nfpm", default=os.environ.get("HUB_NFPM") or shutil.which("nfpm"),
-                        help="nfpm binary (default: $HUB_NFPM, then nfpm on PATH)")
+    parser.add_argument(
+        "--nfpm",
+        default=os.environ.get("HUB_NFPM") or shutil.which("nfpm"),
+        help="nfpm binary (default: $HUB_NFPM, then nfpm on PATH)",
+    )
     parser.add_argument("--workdir", type=Path, help="keep the work files here (default: a temporary directory)")
-    parser.add_argument("--write-docs", action="store_true", help=f"replace the {SECTION[3:]!r} section of docs/benchmarks.md")
+    parser.add_argument(
+        "--write-docs", action="store_true", help=f"replace the {SECTION[3:]!r} section of docs/benchmarks.md"
+    )
     args = parser.parse_args(argv)
     if not args.nfpm:
         parser.error("no nfpm: export HUB_NFPM (build-support/ci/install-tools.sh prints it) or pass --nfpm")
-    for tool in ("rpmbuild", "dpkg-deb", "rpm", "ar"):
-        if not shutil.which(tool):
-            parser.error(f"`{tool}` is missing (build-support/ci/install-tools.sh installs it)")
-
-    tmp = None
-    if args.workdir:
-        work = args.workdir.resolve()
+    require_tools("rpmbuild", "dpkg-deb", "rpm", "ar")
+    with scratch_dir(args.workdir, "package-bench-") as scratch:
+        work = scratch / "package-bench"  # this run's files, from scratch; the rest of --workdir is kept
         shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="package-bench-")
-        work = Path(tmp.name)
-    try:
         inp = prepare_inputs(work, os.path.abspath(args.nfpm))
         cases = build_cases(inp)
         samples, payloads, loads = run_all(cases, args.runs, work)
-        text = report(cases, samples, payloads, loads, inp, args.runs)
-        print(text)
-        if args.write_docs:
-            replace_section(REPO_ROOT / "docs" / "benchmarks.md", SECTION, text)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+    text = report(cases, samples, payloads, loads, inp, args.runs)
+    publish(text, write_docs=args.write_docs)
     return 0
 
 

@@ -2,7 +2,7 @@
 """Portal benchmark: catalog aggregation and portal generation for 34 and 1,000 exporters, and
 search latency per keystroke in a real headless Chromium with 1,000 exporters.
 
-    PYTHONPATH=src/python python3 build-support/bench/portal_bench.py [--write-docs]
+    ./pants run build-support/bench/portal_bench.py -- [--runs 3] [--sizes 34 1000] [--write-docs]
 
 Needs jinja2, jsonschema, pyyaml and selenium, and Debian's chromium + chromium-driver
 (build-support/ci/install-tools.sh). Synthetic exporters of the real shape (testkit.synthetic):
@@ -22,104 +22,124 @@ With --write-docs the "Portal" section of docs/benchmarks.md is replaced (or app
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import os
 import platform
 import shutil
-import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
-from hub.catalog import aggregate  # noqa: E402
+from hub.catalog import aggregate
+from hub.manifest.load import find_manifests, load_manifest
 from hub.site import portal
+from hub.upstream.mirror import serve
 from testkit import synthetic
-from hub.manifest.load import find_manifests, load_manifest  # noqa: E402
+
+from bench.harness import load_average, median, publish, scratch_dir, stopwatch, table
 
 SECTION = "## Portal"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
 
 
 def generation(work: Path, n: int, runs: int) -> dict:
     paths = synthetic.write_exporters(work / f"n{n}", synthetic.many(n))
     manifests = [load_manifest(p) for p in find_manifests([paths["exporters"]])]
     site = Path(paths["site"])
-    agg, gen, agg_cpu, gen_cpu = [], [], [], []
+    agg, gen = [], []
     for _ in range(runs):
         shutil.rmtree(site / "catalog", ignore_errors=True)
-        t0, c0 = time.perf_counter(), time.process_time()
-        artifacts = aggregate.read_artifacts([paths["artifacts"]])
-        aggregate.build_catalog(manifests, artifacts, site / "catalog", warn=lambda m: None)
-        agg.append(time.perf_counter() - t0)
-        agg_cpu.append(time.process_time() - c0)
+        with stopwatch() as watch:
+            artifacts = aggregate.read_artifacts([paths["artifacts"]])
+            aggregate.build_catalog(manifests, artifacts, site / "catalog", warn=lambda m: None)
+        agg.append(watch)
         for old in ("index.html", "exporters", "static"):  # a fresh output, as in a build sandbox
-            shutil.rmtree(site / old, ignore_errors=True) if (site / old).is_dir() else (site / old).unlink(missing_ok=True)
-        t0, c0 = time.perf_counter(), time.process_time()
-        portal.build_portal(site / "catalog", site, readmes=paths["exporters"])
-        gen.append(time.perf_counter() - t0)
-        gen_cpu.append(time.process_time() - c0)
+            (
+                shutil.rmtree(site / old, ignore_errors=True)
+                if (site / old).is_dir()
+                else (site / old).unlink(missing_ok=True)
+            )
+        with stopwatch() as watch:
+            portal.build_portal(site / "catalog", site, readmes=paths["exporters"])
+        gen.append(watch)
     index_size = (site / "index.html").stat().st_size
     artifacts_n = sum(len(d) for d in aggregate.read_artifacts([paths["artifacts"]]).values())
-    return {"n": n, "site": site, "aggregate": statistics.median(agg), "portal": statistics.median(gen),
-            "aggregate_cpu": statistics.median(agg_cpu), "portal_cpu": statistics.median(gen_cpu),
-            "index_kib": index_size / 1024, "artifacts": artifacts_n}
+    return {
+        "n": n,
+        "site": site,
+        "aggregate": median(w.wall for w in agg),
+        "portal": median(w.wall for w in gen),
+        "aggregate_cpu": median(w.cpu for w in agg),
+        "portal_cpu": median(w.cpu for w in gen),
+        "index_kib": index_size / 1024,
+        "artifacts": artifacts_n,
+    }
 
 
 def search_latency(site: Path, query: str) -> dict:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    """Per keystroke, in headless Chromium: the page served on 127.0.0.1, a throwaway profile."""
+    with serve(site) as url, tempfile.TemporaryDirectory(prefix="hub-bench-chromium-") as profile:
+        return search_in_chromium(url, profile, query)
 
-    handler = functools.partial(type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *a: None}),
-                                directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    profile = tempfile.mkdtemp(prefix="hub-bench-chromium-")
+
+def search_in_chromium(url: str, profile: str, query: str) -> dict:
     options = webdriver.ChromeOptions()
     options.binary_location = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
     options.add_argument("--window-size=1280,900")
-    driver = webdriver.Chrome(service=Service(os.environ.get("HUB_CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
+    driver = webdriver.Chrome(
+        service=Service(os.environ.get("HUB_CHROMEDRIVER", "/usr/bin/chromedriver")), options=options
+    )
     try:
         t0 = time.perf_counter()
-        driver.get(f"http://127.0.0.1:{server.server_address[1]}/index.html")
-        WebDriverWait(driver, 30).until(lambda d: d.execute_script("return !!(window.hubPortal && window.hubPortal.ready)"))
+        driver.get(f"{url}index.html")
+        WebDriverWait(driver, 30).until(
+            lambda d: d.execute_script("return !!(window.hubPortal && window.hubPortal.ready)")
+        )
         load = time.perf_counter() - t0
         nav = driver.execute_script(
-            "const n = performance.getEntriesByType('navigation')[0]; return [n.domContentLoadedEventEnd, n.loadEventEnd]")
+            "const n = performance.getEntriesByType('navigation')[0]; return [n.domContentLoadedEventEnd, n.loadEventEnd]"
+        )
         box = driver.find_element(By.ID, "q")
         driver.execute_script("window.hubPortal.filterTimings.length = 0; window.hubPortal.paintTimings.length = 0")
         shown = []
         for ch in query:
             box.send_keys(ch)
             WebDriverWait(driver, 10).until(
-                lambda d: d.execute_script("return window.hubPortal.paintTimings.length") >= len(shown) + 1)
+                lambda d: d.execute_script("return window.hubPortal.paintTimings.length") >= len(shown) + 1
+            )
             shown.append(driver.execute_script("return window.hubPortal.matched"))
         # Deleting brings everything back: the widest updates.
         for _ in query:
             box.send_keys("\b")
         WebDriverWait(driver, 10).until(
-            lambda d: d.execute_script("return window.hubPortal.paintTimings.length") >= 2 * len(query))
+            lambda d: d.execute_script("return window.hubPortal.paintTimings.length") >= 2 * len(query)
+        )
         filt = driver.execute_script("return window.hubPortal.filterTimings")
         paint = driver.execute_script("return window.hubPortal.paintTimings")
     finally:
         driver.quit()
-        server.shutdown()
-        shutil.rmtree(profile, ignore_errors=True)
     return {"load": load, "dcl_ms": nav[0], "filter": filt, "paint": paint, "shown": shown, "keys": 2 * len(query)}
 
 
-def _p95(values: list[float]) -> float:
+def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
@@ -129,68 +149,81 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[34, 1000])
     parser.add_argument("--query", default="redis 04")
-    parser.add_argument("--workdir", help="keep the generated sites here")
-    parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--workdir", type=Path, help="keep the generated sites here")
+    parser.add_argument("--write-docs", action="store_true", help=f"replace {SECTION!r} in docs/benchmarks.md")
     args = parser.parse_args()
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="hub-portal-bench-"))
-    load_before = os.getloadavg()[0]
-    try:
+    load_before = load_average()
+    with scratch_dir(args.workdir, "hub-portal-bench-") as work:
         gens = [generation(work, n, args.runs) for n in args.sizes]
         for g in gens:
             print(f"{g['n']} exporters: aggregate {g['aggregate']:.3f} s, portal {g['portal']:.3f} s", file=sys.stderr)
         big = max(gens, key=lambda g: g["n"])
         s = search_latency(big["site"], args.query)
-        load_after = os.getloadavg()[0]
-    finally:
-        if not args.workdir:
-            shutil.rmtree(work, ignore_errors=True)
+    load_after = load_average()
 
     lines = [
         SECTION,
         "",
-        f"`PYTHONPATH=src/python python3 build-support/bench/portal_bench.py --write-docs`: synthetic exporters (`testkit.synthetic.many`, 15 declared artifacts "
+        "`./pants run build-support/bench/portal_bench.py -- --write-docs`: synthetic exporters "
+        "(`testkit.synthetic.many`, 15 declared artifacts "
         f"each, some partial or stale, real package files and artifact JSONs), {args.runs} runs, medians, in-process; "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}; load average {load_before:.1f} before, "
-        f"{load_after:.1f} after (the machine is shared: CPU time is the steadier figure).",
+        f"{os.cpu_count()} cores, Python {platform.python_version()}; load average {load_before} before, "
+        f"{load_after} after (the machine is shared: CPU time is the steadier figure).",
         "",
-        "| exporters | artifact JSONs | `hub catalog` wall / CPU (s) | `hub portal` wall / CPU (s) | portal goal | index.html |",
-        "|---:|---:|---:|---:|---|---:|",
-    ]
-    for g in gens:
-        goal = "< 1 s" if g["n"] <= 34 else "< 10 s"
-        lines.append(f"| {g['n']} | {g['artifacts']} | {g['aggregate']:.2f} / {g['aggregate_cpu']:.2f} | "
-                     f"{g['portal']:.2f} / {g['portal_cpu']:.2f} | {goal} | {g['index_kib']:.0f} KiB |")
-    lines += [
+        *table(
+            (
+                "exporters",
+                "artifact JSONs",
+                "`hub catalog` wall / CPU (s)",
+                "`hub portal` wall / CPU (s)",
+                "portal goal",
+                "index.html",
+            ),
+            [
+                (
+                    g["n"],
+                    g["artifacts"],
+                    f"{g['aggregate']:.2f} / {g['aggregate_cpu']:.2f}",
+                    f"{g['portal']:.2f} / {g['portal_cpu']:.2f}",
+                    "< 1 s" if g["n"] <= 34 else "< 10 s",
+                    f"{g['index_kib']:.0f} KiB",
+                )
+                for g in gens
+            ],
+            "rrrrlr",
+        ),
         "",
         "`hub catalog` reads and validates every artifact JSON, hard-links them into the catalog, and writes each "
         "metadata.json and index.json with `write_json_atomic` (one fsync per file): with 1,000 exporters its wall "
         "time is mostly those fsyncs on a busy disk.",
-    ]
-    lines += [
         "",
         f"Search in headless Chromium with {big['n']} exporters, typing `{args.query}` one key at a time then deleting it "
         f"({s['keys']} keystrokes; exporters matching after each key while typing: {', '.join(map(str, s['shown']))}). "
         f"Page ready in {s['load']:.2f} s (DOMContentLoaded at {s['dcl_ms']:.0f} ms).",
         "",
-        "| per keystroke | median (ms) | p95 (ms) | max (ms) | goal |",
-        "|---|---:|---:|---:|---|",
-        f"| filter function (performance.now() around it) | {statistics.median(s['filter']):.2f} | {_p95(s['filter']):.2f} | {max(s['filter']):.2f} | < 50 ms |",
-        f"| input event to next frame (filter + style + layout) | {statistics.median(s['paint']):.1f} | {_p95(s['paint']):.1f} | {max(s['paint']):.1f} | < 50 ms |",
-        "",
+        *table(
+            ("per keystroke", "median (ms)", "p95 (ms)", "max (ms)", "goal"),
+            [
+                (
+                    "filter function (performance.now() around it)",
+                    f"{median(s['filter']):.2f}",
+                    f"{p95(s['filter']):.2f}",
+                    f"{max(s['filter']):.2f}",
+                    "< 50 ms",
+                ),
+                (
+                    "input event to next frame (filter + style + layout)",
+                    f"{median(s['paint']):.1f}",
+                    f"{p95(s['paint']):.1f}",
+                    f"{max(s['paint']):.1f}",
+                    "< 50 ms",
+                ),
+            ],
+            "lrrrl",
+        ),
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.write_docs:
-        docs = REPO_ROOT / "docs" / "benchmarks.md"
-        existing = docs.read_text() if docs.exists() else "# Benchmarks\n\nMeasured on the project's machines; see each section for the command.\n\n"
-        start = existing.find(SECTION + "\n")
-        if start >= 0:
-            end = existing.find("\n## ", start + len(SECTION))
-            existing = existing[:start] + text + (existing[end + 1:] if end >= 0 else "")
-        else:
-            existing = existing.rstrip("\n") + "\n\n" + text
-        docs.write_text(existing)
-        print(f"updated {docs.relative_to(REPO_ROOT)}", file=sys.stderr)
+    text = "\n".join(lines) + "\n"
+    publish(text, write_docs=args.write_docs)
     return 0
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Repository metadata benchmark: our YUM and APT generation against the standard tools.
 
-    PYTHONPATH=src/python HUB_NFPM=<nfpm> python3 build-support/bench/repo_bench.py [--write-docs]
+    ./pants run build-support/bench/repo_bench.py -- [--exporters 34] [--payload-kib 2048] [--runs 5] [--write-docs]
+
+(with HUB_NFPM set: the packages are made with nfpm).
 
 Needs an interpreter with createrepo-c (PyPI) for the engine, and the Debian tools
 `createrepo_c` and `apt-ftparchive` (build-support/ci/install-tools.sh installs them).
@@ -31,21 +33,18 @@ import concurrent.futures
 import json
 import os
 import platform
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT / "src" / "python"))
-
-from hub.catalog import artifact as catalog  # noqa: E402
+from hub.catalog import artifact as catalog
 from hub.common import matrix
-from testkit.packages import make_package as _make_package  # noqa: E402
+from testkit.packages import make_package as _make_package
+
+from bench.harness import engine_env, hub_command, median, publish, require_tools, run_timed, scratch_dir, table
 
 SECTION = "## Repository metadata"
 
@@ -67,69 +66,88 @@ def exporter_packages(out: Path, index: int, payload_kib: int) -> tuple[list[Pat
         for arch in matrix.ARCHES:
             filename = f"{name}-1.0.{index}-1.{dist}.{matrix.RPM_ARCH[arch]}.rpm"
             url = catalog.package_url("rpm", dist=dist, arch=arch, package_name=name, filename=filename)
-            rpms.append(make_package("rpm", out / os.path.dirname(url), name=name, version=f"1.0.{index}",
-                                     release=f"1.{dist}", arch=arch, payload=payload, files=6, filename=filename))
+            rpms.append(
+                make_package(
+                    "rpm",
+                    out / os.path.dirname(url),
+                    name=name,
+                    version=f"1.0.{index}",
+                    release=f"1.{dist}",
+                    arch=arch,
+                    payload=payload,
+                    files=6,
+                    filename=filename,
+                )
+            )
     for dist in matrix.DEB_DISTS:
         suffix = matrix.DISTS[dist].release_suffix
         for arch in matrix.ARCHES:
             filename = f"{debname}_1.0.{index}-1+{suffix}_{arch}.deb"
             url = catalog.package_url("deb", dist=dist, arch=arch, package_name=debname, filename=filename)
-            debs.append(make_package("deb", out / os.path.dirname(url), name=debname, version=f"1.0.{index}",
-                                     release=f"1+{suffix}", arch=arch, payload=payload, files=6, filename=filename))
+            debs.append(
+                make_package(
+                    "deb",
+                    out / os.path.dirname(url),
+                    name=debname,
+                    version=f"1.0.{index}",
+                    release=f"1+{suffix}",
+                    arch=arch,
+                    payload=payload,
+                    files=6,
+                    filename=filename,
+                )
+            )
     return rpms, debs
 
 
 Measure = tuple[float, float, float, float]  # wall, cpu, work wall, work cpu
 
 
-def timed(cmd: list[str], *, cwd: Path | None = None, stdout: Path | None = None) -> Measure:
-    """One process: (wall s, CPU s of the child, and the same for the work itself: what our
-    modules report with HUB_REPORT_TIMING, i.e. without interpreter start-up and imports; a
+def measure(cmd: list[str], env: dict[str, str], *, cwd: Path | None = None, stdout: Path | None = None) -> Measure:
+    """One process: (wall s, CPU s of the child, and the same for the work itself: what the
+    engine reports with HUB_REPORT_TIMING, i.e. without interpreter start-up and imports; a
     C tool's work is its whole process)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    with open(stdout, "wb") if stdout else open(os.devnull, "wb") as out:
-        result = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.PIPE, env=ENV)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(cmd[:4])}...\n{result.stderr.decode(errors='replace')}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    work = [json.loads(line) for line in result.stderr.decode().splitlines() if line.startswith('{"work_wall"')]
+    timed = run_timed(cmd, cwd=cwd, env=env, stdout=stdout)
+    work = [json.loads(line) for line in timed.stderr.splitlines() if line.startswith('{"work_wall"')]
     if work:
-        return wall, cpu, work[-1]["work_wall"], work[-1]["work_cpu"]
-    return wall, cpu, wall, cpu
+        return timed.wall, timed.cpu, work[-1]["work_wall"], work[-1]["work_cpu"]
+    return timed.wall, timed.cpu, timed.wall, timed.cpu
 
 
 def total(*measures: Measure) -> Measure:
     return tuple(sum(m[i] for m in measures) for i in range(4))  # type: ignore[return-value]
 
 
-ENV = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src" / "python"), "LC_ALL": "C", "HUB_REPORT_TIMING": "1"}
-# The modules' own entry points (`python -m hub.repos.yum`): `python -m hub` imports every
-# concern of the engine first, which is start-up time, not metadata generation.
-YUM = [sys.executable, "-m", "hub.repos.yum"]
-APT = [sys.executable, "-m", "hub.repos.apt"]
+@dataclass(frozen=True)
+class Family:
+    """Our metadata commands for one package format: `hub <name>-entry` and `hub <name>-repo`."""
+
+    name: str  # "yum" or "apt"
+    package_option: str  # how a package is named on their command lines
+
+
+YUM = Family("yum", "--rpm")
+APT = Family("apt", "--deb")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exporters", type=int, default=34)
-    parser.add_argument("--payload-kib", type=int, default=2048,
-                        help="random payload per package (default 2 MiB, as docs measure the reference tools)")
+    parser.add_argument(
+        "--payload-kib",
+        type=int,
+        default=2048,
+        help="random payload per package (default 2 MiB, as docs measure the reference tools)",
+    )
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--workdir", help="default: a temporary directory, deleted afterwards")
-    parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--workdir", type=Path, help="default: a temporary directory, deleted afterwards")
+    parser.add_argument(
+        "--write-docs", action="store_true", help=f"replace this payload's table in {SECTION!r} of docs/benchmarks.md"
+    )
     args = parser.parse_args()
-    for tool in ("createrepo_c", "apt-ftparchive"):
-        if not shutil.which(tool):
-            raise SystemExit(f"{tool} is not installed: run build-support/ci/install-tools.sh")
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="hub-repo-bench-"))
-    try:
+    require_tools("createrepo_c", "apt-ftparchive")
+    with scratch_dir(args.workdir, "hub-repo-bench-") as work:
         return bench(work, args)
-    finally:
-        if not args.workdir:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def bench(work: Path, args: argparse.Namespace) -> int:
@@ -140,14 +158,20 @@ def bench(work: Path, args: argparse.Namespace) -> int:
     base_rpms = [p for rpms, _ in made[:-1] for p in rpms]
     base_debs = [p for _, debs in made[:-1] for p in debs]
     new_rpms, new_debs = made[-1]
-    print(f"made {len(base_rpms)}+{len(new_rpms)} RPMs and {len(base_debs)}+{len(new_debs)} DEBs "
-          f"({args.payload_kib} KiB payload) in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    print(
+        f"made {len(base_rpms)}+{len(new_rpms)} RPMs and {len(base_debs)}+{len(new_debs)} DEBs "
+        f"({args.payload_kib} KiB payload) in {time.perf_counter() - start:.1f} s",
+        file=sys.stderr,
+    )
     repos = sorted({p.parent.relative_to(pool) for p in base_rpms})
+    env = engine_env(LC_ALL="C", HUB_REPORT_TIMING="1")
+    results: dict[str, list[Measure]] = {}
 
-    results: dict[str, list[tuple[float, float]]] = {}
-
-    def record(key: str, m: tuple[float, float]) -> None:
+    def record(key: str, m: Measure) -> None:
         results.setdefault(key, []).append(m)
+
+    def run(cmd: list[str], **kwargs: Path) -> Measure:
+        return measure(cmd, env, **kwargs)
 
     def site_with(packages: list[Path], dest: Path) -> Path:
         for p in packages:
@@ -156,112 +180,125 @@ def bench(work: Path, args: argparse.Namespace) -> int:
             os.link(p, target)
         return dest
 
-    def rel(paths: list[Path], site: Path, flag: str) -> list[str]:
-        return [a for p in paths for a in (flag, str(site / p.relative_to(pool)))]
+    def ours(family: Family, site: Path, entries: Path, base: list[Path], new: list[Path]) -> None:
+        """Full (one process, then the cacheable steps), then after adding `new`: incremental
+        (entries for the new packages only) and the merge alone."""
 
-    for run in range(args.runs):
-        r = work / f"run{run}"
+        def named(packages: list[Path]) -> list[str]:
+            return [a for p in packages for a in (family.package_option, str(site / p.relative_to(pool)))]
+
+        entry, repo = f"{family.name}-entry", f"{family.name}-repo"
+        record(f"hub {family.name} full", run(hub_command(repo, "--scan", "--out", str(site))))
+        record(
+            f"hub {family.name} full, cacheable steps",
+            total(
+                run(hub_command(entry, "--out-dir", str(entries), *named(base))),
+                run(hub_command(repo, "--entries", str(entries), "--out", str(site))),
+            ),
+        )
+        site_with(new, site)
+        record(
+            f"hub {family.name} incremental",
+            run(
+                hub_command(
+                    repo, "--entries", str(entries), *named(new), "--save-entries", str(entries), "--out", str(site)
+                )
+            ),
+        )
+        record(f"hub {family.name} merge only", run(hub_command(repo, "--entries", str(entries), "--out", str(site))))
+
+    def createrepo(ref: Path, *options: str) -> Measure:
+        return total(*(run(["createrepo_c", "--quiet", *options, str(ref / d)]) for d in repos))
+
+    for n in range(args.runs):
+        r = work / f"run{n}"
         shutil.rmtree(r, ignore_errors=True)  # left by an interrupted run in the same --workdir
         # --- YUM -------------------------------------------------------------------------------
         ref = site_with(base_rpms, r / "ref-yum")
-        record("createrepo_c", total(*(timed(["createrepo_c", "--quiet", str(ref / d)]) for d in repos)))
+        record("createrepo_c", createrepo(ref))
         for d in repos:
             shutil.rmtree(ref / d / "repodata")
-        record("createrepo_c --no-database", total(*(timed(["createrepo_c", "--quiet", "--no-database", str(ref / d)]) for d in repos)))
-        site = site_with(base_rpms, r / "ours-yum")
-        record("hub yum full", timed([*YUM, "yum-repo", "--scan", "--out", str(site)]))
-        entries = r / "yum-entries"
-        record("hub yum full, cacheable steps", total(
-            timed([*YUM, "yum-entry", "--out-dir", str(entries), *rel(base_rpms, site, "--rpm")]),
-            timed([*YUM, "yum-repo", "--entries", str(entries), "--out", str(site)]),
-        ))
-        site_with(new_rpms, site)
-        record("hub yum incremental", timed([*YUM, "yum-repo", "--entries", str(entries), *rel(new_rpms, site, "--rpm"),
-                                             "--save-entries", str(entries), "--out", str(site)]))
-        record("hub yum merge only", timed([*YUM, "yum-repo", "--entries", str(entries), "--out", str(site)]))
+        record("createrepo_c --no-database", createrepo(ref, "--no-database"))
+        ours(YUM, site_with(base_rpms, r / "ours-yum"), r / "yum-entries", base_rpms, new_rpms)
         site_with(new_rpms, ref)
-        record("createrepo_c --update", total(*(timed(["createrepo_c", "--quiet", "--no-database", "--update", str(ref / d)]) for d in repos)))
+        record("createrepo_c --update", createrepo(ref, "--no-database", "--update"))
         # --- APT -------------------------------------------------------------------------------
         ref = site_with(base_debs, r / "ref-apt")
-        record("apt-ftparchive packages", timed(["apt-ftparchive", "packages", "pool"], cwd=ref, stdout=r / "Packages"))
-        site = site_with(base_debs, r / "ours-apt")
-        record("hub apt full", timed([*APT, "apt-repo", "--scan", "--out", str(site)]))
-        entries = r / "apt-entries"
-        record("hub apt full, cacheable steps", total(
-            timed([*APT, "apt-entry", "--out-dir", str(entries), *rel(base_debs, site, "--deb")]),
-            timed([*APT, "apt-repo", "--entries", str(entries), "--out", str(site)]),
-        ))
-        site_with(new_debs, site)
-        record("hub apt incremental", timed([*APT, "apt-repo", "--entries", str(entries), *rel(new_debs, site, "--deb"),
-                                             "--save-entries", str(entries), "--out", str(site)]))
-        record("hub apt merge only", timed([*APT, "apt-repo", "--entries", str(entries), "--out", str(site)]))
-        db = r / "ftparchive.db"
-        timed(["apt-ftparchive", "--db", str(db), "packages", "pool"], cwd=ref, stdout=r / "Packages.db")
+        record("apt-ftparchive packages", run(["apt-ftparchive", "packages", "pool"], cwd=ref, stdout=r / "Packages"))
+        ours(APT, site_with(base_debs, r / "ours-apt"), r / "apt-entries", base_debs, new_debs)
+        db = ["apt-ftparchive", "--db", str(r / "ftparchive.db"), "packages", "pool"]
+        run(db, cwd=ref, stdout=r / "Packages.db")
         site_with(new_debs, ref)
-        record("apt-ftparchive --db (warm cache)", timed(["apt-ftparchive", "--db", str(db), "packages", "pool"], cwd=ref, stdout=r / "Packages.db"))
+        record("apt-ftparchive --db (warm cache)", run(db, cwd=ref, stdout=r / "Packages.db"))
         shutil.rmtree(r)
-        print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
+        print(f"run {n + 1}/{args.runs} done", file=sys.stderr)
 
-    med = {k: tuple(statistics.median(m[i] for m in v) for i in range(4)) for k, v in results.items()}
-    version = subprocess.run(["createrepo_c", "--version"], capture_output=True, text=True).stdout.split("\n")[0].strip()
-    heading = f"### {args.payload_kib} KiB payload: {len(base_rpms)} RPMs and {len(base_debs)} DEBs"
-    lines = [
-        heading,
-        "",
-        f"{args.exporters} synthetic exporters with the real matrix (made by nfpm), then one more exporter "
-        f"(+{len(new_rpms)} RPMs, +{len(new_debs)} DEBs). {args.runs} runs, medians; {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, createrepo_c {version.replace('Version: ', '')}.",
-        "",
-        "| step | process wall (s) | process cpu (s) | work wall (s) | work cpu (s) | ratio: process wall; work cpu |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
-
-    def row(key: str, base: str = "") -> None:
-        wall, cpu, wwall, wcpu = med[key]
-        ratio = f"{wall / med[base][0]:.2f}x; {wcpu / med[base][3]:.2f}x {base}" if base else ""
-        lines.append(f"| {key} | {wall:.3f} | {cpu:.3f} | {wwall:.3f} | {wcpu:.3f} | {ratio} |")
-
-    row("createrepo_c")
-    row("createrepo_c --no-database")
-    row("hub yum full", "createrepo_c --no-database")
-    row("hub yum full, cacheable steps", "createrepo_c --no-database")
-    row("hub yum incremental", "hub yum full")
-    row("hub yum merge only", "hub yum full")
-    row("createrepo_c --update", "createrepo_c --no-database")
-    row("apt-ftparchive packages")
-    row("hub apt full", "apt-ftparchive packages")
-    row("hub apt full, cacheable steps", "apt-ftparchive packages")
-    row("hub apt incremental", "hub apt full")
-    row("hub apt merge only", "hub apt full")
-    row("apt-ftparchive --db (warm cache)", "apt-ftparchive packages")
-    lines.append("")
-    text = "\n".join(lines)
-    print(text)
-    if args.write_docs:
-        write_docs(heading, text)
+    text = report(args, results, len(base_rpms), len(base_debs), len(new_rpms), len(new_debs))
+    publish(
+        text, write_docs=args.write_docs, key=payload_key(args.payload_kib), parent=SECTION + "\n\n" + SECTION_INTRO
+    )
     return 0
 
 
-def write_docs(heading: str, text: str) -> None:
-    """Replaces this payload's table in the "Repository metadata" section of docs/benchmarks.md
-    (other sections, written by other benchmarks, are left alone)."""
-    docs = REPO_ROOT / "docs" / "benchmarks.md"
-    existing = docs.read_text() if docs.exists() else "# Benchmarks\n"
-    if SECTION + "\n" not in existing:
-        existing = existing.rstrip("\n") + "\n\n" + SECTION + "\n\n" + SECTION_INTRO
-    start = existing.index(SECTION + "\n")
-    end = existing.find("\n## ", start + len(SECTION))
-    end = len(existing) if end < 0 else end + 1
-    section = existing[start:end]
-    key = heading.split(":")[0]  # "### 2048 KiB payload"
-    at = section.find(key + ":")
-    if at >= 0:
-        stop = section.find("\n### ", at + 1)
-        section = section[:at] + text + ("\n" + section[stop + 1:] if stop >= 0 else "")
-    else:
-        section = section.rstrip("\n") + "\n\n" + text
-    docs.write_text(existing[:start] + section.rstrip("\n") + "\n" + ("\n" + existing[end:] if end < len(existing) else ""))
-    print(f"updated {docs.relative_to(REPO_ROOT)}", file=sys.stderr)
+# Each row: the step, and the step it is compared with.
+ROWS = (
+    ("createrepo_c", ""),
+    ("createrepo_c --no-database", ""),
+    ("hub yum full", "createrepo_c --no-database"),
+    ("hub yum full, cacheable steps", "createrepo_c --no-database"),
+    ("hub yum incremental", "hub yum full"),
+    ("hub yum merge only", "hub yum full"),
+    ("createrepo_c --update", "createrepo_c --no-database"),
+    ("apt-ftparchive packages", ""),
+    ("hub apt full", "apt-ftparchive packages"),
+    ("hub apt full, cacheable steps", "apt-ftparchive packages"),
+    ("hub apt incremental", "hub apt full"),
+    ("hub apt merge only", "hub apt full"),
+    ("apt-ftparchive --db (warm cache)", "apt-ftparchive packages"),
+)
+
+
+def payload_key(payload_kib: int) -> str:
+    """What names a payload's subsection of docs/benchmarks.md: its heading up to the colon
+    (after it, the package counts of the run)."""
+    return f"### {payload_kib} KiB payload:"
+
+
+def report(
+    args: argparse.Namespace, results: dict[str, list[Measure]], rpms: int, debs: int, new_rpms: int, new_debs: int
+) -> str:
+    """This payload's subsection of the "Repository metadata" section."""
+    med = {k: tuple(median(m[i] for m in v) for i in range(4)) for k, v in results.items()}
+    version = (
+        subprocess.run(["createrepo_c", "--version"], capture_output=True, text=True).stdout.split("\n")[0].strip()
+    )
+
+    def row(key: str, base: str) -> tuple[object, ...]:
+        wall, cpu, wwall, wcpu = med[key]
+        ratio = f"{wall / med[base][0]:.2f}x; {wcpu / med[base][3]:.2f}x {base}" if base else ""
+        return key, f"{wall:.3f}", f"{cpu:.3f}", f"{wwall:.3f}", f"{wcpu:.3f}", ratio
+
+    lines = [
+        f"{payload_key(args.payload_kib)} {rpms} RPMs and {debs} DEBs",
+        "",
+        f"{args.exporters} synthetic exporters with the real matrix (made by nfpm), then one more exporter "
+        f"(+{new_rpms} RPMs, +{new_debs} DEBs). {args.runs} runs, medians; {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, createrepo_c {version.replace('Version: ', '')}.",
+        "",
+        *table(
+            (
+                "step",
+                "process wall (s)",
+                "process cpu (s)",
+                "work wall (s)",
+                "work cpu (s)",
+                "ratio: process wall; work cpu",
+            ),
+            [row(key, base) for key, base in ROWS],
+            "lrrrrl",
+        ),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 SECTION_INTRO = """\
@@ -269,17 +306,17 @@ SECTION_INTRO = """\
 
 - `createrepo_c`: the Debian command on each of the 6 `<dist>/<arch>` directories (by default it
   also writes sqlite databases); `--no-database` writes what we write (dnf never reads them).
-- `hub yum full`: `python -m hub.repos.yum yum-repo --scan`, one process reading every RPM and
-  writing the 6 repositories, no cache. `cacheable steps`: `yum-entry` over every RPM (entries
-  written as JSON) then `yum-repo --entries` (the merge): a cold run of the per-package path.
+- `hub yum full`: `python -m hub yum-repo --scan`, one process reading every RPM and writing the
+  6 repositories, no cache. `cacheable steps`: `yum-entry` over every RPM (entries written as
+  JSON) then `yum-repo --entries` (the merge): a cold run of the per-package path.
 - `hub yum incremental`: after adding one exporter, `yum-repo --entries <cached> --rpm <its 6 new
   RPMs>`: entries for the new packages only, plus the merge. `merge only`: the merge alone.
 - `apt-ftparchive packages`: one Packages file for the whole pool (no per-codename split, no
   compression, no Release). `hub apt full` (`apt-repo --scan`) does more: 4 codenames x 2
   arches, Packages/.gz/.xz, by-hash copies and the Release files.
 - `process` columns time the whole process; `work` columns leave out our interpreter's start-up
-  and imports (about 0.07 s of CPU for `python -m hub.repos.yum`, mostly loading createrepo_c and
-  librpm), which is a constant per process. A C tool's work is its whole process.
+  and imports (`python -m hub` imports only the repos layer), a constant per process. A C
+  tool's work is its whole process.
 """
 
 

@@ -20,6 +20,7 @@ DEBIAN_PACKAGES=(
   systemd  # systemd-analyze verify, for the units installed by the install tests
   docker.io docker-registry skopeo umoci
   chromium chromium-driver
+  shellcheck  # the shell-script test (tests/integration/shellcheck_test.py)
   gnupg file git curl ca-certificates procps
 )
 

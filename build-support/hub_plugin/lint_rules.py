@@ -33,13 +33,9 @@ class ManifestLintRequest(LintTargetsRequest):
 
 @rule(desc="Validate exporter manifests", level=LogLevel.DEBUG)
 async def lint_manifests(request: ManifestLintRequest.Batch[ManifestLintFieldSet, Any]) -> LintResult:
-    sources = await Get(
-        SourceFiles, SourceFilesRequest(field_set.sources for field_set in request.elements)
-    )
+    sources = await Get(SourceFiles, SourceFilesRequest(field_set.sources for field_set in request.elements))
     # Every exporter is expected to have a manifest: a missing one is reported, not skipped.
-    manifests = sorted(
-        {f"{field_set.address.spec_path}/{MANIFEST_FILE}" for field_set in request.elements}
-    )
+    manifests = sorted({f"{field_set.address.spec_path}/{MANIFEST_FILE}" for field_set in request.elements})
     result = await Get(
         FallibleProcessResult,
         HubProcess(

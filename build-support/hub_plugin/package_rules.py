@@ -1,12 +1,14 @@
-"""`./pants package` for RPM and DEB targets: one cached nfpm process per package."""
+"""`./pants package` for an exporter's artifacts: one cached engine build per RPM or DEB
+package (nfpm), one per multi-arch image."""
 
 from __future__ import annotations
 
-import json
-import logging
 from dataclasses import dataclass
+from typing import Any
 
-from hub_plugin.engine import HubProcess
+from hub_plugin.engine import OUTPUT_DIR, EngineBuild, EngineBuildRequest, request_json
+from hub_plugin.matrix import artifact_id
+from hub_plugin.pins import PinCheck, PinCheckRequest
 from hub_plugin.subsystems import HubSubsystem, Nfpm
 from hub_plugin.target_types import (
     ArchField,
@@ -21,39 +23,27 @@ from hub_plugin.upstream import (
     ExporterInputsRequest,
     UpstreamBinaries,
     UpstreamBinariesRequest,
-    UpstreamError,
 )
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.util_rules.archive import ExtractedArchive, MaybeExtractArchiveRequest
 from pants.core.util_rules.external_tool import DownloadedExternalTool, ExternalToolRequest
-from pants.engine.fs import (
-    EMPTY_DIGEST,
-    AddPrefix,
-    CreateDigest,
-    Digest,
-    FileContent,
-    MergeDigests,
-    RemovePrefix,
-    Snapshot,
-)
+from pants.engine.fs import EMPTY_DIGEST, AddPrefix, Digest
 from pants.engine.platform import Platform
-from pants.engine.process import ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
-logger = logging.getLogger(__name__)
-
-
 SBOM_SUFFIX = ".cdx.json"
+NOT_BUILT = BuiltPackage(EMPTY_DIGEST, ())
 
 
 class EngineOutputError(Exception):
     """The engine process succeeded but did not write what it must (a bug, not bad input)."""
 
 
-def check_outputs(files: tuple[str, ...] | list[str], what: str, main: tuple[str, ...], sbom_suffix: str,
-                  count: int = 1) -> None:
+def check_outputs(
+    files: tuple[str, ...] | list[str], what: str, main: tuple[str, ...], sbom_suffix: str, count: int = 1
+) -> None:
     """Every build writes its SBOMs beside what it built: a missing one is an engine bug."""
     names = [f.rsplit("/", 1)[-1] for f in files]
     if not any(n.endswith(main) for n in names):
@@ -75,7 +65,7 @@ class ExporterPackageFieldSet(PackageFieldSet):
 
     @property
     def artifact_id(self) -> str:
-        return f"{self.format.value}_{self.arch.value}_{self.dist.value}"
+        return artifact_id(self.format.value, self.arch.value, self.dist.value)
 
 
 @dataclass(frozen=True)
@@ -93,98 +83,52 @@ async def download_nfpm(nfpm: Nfpm, platform: Platform) -> NfpmBinary:
     return NfpmBinary(prefixed, f"nfpm/{nfpm.generate_exe(platform)}")
 
 
-def unpinned_message(inputs: ExporterInputs, version: str | None, archs: tuple[str, ...]) -> str | None:
-    if inputs.lock_version is None and not inputs.pins:
-        reason = "its upstream is not pinned"
-    elif inputs.lock_version != version:
-        reason = f"{inputs.lock_path} pins {inputs.lock_version}, but the manifest says {version}"
-    elif any(inputs.pin(arch) is None for arch in archs):
-        missing = [arch for arch in archs if inputs.pin(arch) is None]
-        reason = f"{inputs.lock_path} has no archive for {', '.join(missing)}"
-    else:
-        return None
-    spec_path = inputs.manifest_path.rsplit("/", 1)[0]
-    return (
-        f"{spec_path}: {reason}. Pin it with `./pants update-lock {spec_path}::` "
-        "(downloads the release; set [hub].upstream_mirror for a mirror)."
-    )
-
-
-@dataclass(frozen=True)
-class PinCheckRequest:
-    """Whether `archs` are pinned; the whole-exporter problems (no lock, stale lock) are
-    checked with `archs=()`, so they are reported once per exporter."""
-
-    spec_path: str
-    version: str | None
-    archs: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class PinCheck:
-    pinned: bool
-
-
-@rule(desc="Check an exporter's upstream pin", level=LogLevel.DEBUG)
-async def check_pin(request: PinCheckRequest, hub: HubSubsystem) -> PinCheck:
-    """Once per exporter (rules are memoized), not once per artifact: one warning each."""
-    inputs = await Get(ExporterInputs, ExporterInputsRequest(request.spec_path))
-    problem = unpinned_message(inputs, request.version, request.archs)
-    if problem is None:
-        return PinCheck(True)
-    if hub.require_pinned:
-        raise UpstreamError(problem + " ([hub].require_pinned is set.)")
-    logger.warning(f"Skipping {request.spec_path} (shown as missing): {problem}")
-    return PinCheck(False)
-
-
-@rule(desc="Package an exporter with nfpm", level=LogLevel.DEBUG)
-async def package_exporter(field_set: ExporterPackageFieldSet, hub: HubSubsystem) -> BuiltPackage:
-    spec_path = field_set.address.spec_path
-    exporter = field_set.exporter.value
-    arch = field_set.arch.value
-    inputs = await Get(ExporterInputs, ExporterInputsRequest(spec_path))
-    version = field_set.version.value
-    exporter_pinned = await Get(PinCheck, PinCheckRequest(spec_path, version))
-    if not exporter_pinned.pinned or not (await Get(PinCheck, PinCheckRequest(spec_path, version, (arch,)))).pinned:
-        return BuiltPackage(EMPTY_DIGEST, ())
-
-    binaries, nfpm = await MultiGet(
-        Get(UpstreamBinaries, UpstreamBinariesRequest(spec_path, arch)),
-        Get(NfpmBinary),
-    )
-    request = {
+def package_request(
+    field_set: ExporterPackageFieldSet, inputs: ExporterInputs, binaries: UpstreamBinaries, nfpm: NfpmBinary
+) -> dict[str, Any]:
+    """The request of `hub package` (hub.packaging.build.REQUEST_KEYS)."""
+    return {
         "manifest": inputs.manifest_path,
         "lock": inputs.lock_path,
         "kind": field_set.format.value,
-        "arch": arch,
+        "arch": field_set.arch.value,
         "dist": field_set.dist.value,
         "binaries_dir": binaries.directory,
         "nfpm": nfpm.exe,
-        "output_dir": "out",
+        "output_dir": OUTPUT_DIR,
     }
-    request_digest = await Get(
-        Digest,
-        CreateDigest([FileContent("request.json", json.dumps(request, sort_keys=True).encode())]),
-    )
-    input_digest = await Get(
-        Digest, MergeDigests([inputs.digest, binaries.digest, nfpm.digest, request_digest])
-    )
-    result = await Get(
-        ProcessResult,
-        HubProcess(
-            argv=("package", "--request", "request.json"),
-            description=f"Build {exporter} {field_set.artifact_id}",
-            input_digest=input_digest,
-            output_directories=("out",),
-        ),
+
+
+@rule(desc="Package an exporter with nfpm", level=LogLevel.DEBUG)
+async def package_exporter(field_set: ExporterPackageFieldSet) -> BuiltPackage:
+    spec_path = field_set.address.spec_path
+    exporter = field_set.exporter.value
+    arch = field_set.arch.value
+    version = field_set.version.value
+    # The exporter first, then the arch: an unpinned exporter is reported once, not per arch.
+    if not (await Get(PinCheck, PinCheckRequest(spec_path, version))).pinned:
+        return NOT_BUILT
+    if not (await Get(PinCheck, PinCheckRequest(spec_path, version, (arch,)))).pinned:
+        return NOT_BUILT
+
+    inputs, binaries, nfpm = await MultiGet(
+        Get(ExporterInputs, ExporterInputsRequest(spec_path)),
+        Get(UpstreamBinaries, UpstreamBinariesRequest(spec_path, arch)),
+        Get(NfpmBinary),
     )
     # The package, its artifact JSON and its SBOM (`<package file>.cdx.json`, hub.packaging.sbom).
-    output = await Get(Digest, RemovePrefix(result.output_digest, "out"))
-    output = await Get(Digest, AddPrefix(output, exporter))
-    snapshot = await Get(Snapshot, Digest, output)
-    check_outputs(snapshot.files, f"{exporter}#{field_set.artifact_id}", (".rpm", ".deb"), SBOM_SUFFIX)
-    return BuiltPackage(output, tuple(BuiltPackageArtifact(path) for path in snapshot.files))
+    build = await Get(
+        EngineBuild,
+        EngineBuildRequest(
+            command="package",
+            request=request_json(package_request(field_set, inputs, binaries, nfpm)),
+            inputs=(inputs.digest, binaries.digest, nfpm.digest),
+            output_prefix=exporter,
+            description=f"Build {exporter} {field_set.artifact_id}",
+        ),
+    )
+    check_outputs(build.files, f"{exporter}#{field_set.artifact_id}", (".rpm", ".deb"), SBOM_SUFFIX)
+    return BuiltPackage(build.digest, tuple(BuiltPackageArtifact(path) for path in build.files))
 
 
 @dataclass(frozen=True)
@@ -196,51 +140,47 @@ class ExporterImageFieldSet(PackageFieldSet):
     archs: ImageArchesField
 
 
+def image_request(
+    exporter: str, inputs: ExporterInputs, binaries: dict[str, UpstreamBinaries], hub: HubSubsystem
+) -> dict[str, Any]:
+    """The request of `hub image` (hub.image.build.REQUEST_KEYS)."""
+    return {
+        "manifest": inputs.manifest_path,
+        "lock": inputs.lock_path,
+        "binaries": {arch: b.directory for arch, b in binaries.items()},
+        "registry": hub.image_registry,
+        "repository": f"{hub.image_repository}/{exporter}",
+        "output_dir": OUTPUT_DIR,
+    }
+
+
 @rule(desc="Build an exporter's multi-arch OCI image", level=LogLevel.DEBUG)
 async def package_image(field_set: ExporterImageFieldSet, hub: HubSubsystem) -> BuiltPackage:
     spec_path = field_set.address.spec_path
     exporter = field_set.exporter.value
     archs = tuple(field_set.archs.value or ())
-    inputs = await Get(ExporterInputs, ExporterInputsRequest(spec_path))
     version = field_set.version.value
-    exporter_pinned = await Get(PinCheck, PinCheckRequest(spec_path, version))
-    if not exporter_pinned.pinned or not (await Get(PinCheck, PinCheckRequest(spec_path, version, archs))).pinned:
-        return BuiltPackage(EMPTY_DIGEST, ())
+    if not (await Get(PinCheck, PinCheckRequest(spec_path, version))).pinned:
+        return NOT_BUILT
+    if not (await Get(PinCheck, PinCheckRequest(spec_path, version, archs))).pinned:
+        return NOT_BUILT
 
-    binaries = await MultiGet(
-        Get(UpstreamBinaries, UpstreamBinariesRequest(spec_path, arch)) for arch in archs
-    )
-    request = {
-        "manifest": inputs.manifest_path,
-        "lock": inputs.lock_path,
-        "binaries": {arch: b.directory for arch, b in zip(archs, binaries)},
-        "registry": hub.image_registry,
-        "repository": f"{hub.image_repository}/{exporter}",
-        "output_dir": "out",
-    }
-    request_digest = await Get(
-        Digest,
-        CreateDigest([FileContent("request.json", json.dumps(request, sort_keys=True).encode())]),
-    )
-    input_digest = await Get(
-        Digest, MergeDigests([inputs.digest, request_digest, *(b.digest for b in binaries)])
-    )
-    result = await Get(
-        ProcessResult,
-        HubProcess(
-            argv=("image", "--request", "request.json"),
+    inputs = await Get(ExporterInputs, ExporterInputsRequest(spec_path))
+    binaries = await MultiGet(Get(UpstreamBinaries, UpstreamBinariesRequest(spec_path, arch)) for arch in archs)
+    # oci/, docker.json, one docker archive and one SBOM (hub.packaging.sbom) per platform.
+    build = await Get(
+        EngineBuild,
+        EngineBuildRequest(
+            command="image",
+            request=request_json(image_request(exporter, inputs, dict(zip(archs, binaries)), hub)),
+            inputs=(inputs.digest, *(b.digest for b in binaries)),
+            output_prefix=exporter,
             description=f"Build {exporter} image ({', '.join(archs)})",
-            input_digest=input_digest,
-            output_directories=("out",),
         ),
     )
-    # oci/, docker.json, one docker archive and one SBOM (hub.packaging.sbom) per platform.
-    output = await Get(Digest, RemovePrefix(result.output_digest, "out"))
-    output = await Get(Digest, AddPrefix(output, exporter))
-    snapshot = await Get(Snapshot, Digest, output)
-    check_outputs(snapshot.files, f"{exporter}#docker", ("docker.json",), SBOM_SUFFIX, count=len(archs))
-    top_level = sorted({p.split("/")[1] for p in snapshot.files})
-    return BuiltPackage(output, tuple(BuiltPackageArtifact(f"{exporter}/{p}") for p in top_level))
+    check_outputs(build.files, f"{exporter}#docker", ("docker.json",), SBOM_SUFFIX, count=len(archs))
+    top_level = sorted({p.split("/")[1] for p in build.files})
+    return BuiltPackage(build.digest, tuple(BuiltPackageArtifact(f"{exporter}/{p}") for p in top_level))
 
 
 def rules():

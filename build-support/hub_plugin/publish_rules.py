@@ -25,10 +25,15 @@ from pants.core.goals.publish import (
     PublishRequest,
 )
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.fs import Digest, DigestContents, MergeDigests
+from pants.engine.fs import Digest, DigestContents, DigestSubset, MergeDigests, PathGlobs
 from pants.engine.process import InteractiveProcess, Process
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
+
+
+class PublishError(Exception):
+    """What was built cannot be published (a build bug, not bad input)."""
+
 
 REGISTRY_ENV = ("HUB_REGISTRY_USER", "HUB_REGISTRY_PASSWORD", "DOCKER_CONFIG", "HOME", "SSL_CERT_FILE")
 
@@ -54,13 +59,15 @@ async def push_image(request: PublishImageRequest, hub: HubSubsystem) -> Publish
     exporter = request.field_set.exporter.value
     digests = [pkg.digest for pkg in request.packages]
     if not digests or all(not pkg.artifacts for pkg in request.packages):
-        return PublishProcesses(
-            [PublishPackages(names=(exporter,), description="(not built: upstream not pinned)")]
-        )
+        return PublishProcesses([PublishPackages(names=(exporter,), description="(not built: upstream not pinned)")])
     merged = await Get(Digest, MergeDigests(digests))
-    contents = await Get(DigestContents, Digest, merged)
-    docker_json = next(c for c in contents if c.path == f"{exporter}/docker.json")
-    images = json.loads(docker_json.content)["images"]
+    # Only docker.json is read: the layout's blobs stay in the store.
+    docker_json = f"{exporter}/docker.json"
+    subset = await Get(Digest, DigestSubset(merged, PathGlobs([docker_json])))
+    contents = await Get(DigestContents, Digest, subset)
+    if not contents:
+        raise PublishError(f"{exporter}#docker: the built image has no {docker_json}")
+    images = json.loads(contents[0].content)["images"]
     tags = sorted({i["tag"] for i in images})
     repository = images[0]["repository"]
     registry = images[0]["registry"]
@@ -127,9 +134,7 @@ async def publish_site(request: PublishSiteRequest, hub: HubSubsystem) -> Publis
     env = dict(await Get(EnvironmentVars, EnvironmentVarsRequest(SIGNING_ENV)))
     dest = env.get("HUB_PUBLISH_DIR")
     if not dest:
-        return PublishProcesses(
-            [PublishPackages(names=("site",), description="(HUB_PUBLISH_DIR is not set)")]
-        )
+        return PublishProcesses([PublishPackages(names=("site",), description="(HUB_PUBLISH_DIR is not set)")])
     merged = await Get(Digest, MergeDigests(pkg.digest for pkg in request.packages))
     process = await Get(
         Process,

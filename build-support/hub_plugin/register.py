@@ -1,6 +1,6 @@
 """Monitoring Hub's Pants plugin: exporter targets over the `hub` engine."""
 
-from hub_plugin import engine, lint_rules, package_rules, publish_rules
+from hub_plugin import engine, lint_rules, package_rules, pins, publish_rules
 from hub_plugin import target_types as _target_types
 from hub_plugin import site_rules, state_goals, target_types_rules, update_lock, upstream
 
@@ -14,6 +14,7 @@ def rules():
         *engine.rules(),
         *target_types_rules.rules(),
         *upstream.rules(),
+        *pins.rules(),
         *package_rules.rules(),
         *publish_rules.rules(),
         *site_rules.rules(),

@@ -7,13 +7,12 @@ process of its own, so after a change only the changed packages are read again; 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from hub_plugin.engine import HubProcess
 from hub_plugin.package_rules import ExporterImageFieldSet, ExporterPackageFieldSet
 from hub_plugin.subsystems import HubSubsystem
-from hub_plugin.target_types import MANIFEST_FILE, SiteDependenciesField, SiteExportersField
+from hub_plugin.target_types import LOCK_FILE, MANIFEST_FILE, SiteDependenciesField, SiteExportersField
 from pants.base.specs import RawSpecs, RecursiveGlobSpec
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.engine.fs import (
@@ -36,8 +35,6 @@ from pants.engine.target import (
 )
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,9 +66,7 @@ async def infer_site_dependencies(request: InferSiteDependencies) -> InferredDep
         ),
     )
     return InferredDependencies(
-        t.address
-        for t in targets
-        if ExporterPackageFieldSet.is_applicable(t) or ExporterImageFieldSet.is_applicable(t)
+        t.address for t in targets if ExporterPackageFieldSet.is_applicable(t) or ExporterImageFieldSet.is_applicable(t)
     )
 
 
@@ -106,68 +101,104 @@ async def repo_entry(request: RepoEntryRequest) -> RepoEntry:
     return RepoEntry(result.output_digest)
 
 
-@rule(desc="Build the site", level=LogLevel.DEBUG)
-async def package_site(field_set: SiteFieldSet, hub: HubSubsystem) -> BuiltPackage:
-    targets = await Get(Targets, DependenciesRequest(field_set.dependencies))
+# What the site keeps of each build: artifact JSON, SBOMs and packages. Images are published
+# to a registry; the site needs only their docker.json and SBOMs.
+SITE_ARTIFACT_GLOBS = ("*/*.json", "*/*.cdx.json", "*/*.rpm", "*/*.deb")
+
+
+@dataclass(frozen=True)
+class SiteArtifactsRequest:
+    dependencies: SiteDependenciesField
+
+
+@dataclass(frozen=True)
+class SiteArtifacts:
+    """Every exporter artifact the site shows, built."""
+
+    # `built/<exporter>/...`: each build's files kept by SITE_ARTIFACT_GLOBS.
+    built: Digest
+    # `entries/{yum,apt}/<package>.json`: each package's repository metadata.
+    entries: Digest
+    package_count: int
+
+
+@rule(desc="Build every artifact of the site", level=LogLevel.DEBUG)
+async def build_site_artifacts(request: SiteArtifactsRequest) -> SiteArtifacts:
+    targets = await Get(Targets, DependenciesRequest(request.dependencies))
     package_sets = [ExporterPackageFieldSet.create(t) for t in targets if ExporterPackageFieldSet.is_applicable(t)]
     image_sets = [ExporterImageFieldSet.create(t) for t in targets if ExporterImageFieldSet.is_applicable(t)]
     built = await MultiGet(
         *(Get(BuiltPackage, ExporterPackageFieldSet, fs) for fs in package_sets),
         *(Get(BuiltPackage, ExporterImageFieldSet, fs) for fs in image_sets),
     )
+    # Unpinned exporters built nothing: they are simply absent here (`missing` in the catalog).
     packages = [
         (pkg.digest, artifact.relpath)
         for pkg in built
         for artifact in pkg.artifacts
         if artifact.relpath and artifact.relpath.endswith((".rpm", ".deb"))
     ]
-    only_packages = await MultiGet(
-        Get(Digest, DigestSubset(digest, PathGlobs([path]))) for digest, path in packages
+    # Each entry's input is its package alone, so an unchanged package's entry stays cached.
+    only_packages = await MultiGet(Get(Digest, DigestSubset(digest, PathGlobs([path]))) for digest, path in packages)
+    entries = await MultiGet(Get(RepoEntry, RepoEntryRequest(d, path)) for d, (_, path) in zip(only_packages, packages))
+    kept = await MultiGet(Get(Digest, DigestSubset(pkg.digest, PathGlobs(SITE_ARTIFACT_GLOBS))) for pkg in built)
+    built_digest, entries_digest = await MultiGet(
+        Get(Digest, MergeDigests(kept)), Get(Digest, MergeDigests(e.digest for e in entries))
     )
-    entries = await MultiGet(
-        Get(RepoEntry, RepoEntryRequest(d, path)) for d, (_, path) in zip(only_packages, packages)
+    return SiteArtifacts(await Get(Digest, AddPrefix(built_digest, "built")), entries_digest, len(packages))
+
+
+def site_sources(exporters_dir: str) -> PathGlobs:
+    """The exporters' own files the site reads (manifests, READMEs, locks, assets)."""
+    return PathGlobs(
+        [
+            f"{exporters_dir}/*/{MANIFEST_FILE}",
+            f"{exporters_dir}/*/README.md",
+            f"{exporters_dir}/*/{LOCK_FILE}",
+            f"{exporters_dir}/*/assets/**",
+        ],
+        # An unpinned exporter has no lock, and most have no assets.
+        glob_match_error_behavior=GlobMatchErrorBehavior.ignore,
     )
-    # Images are published to a registry; the site only needs their docker.json and SBOMs.
-    # Packages come with their artifact JSON and SBOM (`<package>.cdx.json`).
-    json_only = await MultiGet(
-        Get(Digest, DigestSubset(pkg.digest, PathGlobs(["*/*.json", "*/*.cdx.json", "*/*.rpm", "*/*.deb"])))
-        for pkg in built
+
+
+def site_process(exporters_dir: str, base_url: str, input_digest: Digest, package_count: int) -> HubProcess:
+    return HubProcess(
+        argv=(
+            "site",
+            "--built",
+            "built",
+            "--entries",
+            "entries",
+            "--exporters",
+            exporters_dir,
+            "--out",
+            "site",
+            "--base-url",
+            base_url,
+        ),
+        description=f"Assemble the site ({package_count} packages)",
+        input_digest=input_digest,
+        output_directories=("site",),
     )
+
+
+@rule(desc="Build the site", level=LogLevel.DEBUG)
+async def package_site(field_set: SiteFieldSet, hub: HubSubsystem) -> BuiltPackage:
     exporters_dir = field_set.exporters.value
-    sources = await Get(
-        Digest,
-        PathGlobs(
-            [
-                f"{exporters_dir}/*/{MANIFEST_FILE}",
-                f"{exporters_dir}/*/README.md",
-                f"{exporters_dir}/*/upstream.lock.json",
-                f"{exporters_dir}/*/assets/**",
-            ],
-            glob_match_error_behavior=GlobMatchErrorBehavior.ignore,
-        ),
+    artifacts, sources = await MultiGet(
+        Get(SiteArtifacts, SiteArtifactsRequest(field_set.dependencies)),
+        Get(Digest, PathGlobs, site_sources(exporters_dir)),
     )
-    built_digest = await Get(Digest, AddPrefix(await Get(Digest, MergeDigests(json_only)), "built"))
-    input_digest = await Get(
-        Digest, MergeDigests([built_digest, sources, *(e.digest for e in entries)])
-    )
+    input_digest = await Get(Digest, MergeDigests([artifacts.built, artifacts.entries, sources]))
     result = await Get(
-        ProcessResult,
-        HubProcess(
-            argv=(
-                "site",
-                "--built", "built",
-                "--entries", "entries",
-                "--exporters", exporters_dir,
-                "--out", "site",
-                "--base-url", hub.site_url,
-            ),
-            description=f"Assemble the site ({len(packages)} packages)",
-            input_digest=input_digest,
-            output_directories=("site",),
-        ),
+        ProcessResult, HubProcess, site_process(exporters_dir, hub.site_url, input_digest, artifacts.package_count)
     )
     snapshot = await Get(Snapshot, Digest, result.output_digest)
-    return BuiltPackage(result.output_digest, (BuiltPackageArtifact("site", extra_log_lines=(f"{len(snapshot.files)} files",)),))
+    return BuiltPackage(
+        result.output_digest,
+        (BuiltPackageArtifact("site", extra_log_lines=(f"{len(snapshot.files)} files",)),),
+    )
 
 
 def rules():

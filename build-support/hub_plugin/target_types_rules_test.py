@@ -11,6 +11,7 @@ from hub_plugin.target_types import (
     ExporterManifestTarget,
     ExporterNameField,
     ExporterPackageTarget,
+    ExporterSourcesField,
     ExporterVersionField,
     ImageArchesField,
     PackageFormatField,
@@ -19,14 +20,21 @@ from hub_plugin.target_types import (
 from hub_plugin.target_types_rules import MatrixError, read_matrix
 from hub_plugin import target_types_rules
 from pants.base.specs import DirGlobSpec, RawSpecs
-from pants.engine.target import Targets
+from pants.engine.addresses import Address
+from pants.engine.fs import GlobMatchErrorBehavior
+from pants.option.global_options import UnmatchedBuildFileGlobs
+from pants.engine.target import HydratedSources, HydrateSourcesRequest, Targets
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 
 @pytest.fixture
 def rule_runner() -> RuleRunner:
     return RuleRunner(
-        rules=[*target_types_rules.rules(), QueryRule(Targets, [RawSpecs])],
+        rules=[
+            *target_types_rules.rules(),
+            QueryRule(Targets, [RawSpecs]),
+            QueryRule(HydratedSources, [HydrateSourcesRequest]),
+        ],
         target_types=target_types(),
     )
 
@@ -79,12 +87,14 @@ def test_full_matrix(rule_runner: RuleRunner) -> None:
     [
         pytest.param(
             FULL.replace("{binary_name: foo_exporter}", "{binary_name: foo_exporter, archs: [amd64]}"),
-            {"manifest", "docker"} | {f"rpm_amd64_{d}" for d in ("el8", "el9", "el10")}
+            {"manifest", "docker"}
+            | {f"rpm_amd64_{d}" for d in ("el8", "el9", "el10")}
             | {f"deb_amd64_{d}" for d in ("debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04")},
             id="amd64-only",
         ),
         pytest.param(
-            FULL.replace("rpm: {}", "rpm: {targets: [el9]}").replace("deb: {}", "deb: {targets: [debian-12]}")
+            FULL.replace("rpm: {}", "rpm: {targets: [el9]}")
+            .replace("deb: {}", "deb: {targets: [debian-12]}")
             .replace("docker: {}", "docker: {enabled: false}"),
             {"manifest", "rpm_amd64_el9", "rpm_arm64_el9", "deb_amd64_debian-12", "deb_arm64_debian-12"},
             id="restricted-dists-no-docker",
@@ -96,7 +106,8 @@ def test_full_matrix(rule_runner: RuleRunner) -> None:
         ),
         pytest.param(
             "name: foo_exporter\nversion: v1.0.0\nbuild: {binary_name: foo_exporter, archs: [arm64]}\n",
-            {"manifest", "docker"} | {f"rpm_arm64_{d}" for d in ("el8", "el9", "el10")}
+            {"manifest", "docker"}
+            | {f"rpm_arm64_{d}" for d in ("el8", "el9", "el10")}
             | {f"deb_arm64_{d}" for d in ("debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04")},
             id="absent-sections-are-enabled",
         ),
@@ -119,7 +130,14 @@ def test_broken_manifest_does_not_break_others(rule_runner: RuleRunner) -> None:
         }
     )
     targets = rule_runner.request(
-        Targets, [RawSpecs(recursive_globs=(), dir_globs=(DirGlobSpec("exporters/good"), DirGlobSpec("exporters/bad")), description_of_origin="test")]
+        Targets,
+        [
+            RawSpecs(
+                recursive_globs=(),
+                dir_globs=(DirGlobSpec("exporters/good"), DirGlobSpec("exporters/bad")),
+                description_of_origin="test",
+            )
+        ],
     )
     by_dir: dict[str, int] = {}
     for t in targets:
@@ -134,10 +152,54 @@ def test_broken_manifest_does_not_break_others(rule_runner: RuleRunner) -> None:
         ("build: {archs: [s390x]}", "build.archs: 's390x' is not one of amd64, arm64"),
         ("artifacts: {deb: {targets: [debian-11]}}", "artifacts.deb.targets: 'debian-11' is not one of"),
         ("artifacts: {rpm: {targets: []}}", "artifacts.rpm.targets: expected a non-empty list"),
-        ("artifacts: [rpm]", "`build` and `artifacts` must be mappings"),
+        ("artifacts: [rpm]", "artifacts: expected a mapping"),
+        ("artifacts: {docker: [yes]}", "artifacts.docker: expected a mapping"),
     ],
 )
 def test_read_matrix_errors(text: str, message: str) -> None:
     with pytest.raises(MatrixError, match=None) as exc:
         read_matrix(text)
     assert message in str(exc.value)
+
+
+def test_read_matrix_orders_as_the_engine() -> None:
+    """Manifest order does not matter: dists then arches in matrix.json order, docker last."""
+    text = FULL.replace("{binary_name: foo_exporter}", "{binary_name: foo_exporter, archs: [arm64, amd64]}")
+    text = text.replace("rpm: {}", "rpm: {targets: [el10, el8]}").replace("deb: {}", "deb: {enabled: false}")
+    matrix = read_matrix(text)
+    assert matrix.version == "v1.2.3"
+    assert matrix.archs == ("amd64", "arm64")
+    assert matrix.artifact_ids() == (
+        "rpm_amd64_el8",
+        "rpm_arm64_el8",
+        "rpm_amd64_el10",
+        "rpm_arm64_el10",
+        "docker",
+    )
+
+
+@pytest.mark.parametrize(
+    "files, expected",
+    [
+        # No lock (unpinned, as in a fresh clone) and no assets: the defaults still match.
+        ({"manifest.yaml": FULL}, ["manifest.yaml"]),
+        (
+            {"manifest.yaml": FULL, "upstream.lock.json": "{}", "assets/a.yml": ""},
+            ["assets/a.yml", "manifest.yaml", "upstream.lock.json"],
+        ),
+        # No manifest: the generator says so; no second, vaguer glob warning.
+        ({}, []),
+    ],
+)
+def test_default_sources_never_warn(rule_runner: RuleRunner, files: dict, expected: list) -> None:
+    rule_runner.write_files(
+        {"exporters/foo_exporter/BUILD": "exporter()\n", **{f"exporters/foo_exporter/{k}": v for k, v in files.items()}}
+    )
+    tgt = rule_runner.get_target(Address("exporters/foo_exporter", generated_name="manifest"))
+    field = tgt[ExporterSourcesField]
+    hydrated = rule_runner.request(HydratedSources, [HydrateSourcesRequest(field)])
+    assert list(hydrated.snapshot.files) == [f"exporters/foo_exporter/{f}" for f in expected]
+    # Engine warnings do not reach caplog: check how the globs are expanded instead. Whatever
+    # [GLOBAL].unmatched_build_file_globs says, the defaults neither warn nor fail.
+    globs = field.path_globs(UnmatchedBuildFileGlobs.error())
+    assert globs.glob_match_error_behavior == GlobMatchErrorBehavior.ignore

@@ -7,6 +7,8 @@ workspace. The mirror option applies, and the lock keeps the canonical GitHub UR
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from hub_plugin.engine import HubProcess
 from hub_plugin.subsystems import HubSubsystem
 from hub_plugin.target_types import LOCK_FILE, MANIFEST_FILE, ExporterSourcesField
@@ -41,29 +43,28 @@ class UpdateLock(Goal):
     environment_behavior = Goal.EnvironmentBehavior.LOCAL_ONLY
 
 
+def lock_process(spec_path: str, input_digest: Digest, mirror: str | None, env: Mapping[str, str]) -> HubProcess:
+    """`hub update-lock` for one exporter: downloads, so never cached; writes only the lock."""
+    return HubProcess(
+        argv=("update-lock", f"{spec_path}/{MANIFEST_FILE}", *(("--mirror", mirror) if mirror else ())),
+        description=f"Pin the upstream archives of {spec_path}",
+        input_digest=input_digest,
+        output_files=(f"{spec_path}/{LOCK_FILE}",),
+        env=FrozenDict(env),
+        cacheable=False,
+    )
+
+
 @goal_rule
-async def update_lock(
-    targets: Targets, workspace: Workspace, console: Console, hub: HubSubsystem
-) -> UpdateLock:
+async def update_lock(targets: Targets, workspace: Workspace, console: Console, hub: HubSubsystem) -> UpdateLock:
     spec_paths = sorted({t.address.spec_path for t in targets if t.has_field(ExporterSourcesField)})
     if not spec_paths:
         console.print_stderr("update-lock: no exporter among the given targets.")
         return UpdateLock(exit_code=1)
     env = await Get(EnvironmentVars, EnvironmentVarsRequest(NETWORK_ENV))
     inputs = await MultiGet(Get(ExporterInputs, ExporterInputsRequest(p)) for p in spec_paths)
-    mirror_args = ("--mirror", hub.upstream_mirror) if hub.upstream_mirror else ()
     results = await MultiGet(
-        Get(
-            ProcessResult,
-            HubProcess(
-                argv=("update-lock", f"{p}/{MANIFEST_FILE}", *mirror_args),
-                description=f"Pin the upstream archives of {p}",
-                input_digest=i.digest,
-                output_files=(f"{p}/{LOCK_FILE}",),
-                env=FrozenDict(env),
-                cacheable=False,
-            ),
-        )
+        Get(ProcessResult, HubProcess, lock_process(p, i.digest, hub.upstream_mirror, env))
         for p, i in zip(spec_paths, inputs)
     )
     merged = await Get(Digest, MergeDigests(r.output_digest for r in results))

@@ -64,10 +64,7 @@ def parse_lock(text: str, path: str) -> tuple[str | None, tuple[tuple[str, str, 
     try:
         data = json.loads(text)
         archives = data.get("archives") or {}
-        pins = tuple(
-            (arch, str(a["url"]), str(a["sha256"]), int(a["size"]))
-            for arch, a in sorted(archives.items())
-        )
+        pins = tuple((arch, str(a["url"]), str(a["sha256"]), int(a["size"])) for arch, a in sorted(archives.items()))
         return data.get("version"), pins
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise UpstreamError(
@@ -116,6 +113,13 @@ class UpstreamBinaries:
     directory: str
 
 
+def download_error(lock_path: str, url: str, source: str, sha256: str, size: int, error: Exception) -> UpstreamError:
+    via = f" (from {source})" if source != url else ""
+    return UpstreamError(
+        f"{lock_path}: download of {url}{via} failed; expected sha256 {sha256} ({size} bytes): {error}"
+    )
+
+
 @rule(desc="Fetch and extract an upstream release", level=LogLevel.DEBUG)
 async def upstream_binaries(request: UpstreamBinariesRequest, hub: HubSubsystem) -> UpstreamBinaries:
     inputs = await Get(ExporterInputs, ExporterInputsRequest(request.spec_path))
@@ -127,11 +131,7 @@ async def upstream_binaries(request: UpstreamBinariesRequest, hub: HubSubsystem)
     try:
         archive = await Get(Digest, DownloadFile(source, FileDigest(sha256, size)))
     except Exception as e:  # Pants' own message names the digests, not the URL
-        via = f" (from {source})" if source != url else ""
-        raise UpstreamError(
-            f"{inputs.lock_path}: download of {url}{via} failed; expected sha256 {sha256} "
-            f"({size} bytes): {e}"
-        ) from e
+        raise download_error(inputs.lock_path, url, source, sha256, size, e) from e
     archive_name = url.rsplit("/", 1)[-1]
     out = f"binaries/{request.arch}"
     result = await Get(

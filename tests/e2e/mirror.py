@@ -3,7 +3,7 @@
 `hub.upstream.mirror.build_mirror` repacks Debian's real builds (16 exporters). For the others
 (status "no-debian-build"), this module packs a small static stand-in exporter
 (`standin/standin.c`, compiled here for amd64 and arm64) under each binary name the manifest
-declares (`build.binary_name` and `build.extra_binaries`), with `hub.upstream.mirror.pack_archive`, in
+declares (`build.binary_name` and `build.extra_binaries`), with `hub.upstream.repack.pack_archive`, in
 the exporter's own archive naming (`upstream.archive_name`: .tar.gz, .zip or a single .gz) and
 at the path GitHub serves it from: `<owner>/<repo>/releases/download/<tag>/<file>`.
 
@@ -26,12 +26,11 @@ from hub.upstream.mirror import (
     STATUS_NO_DEBIAN_BUILD,
     STATUS_OK,
     MirrorEntry,
-    archive_kind,
     build_mirror,
     elf_machine,
     mirror_path,
-    pack_archive,
 )
+from hub.upstream.repack import archive_kind, pack_archive
 
 STATUS_STANDIN = "standin"
 SOURCE = Path(__file__).resolve().parent / "standin" / "standin.c"
@@ -66,7 +65,10 @@ def compile_standin(out_dir: Path, archs: Sequence[str] = ("amd64", "arm64")) ->
         # that could reach the binary.
         result = subprocess.run(
             [cc, *CFLAGS, "-o", str(out), SOURCE.name],
-            cwd=SOURCE.parent, env=env, capture_output=True, text=True,
+            cwd=SOURCE.parent,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise AssertionError(f"compiling the {arch} stand-in failed:\n{result.stdout}\n{result.stderr}")
@@ -85,8 +87,7 @@ def _has_interpreter(elf: bytes) -> bool:
     phentsize = int.from_bytes(elf[54:56], "little")
     phnum = int.from_bytes(elf[56:58], "little")
     return any(
-        int.from_bytes(elf[phoff + i * phentsize: phoff + i * phentsize + 4], "little") == 3
-        for i in range(phnum)
+        int.from_bytes(elf[phoff + i * phentsize : phoff + i * phentsize + 4], "little") == 3 for i in range(phnum)
     )
 
 
@@ -112,8 +113,14 @@ def _pack_standin(manifest, arch: str, binary: bytes, out_dir: Path) -> MirrorEn
     target = out_dir.joinpath(*rel.split("/"))
     _write(target, data)
     return MirrorEntry(
-        exporter=manifest.name, arch=arch, status=STATUS_STANDIN, url_path=rel, path=target,
-        sha256=hashlib.sha256(data).hexdigest(), size=len(data), mtime=STANDIN_MTIME,
+        exporter=manifest.name,
+        arch=arch,
+        status=STATUS_STANDIN,
+        url_path=rel,
+        path=target,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        mtime=STANDIN_MTIME,
         detail=f"static stand-in serving {names[0].replace('-', '_')}_build_info",
     )
 

@@ -28,11 +28,11 @@
    as its sysroot, and a stand-in's (static) without one.
 6. Docker, under a private dockerd: a stand-in exporter's image exactly as the site run built
    it (FROM scratch; the stand-in is static) is loaded and serves /metrics; and node_exporter's
-   image is built by the engine (hub.image.build) from the same pinned archive with a libc6 base layer,
+   image is built by the engine (hub.image.request) from the same pinned archive with a libc6 base layer,
    because Debian's binary is dynamically linked and the manifest's base is scratch.
 7. The portal: a page for each of the 34 exporters; for the seven, the dnf/apt install
    commands on the page are the ones the tests ran, and the `.repo`/`.sources` texts on the
-   page are `hub.repos.files.yum_repo_file`/`apt_sources_file` for the served base URL.
+   page are `hub.repos.user_files.yum_repo_file`/`apt_sources_file` for the served base URL.
 
 Needs root (chroot, mmdebstrap roots, dockerd) and the tools of build-support/ci/install-tools.sh
 (HUB_NFPM is not needed: packages come from the ./pants run). Timings are printed (pytest -s,
@@ -61,7 +61,7 @@ import pytest
 import yaml
 
 from hub.common import matrix
-from hub.repos import files as repo_files
+from hub.repos import user_files
 from hub.manifest.load import load_manifest
 from hub.packaging.plan import is_deb_conffile_path
 from hub.upstream.mirror import serve
@@ -112,18 +112,25 @@ CODENAME = matrix.DISTS[DEB_DIST].codename  # bookworm
 PANTS_TIMEOUT = float(os.environ.get("HUB_E2E_PANTS_TIMEOUT", "3000"))
 
 
-def run_pants(repo: Path, *args: str, env: dict[str, str] | None = None, check: bool = False,
-              pantsd: bool = True) -> subprocess.CompletedProcess:
+def run_pants(
+    repo: Path, *args: str, env: dict[str, str] | None = None, check: bool = False, pantsd: bool = True
+) -> subprocess.CompletedProcess:
     """The real launcher in the workspace copy (as integration.workspace.run_pants does),
     with pantsd by default (stopped by the `site` fixture) and a longer timeout."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("PANTS_BUILDROOT_OVERRIDE", None)
     result = subprocess.run(
         ["./pants", "--pantsd" if pantsd else "--no-pantsd", "--no-dynamic-ui", *args],
-        cwd=repo, env=full_env, capture_output=True, text=True, timeout=PANTS_TIMEOUT,
+        cwd=repo,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=PANTS_TIMEOUT,
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"./pants {' '.join(args)} exited {result.returncode}\n{result.stdout[-8000:]}\n{result.stderr[-8000:]}")
+        raise AssertionError(
+            f"./pants {' '.join(args)} exited {result.returncode}\n{result.stdout[-8000:]}\n{result.stderr[-8000:]}"
+        )
     return result
 
 
@@ -179,7 +186,7 @@ def _debian_alertmanager_templates(root: Path) -> None:
     /usr/share/prometheus/alertmanager/ (Debian's patch), where upstream's binary embeds them.
     The files come from the same Debian .deb the mirror repacked; this is a quirk of the
     stand-in upstream, not of our package."""
-    from hub.upstream.mirror import DEBIAN_BUILDS, fetch_deb, read_deb_files
+    from hub.upstream.debian import DEBIAN_BUILDS, fetch_deb, read_deb_files
 
     source = DEBIAN_BUILDS["alertmanager"]
     deb = fetch_deb(source.package, "amd64", debian_cache())
@@ -205,8 +212,12 @@ CHECKS = {
     "node_exporter": Check("node_exporter_build_info"),
     "prometheus": Check("prometheus_build_info", tools=("promtool",)),
     # No gossip listener on the shared host's port 9094: an empty address disables clustering.
-    "alertmanager": Check("alertmanager_build_info", tools=("amtool",), args=("--cluster.listen-address=",),
-                          prepare=_debian_alertmanager_templates),
+    "alertmanager": Check(
+        "alertmanager_build_info",
+        tools=("amtool",),
+        args=("--cluster.listen-address=",),
+        prepare=_debian_alertmanager_templates,
+    ),
     "blackbox_exporter": Check("blackbox_exporter_build_info"),
     "redis_exporter": Check("redis_exporter_build_info", also=("redis_up",)),
     "mysqld_exporter": Check("mysqld_exporter_build_info", also=("mysql_up",), prepare=_set_mysql_password),
@@ -251,8 +262,9 @@ def site(tmp_path_factory, standins, timing_report) -> Iterator[Site]:
 
     mirror_dir = tmp_path_factory.mktemp("mirror")
     with timed("building the upstream mirror (Debian builds + stand-ins)"):
-        entries = build_e2e_mirror(list(manifests.values()), mirror_dir, cache_dir=debian_cache(),
-                                   standins=standins, jobs=2)
+        entries = build_e2e_mirror(
+            list(manifests.values()), mirror_dir, cache_dir=debian_cache(), standins=standins, jobs=2
+        )
     declared = {(m.name, a) for m in manifests.values() for a in m.build.archs}
     assert {(e.exporter, e.arch) for e in entries} == declared
     debian = sorted({e.exporter for e in entries if e.status == STATUS_OK})
@@ -278,7 +290,9 @@ def site(tmp_path_factory, standins, timing_report) -> Iterator[Site]:
             with timed("./pants --hub-require-pinned package //:site (34 exporters)"):
                 result = run_pants(workspace, "--hub-require-pinned", "package", "//:site", env=env, pantsd=True)
             seconds = time.monotonic() - start
-            assert result.returncode == 0, f"./pants package //:site exited {result.returncode}\n{result.stdout[-8000:]}\n{result.stderr[-8000:]}"
+            assert (
+                result.returncode == 0
+            ), f"./pants package //:site exited {result.returncode}\n{result.stdout[-8000:]}\n{result.stderr[-8000:]}"
             log(f"//:site built in {seconds:.0f} s")
             timing_report["site_build_seconds"] = seconds
             yield Site(workspace, workspace / "dist" / "site", manifests, entries, seconds, env)
@@ -315,8 +329,19 @@ def served(site: Site, tmp_path_factory) -> Iterator[Served]:
     os.environ["HUB_SIGNING_KEY"] = secret
     try:
         with timed("hub publish (sign, index, portal) of the site"):
-            code = hub(["publish", "--site", str(site.dir), "--dest", str(dest), "--base-url", base + "/",
-                        "--readmes", str(site.workspace / "exporters")])
+            code = hub(
+                [
+                    "publish",
+                    "--site",
+                    str(site.dir),
+                    "--dest",
+                    str(dest),
+                    "--base-url",
+                    base + "/",
+                    "--readmes",
+                    str(site.workspace / "exporters"),
+                ]
+            )
     finally:
         os.environ.pop("HUB_SIGNING_KEY", None)
         if saved is not None:
@@ -419,8 +444,9 @@ def scrape_service(root: Path, name: str, env_file: str, check: Check, workdir: 
     text = env_path.read_text()
     assert re.search(r"^ARGS=", text, re.M), f"{env_file} has no ARGS= line:\n{text}"
     port = free_port()
-    args = " ".join([environment_file(env_path).get("ARGS", ""), *check.args,
-                     f"--web.listen-address=127.0.0.1:{port}"]).strip()
+    args = " ".join(
+        [environment_file(env_path).get("ARGS", ""), *check.args, f"--web.listen-address=127.0.0.1:{port}"]
+    ).strip()
     env_path.write_text(re.sub(r"^ARGS=.*$", lambda _: f'ARGS="{args}"', text, count=1, flags=re.M))
     env = environment_file(env_path)
     (exec_start,) = service["ExecStart"]
@@ -434,14 +460,22 @@ def scrape_service(root: Path, name: str, env_file: str, check: Check, workdir: 
     # it): a private mount namespace mounts one at <root>/proc, and it goes away with the
     # process, so nothing stays mounted in the root. unshare and chroot exec, so the PID that
     # `running` stops is the service's own.
-    as_systemd = ["unshare", "--mount", "--propagation", "private", f"--mount-proc={root}/proc",
-                  chroot_cmd(), f"--userspec={account.uid}:{gid}", str(root)]
+    as_systemd = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        f"--mount-proc={root}/proc",
+        chroot_cmd(),
+        f"--userspec={account.uid}:{gid}",
+        str(root),
+    ]
     with running([*as_systemd, *argv], process_env, log_path) as proc:
         metrics = http_get(f"http://127.0.0.1:{port}/metrics", proc, log_path, timeout=90)
     for metric in (check.metric, *check.also):
-        assert re.search(rf"^{re.escape(metric)}(\{{| )", metrics, re.M), (
-            f"{name} ({tag}): no {metric} in /metrics:\n{metrics[:3000]}"
-        )
+        assert re.search(
+            rf"^{re.escape(metric)}(\{{| )", metrics, re.M
+        ), f"{name} ({tag}): no {metric} in /metrics:\n{metrics[:3000]}"
     return metrics
 
 
@@ -490,7 +524,9 @@ def check_installed_files(root: Path, name: str, family: str) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o755, f"/usr/bin/{binary}"
         result = run([chroot_cmd(), root, f"/usr/bin/{binary}", "--version"], env=chroot_env(), check=False)
         # Debian's builds are older than the manifests: only that it runs is checked, never the version.
-        assert result.returncode == 0 and binary.split("-")[0].split("_")[0] in (result.stdout + result.stderr).lower(), describe(result)
+        assert (
+            result.returncode == 0 and binary.split("-")[0].split("_")[0] in (result.stdout + result.stderr).lower()
+        ), describe(result)
 
 
 def config_files(family: str, root: Path, el: ElRoot | None, name: str) -> set[str]:
@@ -591,8 +627,7 @@ def _arm64_packages(site: Site) -> list[tuple[str, Path, dict]]:
 
 def test_every_arm64_package_holds_aarch64_binaries(site: Site) -> None:
     packages = _arm64_packages(site)
-    expected = sum(1 for m in site.manifests.values() for a in m.matrix()
-                   if "_arm64_" in a.id)
+    expected = sum(1 for m in site.manifests.values() for a in m.matrix() if "_arm64_" in a.id)
     assert len(packages) == expected, (len(packages), expected)
     bad = []
     start = time.monotonic()
@@ -626,9 +661,13 @@ def test_arm64_binaries_run_under_qemu(site: Site, arm64_libc: Path, tmp_path: P
     result = run_arm64(root / "usr/bin/node_exporter", arm64_libc, "--version")
     assert "node_exporter, version" in result.stdout + result.stderr, describe(result)
     # a stand-in (static): no sysroot needed
-    standin = next(n for n, e in sorted(site.manifests.items())
-                   if n not in CHECKS and all(x.exporter != n or x.status == STATUS_STANDIN for x in site.mirror)
-                   and "arm64" in e.build.archs)
+    standin = next(
+        n
+        for n, e in sorted(site.manifests.items())
+        if n not in CHECKS
+        and all(x.exporter != n or x.status == STATUS_STANDIN for x in site.mirror)
+        and "arm64" in e.build.archs
+    )
     doc = json.loads((catalog / standin / f"deb_arm64_{DEB_DIST}.json").read_text())
     root = _extract(site.dir / doc["package"]["url"], tmp_path / "standin")
     binary = site.manifests[standin].build.binary_name
@@ -640,13 +679,14 @@ def test_arm64_binaries_run_under_qemu(site: Site, arm64_libc: Path, tmp_path: P
 
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
-def test_dnf_installs_from_the_yum_repository(name: str, site: Site, served: Served, debian_tarball: Path,
-                                              stub_repo: Path, tmp_path: Path) -> None:
+def test_dnf_installs_from_the_yum_repository(
+    name: str, site: Site, served: Served, debian_tarball: Path, stub_repo: Path, tmp_path: Path
+) -> None:
     setup, repo_text, install = portal_install(served, name, "rpm", EL_DIST)
-    # What the setup command downloads is what the portal shows, and what repo_files makes.
-    served_repo = fetch(f"{served.base_url}/{repo_files.yum_repo_file_name(EL_DIST)}").decode()
-    assert served_repo == repo_text == repo_files.yum_repo_file(served.base_url + "/", EL_DIST)
-    assert f"{served.base_url}/{repo_files.yum_repo_file_name(EL_DIST)}" in setup, setup
+    # What the setup command downloads is what the portal shows, and what hub.repos.user_files makes.
+    served_repo = fetch(f"{served.base_url}/{user_files.yum_repo_file_name(EL_DIST)}").decode()
+    assert served_repo == repo_text == user_files.yum_repo_file(served.base_url + "/", EL_DIST)
+    assert f"{served.base_url}/{user_files.yum_repo_file_name(EL_DIST)}" in setup, setup
     if not served.signed:
         repo_text = repo_text.replace("gpgcheck=1", "gpgcheck=0")  # also repo_gpgcheck
     assert "gpgcheck=1" in repo_text and "repo_gpgcheck=1" in repo_text or not served.signed, repo_text
@@ -680,12 +720,13 @@ def test_dnf_installs_from_the_yum_repository(name: str, site: Site, served: Ser
 
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
-def test_apt_installs_from_the_apt_repository(name: str, site: Site, served: Served, debian_tarball: Path,
-                                              tmp_path: Path) -> None:
+def test_apt_installs_from_the_apt_repository(
+    name: str, site: Site, served: Served, debian_tarball: Path, tmp_path: Path
+) -> None:
     setup, sources_text, install = portal_install(served, name, "deb", DEB_DIST)
-    served_sources = fetch(f"{served.base_url}/{repo_files.apt_sources_file_name(CODENAME)}").decode()
-    assert served_sources == sources_text == repo_files.apt_sources_file(served.base_url + "/", CODENAME)
-    assert f"{served.base_url}/{repo_files.PUBLIC_KEY_FILE}" in setup, setup
+    served_sources = fetch(f"{served.base_url}/{user_files.apt_sources_file_name(CODENAME)}").decode()
+    assert served_sources == sources_text == user_files.apt_sources_file(served.base_url + "/", CODENAME)
+    assert f"{served.base_url}/{user_files.PUBLIC_KEY_FILE}" in setup, setup
 
     with unpacked_root(debian_tarball, tmp_path) as path:
         root = DebRoot(path)
@@ -695,11 +736,11 @@ def test_apt_installs_from_the_apt_repository(name: str, site: Site, served: Ser
                 debian.unlink()
         # The portal's setup steps, done from the host (the minbase root has no curl):
         # the key into /etc/apt/keyrings, the .sources into sources.list.d.
-        keyring = inside(path, repo_files.APT_KEYRING)
+        keyring = inside(path, user_files.APT_KEYRING)
         keyring.parent.mkdir(parents=True, exist_ok=True)
-        sources = inside(path, repo_files.APT_SOURCES_PATH)
+        sources = inside(path, user_files.APT_SOURCES_PATH)
         if served.signed:
-            keyring.write_bytes(fetch(f"{served.base_url}/{repo_files.PUBLIC_KEY_FILE}"))
+            keyring.write_bytes(fetch(f"{served.base_url}/{user_files.PUBLIC_KEY_FILE}"))
             sources.write_text(served_sources)
         else:
             sources.write_text(re.sub(r"^Signed-By:.*$", "Trusted: yes", served_sources, flags=re.M))
@@ -742,8 +783,9 @@ def _run_image(client, archive: Path, expect: str, args: list[str] | None = None
     with open(archive, "rb") as f:
         (image,) = client.images.load(f.read())
     port = free_port()
-    container = client.containers.run(image.id, [*(args or []), f"--web.listen-address=127.0.0.1:{port}"],
-                                      network_mode="host", detach=True)
+    container = client.containers.run(
+        image.id, [*(args or []), f"--web.listen-address=127.0.0.1:{port}"], network_mode="host", detach=True
+    )
     try:
         body = _wait_for_metrics(f"http://127.0.0.1:{port}/metrics", container)
         container.reload()
@@ -774,10 +816,11 @@ def test_site_image_of_a_standin_runs_under_dockerd(site: Site, daemon) -> None:
 
 def test_node_exporter_image_with_a_libc_base_runs_under_dockerd(site: Site, daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """node_exporter's manifest builds FROM scratch, which suits upstream's static binary but
-    not Debian's dynamically linked one. So this image is built by the engine (hub.image.build, as the
+    not Debian's dynamically linked one. So this image is built by the engine (hub.image.request, as the
     Pants rule runs it) from the same pinned mirror archive, with a libc6 base layer; see
     tests/integration/image_test.py."""
-    from hub.image import build as oci
+    from hub.image.build import write_base_layout
+    from hub.image.request import build
     from hub.upstream.archive import extract_binaries
 
     name = "node_exporter"
@@ -789,25 +832,32 @@ def test_node_exporter_image_with_a_libc_base_runs_under_dockerd(site: Site, dae
         assert lock["archives"][arch]["sha256"] == entries[arch].sha256  # the pinned archive
         extract_binaries(entries[arch].path, ("node_exporter",), tmp_path / "bin" / arch, arch=arch)
         binaries[arch] = str(tmp_path / "bin" / arch)
-        from hub.upstream.mirror import fetch_deb
+        from hub.upstream.debian import fetch_deb
 
         deb = fetch_deb("libc6", arch, debian_cache())
         libcs[arch] = tmp_path / f"libc6-{arch}"
         libcs[arch].mkdir()
         run(["dpkg-deb", "-x", deb.path, libcs[arch]], env=base_env())
     base = tmp_path / "base"
-    base_digest = oci.write_base_layout(base, libcs, source_date="2024-01-01T00:00:00Z", tag="bookworm")
+    base_digest = write_base_layout(base, libcs, source_date="2024-01-01T00:00:00Z", tag="bookworm")
     exporter = tmp_path / "ws" / name
     exporter.mkdir(parents=True)
     data = yaml.safe_load((ws_exporter / "manifest.yaml").read_text())
     data["artifacts"]["docker"]["base_image"] = f"debian/libc6@{base_digest}"
     (exporter / "manifest.yaml").write_text(yaml.safe_dump(data))
     shutil.copy(ws_exporter / "upstream.lock.json", exporter / "upstream.lock.json")
-    image, _ = oci.build({
-        "manifest": str(exporter / "manifest.yaml"), "lock": str(exporter / "upstream.lock.json"),
-        "binaries": binaries, "registry": "127.0.0.1", "repository": "monitoring-hub/node_exporter",
-        "base_layout": str(base), "base_digest": base_digest, "output_dir": str(tmp_path / "out"),
-    })
+    image, _ = build(
+        {
+            "manifest": str(exporter / "manifest.yaml"),
+            "lock": str(exporter / "upstream.lock.json"),
+            "binaries": binaries,
+            "registry": "127.0.0.1",
+            "repository": "monitoring-hub/node_exporter",
+            "base_layout": str(base),
+            "base_digest": base_digest,
+            "output_dir": str(tmp_path / "out"),
+        }
+    )
     client = daemon.client()
     try:
         _run_image(client, image.archives["amd64"], "node_exporter_build_info")
@@ -829,11 +879,11 @@ def test_portal_has_a_page_per_exporter_and_the_tested_texts(site: Site, served:
         # rpm: every EL dist; deb: every Debian/Ubuntu dist (the same functions as the repos)
         manifest = site.manifests[name]
         for dist in manifest.rpm.targets:
-            assert texts[f"cmd-rpm-{dist}-1-f"] == repo_files.yum_repo_file(base, dist), (name, dist)
-            assert texts[f"cmd-rpm-{dist}-1"] == repo_files.yum_setup_commands(base, dist).rstrip("\n")
+            assert texts[f"cmd-rpm-{dist}-1-f"] == user_files.yum_repo_file(base, dist), (name, dist)
+            assert texts[f"cmd-rpm-{dist}-1"] == user_files.yum_setup_commands(base, dist).rstrip("\n")
             assert texts[f"cmd-rpm-{dist}-2"] == f"sudo dnf install {name}"
         for dist in manifest.deb.targets:
             codename = matrix.DISTS[dist].codename
-            assert texts[f"cmd-deb-{dist}-1-f"] == repo_files.apt_sources_file(base, codename), (name, dist)
-            assert texts[f"cmd-deb-{dist}-1"] == repo_files.apt_setup_commands(base, codename).rstrip("\n")
+            assert texts[f"cmd-deb-{dist}-1-f"] == user_files.apt_sources_file(base, codename), (name, dist)
+            assert texts[f"cmd-deb-{dist}-1"] == user_files.apt_setup_commands(base, codename).rstrip("\n")
             assert texts[f"cmd-deb-{dist}-2"] == f"sudo apt install {matrix.deb_package_name(name)}"

@@ -66,8 +66,9 @@ def buildgrid(workdir: Path) -> Iterator[str]:
     config = workdir / "bgd.yml"
     config.write_text(CONFIG.format(port=port, cas=workdir / "cas"))
     log = open(workdir / "bgd.log", "wb")
-    proc = subprocess.Popen([bgd, "server", "start", str(config)], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [bgd, "server", "start", str(config)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

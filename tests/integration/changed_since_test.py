@@ -24,16 +24,19 @@ def repo(tmp_path_factory):
 
 def selected(repo: Path) -> set[str]:
     out = run_pants(
-        repo, "--changed-since=HEAD", "--changed-dependents=transitive", ARTIFACT_TYPES, "list",
-        check=True, pantsd=True,
+        repo,
+        "--changed-since=HEAD",
+        "--changed-dependents=transitive",
+        ARTIFACT_TYPES,
+        "list",
+        check=True,
+        pantsd=True,
     ).stdout
     return set(out.split())
 
 
 def all_artifacts(repo: Path) -> set[str]:
-    return set(
-        run_pants(repo, ARTIFACT_TYPES, "list", "exporters::", check=True, pantsd=True).stdout.split()
-    )
+    return set(run_pants(repo, ARTIFACT_TYPES, "list", "exporters::", check=True, pantsd=True).stdout.split())
 
 
 def exporters_of(addresses: set[str]) -> set[str]:
@@ -41,8 +44,9 @@ def exporters_of(addresses: set[str]) -> set[str]:
 
 
 def edit(repo: Path, path: str, text: str = "\n# touched by a test\n") -> None:
+    """Appends to an existing file: a stale path must fail, not create a new file."""
     target = repo / path
-    target.parent.mkdir(parents=True, exist_ok=True)
+    assert target.is_file(), f"{path} does not exist: update the test"
     with open(target, "a") as f:
         f.write(text)
 
@@ -76,15 +80,17 @@ def test_an_exporter_input_selects_that_exporter_only(clean: Path, path: str, ex
 @pytest.mark.parametrize(
     "path",
     [
-        pytest.param("src/python/hub/dists.py", id="engine"),
+        pytest.param("src/python/hub/common/matrix.py", id="engine"),
         pytest.param("src/python/hub/templates/common/unit.service.j2", id="shared-template"),
+        # The matrix is an engine resource (and the plugin reads it: pantsd restarts).
+        pytest.param("src/python/hub/matrix.json", id="matrix"),
         # The engine's lockfile is owned by Pants' synthetic lockfile target, which every
         # third-party requirement depends on: a new lock means a new engine, so everything.
         pytest.param("build-support/lockfiles/engine.lock", id="engine-lockfile"),
     ],
 )
 def test_engine_or_template_selects_every_artifact(clean: Path, path: str) -> None:
-    edit(clean, path, "\n" if path.endswith((".j2", ".lock")) else "\n# touched\n")
+    edit(clean, path, "\n" if path.endswith((".j2", ".lock", ".json")) else "\n# touched\n")
     picked = selected(clean)
     assert picked == all_artifacts(clean)
     assert len(picked) == 455 + 34
@@ -104,4 +110,25 @@ def test_engine_or_template_selects_every_artifact(clean: Path, path: str) -> No
 )
 def test_unowned_paths_select_nothing(clean: Path, path: str) -> None:
     edit(clean, path, "\n" if path.endswith(".lock") else "\n# touched\n")
+    assert selected(clean) == set()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        # Tests and their support are owned by test targets, but no artifact depends on them:
+        # editing them must never rebuild a package.
+        pytest.param("src/python/hub/manifest/load_test.py", id="engine-test"),
+        pytest.param("src/python/hub/packaging/build_integration_test.py", id="engine-integration-test"),
+        pytest.param("tests/testkit/synthetic.py", id="testkit"),
+        pytest.param("tests/testkit/packages.py", id="testkit-packages"),
+        pytest.param("tests/integration/workspace.py", id="integration-helper"),
+        pytest.param("tests/integration/changed_since_test.py", id="integration-test"),
+        pytest.param("tests/e2e/mirror.py", id="e2e-helper"),
+        pytest.param("build-support/hub_plugin/package_rules_test.py", id="plugin-test"),
+        pytest.param("build-support/hub_plugin/testutil.py", id="plugin-testutil"),
+    ],
+)
+def test_tests_and_test_support_select_no_artifact(clean: Path, path: str) -> None:
+    edit(clean, path)
     assert selected(clean) == set()

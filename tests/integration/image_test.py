@@ -2,7 +2,7 @@
 
 The engine pipeline as the Pants rules run it: the offline mirror repacks Debian's
 prometheus-node-exporter (amd64 and arm64) into upstream's archive layout, the lock pins the
-archives, `hub.upstream.archive` extracts the binaries, and `hub.image.build` builds the image. Debian's builds
+archives, `hub.upstream.archive` extracts the binaries, and `hub.image.request` builds the image. Debian's builds
 are dynamically linked (`readelf -d`: NEEDED libc.so.6 only), so the test image uses a base
 built from Debian's libc6 package (one layer per arch), pinned by digest in the manifest.
 
@@ -34,13 +34,21 @@ import yaml
 
 from hub import cli
 from hub.catalog import artifact as catalog
-from hub.image import build as oci
+from hub.image.accounts import NONROOT_GID, NONROOT_UID
+from hub.image.build import BuiltImage, write_base_layout
+from hub.image.layers import Layer
+from hub.image.layout import OCI_INDEX
+from hub.image.registry import push_layout
+from hub.image.request import build
+from hub.image.validate import validate_image
 from hub.common.errors import HubError
 from hub.upstream.archive import extract_binaries
-from hub.upstream.lock import LockedArchive, Lock, source_date_of, write_lock
+from hub.upstream.lock import LockedArchive, Lock, write_lock
 from hub.common.dates import format_source_date
 from hub.manifest.load import load_manifest
-from hub.upstream.mirror import build_mirror, fetch_deb
+from hub.upstream.debian import fetch_deb
+from hub.upstream.mirror import build_mirror
+from hub.upstream.source_date import source_date_of
 from hub.common import schemas
 
 from integration.offline import debian_cache
@@ -57,7 +65,7 @@ BASE_DATE = "2024-01-01T00:00:00Z"
 class Built:
     root: Path
     request: dict[str, Any]
-    image: oci.BuiltImage
+    image: BuiltImage
     doc: dict[str, Any]
     binaries: dict[str, Path]
 
@@ -109,7 +117,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         assert needed_libraries(binaries[arch]) == ["libc.so.6"]
 
     base = root / "base"
-    base_digest = oci.write_base_layout(
+    base_digest = write_base_layout(
         base, {a: libc_root(a, root / f"libc6-{a}") for a in ARCHES}, source_date=BASE_DATE, tag="bookworm"
     )
 
@@ -129,7 +137,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         "base_digest": base_digest,
         "output_dir": str(root / "out"),
     }
-    image, doc_path = oci.build(request)
+    image, doc_path = build(request)
     return Built(root, request, image, json.loads(doc_path.read_text()), binaries)
 
 
@@ -168,7 +176,7 @@ def test_docker_json_and_determinism(built: Built, tmp_path: Path) -> None:
     assert img["platforms"] == ["linux/amd64", "linux/arm64"]
     assert [m["digest"] for m in img["manifests"]] == [p.digest for p in built.image.platforms]
     assert built.doc["base_image"].startswith("debian/libc6@sha256:")
-    again, path = oci.build({**built.request, "output_dir": str(tmp_path / "again")})
+    again, path = build({**built.request, "output_dir": str(tmp_path / "again")})
     assert again.digest == built.image.digest
     assert json.loads(path.read_text()) == built.doc
     for arch in ARCHES:
@@ -193,9 +201,10 @@ def test_skopeo_finds_both_platforms(built: Built) -> None:
     raw = skopeo("inspect", "--raw", ref).stdout
     assert "sha256:" + hashlib.sha256(raw.encode()).hexdigest() == built.image.digest
     index = json.loads(raw)
-    assert index["mediaType"] == oci.OCI_INDEX
+    assert index["mediaType"] == OCI_INDEX
     assert [(m["platform"]["os"], m["platform"]["architecture"]) for m in index["manifests"]] == [
-        ("linux", "amd64"), ("linux", "arm64"),
+        ("linux", "amd64"),
+        ("linux", "arm64"),
     ]
     for arch, variant in (("amd64", []), ("arm64", ["--override-variant", "v8"])):
         info = json.loads(skopeo("--override-arch", arch, *variant, "inspect", ref).stdout)
@@ -204,7 +213,7 @@ def test_skopeo_finds_both_platforms(built: Built) -> None:
         assert info["Labels"]["org.opencontainers.image.created"] == built.doc["build_date"]
         assert len(info["Layers"]) == 3  # libc6 base, system, binaries
         config = json.loads(skopeo("--override-arch", arch, *variant, "inspect", "--config", ref).stdout)
-        assert config["config"]["User"] == f"{oci.NONROOT_UID}:{oci.NONROOT_GID}"
+        assert config["config"]["User"] == f"{NONROOT_UID}:{NONROOT_GID}"
         assert config["config"]["ExposedPorts"] == {"9100/tcp": {}}
 
 
@@ -212,8 +221,11 @@ def test_skopeo_finds_both_platforms(built: Built) -> None:
 def test_umoci_unpacks_each_platform(built: Built, tmp_path: Path, arch: str) -> None:
     bundle = tmp_path / "bundle"
     rootless = ["--rootless"] if os.geteuid() != 0 else []
-    run(["umoci", "unpack", *rootless, "--image", f"{built.layout}:{built.tag}-{arch}", bundle],
-        env=base_env(), what="umoci unpack")
+    run(
+        ["umoci", "unpack", *rootless, "--image", f"{built.layout}:{built.tag}-{arch}", bundle],
+        env=base_env(),
+        what="umoci unpack",
+    )
     rootfs = bundle / "rootfs"
     binary = rootfs / "usr/bin/node_exporter"
     assert binary.read_bytes() == built.binaries[arch].read_bytes()
@@ -271,7 +283,10 @@ def test_docker_loads_and_runs_the_amd64_image(built: Built, engine: Any) -> Non
 
     port = free_port()
     container = engine.containers.run(
-        image.id, [f"--web.listen-address=127.0.0.1:{port}"], network_mode="host", detach=True,
+        image.id,
+        [f"--web.listen-address=127.0.0.1:{port}"],
+        network_mode="host",
+        detach=True,
     )
     try:
         body = wait_for_metrics(f"http://127.0.0.1:{port}/metrics", container)
@@ -292,15 +307,26 @@ def test_the_manifests_smoke_test_through_the_engine_api(built: Built, daemon: A
     node_exporter_build_info) and the user check, through the Docker SDK."""
     port = free_port()
     manifest = load_manifest(built.request["manifest"])
-    result = oci.validate_image(built.image.archives["amd64"], manifest, docker_url=daemon.url, port=port,
-                                args=[f"--web.listen-address=127.0.0.1:{port}"])
+    result = validate_image(
+        built.image.archives["amd64"],
+        manifest,
+        docker_url=daemon.url,
+        port=port,
+        args=[f"--web.listen-address=127.0.0.1:{port}"],
+    )
     assert result["user"] == "65532:65532" and result["expect"] == "node_exporter_build_info"
     assert result["architecture"] == "amd64"
     # a failing smoke test is a clear error: the exporter listens elsewhere than asked
     other = free_port()
     with pytest.raises(HubError, match="did not answer"):
-        oci.validate_image(built.image.archives["amd64"], manifest, docker_url=daemon.url, port=other,
-                           args=[f"--web.listen-address=127.0.0.1:{free_port()}"], timeout=5)
+        validate_image(
+            built.image.archives["amd64"],
+            manifest,
+            docker_url=daemon.url,
+            port=other,
+            args=[f"--web.listen-address=127.0.0.1:{free_port()}"],
+            timeout=5,
+        )
 
 
 # --- a real registry ---------------------------------------------------------------------------
@@ -308,8 +334,7 @@ def test_the_manifests_smoke_test_through_the_engine_api(built: Built, daemon: A
 
 def test_push_by_digest_and_pull_back(built: Built, local_registry: Any, engine: Any, tmp_path: Path) -> None:
     host = local_registry.host
-    digest = oci.push_layout(built.layout, registry=host, repository=REPOSITORY, tags=[built.tag, "latest"],
-                             insecure=True)
+    digest = push_layout(built.layout, registry=host, repository=REPOSITORY, tags=[built.tag, "latest"], insecure=True)
     assert digest == built.image.digest
     by_digest = f"docker://{host}/{REPOSITORY}@{digest}"
     raw = skopeo("inspect", "--tls-verify=false", "--raw", by_digest).stdout
@@ -323,7 +348,9 @@ def test_push_by_digest_and_pull_back(built: Built, local_registry: Any, engine:
     assert entry["digest"] == digest
     for p in built.image.platforms:  # every manifest and blob identical
         for d in (p.digest, p.config_digest):
-            assert (pulled / "blobs/sha256" / d.split(":")[1]).read_bytes() == (built.layout / "blobs/sha256" / d.split(":")[1]).read_bytes()
+            assert (pulled / "blobs/sha256" / d.split(":")[1]).read_bytes() == (
+                built.layout / "blobs/sha256" / d.split(":")[1]
+            ).read_bytes()
     # the engine pulls the index by digest and picks linux/amd64 (127.0.0.0/8 is insecure by default)
     image = engine.images.pull(f"{host}/{REPOSITORY}@{digest}")
     amd64 = next(p for p in built.image.platforms if p.arch == "amd64")
@@ -331,11 +358,20 @@ def test_push_by_digest_and_pull_back(built: Built, local_registry: Any, engine:
     assert f"{host}/{REPOSITORY}@{digest}" in image.attrs["RepoDigests"]
 
 
-def test_push_with_credentials_from_the_environment(built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_push_with_credentials_from_the_environment(
+    built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with registry(tmp_path / "auth-registry", auth=("hub", "s3cret")) as reg:
-        common = ["image-push", "--layout", str(built.layout), "--registry", reg.host, "--repository", REPOSITORY,
-                  "--insecure"]
+        common = [
+            "image-push",
+            "--layout",
+            str(built.layout),
+            "--registry",
+            reg.host,
+            "--repository",
+            REPOSITORY,
+            "--insecure",
+        ]
         args = [*common, "--tag", built.tag]
         monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
         monkeypatch.delenv("HUB_REGISTRY_USER", raising=False)
@@ -346,19 +382,31 @@ def test_push_with_credentials_from_the_environment(built: Built, tmp_path: Path
         monkeypatch.setenv("HUB_REGISTRY_PASSWORD", "s3cret")
         assert cli.main(args) == 0
         assert capsys.readouterr().out.strip() == f"{reg.host}/{REPOSITORY}@{built.image.digest}"
-        info = json.loads(skopeo("inspect", "--tls-verify=false", "--creds", "hub:s3cret",
-                                 f"docker://{reg.host}/{REPOSITORY}:{built.tag}").stdout)
+        info = json.loads(
+            skopeo(
+                "inspect",
+                "--tls-verify=false",
+                "--creds",
+                "hub:s3cret",
+                f"docker://{reg.host}/{REPOSITORY}:{built.tag}",
+            ).stdout
+        )
         assert info["Digest"] == built.image.digest
         # the docker config's auths work the same way
         monkeypatch.delenv("HUB_REGISTRY_USER")
         monkeypatch.delenv("HUB_REGISTRY_PASSWORD")
         config = tmp_path / "docker-config"
         config.mkdir()
-        (config / "config.json").write_text(json.dumps({"auths": {reg.host: {"auth": base64.b64encode(b"hub:s3cret").decode()}}}))
+        (config / "config.json").write_text(
+            json.dumps({"auths": {reg.host: {"auth": base64.b64encode(b"hub:s3cret").decode()}}})
+        )
         monkeypatch.setenv("DOCKER_CONFIG", str(config))
         assert cli.main([*common, "--tag", "again"]) == 0
-        info = json.loads(skopeo("inspect", "--tls-verify=false", "--creds", "hub:s3cret",
-                                 f"docker://{reg.host}/{REPOSITORY}:again").stdout)
+        info = json.loads(
+            skopeo(
+                "inspect", "--tls-verify=false", "--creds", "hub:s3cret", f"docker://{reg.host}/{REPOSITORY}:again"
+            ).stdout
+        )
         assert info["Digest"] == built.image.digest
 
 
@@ -378,8 +426,11 @@ def test_arm64_image_holds_an_aarch64_binary_that_runs(built: Built, tmp_path: P
     assert head[:4] == b"\x7fELF" and head[4] == 2 and head[5] == 1  # 64-bit, little-endian
     assert int.from_bytes(head[18:20], "little") == ELF_AARCH64 != ELF_X86_64
     # the image's own libc6:arm64 base is the sysroot
-    out = run(["qemu-aarch64-static", "-L", rootfs, binary, "--version"], env=base_env(),
-              what="running the arm64 binary under qemu")
+    out = run(
+        ["qemu-aarch64-static", "-L", rootfs, binary, "--version"],
+        env=base_env(),
+        what="running the arm64 binary under qemu",
+    )
     assert "node_exporter, version 1.5.0" in out.stdout + out.stderr
 
 
@@ -394,12 +445,15 @@ def test_static_style_image_size_goal(built: Built, tmp_path: Path) -> None:
     shutil.copy(find_repo_root() / "exporters/node_exporter/manifest.yaml", exporter / "manifest.yaml")
     shutil.copy(Path(built.request["lock"]), exporter / "upstream.lock.json")
     request = {k: v for k, v in built.request.items() if not k.startswith("base_")}
-    request.update(manifest=str(exporter / "manifest.yaml"), lock=str(exporter / "upstream.lock.json"),
-                   output_dir=str(tmp_path / "out"))
-    image, doc_path = oci.build(request)
+    request.update(
+        manifest=str(exporter / "manifest.yaml"),
+        lock=str(exporter / "upstream.lock.json"),
+        output_dir=str(tmp_path / "out"),
+    )
+    image, doc_path = build(request)
     doc = json.loads(doc_path.read_text())
     for p, entry in zip(image.platforms, doc["images"][0]["manifests"]):
         binary = built.binaries[p.arch].stat().st_size
         assert entry["size_bytes"] <= binary + (1 << 20)
-        tar_bytes = sum(l.tar_size for l in p.layers if isinstance(l, oci.Layer))
+        tar_bytes = sum(layer.tar_size for layer in p.layers if isinstance(layer, Layer))
         assert tar_bytes <= binary + (1 << 20)

@@ -16,11 +16,13 @@ For every case and package:
   useradd, chown... with exactly the manifest's values as arguments.
 
 A missing tool fails the test (run build-support/ci/install-tools.sh), it never skips.
-The in-process campaign, with many more cases, is src/python/hub/injection_property_test.py.
+The in-process campaign, with many more cases, is src/python/hub/packaging/injection_property_test.py
+(and hub/manifest/injection_fields_property_test.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -55,13 +57,25 @@ from testkit.injection import (
 from hub.manifest.load import load_manifest
 from hub.packaging.build import build
 from hub.packaging.plan import NOLOGIN, plan_package
+from hub.upstream.lock import Lock, LockedArchive, write_lock
 from testkit.packages import nfpm_path
 
 CASES = int(os.environ.get("HUB_INJECTION_TOOL_CASES", "200"))  # fewer to iterate; 200 in CI
 TOOLS = ("systemd-analyze", "rpm", "dpkg-deb", "sh")
 INSTALL = "run build-support/ci/install-tools.sh (and source the env.sh it prints)"
-STUBS = ("getent", "groupadd", "useradd", "chown", "chmod", "install", "systemctl",
-         "deb-systemd-helper", "deb-systemd-invoke", "dpkg-statoverride", "rm")
+STUBS = (
+    "getent",
+    "groupadd",
+    "useradd",
+    "chown",
+    "chmod",
+    "install",
+    "systemctl",
+    "deb-systemd-helper",
+    "deb-systemd-invoke",
+    "dpkg-statoverride",
+    "rm",
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +99,22 @@ def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
 
 # --- the cases -----------------------------------------------------------------------------
 
-printable = st.lists(
-    st.sampled_from([a for a in HOSTILE_ATOMS if a.isprintable() and a.strip() and len(a) < 100
-                     and not any(0xD800 <= ord(c) < 0xE000 for c in a)])
-    | st.text(alphabet=EDGE_ALPHABET, min_size=1, max_size=6),
-    min_size=1, max_size=8,
-).map("".join).filter(lambda s: any(c not in " ." for c in s))
+printable = (
+    st.lists(
+        st.sampled_from(
+            [
+                a
+                for a in HOSTILE_ATOMS
+                if a.isprintable() and a.strip() and len(a) < 100 and not any(0xD800 <= ord(c) < 0xE000 for c in a)
+            ]
+        )
+        | st.text(alphabet=EDGE_ALPHABET, min_size=1, max_size=6),
+        min_size=1,
+        max_size=8,
+    )
+    .map("".join)
+    .filter(lambda s: any(c not in " ." for c in s))
+)
 LOWER, DIGITS = "abcdefghijklmnopqrstuvwxyz", "0123456789"
 
 
@@ -106,8 +130,9 @@ def manifests(draw: Any) -> dict[str, Any]:
     data = base_manifest()
     data["description"] = draw(printable)
     data["build"]["binary_name"] = draw(word(LOWER + DIGITS, LOWER + DIGITS + "._+-", 12))
-    data["build"]["extra_binaries"] = [draw(word(LOWER + DIGITS, LOWER + DIGITS + "._+-", 12)
-                                            .filter(lambda b: b != data["build"]["binary_name"]))]
+    data["build"]["extra_binaries"] = [
+        draw(word(LOWER + DIGITS, LOWER + DIGITS + "._+-", 12).filter(lambda b: b != data["build"]["binary_name"]))
+    ]
     data["version"] = draw(st.sampled_from(["1.0.0", "v2.3.4-rc.1", "0.0.1+build.5", "v10.0.0-alpha-1.x"]))
     for kind in ("rpm", "deb"):
         spec = data["artifacts"][kind]
@@ -118,10 +143,16 @@ def manifests(draw: Any) -> dict[str, Any]:
         home = "/" + "/".join(draw(st.lists(segment.filter(lambda s: s not in (".", "..")), min_size=1, max_size=3)))
         spec["directories"] = [{"path": home, "mode": "0750", "owner": user, "group": user}]
         spec["extra_files"] = [
-            {"source": "assets/config.yml", "dest": "/etc/" + draw(segment.filter(lambda s: s not in (".", ".."))),
-             "mode": "0644"},
-            {"source": "assets/secret.cnf", "dest": home + "/" + draw(segment.filter(lambda s: s not in (".", ".."))),
-             "mode": "0600"},
+            {
+                "source": "assets/config.yml",
+                "dest": "/etc/" + draw(segment.filter(lambda s: s not in (".", ".."))),
+                "mode": "0644",
+            },
+            {
+                "source": "assets/secret.cnf",
+                "dest": home + "/" + draw(segment.filter(lambda s: s not in (".", ".."))),
+                "mode": "0600",
+            },
         ]
     return data
 
@@ -139,14 +170,28 @@ def stub_elf() -> bytes:
     return bytes(header)
 
 
+def lock_for(manifest: Any) -> Lock:
+    """testkit.injection.LOCK, pinning this manifest's version and archive URL as update-lock would."""
+    return dataclasses.replace(
+        LOCK,
+        exporter=manifest.name,
+        version=manifest.version,
+        archives={
+            arch: LockedArchive(manifest.archive_url(arch), a.sha256, a.size)
+            for arch, a in LOCK.archives.items()
+            if arch in manifest.build.archs
+        },
+    )
+
+
 def build_case(root: Path, data: dict[str, Any], nfpm: str) -> tuple[Any, dict[str, Path]]:
     exporter = root / "exporters" / data["name"]
     for rel, text in ASSETS.items():
         (exporter / rel).parent.mkdir(parents=True, exist_ok=True)
         (exporter / rel).write_text(text)
     (exporter / "manifest.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    (exporter / "upstream.lock.json").write_text(json.dumps({**LOCK, "version": data["version"]}))
     manifest = load_manifest(exporter / "manifest.yaml")
+    write_lock(exporter / "upstream.lock.json", lock_for(manifest))
     binaries = root / "bin"
     binaries.mkdir()
     for b in manifest.build.binaries:
@@ -154,11 +199,18 @@ def build_case(root: Path, data: dict[str, Any], nfpm: str) -> tuple[Any, dict[s
         (binaries / b).chmod(0o755)
     packages = {}
     for kind, dist in (("rpm", "el9"), ("deb", "debian-12")):
-        package, _ = build({
-            "manifest": str(exporter / "manifest.yaml"), "lock": str(exporter / "upstream.lock.json"),
-            "kind": kind, "arch": "amd64", "dist": dist, "binaries_dir": str(binaries), "nfpm": nfpm,
-            "output_dir": str(root / "out" / kind),
-        })
+        package, _ = build(
+            {
+                "manifest": str(exporter / "manifest.yaml"),
+                "lock": str(exporter / "upstream.lock.json"),
+                "kind": kind,
+                "arch": "amd64",
+                "dist": dist,
+                "binaries_dir": str(binaries),
+                "nfpm": nfpm,
+                "output_dir": str(root / "out" / kind),
+            }
+        )
         packages[kind] = package
     return manifest, packages
 
@@ -172,8 +224,15 @@ def check_rpm(path: Path, plan: Any) -> dict[str, str]:
     fmt = sep.join(f"%{{{t}}}" for t in tags)
     out = run(["rpm", "-qp", "--qf", fmt, str(path)]).stdout.split(sep)
     got = dict(zip(tags, out))
-    want = {"NAME": plan.name, "VERSION": plan.version, "RELEASE": plan.release, "SUMMARY": plan.summary,
-            "DESCRIPTION": plan.description, "URL": plan.homepage, "LICENSE": plan.license}
+    want = {
+        "NAME": plan.name,
+        "VERSION": plan.version,
+        "RELEASE": plan.release,
+        "SUMMARY": plan.summary,
+        "DESCRIPTION": plan.description,
+        "URL": plan.homepage,
+        "LICENSE": plan.license,
+    }
     assert got == want, f"{path.name}: header {got}, planned {want}"
     requires = run(["rpm", "-qp", "--requires", str(path)]).stdout.splitlines()
     for dep in plan.depends:
@@ -182,8 +241,12 @@ def check_rpm(path: Path, plan: Any) -> dict[str, str]:
     files = set(run(["rpm", "-qp", "--qf", "[%{FILENAMES}\n]", str(path)]).stdout.splitlines())
     assert files == {e.dst for e in plan.entries}, files ^ {e.dst for e in plan.entries}
     scripts = {}
-    for key, tag in (("preinstall", "PREIN"), ("postinstall", "POSTIN"), ("preremove", "PREUN"),
-                     ("postremove", "POSTUN")):
+    for key, tag in (
+        ("preinstall", "PREIN"),
+        ("postinstall", "POSTIN"),
+        ("preremove", "PREUN"),
+        ("postremove", "POSTUN"),
+    ):
         scripts[key] = run(["rpm", "-qp", "--qf", f"%{{{tag}}}", str(path)]).stdout
     return scripts
 
@@ -191,8 +254,20 @@ def check_rpm(path: Path, plan: Any) -> dict[str, str]:
 def check_deb(path: Path, plan: Any, manifest: Any, tmp: Path) -> dict[str, str]:
     control = run(["dpkg-deb", "-f", str(path)]).stdout
     fields = parse_control(control)
-    expected = {"Package", "Version", "Section", "Priority", "Architecture", "Maintainer", "Installed-Size",
-                "Depends", "Conflicts", "Replaces", "Homepage", "Description"}
+    expected = {
+        "Package",
+        "Version",
+        "Section",
+        "Priority",
+        "Architecture",
+        "Maintainer",
+        "Installed-Size",
+        "Depends",
+        "Conflicts",
+        "Replaces",
+        "Homepage",
+        "Description",
+    }
     assert set(fields) == expected, f"control fields {sorted(fields)}"
     assert fields["Package"] == plan.name and fields["Version"] == plan.full_version
     assert fields["Homepage"] == plan.homepage
@@ -211,8 +286,10 @@ def check_deb(path: Path, plan: Any, manifest: Any, tmp: Path) -> dict[str, str]
     assert shown.stdout.split("\n", 3)[:3] == [plan.name, plan.full_version, ", ".join(plan.depends)]
     control_dir = tmp / "control"
     run(["dpkg-deb", "-e", str(path), str(control_dir)])
-    return {key: (control_dir / name).read_text() for key, name in
-            (("postinstall", "postinst"), ("preremove", "prerm"), ("postremove", "postrm"))}
+    return {
+        key: (control_dir / name).read_text()
+        for key, name in (("postinstall", "postinst"), ("preremove", "prerm"), ("postremove", "postrm"))
+    }
 
 
 def check_unit_with_systemd(path: Path, plan: Any, manifest: Any, spec: Any, tmp: Path) -> None:
@@ -221,11 +298,19 @@ def check_unit_with_systemd(path: Path, plan: Any, manifest: Any, spec: Any, tmp
     unit_name = f"{manifest.name}.service"
     text = (payload / "usr/lib/systemd/system" / unit_name).read_text()
     env_file = f"{plan.dist.env_dir}/{manifest.name}"
-    check_unit(text, UnitExpectation(
-        description=plan.summary, documentation=plan.homepage, after=spec.systemd.after,
-        service_type=spec.systemd.type, user=spec.system_user, env_file=env_file,
-        argv=(f"/usr/bin/{manifest.build.binary_name}", *spec.systemd.arguments), restart=spec.systemd.restart,
-    ))
+    check_unit(
+        text,
+        UnitExpectation(
+            description=plan.summary,
+            documentation=plan.homepage,
+            after=spec.systemd.after,
+            service_type=spec.systemd.type,
+            user=spec.system_user,
+            env_file=env_file,
+            argv=(f"/usr/bin/{manifest.build.binary_name}", *spec.systemd.arguments),
+            restart=spec.systemd.restart,
+        ),
+    )
     check_environment_file((payload / env_file.lstrip("/")).read_text())
     tree = tmp / "systemd"
     units = tree / "usr/lib/systemd/system"
@@ -240,9 +325,13 @@ def check_unit_with_systemd(path: Path, plan: Any, manifest: Any, spec: Any, tmp
     binary.chmod(0o755)
     result = subprocess.run(
         ["systemd-analyze", "verify", "--man=no", "--generators=no", f"--root={tree}", unit_name],
-        capture_output=True, text=True, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"},
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"},
     )
-    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), f"{text}\n{result.stdout}{result.stderr}"
+    assert (
+        result.returncode == 0 and not (result.stdout + result.stderr).strip()
+    ), f"{text}\n{result.stdout}{result.stderr}"
 
 
 def run_with_stubs(script: str, args: list[str], tmp: Path) -> list[list[str]]:
@@ -260,8 +349,9 @@ def run_with_stubs(script: str, args: list[str], tmp: Path) -> list[list[str]]:
     probe.mkdir(exist_ok=True)
     path = tmp / "script"
     path.write_text(script.replace("/run/systemd/system", str(probe)))
-    result = subprocess.run(["/bin/sh", str(path), *args], capture_output=True, text=True,
-                            env={"PATH": str(stubs)}, cwd=tmp)
+    result = subprocess.run(
+        ["/bin/sh", str(path), *args], capture_output=True, text=True, env={"PATH": str(stubs)}, cwd=tmp
+    )
     assert result.returncode == 0, f"{script}\n{result.stdout}{result.stderr}"
     return [json.loads(line) for line in log.read_text().splitlines()]
 
@@ -277,12 +367,27 @@ def check_scripts(scripts: dict[str, str], plan: Any, kind: str, spec: Any, tmp:
         path.write_text(text)
         run(["sh", "-n", str(path)])
         check_script_values(text, values + [o.path for o in plan.ownership])
-        args = {"rpm": {"preinstall": ["1"], "postinstall": ["1"], "preremove": ["0"], "postremove": ["0"]},
-                "deb": {"postinstall": ["configure", ""], "preremove": ["remove"], "postremove": ["purge"]}}[kind][key]
+        args = {
+            "rpm": {"preinstall": ["1"], "postinstall": ["1"], "preremove": ["0"], "postremove": ["0"]},
+            "deb": {"postinstall": ["configure", ""], "preremove": ["remove"], "postremove": ["purge"]},
+        }[kind][key]
         calls += run_with_stubs(text, args, tmp / f"{kind}-{key}")
     useradd = [c for c in calls if c[0] == "useradd"]
-    assert useradd == [["useradd", "-r", "-g", user, "-d", f"/var/lib/{user}", "-s", NOLOGIN[kind],
-                        "-c", f"{user} service account (Monitoring Hub)", user]], useradd
+    assert useradd == [
+        [
+            "useradd",
+            "-r",
+            "-g",
+            user,
+            "-d",
+            f"/var/lib/{user}",
+            "-s",
+            NOLOGIN[kind],
+            "-c",
+            f"{user} service account (Monitoring Hub)",
+            user,
+        ]
+    ], useradd
     chowns = sorted(c[1:] for c in calls if c[0] == "chown")
     assert chowns == sorted([f"{o.owner}:{o.group}", o.path] for o in plan.ownership), chowns
     for c in calls:
@@ -291,22 +396,28 @@ def check_scripts(scripts: dict[str, str], plan: Any, kind: str, spec: Any, tmp:
 
 
 def _settings() -> Any:
-    return settings(max_examples=CASES, deadline=None, derandomize=True, database=None,
-                    phases=(Phase.explicit, Phase.generate),
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                           HealthCheck.filter_too_much])
+    return settings(
+        max_examples=CASES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=(Phase.explicit, Phase.generate),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
+    )
 
 
 @_settings()
 @given(data=manifests())
-def test_hostile_manifests_through_the_real_tools(tools: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
-                                                  data: dict[str, Any]) -> None:
+def test_hostile_manifests_through_the_real_tools(
+    tools: dict[str, str], tmp_path_factory: pytest.TempPathFactory, data: dict[str, Any]
+) -> None:
     root = tmp_path_factory.mktemp("case")
     manifest, packages = build_case(root, data, tools["nfpm"])
     for kind, dist in (("rpm", "el9"), ("deb", "debian-12")):
         spec = manifest.rpm if kind == "rpm" else manifest.deb
-        plan = plan_package(manifest, {**LOCK, "version": data["version"]}, kind=kind, arch="amd64", dist=dist,
-                            binaries_dir=str(root / "bin"))
+        plan = plan_package(
+            manifest, lock_for(manifest), kind=kind, arch="amd64", dist=dist, binaries_dir=str(root / "bin")
+        )
         tmp = root / kind
         tmp.mkdir()
         if kind == "rpm":

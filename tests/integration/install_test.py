@@ -34,8 +34,9 @@ import pytest
 import yaml
 
 from hub import cli
+from hub.manifest.load import load_manifest
 from hub.upstream import lock as fetch
-from hub.upstream import mirror
+from hub.upstream import debian, mirror, repack
 from integration.roots import (
     ELF_AARCH64,
     ELF_X86_64,
@@ -162,12 +163,12 @@ def nfpm() -> str:
 def binaries(tmp_path_factory) -> dict[str, Path]:
     """arch -> a binaries dir holding Debian's node_exporter (as `node_exporter`) and LICENSE."""
     debs = cache_dir() / "debian-debs"
-    source = mirror.DEBIAN_BUILDS["node_exporter"]
+    source = debian.DEBIAN_BUILDS["node_exporter"]
     copyright_path = f"/usr/share/doc/{source.package}/copyright"
     out = {}
     for arch, machine in (("amd64", ELF_X86_64), ("arm64", ELF_AARCH64)):
-        deb = mirror.fetch_deb(source.package, arch, debs)
-        files = mirror.read_deb_files(deb.path, [source.main_binary, copyright_path])
+        deb = debian.fetch_deb(source.package, arch, debs)
+        files = debian.read_deb_files(deb.path, [source.main_binary, copyright_path])
         data = files[source.main_binary][0]
         assert mirror.elf_machine(data) == machine, f"{deb.path.name}: not an {arch} binary"
         d = tmp_path_factory.mktemp(f"binaries-{arch}")
@@ -199,11 +200,11 @@ class Packages:
                 (d / "assets" / name).write_text(text)
             (d / "manifest.yaml").write_text(yaml.safe_dump(manifest(version), sort_keys=False))
             archives = {}
+            loaded = load_manifest(d / "manifest.yaml")
             for arch, bdir in self.binaries.items():
                 data = (bdir / BINARY).read_bytes()
                 archives[arch] = fetch.LockedArchive(
-                    url=f"https://github.com/prometheus/node_exporter/releases/download/"
-                    f"v{version}/node_exporter-{version}.linux-{arch}.tar.gz",
+                    url=loaded.archive_url(arch),
                     # The package step takes the binaries dir; this pins the binary itself.
                     sha256=hashlib.sha256(data).hexdigest(),
                     size=len(data),
@@ -217,7 +218,11 @@ class Packages:
         key = (kind, arch, version)
         if key not in self.built:
             self.built[key] = build_package(
-                self.exporter_dir(version), kind, arch, self.binaries[arch], self.nfpm,
+                self.exporter_dir(version),
+                kind,
+                arch,
+                self.binaries[arch],
+                self.nfpm,
                 self.workdir / "out" / f"{kind}-{arch}-{version}",
             )
         return self.built[key]
@@ -257,8 +262,7 @@ def packages(tmp_path_factory, binaries, nfpm) -> Packages:
 @pytest.fixture(scope="session")
 def debian_tarball() -> Path:
     assert os.geteuid() == 0, (
-        "the install tests need root: mmdebstrap --mode=root, chroot, and the roots' own "
-        "dpkg and useradd"
+        "the install tests need root: mmdebstrap --mode=root, chroot, and the roots' own " "dpkg and useradd"
     )
     return debian_root_tarball()
 
@@ -410,9 +414,9 @@ def check_account(root: Path, nologin: str, uid: int | None = None):
     found = accounts(root, USER)
     assert len(found) == 1, f"/etc/passwd has {len(found)} entries for {USER}: {found}"
     (account,) = found
-    assert groups(root, USER) == [account.gid], (
-        f"/etc/group: {USER} should be the primary group {account.gid}, has {groups(root, USER)}"
-    )
+    assert groups(root, USER) == [
+        account.gid
+    ], f"/etc/group: {USER} should be the primary group {account.gid}, has {groups(root, USER)}"
     if uid is None:
         sys_min = login_defs(root, "SYS_UID_MIN", 100)
         sys_max = login_defs(root, "SYS_UID_MAX", login_defs(root, "UID_MIN", 1000) - 1)
@@ -492,8 +496,11 @@ def check_service(root: Path, env_file: str, workdir: Path, tag: str) -> None:
     argv = exec_start_argv(service["ExecStart"][0], env)
 
     as_user = [chroot_cmd(), userspec, root]
-    run([*as_user, "/bin/sh", "-c", f"echo 'demo_install_test{{family=\"{tag}\"}} 1' > {TEXTFILE_DIR}/install.prom"],
-        env=chroot_env(), what="the service user writes into its textfile directory")
+    run(
+        [*as_user, "/bin/sh", "-c", f"echo 'demo_install_test{{family=\"{tag}\"}} 1' > {TEXTFILE_DIR}/install.prom"],
+        env=chroot_env(),
+        what="the service user writes into its textfile directory",
+    )
     secret = run([*as_user, "cat", SECRET], env=chroot_env(), what="the service user reads its secret")
     assert "[client]" in secret.stdout
     denied = run([chroot_cmd(), "--userspec=65534:65534", root, "cat", SECRET], env=chroot_env(), check=False)
@@ -505,9 +512,10 @@ def check_service(root: Path, env_file: str, workdir: Path, tag: str) -> None:
         metrics = http_get(f"http://127.0.0.1:{port}/metrics", proc, log)
     build_info = [line for line in metrics.splitlines() if line.startswith("node_exporter_build_info{")]
     assert len(build_info) == 1 and 'goarch="amd64"' in build_info[0], metrics[:2000]
-    assert f'demo_install_test{{family="{tag}"}} 1' in metrics, (
-        f"the textfile collector did not read {TEXTFILE_DIR} (ExecStart's arguments):\n"
-        + "\n".join(line for line in metrics.splitlines() if "textfile" in line)
+    assert (
+        f'demo_install_test{{family="{tag}"}} 1' in metrics
+    ), f"the textfile collector did not read {TEXTFILE_DIR} (ExecStart's arguments):\n" + "\n".join(
+        line for line in metrics.splitlines() if "textfile" in line
     )
 
 
@@ -726,8 +734,26 @@ def test_existing_service_user_is_reused(family: Family) -> None:
     """Several exporters may share a user: one created beforehand is used as it is."""
     root = family.root
     run([chroot_cmd(), root, "groupadd", "-r", "-g", "4242", USER], env=chroot_env())
-    run([chroot_cmd(), root, "useradd", "-r", "-u", "4242", "-g", USER, "-d", HOME_DIR,
-         "-s", family.nologin, "-c", "created beforehand", USER], env=chroot_env())
+    run(
+        [
+            chroot_cmd(),
+            root,
+            "useradd",
+            "-r",
+            "-u",
+            "4242",
+            "-g",
+            USER,
+            "-d",
+            HOME_DIR,
+            "-s",
+            family.nologin,
+            "-c",
+            "created beforehand",
+            USER,
+        ],
+        env=chroot_env(),
+    )
     family.install(V2)
     account = check_account(root, family.nologin, uid=4242)
     assert account.gecos == "created beforehand"
@@ -757,11 +783,10 @@ def test_rpm_scriptlets_run_after_the_shell_is_installed(tmp_path, debian_tarbal
         el = ElRoot.create(root, tmp_path / "el-work", createrepo(repo))
 
         result = el.dnf("install", EXPORTER, "zz-el-shell", check=False)
-        requires = run(["rpm", "-qp", "--requires", packages.get("rpm", "amd64", V2).path],
-                       env=base_env()).stdout
-        assert "failed to exec scriptlet interpreter" not in result.stdout + result.stderr, (
-            f"%pre ran before /bin/sh was installed; the RPM requires:\n{requires}\n{describe(result)}"
-        )
+        requires = run(["rpm", "-qp", "--requires", packages.get("rpm", "amd64", V2).path], env=base_env()).stdout
+        assert (
+            "failed to exec scriptlet interpreter" not in result.stdout + result.stderr
+        ), f"%pre ran before /bin/sh was installed; the RPM requires:\n{requires}\n{describe(result)}"
         assert result.returncode == 0, describe(result)
         check_account(root, NOLOGIN["rpm"])
 
@@ -773,22 +798,35 @@ def test_unit_of_an_exporter_without_homepage(tmp_path, binaries, nfpm) -> None:
     exporter = tmp_path / "local_exporter"
     (exporter / "archives").mkdir(parents=True)
     archive = exporter / "archives" / "local_exporter-1.0.0.linux-amd64.tar.gz"
-    archive.write_bytes(mirror.pack_archive(archive.name, {BINARY: b"\x7fELF"}, mtime=0))
-    (exporter / "manifest.yaml").write_text(yaml.safe_dump({
-        "name": "local_exporter",
-        "description": "An exporter whose release archive is kept in the repository",
-        "category": "System",
-        "version": "1.0.0",
-        "license": "Apache-2.0",
-        "upstream": {"local": {"amd64": f"archives/{archive.name}"}},
-        "build": {"binary_name": BINARY, "archs": ["amd64"]},
-        "artifacts": {"rpm": {"enabled": False}, "deb": {"targets": ["debian-12"]},
-                      "docker": {"enabled": False}},
-    }, sort_keys=False))
+    archive.write_bytes(repack.pack_archive(archive.name, {BINARY: b"\x7fELF"}, mtime=0))
+    (exporter / "manifest.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "local_exporter",
+                "description": "An exporter whose release archive is kept in the repository",
+                "category": "System",
+                "version": "1.0.0",
+                "license": "Apache-2.0",
+                "upstream": {"local": {"amd64": f"archives/{archive.name}"}},
+                "build": {"binary_name": BINARY, "archs": ["amd64"]},
+                "artifacts": {
+                    "rpm": {"enabled": False},
+                    "deb": {"targets": ["debian-12"]},
+                    "docker": {"enabled": False},
+                },
+            },
+            sort_keys=False,
+        )
+    )
     data = archive.read_bytes()
-    lock = fetch.Lock("local_exporter", "1.0.0", SOURCE_DATE[V1], {
-        "amd64": fetch.LockedArchive(f"archives/{archive.name}", hashlib.sha256(data).hexdigest(), len(data)),
-    })
+    lock = fetch.Lock(
+        "local_exporter",
+        "1.0.0",
+        SOURCE_DATE[V1],
+        {
+            "amd64": fetch.LockedArchive(f"archives/{archive.name}", hashlib.sha256(data).hexdigest(), len(data)),
+        },
+    )
     fetch.write_lock(exporter / "upstream.lock.json", lock)
     built = build_package(exporter, "deb", "amd64", binaries["amd64"], nfpm, tmp_path / "out")
     unpacked = tmp_path / "unpacked"

@@ -36,8 +36,10 @@ from typing import Iterator
 
 import pytest
 
-from hub.site import publish
-from hub.repos import sign
+from hub.repos.keyring import KEYRING_PREFIX, PUBLISH_KEYRING_PREFIX, keyring_name
+from hub.repos.signing_key import KEY_ENV
+from hub.site.crash_points import CRASH_ENV, CRASH_STATUS
+from hub.site.snapshots import KEYRING_RECORD
 from testkit.unsigned_site import build_unsigned_site
 from integration.keyscan import EphemeralKey, ephemeral_key, scan
 from integration.publishing import CLI, processes_mentioning, publish_argv, publish_env, short_tmpdir
@@ -62,8 +64,9 @@ def tmpdir_for_publish():
         yield path
 
 
-def test_no_key_material_outside_the_temporary_keyring(tmp_path_factory: pytest.TempPathFactory, key: EphemeralKey,
-                                                       tmpdir_for_publish: Path) -> None:
+def test_no_key_material_outside_the_temporary_keyring(
+    tmp_path_factory: pytest.TempPathFactory, key: EphemeralKey, tmpdir_for_publish: Path
+) -> None:
     root = tmp_path_factory.mktemp("key-safety")
     sites = {v: build_unsigned_site(root / "build" / v, v).site for v in ("1.0.0", "1.1.0")}
     dest, other, logs = root / "dest", root / "other-dest", root / "logs"
@@ -72,21 +75,26 @@ def test_no_key_material_outside_the_temporary_keyring(tmp_path_factory: pytest.
 
     def hub_publish(name: str, version: str, to: Path = dest, **extra: str) -> subprocess.CompletedProcess:
         with open(logs / f"{name}.out", "wb") as out, open(logs / f"{name}.err", "wb") as err:
-            result = subprocess.run(publish_argv(sites[version], to, "https://packages.example.org/hub"),
-                                    env={**env, **extra}, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            result = subprocess.run(
+                publish_argv(sites[version], to, "https://packages.example.org/hub"),
+                env={**env, **extra},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+            )
         return result
 
     # Killed right after the key was imported: the keyring is left, as after a kill -9. It is
     # another DEST's: the next publish anywhere removes it (its lock is no longer held).
-    assert hub_publish("killed", "1.0.0", other, **{publish.CRASH_ENV: "keyring-ready"}).returncode == publish.CRASH_STATUS
-    left = Path((other / publish.KEYRING_RECORD).read_text().strip())
-    assert left.parent == tmpdir_for_publish and left.name.startswith(publish.KEYRING_PREFIX) and left.is_dir()
+    assert hub_publish("killed", "1.0.0", other, **{CRASH_ENV: "keyring-ready"}).returncode == CRASH_STATUS
+    left = Path((other / KEYRING_RECORD).read_text().strip())
+    assert left.parent == tmpdir_for_publish and left.name.startswith(PUBLISH_KEYRING_PREFIX) and left.is_dir()
     for d in (left, left / "gnupg"):
         assert (d.stat().st_mode & 0o777) == 0o700, d
     agents = processes_mentioning(str(left))
     assert agents, "expected the killed publish's gpg-agent"
     for pid in agents:
-        assert sign.KEY_ENV.encode() not in environ_of(pid) and b"PRIVATE KEY" not in environ_of(pid)
+        assert KEY_ENV.encode() not in environ_of(pid) and b"PRIVATE KEY" not in environ_of(pid)
 
     reports = []
     for name, version in (("first", "1.0.0"), ("second", "1.1.0")):
@@ -97,14 +105,21 @@ def test_no_key_material_outside_the_temporary_keyring(tmp_path_factory: pytest.
     for keyring in keyrings:
         assert not keyring.exists(), f"{keyring}: the temporary keyring is still there"
         assert not processes_mentioning(str(keyring)), f"{keyring}: its gpg-agent still runs"
-    assert not (dest / publish.KEYRING_RECORD).exists()
+    assert not (dest / KEYRING_RECORD).exists()
     assert os.readlink(dest / "current") == "snapshots/00000002"
 
     assert not list(tmpdir_for_publish.iterdir()), "the publishes' temporary directory is not empty"
-    others = [p for base in {"/tmp", os.environ.get("TMPDIR") or "/tmp"} for p in Path(base).glob("*hub-*")
-              if p.name.lstrip(".").startswith((publish.KEYRING_PREFIX, "hub-sign-"))]
-    scanned, found = scan([dest, other, logs, tmpdir_for_publish, tmp_path_factory.getbasetemp(), *others],
-                          key.needles, exclude=[key.home])
+    others = [
+        p
+        for base in {"/tmp", os.environ.get("TMPDIR") or "/tmp"}
+        for p in Path(base).glob("*hub-*")
+        if p.name.lstrip(".").startswith((PUBLISH_KEYRING_PREFIX, "hub-sign-"))
+    ]
+    scanned, found = scan(
+        [dest, other, logs, tmpdir_for_publish, tmp_path_factory.getbasetemp(), *others],
+        key.needles,
+        exclude=[key.home],
+    )
     assert not found, "key material outside the temporary keyring:\n" + "\n".join(found)
     snapshot_files = sum(1 for p in (dest / "snapshots").rglob("*") if p.is_file())
     assert scanned >= snapshot_files + 6 > 100, scanned  # the scan really read the published trees
@@ -133,8 +148,14 @@ def test_a_killed_hub_sign_leaves_no_keyring(tmp_path: Path, key: EphemeralKey, 
     env = publish_env(key.secret, tmp_path, tmpdir_for_publish, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
     argv = [sys.executable, "-c", CLI, "sign", "--detach", str(tmp_path / "Release"), str(tmp_path / "Release.gpg")]
 
-    proc = subprocess.Popen(argv, env={**env, "HUB_TEST_BLOCK": str(blocked)}, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        env={**env, "HUB_TEST_BLOCK": str(blocked)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not blocked.exists():
@@ -144,8 +165,8 @@ def test_a_killed_hub_sign_leaves_no_keyring(tmp_path: Path, key: EphemeralKey, 
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # hub sign and the blocked gpg: nothing runs its clean-up
         proc.wait()
-    left = [p for p in tmpdir_for_publish.iterdir() if p.name.startswith(sign.KEYRING_PREFIX)]
-    assert len(left) == 1 and sign.keyring_name(sign.KEYRING_PREFIX).match(left[0].name), left
+    left = [p for p in tmpdir_for_publish.iterdir() if p.name.startswith(KEYRING_PREFIX)]
+    assert len(left) == 1 and keyring_name(KEYRING_PREFIX).match(left[0].name), left
     assert (left[0].stat().st_mode & 0o777) == 0o700 and (left[0] / "gnupg/private-keys-v1.d").is_dir()
     assert processes_mentioning(str(left[0])), "expected the killed run's gpg-agent"
 

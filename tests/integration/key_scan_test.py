@@ -41,7 +41,7 @@ from pathlib import Path
 
 import yaml
 
-from hub.site import publish
+from hub.repos.keyring import PUBLISH_KEYRING_PREFIX
 from hub.upstream.mirror import serve
 from integration.buildgrid import buildgrid, counters
 from integration.keyscan import Scan, ephemeral_key, for_code_trees, read_back_action_cache
@@ -63,7 +63,7 @@ def cut_down(repo: Path) -> None:
 
 def json_report(stdout: str) -> dict:
     """The JSON report `hub publish` prints, from the ./pants publish output."""
-    at = stdout.index('{\n')
+    at = stdout.index("{\n")
     return json.JSONDecoder().raw_decode(stdout[at:])[0]
 
 
@@ -85,14 +85,21 @@ def test_no_key_material_after_a_signed_build_and_publish_through_pants(tmp_path
                 "TMPDIR": str(private),
                 "PANTS_KEEP_SANDBOXES": "always",
             }
-            remote = [f"--remote-store-address={address}", "--remote-instance-name=",
-                      "--remote-cache-read", "--remote-cache-write", "--stats-log"]
+            remote = [
+                f"--remote-store-address={address}",
+                "--remote-instance-name=",
+                "--remote-cache-read",
+                "--remote-cache-write",
+                "--stats-log",
+            ]
 
             def pants(name: str, *args: str, **extra: str):
                 result = run_pants(repo, *remote, *args, env={**env, **extra}, pantsd=True)
                 (logs / f"{name}.out").write_text(result.stdout)
                 (logs / f"{name}.err").write_text(result.stderr)
-                assert result.returncode == 0, f"./pants {' '.join(args)}: {result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+                assert (
+                    result.returncode == 0
+                ), f"./pants {' '.join(args)}: {result.stdout[-4000:]}\n{result.stderr[-8000:]}"
                 return result
 
             try:
@@ -100,15 +107,18 @@ def test_no_key_material_after_a_signed_build_and_publish_through_pants(tmp_path
                 git(repo, "add", "-A")
                 git(repo, "commit", "-qm", "pin")
                 built = counters(pants("package", "package", "//:site").stderr)
-                published = pants("publish", "publish", "//:site", HUB_SIGNING_KEY=key.secret, HUB_PUBLISH_DIR=str(dest))
+                published = pants(
+                    "publish", "publish", "//:site", HUB_SIGNING_KEY=key.secret, HUB_PUBLISH_DIR=str(dest)
+                )
                 pantsd = [int(p.read_text().strip()) for p in repo.glob(".pids/*/pantsd/pid")]
                 assert pantsd, "expected a running pantsd"
                 for pid in pantsd:
                     assert b"HUB_SIGNING_KEY" not in Path(f"/proc/{pid}/environ").read_bytes()
             finally:
                 stop_pantsd(repo)
-            cache = read_back_action_cache(os.environ["HUB_BGD"], address, tmp_path / "bgd/cas/cas/objects",
-                                           tmp_path / "action-cache")
+            cache = read_back_action_cache(
+                os.environ["HUB_BGD"], address, tmp_path / "bgd/cas/cas/objects", tmp_path / "action-cache"
+            )
 
         # The publish really signed, and its temporary keyring is gone with its gpg-agent.
         report = json_report(published.stdout)
@@ -135,13 +145,17 @@ def test_no_key_material_after_a_signed_build_and_publish_through_pants(tmp_path
         everywhere.tree("control", control)
         assert {i for _, _, i in everywhere.hits} == set(range(len(needles)))
 
-        # The scan. Trees that hold code too (the engine's hub/sign.py names the armor header,
-        # so do rpm's library and nfpm) are searched for an armored private key block instead of
-        # the bare header; what only the build and the publish wrote, for the bare header too.
+        # The scan. Trees that hold code too (the engine's hub/repos/signing_key.py names the armor
+        # header, so do rpm's library and nfpm) are searched for an armored private key block
+        # instead of the bare header; what only the build and the publish wrote, for the bare
+        # header too.
         packages = sorted((repo / "dist/site").rglob("*.rpm")) + sorted((repo / "dist/site").rglob("*.deb"))
         small = min((p for p in (repo / "dist/site/catalog").rglob("*.json")), key=lambda p: p.stat().st_size)
-        probes = {"artifact json": small.read_bytes(), "public key": key.public.strip(),
-                  "engine's hub/sign.py": (repo / "src/python/hub/sign.py").read_bytes()}
+        probes = {
+            "artifact json": small.read_bytes(),
+            "public key": key.public.strip(),
+            "engine's signing_key.py": (repo / "src/python/hub/repos/signing_key.py").read_bytes(),
+        }
         scan = Scan(needles, probes=probes)
         scan.tree("local store", store)
         scan.tree("named caches", caches)
@@ -154,16 +168,22 @@ def test_no_key_material_after_a_signed_build_and_publish_through_pants(tmp_path
             outputs.tree(f"workspace {name}/", repo / name)
         outputs.tree("published", dest)
         outputs.tree("./pants stdout and stderr", logs)
-        others = [p for base in {"/tmp", os.environ.get("TMPDIR") or "/tmp", str(private)} for p in Path(base).glob("*hub-*")
-                  if p.name.lstrip(".").startswith((publish.KEYRING_PREFIX, "hub-sign-"))]
+        others = [
+            p
+            for base in {"/tmp", os.environ.get("TMPDIR") or "/tmp", str(private)}
+            for p in Path(base).glob("*hub-*")
+            if p.name.lstrip(".").startswith((PUBLISH_KEYRING_PREFIX, "hub-sign-"))
+        ]
         for other in others:
             outputs.tree("other keyrings", other)
         total = scan.files + outputs.files
-        print(f"key scan: {sum(total.values())} files/blobs, {sum((scan.bytes + outputs.bytes).values()) / 1e6:.0f} MB, "
-              f"{sum((scan.streams + outputs.streams).values())} compressed streams opened, {len(key.needles)} needles; "
-              f"{scan.summary()}; {outputs.summary()}; action cache read back: {cache}; "
-              f"remote cache writes: {built.get('remote_cache_write_successes')}; kept sandboxes: "
-              f"{sum(1 for p in sandboxes.iterdir() if p.is_dir())}")
+        print(
+            f"key scan: {sum(total.values())} files/blobs, {sum((scan.bytes + outputs.bytes).values()) / 1e6:.0f} MB, "
+            f"{sum((scan.streams + outputs.streams).values())} compressed streams opened, {len(key.needles)} needles; "
+            f"{scan.summary()}; {outputs.summary()}; action cache read back: {cache}; "
+            f"remote cache writes: {built.get('remote_cache_write_successes')}; kept sandboxes: "
+            f"{sum(1 for p in sandboxes.iterdir() if p.is_dir())}"
+        )
         assert not scan.found + outputs.found, "key material found:\n" + "\n".join(scan.found + outputs.found)
 
         # Positive controls of the scan: it read what it claims.
@@ -173,7 +193,7 @@ def test_no_key_material_after_a_signed_build_and_publish_through_pants(tmp_path
             assert digest in scan.digests["local store"], f"{package.name} not in the local store"
             assert digest in scan.digests["BuildGrid CAS and log"], f"{package.name} not in BuildGrid's CAS"
         assert {"local store", "BuildGrid CAS and log"} <= scan.seen.get("artifact json", set()), scan.seen
-        assert "local store" in scan.seen.get("engine's hub/sign.py", set()), scan.seen
+        assert "local store" in scan.seen.get("engine's signing_key.py", set()), scan.seen
         assert "published" in outputs.seen.get("public key", set()), outputs.seen
         assert built["remote_cache_write_errors"] == 0 and built["remote_cache_write_successes"] >= 5, built
         assert cache["action_results"] >= built["remote_cache_write_successes"], (cache, built)

@@ -35,7 +35,7 @@ from integration.publishing import reachable
 Needle = Union[bytes, "re.Pattern[bytes]"]
 ARMOR_HEADER = b"PRIVATE KEY BLOCK"
 # An armored private key (any key): the header, optional armor headers, the empty line, base64.
-# Code that only names the header (hub.repos.sign, rpm's librpmio, nfpm) does not match it.
+# Code that only names the header (hub.repos.signing_key, rpm's librpmio, nfpm) does not match it.
 ARMORED_PRIVATE_KEY = re.compile(
     rb"-----BEGIN PGP PRIVATE KEY BLOCK-----\r?\n(?:[!-9;-~]+: [^\r\n]*\r?\n)*\r?\n[A-Za-z0-9+/]{40,}"
 )
@@ -96,8 +96,7 @@ def secret_needles(binary: bytes, armored: str) -> list[bytes]:
         middle = (a + b) // 2
         chunk = binary[middle - 16 : middle + 16]
         needles += [chunk, chunk.hex().encode(), chunk.hex().upper().encode()]
-    body = [line for line in armored.splitlines()
-            if line and ":" not in line and not line.startswith(("-----", "="))]
+    body = [line for line in armored.splitlines() if line and ":" not in line and not line.startswith(("-----", "="))]
     assert base64.b64decode("".join(body)) == binary, "the armored and binary exports differ"
     offset = 0
     for line in body:
@@ -107,7 +106,6 @@ def secret_needles(binary: bytes, armored: str) -> list[bytes]:
         offset += n
     assert any(len(n) >= 60 for n in needles), "no armored line inside the secret MPIs"
     return needles + [ARMOR_HEADER]
-
 
 
 @dataclass(frozen=True)
@@ -128,8 +126,9 @@ def ephemeral_key(home: Path, email: str) -> Iterator[EphemeralKey]:
     try:
         armored = export_secret_key(home, fpr)
         binary = gpg(home, "--export-secret-keys", fpr).stdout
-        yield EphemeralKey(home, fpr, armored, binary, export_public_key(home, fpr),
-                           tuple(secret_needles(binary, armored)))
+        yield EphemeralKey(
+            home, fpr, armored, binary, export_public_key(home, fpr), tuple(secret_needles(binary, armored))
+        )
     finally:
         stop_agent(home)
 
@@ -137,6 +136,7 @@ def ephemeral_key(home: Path, email: str) -> Iterator[EphemeralKey]:
 # --------------------------------------------------------------------------------------------
 # Scanning
 # --------------------------------------------------------------------------------------------
+
 
 def for_code_trees(needles: Sequence[bytes]) -> list[Needle]:
     """The needles for trees that hold code as well as data (a store, a CAS, sandboxes, caches,
@@ -165,8 +165,9 @@ def _inflate_at(data: bytes, offset: int, magic: bytes) -> bytes:
         zstd = shutil.which("zstd")
         if zstd:
             # Trailing bytes after the frame make zstd complain; what it decoded is on stdout.
-            return subprocess.run([zstd, "-dcq"], input=bytes(memoryview(data)[offset:]),
-                                  capture_output=True).stdout[:MAX_INFLATED]
+            return subprocess.run([zstd, "-dcq"], input=bytes(memoryview(data)[offset:]), capture_output=True).stdout[
+                :MAX_INFLATED
+            ]
     except (zlib.error, lzma.LZMAError, EOFError):
         pass
     return b""
@@ -226,8 +227,9 @@ class Scan:
 
     def summary(self) -> str:
         areas = sorted(self.files)
-        return "; ".join(f"{a}: {self.files[a]} files/blobs, {self.bytes[a] / 1e6:.1f} MB, {self.streams[a]} streams"
-                         for a in areas)
+        return "; ".join(
+            f"{a}: {self.files[a]} files/blobs, {self.bytes[a] / 1e6:.1f} MB, {self.streams[a]} streams" for a in areas
+        )
 
 
 def scan(paths: Sequence[Path], needles: Sequence[Needle], *, exclude: Sequence[Path] = ()) -> tuple[int, list[str]]:
@@ -308,7 +310,8 @@ def read_back_action_cache(bgd: str, address: str, objects: Path, out: Path) -> 
     BuildGrid's own interpreter; returns its counts."""
     python = Path(bgd).parent / "python3"
     out.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([str(python), "-c", _READ_BACK, address, str(objects), str(out)],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [str(python), "-c", _READ_BACK, address, str(objects), str(out)], capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, f"REAPI read-back failed: {result.stderr[-4000:]}"
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -54,9 +54,7 @@ def built(tmp_path_factory, mirror_url):
 def test_fourteen_packages_with_their_artifact_json(built) -> None:
     repo, _ = built
     dist = repo / "dist" / "node_exporter"
-    ids = [f"rpm_{a}_{d}" for d in RPM_DISTS for a in ARCHES] + [
-        f"deb_{a}_{d}" for d in DEB_DISTS for a in ARCHES
-    ]
+    ids = [f"rpm_{a}_{d}" for d in RPM_DISTS for a in ARCHES] + [f"deb_{a}_{d}" for d in DEB_DISTS for a in ARCHES]
     records = [p.name for p in dist.glob("*.json") if not p.name.endswith(".cdx.json")]
     assert sorted(records) == sorted([f"{i}.json" for i in ids] + ["docker.json"])
     packages = sorted(p.name for p in dist.iterdir() if p.suffix in (".rpm", ".deb"))
@@ -94,9 +92,7 @@ def test_every_package_holds_binaries_for_its_arch(built, tmp_path: Path, arch: 
         root = tmp_path / package.name
         root.mkdir()
         if package.suffix == ".rpm":
-            subprocess.run(
-                f"rpm2cpio '{package}' | cpio -idm --quiet", shell=True, cwd=root, check=True
-            )
+            subprocess.run(f"rpm2cpio '{package}' | cpio -idm --quiet", shell=True, cwd=root, check=True)
         else:
             subprocess.run(["dpkg-deb", "-x", str(package), str(root)], check=True)
         header = (root / "usr/bin/node_exporter").read_bytes()[:20]
@@ -117,18 +113,38 @@ def test_rpm_and_dpkg_read_the_headers(built) -> None:
     repo, _ = built
     dist = repo / "dist" / "node_exporter"
     info = subprocess.run(
-        ["rpm", "-qp", "--qf", "%{NAME} %{VERSION} %{RELEASE} %{ARCH} %{BUILDHOST}\n",
-         str(dist / "node_exporter-1.11.0-1.el8.aarch64.rpm")],
-        capture_output=True, text=True, check=True,
+        [
+            "rpm",
+            "-qp",
+            "--qf",
+            "%{NAME} %{VERSION} %{RELEASE} %{ARCH} %{BUILDHOST}\n",
+            str(dist / "node_exporter-1.11.0-1.el8.aarch64.rpm"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert info == ["node_exporter", "1.11.0", "1.el8", "aarch64", "monitoring-hub"]
     control = subprocess.run(
-        ["dpkg-deb", "-f", str(dist / "node-exporter_1.11.0-1+ubuntu24.04_amd64.deb"),
-         "Package", "Version", "Architecture"],
-        capture_output=True, text=True, check=True,
+        [
+            "dpkg-deb",
+            "-f",
+            str(dist / "node-exporter_1.11.0-1+ubuntu24.04_amd64.deb"),
+            "Package",
+            "Version",
+            "Architecture",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert control.split() == [
-        "Package:", "node-exporter", "Version:", "1.11.0-1+ubuntu24.04", "Architecture:", "amd64",
+        "Package:",
+        "node-exporter",
+        "Version:",
+        "1.11.0-1+ubuntu24.04",
+        "Architecture:",
+        "amd64",
     ]
 
 
@@ -142,8 +158,13 @@ def test_clean_rebuild_is_byte_identical(built, tmp_path: Path) -> None:
     first = tree_digests(dist)
     # A fresh local store: every process runs again, nothing comes from the first build's cache.
     run_pants(
-        repo, f"--local-store-dir={tmp_path / 'store'}", "--no-local-cache",
-        "package", "exporters/node_exporter::", env=env, check=True,
+        repo,
+        f"--local-store-dir={tmp_path / 'store'}",
+        "--no-local-cache",
+        "package",
+        "exporters/node_exporter::",
+        env=env,
+        check=True,
     )
     second = tree_digests(dist)
     # 14 packages + 14 JSONs + 14 SBOMs, and the image: docker.json, 2 docker-load archives,
@@ -183,7 +204,10 @@ def test_wrong_checksum_fails_and_writes_nothing(built) -> None:
     dist = repo / "dist-checksum"
     try:
         result = run_pants(
-            repo, "--pants-distdir=dist-checksum", "package", "exporters/node_exporter#rpm_amd64_el9",
+            repo,
+            "--pants-distdir=dist-checksum",
+            "package",
+            "exporters/node_exporter#rpm_amd64_el9",
             env=env,
         )
     finally:
@@ -204,8 +228,12 @@ def test_unpinned_exporter_is_skipped_with_a_hint_or_refused(built) -> None:
     assert "./pants update-lock exporters/blackbox_exporter::" in result.stderr
     assert not dist.exists() or not any(dist.rglob("*.rpm"))
     strict = run_pants(
-        repo, "--hub-require-pinned", "--pants-distdir=dist-unpinned", "package",
-        "exporters/blackbox_exporter#rpm_amd64_el9", env=env,
+        repo,
+        "--hub-require-pinned",
+        "--pants-distdir=dist-unpinned",
+        "package",
+        "exporters/blackbox_exporter#rpm_amd64_el9",
+        env=env,
     )
     assert strict.returncode != 0
     assert "not pinned" in strict.stderr

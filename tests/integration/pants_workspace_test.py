@@ -1,21 +1,69 @@
-"""The real ./pants in a fresh copy of the repository: list, peek, lint, bootstrap errors."""
+"""The real ./pants in a fresh copy of the repository: no warnings, the engine's matrix, list, peek,
+lint, bootstrap errors."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from integration.workspace import copy_workspace, run_pants
+from integration.workspace import copy_workspace, git, run_pants
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    return copy_workspace(tmp_path_factory.mktemp("ws") / "repo")
+    repo = copy_workspace(tmp_path_factory.mktemp("ws") / "repo")
+    # As a fresh clone has it: no upstream lock is committed (a developer's pins stay home).
+    locks = [str(p.relative_to(repo)) for p in repo.glob("exporters/*/upstream.lock.json")]
+    if locks:
+        git(repo, "rm", "-q", *locks)
+        git(repo, "commit", "-q", "-m", "no locks")
+    return repo
+
+
+def test_a_fresh_clone_prints_no_warning(repo: Path) -> None:
+    # `filedeps` expands every target's sources globs, where an unmatched one would warn.
+    result = run_pants(repo, "list", "filedeps", "::", check=True)
+    assert "exporters/node_exporter#rpm_amd64_el9" in result.stdout
+    assert "exporters/node_exporter/manifest.yaml" in result.stdout
+    problems = [line for line in result.stderr.splitlines() if "[WARN]" in line or "[ERROR]" in line]
+    assert not problems, result.stderr
+
+
+def engine_matrix(manifest: Path) -> set[str]:
+    """The artifact ids the engine declares for a manifest (`hub matrix`)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "hub", "matrix", str(manifest)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return set(json.loads(out))
+
+
+def test_generated_targets_are_the_engine_matrix_for_every_exporter(repo: Path) -> None:
+    listed = run_pants(repo, "list", "exporters::", check=True).stdout.split()
+    generated: dict[str, set[str]] = {}
+    for address in listed:
+        if "#" in address:
+            spec_path, name = address.split("#", 1)
+            generated.setdefault(spec_path, set()).add(name)
+    manifests = sorted(repo.glob("exporters/*/manifest.yaml"))
+    assert len(manifests) > 30
+    assert set(generated) == {str(m.parent.relative_to(repo)) for m in manifests}
+    mismatches = {}
+    for manifest in manifests:
+        spec_path = str(manifest.parent.relative_to(repo))
+        plugin = generated[spec_path] - {"manifest"}
+        engine = engine_matrix(manifest)
+        if plugin != engine:
+            mismatches[spec_path] = {"plugin only": sorted(plugin - engine), "engine only": sorted(engine - plugin)}
+    assert not mismatches
 
 
 def test_list_shows_the_real_matrix(repo: Path) -> None:
@@ -57,8 +105,7 @@ def test_lint_passes_then_reports_a_broken_manifest(repo: Path) -> None:
         result = run_pants(repo, "lint", "::")
         assert result.returncode != 0
         assert (
-            "exporters/blackbox_exporter/manifest.yaml: artifacts.rpm.targets[1]: "
-            "'el7' is not one of el8, el9, el10"
+            "exporters/blackbox_exporter/manifest.yaml: artifacts.rpm.targets[1]: " "'el7' is not one of el8, el9, el10"
         ) in result.stdout + result.stderr
         assert "Traceback" not in result.stdout + result.stderr
         # A broken manifest never breaks the rest of the repository.

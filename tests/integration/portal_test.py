@@ -28,14 +28,20 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from hub.common import matrix
-from hub.repos import files as repo_files
+from hub.repos import user_files
 from testkit import synthetic
 
 CHROMIUM = os.environ.get("HUB_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("HUB_CHROMEDRIVER", "/usr/bin/chromedriver")
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 )
 DESKTOP = (1280, 900)
@@ -53,18 +59,53 @@ HOSTILE_README = """# evil_exporter
 """
 
 SPECS = [
-    synthetic.Spec("node_exporter", category="System", description="Hardware and OS metrics", port=9100,
-                   build_date="2025-03-01T00:00:00Z", readme="# node_exporter\n\nKernel metrics. `node_exporter --help`\n"),
-    synthetic.Spec("mysqld_exporter", category="Database", description="MySQL server metrics", port=9104,
-                   build_date="2025-05-01T00:00:00Z", built=["rpm_amd64_el9", "deb_amd64_debian-12", "docker"]),
-    synthetic.Spec("redis_exporter", category="Database", description="Redis key-value store metrics", port=9121,
-                   build_date="2025-01-15T00:00:00Z", stale=["docker"]),
-    synthetic.Spec("snmp_exporter", category="Network", description="SNMP devices", archs=("amd64",), docker=False,
-                   port=None, build_date="2025-06-01T00:00:00Z"),
-    synthetic.Spec("blackbox_exporter", category="Network", description="Probes endpoints over HTTP, DNS, TCP, ICMP",
-                   port=9115, build_date="2024-12-24T00:00:00Z"),
-    synthetic.Spec("evil_exporter", category="Web", description="Hostile </script><script>window.hubPwned=5</script>",
-                   readme=HOSTILE_README, build_date="2025-02-02T00:00:00Z"),
+    synthetic.Spec(
+        "node_exporter",
+        category="System",
+        description="Hardware and OS metrics",
+        port=9100,
+        build_date="2025-03-01T00:00:00Z",
+        readme="# node_exporter\n\nKernel metrics. `node_exporter --help`\n",
+    ),
+    synthetic.Spec(
+        "mysqld_exporter",
+        category="Database",
+        description="MySQL server metrics",
+        port=9104,
+        build_date="2025-05-01T00:00:00Z",
+        built=["rpm_amd64_el9", "deb_amd64_debian-12", "docker"],
+    ),
+    synthetic.Spec(
+        "redis_exporter",
+        category="Database",
+        description="Redis key-value store metrics",
+        port=9121,
+        build_date="2025-01-15T00:00:00Z",
+        stale=["docker"],
+    ),
+    synthetic.Spec(
+        "snmp_exporter",
+        category="Network",
+        description="SNMP devices",
+        archs=("amd64",),
+        docker=False,
+        port=None,
+        build_date="2025-06-01T00:00:00Z",
+    ),
+    synthetic.Spec(
+        "blackbox_exporter",
+        category="Network",
+        description="Probes endpoints over HTTP, DNS, TCP, ICMP",
+        port=9115,
+        build_date="2024-12-24T00:00:00Z",
+    ),
+    synthetic.Spec(
+        "evil_exporter",
+        category="Web",
+        description="Hostile </script><script>window.hubPwned=5</script>",
+        readme=HOSTILE_README,
+        build_date="2025-02-02T00:00:00Z",
+    ),
 ]
 NAMES = sorted(s.name for s in SPECS)
 
@@ -244,8 +285,15 @@ def test_keyboard_use(driver, base) -> None:
 
 
 def test_long_lists_show_a_page_at_a_time(driver, tmp_path_factory) -> None:
-    specs = [synthetic.Spec(f"many{i:03d}_exporter", category="Web" if i % 2 else "Storage", built=[],
-                            description=f"Synthetic number {i}") for i in range(130)]
+    specs = [
+        synthetic.Spec(
+            f"many{i:03d}_exporter",
+            category="Web" if i % 2 else "Storage",
+            built=[],
+            description=f"Synthetic number {i}",
+        )
+        for i in range(130)
+    ]
     site = synthetic.build_site(tmp_path_factory.mktemp("many"), specs)
     open_page(driver, (site / "index.html").as_uri())
     assert len(visible_cards(driver)) == 120
@@ -255,6 +303,7 @@ def test_long_lists_show_a_page_at_a_time(driver, tmp_path_factory) -> None:
     assert visible_cards(driver) == sorted(s.name for s in specs)
     assert not more.is_displayed()
     assert driver.switch_to.active_element.text == "many120_exporter"  # focus moves to the first new card
+
     def expected(query: str, category: str = "") -> list[str]:
         out = []
         for spec in specs:
@@ -285,9 +334,11 @@ def test_exporter_page_shows_the_matrix(driver, base, site) -> None:
     md = metadata(site, "mysqld_exporter")
     cells = driver.execute_script(
         "return Array.from(document.querySelectorAll('table.matrix tbody tr')).map(tr =>"
-        " [tr.dataset.family, tr.dataset.dist, Array.from(tr.querySelectorAll('td')).map(td => [td.dataset.arch, td.dataset.status, td.innerText])])"
+        " [tr.dataset.family, tr.dataset.dist, Array.from(tr.querySelectorAll('td')).map(td => [td.dataset.arch, td.dataset.status, td.innerText])])"  # noqa: B950 - data
     )
-    assert [(f, d) for f, d, _ in cells] == [("rpm", d) for d in matrix.RPM_DISTS] + [("deb", d) for d in matrix.DEB_DISTS]
+    assert [(f, d) for f, d, _ in cells] == [("rpm", d) for d in matrix.RPM_DISTS] + [
+        ("deb", d) for d in matrix.DEB_DISTS
+    ]
     for family, dist, row in cells:
         for arch, status, text in row:
             assert md["artifacts"][family][dist][arch] == status
@@ -308,7 +359,11 @@ def test_every_download_and_json_link_resolves(driver, base, site) -> None:
             "return Array.from(document.querySelectorAll('a.download')).map(a => [a.href, a.dataset.sha256])"
         )
         built = metadata(site, name)["status_counts"]
-        expected = built["success"] + built["stale"] - (1 if metadata(site, name)["artifacts"].get("docker") in ("success", "stale") else 0)
+        expected = (
+            built["success"]
+            + built["stale"]
+            - (1 if metadata(site, name)["artifacts"].get("docker") in ("success", "stale") else 0)
+        )
         assert len(downloads) == expected, name
         for href, sha in downloads:
             assert href.startswith(base)
@@ -316,7 +371,9 @@ def test_every_download_and_json_link_resolves(driver, base, site) -> None:
                 assert r.status == 200
                 assert hashlib.sha256(r.read()).hexdigest() == sha
             checked += 1
-        for href in driver.execute_script("return Array.from(document.querySelectorAll('a.json, .catalog-links a')).map(a => a.href)"):
+        for href in driver.execute_script(
+            "return Array.from(document.querySelectorAll('a.json, .catalog-links a')).map(a => a.href)"
+        ):
             with urllib.request.urlopen(href, timeout=10) as r:
                 assert r.status == 200
                 assert json.loads(r.read())["format_version"] == "3.0"
@@ -325,17 +382,19 @@ def test_every_download_and_json_link_resolves(driver, base, site) -> None:
 
 def test_copy_buttons_copy_the_exact_commands(driver, base, site) -> None:
     open_page(driver, f"{base}exporters/node_exporter.html")
-    driver.execute_cdp_cmd("Browser.grantPermissions", {
-        "origin": base.rstrip("/"), "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    driver.execute_cdp_cmd(
+        "Browser.grantPermissions",
+        {"origin": base.rstrip("/"), "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
+    )
     site_url = base.rstrip("/")
     docker = json.loads((site / "catalog" / "node_exporter" / "docker.json").read_text())["images"][0]
     ref = f"{docker['registry']}/{docker['repository']}@{docker['digest']}"
     expected = {
-        "cmd-rpm-el9-1": repo_files.yum_setup_commands(site_url, "el9").rstrip("\n"),
-        "cmd-rpm-el9-1-f": repo_files.yum_repo_file(site_url, "el9"),
+        "cmd-rpm-el9-1": user_files.yum_setup_commands(site_url, "el9").rstrip("\n"),
+        "cmd-rpm-el9-1-f": user_files.yum_repo_file(site_url, "el9"),
         "cmd-rpm-el9-2": "sudo dnf install node_exporter",
-        "cmd-deb-debian-12-1": repo_files.apt_setup_commands(site_url, "bookworm").rstrip("\n"),
-        "cmd-deb-debian-12-1-f": repo_files.apt_sources_file(site_url, "bookworm"),
+        "cmd-deb-debian-12-1": user_files.apt_setup_commands(site_url, "bookworm").rstrip("\n"),
+        "cmd-deb-debian-12-1-f": user_files.apt_sources_file(site_url, "bookworm"),
         "cmd-deb-ubuntu-24.04-2": "sudo apt install node-exporter",
         "cmd-docker-1": f"docker pull {ref}",
         "cmd-docker-2": f"docker run -d --name node_exporter -p 9100:9100 {ref}",
@@ -347,7 +406,7 @@ def test_copy_buttons_copy_the_exact_commands(driver, base, site) -> None:
                 details.find_element(By.TAG_NAME, "summary").click()
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
         button.click()
-        WebDriverWait(driver, 5).until(lambda d: button.get_attribute("data-state") in ("copied", "failed"))
+        WebDriverWait(driver, 5).until(lambda d, b=button: b.get_attribute("data-state") in ("copied", "failed"))
         assert button.get_attribute("data-copied") == text
         assert button.get_attribute("data-state") == "copied"
         clip = driver.execute_async_script(
@@ -356,7 +415,9 @@ def test_copy_buttons_copy_the_exact_commands(driver, base, site) -> None:
         )
         assert clip == text
     # Every copy text says node-exporter for apt, never node_exporter.
-    texts = driver.execute_script("return Array.from(document.querySelectorAll('pre.copyable')).map(p => p.textContent)")
+    texts = driver.execute_script(
+        "return Array.from(document.querySelectorAll('pre.copyable')).map(p => p.textContent)"
+    )
     assert all("apt install node-exporter" in t for t in texts if "apt install" in t)
     assert not [t for t in texts if "<your-host>" in t]  # served over http: the real address
 
@@ -368,7 +429,9 @@ def test_hostile_readme_is_inert(driver, base) -> None:
     readme = driver.find_element(By.CSS_SELECTOR, ".markdown").text
     assert "<script>window.hubPwned = 1; alert('raw')</script>" in readme
     assert driver.find_elements(By.CSS_SELECTOR, ".markdown img, .markdown script, .markdown iframe") == []
-    hrefs = driver.execute_script("return Array.from(document.querySelectorAll('.markdown a')).map(a => a.getAttribute('href'))")
+    hrefs = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.markdown a')).map(a => a.getAttribute('href'))"
+    )
     assert hrefs == ["https://example.org/"]
     open_page(driver, base + "index.html")
     driver.find_element(By.ID, "q").send_keys("hostile")
@@ -387,7 +450,11 @@ function lum(c) {
   return 0.2126 * f(v[0]) + 0.7152 * f(v[1]) + 0.0722 * f(v[2]);
 }
 function bg(el) {
-  while (el) { const c = getComputedStyle(el).backgroundColor; if (c && !c.startsWith('rgba(0, 0, 0, 0)') && c !== 'transparent') return c; el = el.parentElement; }
+  while (el) {
+    const c = getComputedStyle(el).backgroundColor;
+    if (c && !c.startsWith('rgba(0, 0, 0, 0)') && c !== 'transparent') return c;
+    el = el.parentElement;
+  }
   return 'rgb(255, 255, 255)';
 }
 const out = [];
@@ -400,14 +467,38 @@ for (const sel of arguments[0]) {
 }
 return out;
 """
-TEXT_SELECTORS = ["body", "h1", ".lead", ".count", ".card .desc", ".card h2 a", ".version", ".updated", ".badge",
-                  "label", ".hint", "input", "select", ".site-header a", ".site-footer p", "td", "th", ".copy",
-                  ".step-title", "pre code", ".facts dt", ".note", ".muted"]
+TEXT_SELECTORS = [
+    "body",
+    "h1",
+    ".lead",
+    ".count",
+    ".card .desc",
+    ".card h2 a",
+    ".version",
+    ".updated",
+    ".badge",
+    "label",
+    ".hint",
+    "input",
+    "select",
+    ".site-header a",
+    ".site-footer p",
+    "td",
+    "th",
+    ".copy",
+    ".step-title",
+    "pre code",
+    ".facts dt",
+    ".note",
+    ".muted",
+]
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_contrast_landmarks_and_labels(driver, base, scheme) -> None:
-    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
+    )
     try:
         for page in ("index.html", "exporters/mysqld_exporter.html"):
             open_page(driver, base + page)
@@ -417,12 +508,14 @@ def test_contrast_landmarks_and_labels(driver, base, scheme) -> None:
             low = [(sel, round(r, 2)) for sel, r in ratios if r < 4.5]
             assert not low, f"{scheme} {page}: contrast below 4.5:1: {low[:10]}"
             landmarks = driver.execute_script(
-                "return ['header', 'nav', 'main', 'footer'].map(t => document.querySelectorAll(t).length)")
+                "return ['header', 'nav', 'main', 'footer'].map(t => document.querySelectorAll(t).length)"
+            )
             assert all(landmarks), landmarks
             assert driver.execute_script("return document.documentElement.lang") == "en"
             unlabeled = driver.execute_script(
                 "return Array.from(document.querySelectorAll('input, select, button')).filter(el =>"
-                " !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim()).length")
+                " !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim()).length"
+            )
             assert unlabeled == 0
             assert driver.execute_script("return document.querySelectorAll('h1').length") == 1
     finally:
@@ -430,8 +523,10 @@ def test_contrast_landmarks_and_labels(driver, base, scheme) -> None:
 
 
 def _viewport(d, size: tuple[int, int], mobile: bool) -> None:
-    d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                      {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": mobile})
+    d.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": mobile},
+    )
 
 
 def test_screenshots_and_no_horizontal_scroll(driver, base, artefacts) -> None:
@@ -440,10 +535,14 @@ def test_screenshots_and_no_horizontal_scroll(driver, base, artefacts) -> None:
         for label, size, mobile in (("desktop", DESKTOP, False), ("phone", PHONE, True)):
             _viewport(driver, size, mobile)
             for scheme in ("light", "dark"):
-                driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
-                                       {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
-                for page, name in (("index.html", "index"), ("exporters/node_exporter.html", "node_exporter"),
-                                   ("exporters/mysqld_exporter.html#install-deb-debian-12", "mysqld_exporter-install")):
+                driver.execute_cdp_cmd(
+                    "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
+                )
+                for page, name in (
+                    ("index.html", "index"),
+                    ("exporters/node_exporter.html", "node_exporter"),
+                    ("exporters/mysqld_exporter.html#install-deb-debian-12", "mysqld_exporter-install"),
+                ):
                     open_page(driver, base + page)
                     width = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
                     assert width[0] <= width[1], f"{label} {page}: horizontal scroll {width}"

@@ -6,7 +6,7 @@ ephemeral RSA-3072 key into DEST, as `./pants publish //:site` runs it (`hub pub
 process, the key in HUB_SIGNING_KEY). Readers use `file://DEST/current/`, through the link.
 
 - dnf (private config, --installroot, gpgcheck=1 and repo_gpgcheck=1, the site's own `.repo`
-  text from hub.repos.files.yum_repo_file) installs node_exporter 1.1.0 and sees 1.0.0 too
+  text from hub.repos.user_files.yum_repo_file) installs node_exporter 1.1.0 and sees 1.0.0 too
   (cumulative pool); a tampered repomd.xml is refused.
 - apt-get (private APT_CONFIG, the site's own `.sources` text with Signed-By:) runs
   `update --error-on=any` for bookworm and noble and `install --download-only`; a tampered
@@ -35,8 +35,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.site import publish
-from hub.repos import files as repo_files
+from hub.site.crash_points import CRASH_ENV, CRASH_STATUS
+from hub.site.snapshots import KEYRING_RECORD, PARTIAL_SUFFIX
+from hub.repos import user_files
 from testkit.unsigned_site import build_unsigned_site
 from testkit.packages import export_public_key, export_secret_key, generate_key, stop_agent
 from integration.publishing import (
@@ -83,7 +84,11 @@ def published(tmp_path_factory: pytest.TempPathFactory, key, sites):
     base = (dest / "current").as_uri()
     with short_tmpdir() as tmpdir:
         for version in ("1.0.0", "1.1.0"):
-            result = run(publish_argv(sites[version], dest, base), env=publish_env(key["secret"], root, tmpdir), what="hub publish")
+            result = run(
+                publish_argv(sites[version], dest, base),
+                env=publish_env(key["secret"], root, tmpdir),
+                what="hub publish",
+            )
             assert json.loads(result.stdout)["temporary_keyring"]["removed"]
         assert not list(tmpdir.iterdir())
     assert os.readlink(dest / "current") == "snapshots/00000002"
@@ -96,9 +101,9 @@ def published(tmp_path_factory: pytest.TempPathFactory, key, sites):
 
 
 def el9_repo(site: Path, base: str) -> str:
-    """The .repo text the portal shows (hub.repos.files), which publish shipped in the site."""
-    text = repo_files.yum_repo_file(base, "el9")
-    assert (site / repo_files.yum_repo_file_name("el9")).read_text() == text
+    """The .repo text the portal shows (hub.repos.user_files), which publish shipped in the site."""
+    text = user_files.yum_repo_file(base, "el9")
+    assert (site / user_files.yum_repo_file_name("el9")).read_text() == text
     assert "gpgcheck=1\n" in text and "repo_gpgcheck=1\n" in text and f"baseurl={base}/el9/$basearch/\n" in text
     return text
 
@@ -109,8 +114,10 @@ def test_dnf_installs_from_the_published_site(published, tmp_path: Path, key) ->
     listing = dnf(tmp_path, repo, "--showduplicates", "list", "available", "node_exporter").stdout
     assert "1.0.0-1.el9" in listing and "1.1.0-1.el9" in listing, listing
     dnf(tmp_path, repo, "install", "node_exporter")
-    query = run(["rpm", "--root", tmp_path / "root", "-q", "node_exporter", "gpg-pubkey"],
-                env=base_env(HOME=str(tmp_path / "home"))).stdout
+    query = run(
+        ["rpm", "--root", tmp_path / "root", "-q", "node_exporter", "gpg-pubkey"],
+        env=base_env(HOME=str(tmp_path / "home")),
+    ).stdout
     assert "node_exporter-1.1.0-1.el9.x86_64" in query
     assert f"gpg-pubkey-{key['fpr'][-8:].lower()}" in query  # imported from gpgkey=, as users get it
     assert (tmp_path / "root/usr/bin/node_exporter").is_file()
@@ -121,7 +128,7 @@ def test_dnf_refuses_a_tampered_repomd(published, tmp_path: Path) -> None:
     shutil.copytree(published["dest"] / "current", bad, symlinks=True)
     repomd = bad / "el9/x86_64/repodata/repomd.xml"
     repomd.write_text(repomd.read_text().replace("<revision>", "<revision>1"))
-    result = dnf(tmp_path / "w", repo_files.yum_repo_file(bad.as_uri(), "el9"), "install", "node_exporter", check=False)
+    result = dnf(tmp_path / "w", user_files.yum_repo_file(bad.as_uri(), "el9"), "install", "node_exporter", check=False)
     out = result.stdout + result.stderr
     assert result.returncode != 0 and ("GPG" in out.upper() or "signature" in out.lower()), out
     assert not (tmp_path / "w/root/usr/bin/node_exporter").exists()
@@ -135,14 +142,22 @@ def test_dnf_refuses_a_tampered_repomd(published, tmp_path: Path) -> None:
 @pytest.mark.parametrize("codename, suffix", [("bookworm", "deb12"), ("noble", "ubuntu24.04")])
 def test_apt_updates_and_downloads(published, tmp_path: Path, codename: str, suffix: str) -> None:
     current = published["dest"] / "current"
-    assert (current / repo_files.apt_sources_file_name(codename)).read_text() == repo_files.apt_sources_file(published["base"], codename)
-    env = apt_for(tmp_path, published["base"], codename, (current / repo_files.PUBLIC_KEY_FILE).read_bytes())
+    assert (current / user_files.apt_sources_file_name(codename)).read_text() == user_files.apt_sources_file(
+        published["base"], codename
+    )
+    env = apt_for(tmp_path, published["base"], codename, (current / user_files.PUBLIC_KEY_FILE).read_bytes())
     update = run(["apt-get", "update", "--error-on=any"], env=env, what="apt-get update")
     assert "NO_PUBKEY" not in update.stdout + update.stderr
     madison = run(["apt-cache", "madison", "node-exporter"], env=env).stdout
     assert {line.split("|")[1].strip() for line in madison.splitlines()} == {f"1.0.0-1+{suffix}", f"1.1.0-1+{suffix}"}
-    install = run(["apt-get", "install", "--download-only", "-y", "node-exporter"], env=env, what="apt-get install --download-only")
-    assert f"node-exporter amd64 1.1.0-1+{suffix}" in install.stdout and "Download complete" in install.stdout, install.stdout
+    install = run(
+        ["apt-get", "install", "--download-only", "-y", "node-exporter"],
+        env=env,
+        what="apt-get install --download-only",
+    )
+    assert (
+        f"node-exporter amd64 1.1.0-1+{suffix}" in install.stdout and "Download complete" in install.stdout
+    ), install.stdout
     dl = tmp_path / "dl"  # file: sources are used in place (not copied to archives/): download one
     dl.mkdir()
     run(["apt-get", "download", "node-exporter"], env=env, cwd=dl, what="apt-get download")
@@ -156,7 +171,7 @@ def test_apt_refuses_a_tampered_inrelease(published, tmp_path: Path) -> None:
     shutil.copytree(published["dest"] / "current", bad, symlinks=True)
     for f in (bad / "dists/bookworm/InRelease", bad / "dists/bookworm/Release"):
         f.write_text(f.read_text().replace("Label: Monitoring Hub", "Label: Monitoring Hub!"))
-    env = apt_for(tmp_path / "apt", bad.as_uri(), "bookworm", (bad / repo_files.PUBLIC_KEY_FILE).read_bytes())
+    env = apt_for(tmp_path / "apt", bad.as_uri(), "bookworm", (bad / user_files.PUBLIC_KEY_FILE).read_bytes())
     result = run(["apt-get", "update", "--error-on=any"], env=env, check=False)
     out = result.stdout + result.stderr
     assert result.returncode != 0 and ("BADSIG" in out or "signature" in out), out
@@ -183,7 +198,7 @@ class Faults:
         return os.readlink(self.dest / "current")
 
     def note_keyring(self) -> None:
-        record = self.dest / publish.KEYRING_RECORD
+        record = self.dest / KEYRING_RECORD
         if record.exists():
             self.keyrings.add(record.read_text().strip())
 
@@ -203,13 +218,16 @@ class Faults:
         link = self.dest / "current"
         assert link.is_symlink(), "current must stay a link"
         target = os.readlink(link)
-        assert target == old or (target.startswith("snapshots/") and int(target.split("/")[1]) > int(old.split("/")[1])), (old, target)
+        assert target == old or (
+            target.startswith("snapshots/") and int(target.split("/")[1]) > int(old.split("/")[1])
+        ), (old, target)
         snapshot = self.dest / target
-        assert snapshot.is_dir() and not snapshot.name.endswith(publish.PARTIAL_SUFFIX)
+        assert snapshot.is_dir() and not snapshot.name.endswith(PARTIAL_SUFFIX)
         for path in reachable(link):
             assert not path.is_symlink(), f"{path}: a link under current"
-            assert not path.name.startswith(".") and not path.name.endswith((".partial", ".tmp", ".trash")), \
-                f"{path}: a temporary name is reachable under current"
+            assert not path.name.startswith(".") and not path.name.endswith(
+                (".partial", ".tmp", ".trash")
+            ), f"{path}: a temporary name is reachable under current"
             if path.suffix == ".json":
                 json.loads(path.read_text())
         problems = check_tree(link)
@@ -224,13 +242,13 @@ class Faults:
     def clients(self) -> None:
         work = self.root / f"clients-{self.client_checks}"
         self.client_checks += 1
-        repo = repo_files.yum_repo_file(self.base, "el9")
+        repo = user_files.yum_repo_file(self.base, "el9")
         dnf(work / "dnf", repo, "makecache")
         env = apt_for(work / "apt", self.base, "bookworm", self.key["public"])
         run(["apt-get", "update", "--error-on=any"], env=env, what="apt-get update after a kill")
 
     def crash_at(self, point: str) -> subprocess.CompletedProcess:
-        return run(self.argv, env={**self.env, publish.CRASH_ENV: point}, check=False, timeout=120)
+        return run(self.argv, env={**self.env, CRASH_ENV: point}, check=False, timeout=120)
 
     def kill_after(self, delay: float | None) -> tuple[str | None, float]:
         """Starts a publish, waits for its first point (the lock taken: the interpreter's
@@ -239,8 +257,14 @@ class Faults:
         first point to its end (or the kill). `delay` None: no kill."""
         log = self.root / "kill.log"
         with open(log, "wb") as err:
-            proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err, start_new_session=True)
+            proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,
+            )
         try:
             deadline = time.monotonic() + 60
             while b"point 1 " not in log.read_bytes() and proc.poll() is None:
@@ -286,7 +310,9 @@ def publish_tmpdir():
         yield path
 
 
-def test_kill_9_at_every_point_and_at_random(fault_root: Path, tmp_path: Path, key, sites, publish_tmpdir: Path) -> None:
+def test_kill_9_at_every_point_and_at_random(
+    fault_root: Path, tmp_path: Path, key, sites, publish_tmpdir: Path
+) -> None:
     started = time.monotonic()
     verifier = Verifier(tmp_path / "verify-gnupg", key["public"])
     faults = Faults(fault_root, fault_root / "dest", sites["1.1.0"], key, verifier, publish_tmpdir)
@@ -302,7 +328,7 @@ def test_kill_9_at_every_point_and_at_random(fault_root: Path, tmp_path: Path, k
         outcomes = {}
         for point in points:
             result = faults.crash_at(point)
-            assert result.returncode == publish.CRASH_STATUS, result.stdout + result.stderr
+            assert result.returncode == CRASH_STATUS, result.stdout + result.stderr
             assert points_of(result.stderr)[-1] == point
             faults.note_keyring()
             new = faults.check(old, clients=point in CLIENT_POINTS)
@@ -351,11 +377,18 @@ def test_kill_9_at_every_point_and_at_random(fault_root: Path, tmp_path: Path, k
             shutil.rmtree(keyring, ignore_errors=True)
     elapsed = time.monotonic() - started
     summary = {
-        "deterministic_points": len(points), "random_kills": KILLS, "random_killed": sum(landed.values()),
-        "random_finished_first": finished, "random_distinct_points": len(landed), "client_checks": faults.client_checks,
-        "keyrings_left_by_kills_then_removed": len(faults.keyrings), "full_publish_s": round(duration, 2),
-        "elapsed_s": round(elapsed, 1), "deterministic_s": round(deterministic_done - started, 1),
-        "random_s": round(random_done - deterministic_done, 1), "checks_s": round(faults.spent["checks"], 1),
+        "deterministic_points": len(points),
+        "random_kills": KILLS,
+        "random_killed": sum(landed.values()),
+        "random_finished_first": finished,
+        "random_distinct_points": len(landed),
+        "client_checks": faults.client_checks,
+        "keyrings_left_by_kills_then_removed": len(faults.keyrings),
+        "full_publish_s": round(duration, 2),
+        "elapsed_s": round(elapsed, 1),
+        "deterministic_s": round(deterministic_done - started, 1),
+        "random_s": round(random_done - deterministic_done, 1),
+        "checks_s": round(faults.spent["checks"], 1),
         "clients_s": round(faults.spent["clients"], 1),
     }
     print("fault injection:", json.dumps(summary, sort_keys=True))

@@ -2,7 +2,7 @@
 configurations, an independent consistency checker of a published tree. The byte patterns
 of a secret key and the scan for them are in integration.keyscan.
 
-The checker is deliberately separate from `hub.site.publish.check_site`: it re-reads repomd.xml,
+The checker is deliberately separate from `hub.site.check.check_site`: it re-reads repomd.xml,
 primary, Release and Packages with its own parsing, so a bug in the engine's check cannot
 hide a bug in the engine's publish.
 """
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Iterator
 
 import hub
-from hub.repos import files as repo_files
-from hub.repos import sign
+from hub.repos import user_files
+from hub.repos.signing_key import KEY_ENV
 from integration.roots import base_env, run
 
 ENGINE = str(Path(hub.__file__).resolve().parents[1])
@@ -50,7 +50,7 @@ def publish_env(secret: str, home: Path, tmpdir: Path, **extra: str) -> dict[str
         "LC_ALL": "C",
         "TMPDIR": str(tmpdir),
         "PYTHONPATH": os.pathsep.join([ENGINE, *sys.path]),
-        sign.KEY_ENV: secret,
+        KEY_ENV: secret,
     }
     env.update(extra)
     return env
@@ -66,8 +66,11 @@ def short_tmpdir() -> Iterator[Path]:
         yield path
     finally:
         for keyring in [*path.glob("*hub-publish-key-*"), *path.glob("*hub-sign-*")]:
-            run(["gpgconf", "--homedir", keyring / "gnupg", "--kill", "all"],
-                env=base_env(GNUPGHOME=str(keyring / "gnupg")), check=False)
+            run(
+                ["gpgconf", "--homedir", keyring / "gnupg", "--kill", "all"],
+                env=base_env(GNUPGHOME=str(keyring / "gnupg")),
+                check=False,
+            )
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -121,8 +124,12 @@ def check_tree(site: Path) -> list[str]:
             if data.get("type") == "primary" and (repo / href).is_file():
                 primary = ET.fromstring(gzip.decompress((repo / href).read_bytes()))
                 for pkg in primary.iter(f"{COMMON_NS}package"):
-                    expect(repo / pkg.find(f"{COMMON_NS}location").get("href"), pkg.find(f"{COMMON_NS}checksum").text,
-                           int(pkg.find(f"{COMMON_NS}size").get("package")), f"{repo.relative_to(site)}/primary")
+                    expect(
+                        repo / pkg.find(f"{COMMON_NS}location").get("href"),
+                        pkg.find(f"{COMMON_NS}checksum").text,
+                        int(pkg.find(f"{COMMON_NS}size").get("package")),
+                        f"{repo.relative_to(site)}/primary",
+                    )
     for release in site.glob("dists/*/Release"):
         listed = {}
         in_sha = False
@@ -141,7 +148,9 @@ def check_tree(site: Path) -> list[str]:
                 expect(by_hash, digest, size, f"{release.relative_to(site)} by-hash")
             if name.endswith("/Packages") and (release.parent / name).is_file():
                 for stanza in (release.parent / name).read_text().strip().split("\n\n"):
-                    f = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and not line.startswith(" "))
+                    f = dict(
+                        line.split(": ", 1) for line in stanza.splitlines() if ": " in line and not line.startswith(" ")
+                    )
                     if f:
                         expect(site / f["Filename"], f["SHA256"], int(f["Size"]), f"{release.parent.name}/{name}")
     for path in site.glob("catalog/*/*.json"):
@@ -166,7 +175,11 @@ class Verifier:
 
     def __post_init__(self) -> None:
         self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-        run(["gpg", "--homedir", self.home, "--batch", "--import", self.write_key()], env=base_env(), what="gpg --import")
+        run(
+            ["gpg", "--homedir", self.home, "--batch", "--import", self.write_key()],
+            env=base_env(),
+            what="gpg --import",
+        )
 
     def write_key(self) -> Path:
         path = self.home.parent / f"{self.home.name}.asc"
@@ -177,9 +190,13 @@ class Verifier:
         key = (sha256_file(signature)[0], sha256_file(data)[0] if data else "")
         if key in self.done:
             return
-        cmd = ["gpg", "--homedir", self.home, "--batch", "--status-fd", "1", "--verify", signature] + ([data] if data else [])
+        cmd = ["gpg", "--homedir", self.home, "--batch", "--status-fd", "1", "--verify", signature] + (
+            [data] if data else []
+        )
         result = run(cmd, env=base_env(), check=False)
-        assert result.returncode == 0 and "[GNUPG:] VALIDSIG" in result.stdout, f"{signature}: {result.stdout}{result.stderr}"
+        assert (
+            result.returncode == 0 and "[GNUPG:] VALIDSIG" in result.stdout
+        ), f"{signature}: {result.stdout}{result.stderr}"
         self.done[key] = True
 
     def verify_site(self, site: Path) -> int:
@@ -224,21 +241,46 @@ def dnf(work: Path, repo_file: str, *args: str, check: bool = True) -> subproces
     home.mkdir(exist_ok=True)
     (home / ".rpmmacros").write_text("%_dbpath /var/lib/rpm\n")
     try:
-        return run(["dnf", "-c", conf, f"--installroot={work / 'root'}", "--releasever=9", f"--setopt=reposdir={reposdir}",
-                    "-y", *args], env=base_env(HOME=str(home)), check=check, timeout=300, what="dnf")
+        return run(
+            [
+                "dnf",
+                "-c",
+                conf,
+                f"--installroot={work / 'root'}",
+                "--releasever=9",
+                f"--setopt=reposdir={reposdir}",
+                "-y",
+                *args,
+            ],
+            env=base_env(HOME=str(home)),
+            check=check,
+            timeout=300,
+            what="dnf",
+        )
     finally:
         # librepo checks repomd.xml.asc with a keyring of its own per repository (under the
         # cache) and leaves that keyring's gpg-agent running: stop it.
         for pubring in work.rglob("pubring"):
             if pubring.is_dir():
-                run(["gpgconf", "--homedir", pubring, "--kill", "all"], env=base_env(GNUPGHOME=str(pubring)), check=False)
+                run(
+                    ["gpgconf", "--homedir", pubring, "--kill", "all"],
+                    env=base_env(GNUPGHOME=str(pubring)),
+                    check=False,
+                )
 
 
 def apt_env(work: Path, sources: str, public_key: bytes) -> dict[str, str]:
     """A private apt (APT_CONFIG): only this deb822 source, its own lists, cache and an empty
     dpkg status; the key where the source's Signed-By points."""
-    for d in ("etc/sources.list.d", "etc/trusted.gpg.d", "etc/preferences.d", "lists/partial",
-              "cache/archives/partial", "log", "keyrings"):
+    for d in (
+        "etc/sources.list.d",
+        "etc/trusted.gpg.d",
+        "etc/preferences.d",
+        "lists/partial",
+        "cache/archives/partial",
+        "log",
+        "keyrings",
+    ):
         (work / d).mkdir(parents=True, exist_ok=True)
     (work / "status").write_text("")
     (work / "etc/sources.list.d/monitoring-hub.sources").write_text(sources)
@@ -264,11 +306,11 @@ def apt_env(work: Path, sources: str, public_key: bytes) -> dict[str, str]:
 
 
 def apt_for(work: Path, base_url: str, codename: str, public_key: bytes) -> dict[str, str]:
-    """apt for the site's own .sources text (hub.repos.files), Signed-By pointing into `work`."""
+    """apt for the site's own .sources text (hub.repos.user_files), Signed-By pointing into `work`."""
     keyring = str(work / "keyrings/monitoring-hub.asc")
-    shipped = repo_files.apt_sources_file(base_url, codename)
-    ours = repo_files.apt_sources_file(base_url, codename, keyring=keyring)
-    assert ours == shipped.replace(repo_files.APT_KEYRING, keyring)
+    shipped = user_files.apt_sources_file(base_url, codename)
+    ours = user_files.apt_sources_file(base_url, codename, keyring=keyring)
+    assert ours == shipped.replace(user_files.APT_KEYRING, keyring)
     return apt_env(work, ours, public_key)
 
 

@@ -42,8 +42,14 @@ def test_rebuild_from_remote_cache_only(tmp_path: Path) -> None:
         ]
 
         first = run_pants(
-            repo, *remote, "--remote-cache-write", f"--local-store-dir={tmp_path / 'store-1'}",
-            "package", "exporters/node_exporter::", env=env, check=True,
+            repo,
+            *remote,
+            "--remote-cache-write",
+            f"--local-store-dir={tmp_path / 'store-1'}",
+            "package",
+            "exporters/node_exporter::",
+            env=env,
+            check=True,
         )
         written = counters(first.stderr)
         # 14 packages + 2 extractions + the image
@@ -55,8 +61,14 @@ def test_rebuild_from_remote_cache_only(tmp_path: Path) -> None:
         # "A fresh machine": an empty local store and no dist/.
         shutil.rmtree(repo / "dist")
         second = run_pants(
-            repo, *remote, "--remote-cache-read", f"--local-store-dir={tmp_path / 'store-2'}",
-            "package", "exporters/node_exporter::", env=env, check=True,
+            repo,
+            *remote,
+            "--remote-cache-read",
+            f"--local-store-dir={tmp_path / 'store-2'}",
+            "package",
+            "exporters/node_exporter::",
+            env=env,
+            check=True,
         )
         read = counters(second.stderr)
         assert read["remote_cache_read_errors"] == 0, second.stderr

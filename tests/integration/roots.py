@@ -39,8 +39,13 @@ ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # What the stub RPM stands for: the EL base packages the borrowed Debian userland provides.
 STUB_NAME = "el-userland-stub"
 STUB_PROVIDES = (
-    "/bin/sh", "/usr/bin/sh", "/usr/sbin/useradd", "/usr/sbin/groupadd",
-    "shadow-utils", "systemd", "systemd-units",
+    "/bin/sh",
+    "/usr/bin/sh",
+    "/usr/sbin/useradd",
+    "/usr/sbin/groupadd",
+    "shadow-utils",
+    "systemd",
+    "systemd-units",
 )
 ELF_X86_64, ELF_AARCH64 = 62, 183
 
@@ -79,13 +84,17 @@ def run(
     args = [str(c) for c in cmd]
     try:
         result = subprocess.run(
-            args, env=dict(env) if env is not None else None, cwd=cwd, stdin=subprocess.DEVNULL,
-            capture_output=True, text=True, errors="replace", timeout=timeout,
+            args,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
         )
     except FileNotFoundError:
-        raise CommandFailed(
-            f"`{args[0]}` is not installed: run build-support/ci/install-tools.sh first"
-        ) from None
+        raise CommandFailed(f"`{args[0]}` is not installed: run build-support/ci/install-tools.sh first") from None
     except subprocess.TimeoutExpired as e:
         raise CommandFailed(f"$ {' '.join(args)}\ntimed out after {timeout} s\n{e.stdout}\n{e.stderr}")
     if check and result.returncode != 0:
@@ -158,7 +167,9 @@ def debian_root_tarball(cache: Path | None = None, suite: str = SUITE) -> Path:
         try:
             run(
                 ["mmdebstrap", "--quiet", "--variant=minbase", "--mode=root", suite, tmp],
-                env=base_env(), timeout=900, what=f"building the {suite} root",
+                env=base_env(),
+                timeout=900,
+                what=f"building the {suite} root",
             )
             os.chmod(tmp, 0o644)
             os.replace(tmp, tarball)
@@ -181,7 +192,7 @@ def _sweep_orphans(directory: Path) -> None:
     """Removes roots left in RAM by test processes that died before their clean-up (a killed
     or timed-out run; Pants also cancels a running test when its inputs change)."""
     for entry in directory.glob(f"{_RAM_PREFIX}*-*"):
-        pid = entry.name[len(_RAM_PREFIX):].split("-", 1)[0]
+        pid = entry.name[len(_RAM_PREFIX) :].split("-", 1)[0]
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
         try:
@@ -213,8 +224,7 @@ def scratch_dir(fallback: Path) -> Path:
 def unpack_root(tarball: Path, dest: Path) -> Path:
     dest.mkdir(parents=True)
     # --numeric-owner: the tarball's owners are the root's accounts, not the host's.
-    run(["tar", "--numeric-owner", "-xpf", tarball, "-C", dest], env=base_env(),
-        what="unpacking the root")
+    run(["tar", "--numeric-owner", "-xpf", tarball, "-C", dest], env=base_env(), what="unpacking the root")
     if (dest / "run" / "systemd" / "system").exists():
         raise AssertionError(f"{dest}: the root claims to run systemd; the tests assume it does not")
     return dest
@@ -239,10 +249,10 @@ def unpacked_root(tarball: Path, fallback: Path) -> Iterator[Path]:
 class DebRoot:
     path: Path
 
-    def chroot(self, *cmd: str, check: bool = True, env: Mapping[str, str] | None = None,
-               what: str = "") -> subprocess.CompletedProcess:
-        return run([chroot_cmd(), self.path, *cmd], env=env or chroot_env(), check=check,
-                   what=what)
+    def chroot(
+        self, *cmd: str, check: bool = True, env: Mapping[str, str] | None = None, what: str = ""
+    ) -> subprocess.CompletedProcess:
+        return run([chroot_cmd(), self.path, *cmd], env=env or chroot_env(), check=check, what=what)
 
     def dpkg(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """The root's own dpkg, inside the root: maintainer scripts see the root."""
@@ -263,7 +273,8 @@ class DebRoot:
         """dpkg-query on the root's database; None when the package is unknown."""
         result = run(
             ["dpkg-query", f"--admindir={self.path / 'var/lib/dpkg'}", "-W", f"-f={fmt}", package],
-            env=base_env(), check=False,
+            env=base_env(),
+            check=False,
         )
         return result.stdout if result.returncode == 0 else None
 
@@ -321,8 +332,11 @@ def build_stub_rpm(
         "%files\n" + "".join(f"{path}\n" for path in links)
     )
     home = rpm_home(workdir / "home")
-    run(["rpmbuild", "--quiet", "--define", f"_topdir {top}", "-bb", spec],
-        env=base_env(HOME=str(home)), what=f"building the stub RPM {name}")
+    run(
+        ["rpmbuild", "--quiet", "--define", f"_topdir {top}", "-bb", spec],
+        env=base_env(HOME=str(home)),
+        what=f"building the stub RPM {name}",
+    )
     (rpm,) = (top / "RPMS" / "noarch").glob("*.rpm")
     return rpm
 
@@ -344,9 +358,9 @@ class ElRoot:
         conf = work / "dnf.conf"
         conf.write_text(
             "[main]\n"
-            "reposdir=\n"          # none of the host's repositories
+            "reposdir=\n"  # none of the host's repositories
             "plugins=0\n"
-            "gpgcheck=0\n"         # unsigned test packages; signed repositories are tested elsewhere
+            "gpgcheck=0\n"  # unsigned test packages; signed repositories are tested elsewhere
             "install_weak_deps=0\n"
             "keepcache=0\n"
             "\n"
@@ -366,12 +380,13 @@ class ElRoot:
     def dnf(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return run(
             ["dnf", "-c", self.conf, f"--installroot={self.path}", "--releasever=9", "-y", *args],
-            env=self.env(), check=check, what="dnf on the EL root",
+            env=self.env(),
+            check=check,
+            what="dnf on the EL root",
         )
 
     def rpm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return run(["rpm", "--root", self.path, *args], env=self.env(), check=check,
-                   what="rpm on the EL root")
+        return run(["rpm", "--root", self.path, *args], env=self.env(), check=check, what="rpm on the EL root")
 
     def installed(self, name: str) -> str | None:
         """name-version-release.arch, or None."""
@@ -535,7 +550,8 @@ def systemd_verify(root: Path, unit_path: str, workdir: Path) -> subprocess.Comp
             shutil.copy2(inside(root, binary), dest)
     return run(
         ["systemd-analyze", "verify", "--man=no", "--generators=no", f"--root={tree}", unit.name],
-        env=base_env(), check=False,
+        env=base_env(),
+        check=False,
     )
 
 
@@ -552,8 +568,9 @@ def free_port() -> int:
 def running(cmd: Sequence[str], env: Mapping[str, str], log: Path) -> Iterator[subprocess.Popen]:
     """Starts a background process (output to `log`), and stops it by its PID afterwards."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen([str(c) for c in cmd], env=dict(env), stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(c) for c in cmd], env=dict(env), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         yield proc
     finally:
@@ -571,13 +588,17 @@ def http_get(url: str, proc: subprocess.Popen, log: Path, timeout: float = 30) -
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise AssertionError(f"the service exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
+            raise AssertionError(
+                f"the service exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}"
+            )
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 return response.read().decode("utf-8", "replace")
         except OSError:
             if time.monotonic() > deadline:
-                raise AssertionError(f"{url} did not answer within {timeout} s:\n{log.read_text(errors='replace')[-4000:]}")
+                raise AssertionError(
+                    f"{url} did not answer within {timeout} s:\n{log.read_text(errors='replace')[-4000:]}"
+                )
             time.sleep(0.2)
 
 
@@ -587,7 +608,7 @@ def http_get(url: str, proc: subprocess.Popen, log: Path, timeout: float = 30) -
 def arm64_sysroot(dest: Path, debs_cache: Path | None = None) -> Path:
     """Debian's libc6:arm64 unpacked in `dest`: the `-L` prefix for qemu-aarch64-static, which
     needs the dynamic loader and C library of the (dynamically linked) Debian builds."""
-    from hub.upstream.mirror import fetch_deb  # the same apt-get download and cache as the mirror
+    from hub.upstream.debian import fetch_deb  # the same apt-get download and cache as the mirror
 
     deb = fetch_deb("libc6", "arm64", debs_cache or cache_dir() / "debian-debs")
     dest.mkdir(parents=True)
@@ -598,5 +619,6 @@ def arm64_sysroot(dest: Path, debs_cache: Path | None = None) -> Path:
 
 
 def run_arm64(binary: Path, sysroot: Path, *args: str) -> subprocess.CompletedProcess:
-    return run(["qemu-aarch64-static", "-L", sysroot, binary, *args], env=base_env(),
-               what="running an arm64 binary under qemu")
+    return run(
+        ["qemu-aarch64-static", "-L", sysroot, binary, *args], env=base_env(), what="running an arm64 binary under qemu"
+    )

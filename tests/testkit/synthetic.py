@@ -101,33 +101,62 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def package_json(spec: Spec, kind: str, arch: str, dist: str, site: str | os.PathLike[str], version: str) -> dict[str, Any]:
+def package_json(
+    spec: Spec, kind: str, arch: str, dist: str, site: str | os.PathLike[str], version: str
+) -> dict[str, Any]:
     """Writes a small, unique package file at its package.url under ``site`` and returns its
     artifact JSON (sha256 and size read from the file)."""
     d = matrix.DISTS[dist]
     if kind == "rpm":
         name = spec.name
         filename = f"{name}-{version}-1.{d.release_suffix}.{matrix.RPM_ARCH[arch]}.rpm"
-        metadata = {"name": name, "version": version, "release": f"1.{d.release_suffix}",
-                    "arch": matrix.RPM_ARCH[arch], "summary": spec.description, "license": spec.license or "NOASSERTION"}
+        metadata = {
+            "name": name,
+            "version": version,
+            "release": f"1.{d.release_suffix}",
+            "arch": matrix.RPM_ARCH[arch],
+            "summary": spec.description,
+            "license": spec.license or "NOASSERTION",
+        }
     else:
         name = matrix.deb_package_name(spec.name)
         filename = f"{name}_{version}-1+{d.release_suffix}_{arch}.deb"
-        metadata = {"package": name, "version": f"{version}-1+{d.release_suffix}", "architecture": arch,
-                    "section": "net", "priority": "optional", "maintainer": "Monitoring Hub <hub@example.org>",
-                    "depends": [], "conflicts": [], "replaces": []}
+        metadata = {
+            "package": name,
+            "version": f"{version}-1+{d.release_suffix}",
+            "architecture": arch,
+            "section": "net",
+            "priority": "optional",
+            "maintainer": "Monitoring Hub <hub@example.org>",
+            "depends": [],
+            "conflicts": [],
+            "replaces": [],
+        }
     url = catalog.package_url(kind, dist=dist, arch=arch, package_name=name, filename=filename)
     path = Path(site) / url
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(f"synthetic package {filename}\n".encode() * 3)
-    source = {"url": f"https://github.com/example/{spec.name}/releases/download/v{version}/{spec.name}-{arch}.tar.gz",
-              "sha256": _digest(f"{spec.name}-{version}-{arch}")}
-    return catalog.package_artifact(kind=kind, exporter=spec.name, version=version, arch=arch, dist=dist,
-                                    build_date=spec.build_date, path=path, package_name=name, metadata=metadata,
-                                    source=source)
+    source = {
+        "url": f"https://github.com/example/{spec.name}/releases/download/v{version}/{spec.name}-{arch}.tar.gz",
+        "sha256": _digest(f"{spec.name}-{version}-{arch}"),
+    }
+    return catalog.package_artifact(
+        kind=kind,
+        exporter=spec.name,
+        version=version,
+        arch=arch,
+        dist=dist,
+        build_date=spec.build_date,
+        path=path,
+        package_name=name,
+        metadata=metadata,
+        source=source,
+    )
 
 
-def docker_json(spec: Spec, version: str, registry: str = "registry.example.org", repository_prefix: str = "monitoring-hub") -> dict[str, Any]:
+def docker_json(
+    spec: Spec, version: str, registry: str = "registry.example.org", repository_prefix: str = "monitoring-hub"
+) -> dict[str, Any]:
     platforms = [f"linux/{a}" for a in spec.archs]
     return {
         "format_version": catalog.FORMAT_VERSION,
@@ -136,23 +165,34 @@ def docker_json(spec: Spec, version: str, registry: str = "registry.example.org"
         "version": version,
         "build_date": spec.build_date,
         "status": "success",
-        "images": [{
-            "registry": registry,
-            "repository": f"{repository_prefix}/{spec.name}",
-            "tag": version,
-            "digest": "sha256:" + _digest(f"index {spec.name} {version}"),
-            "platforms": platforms,
-            "size_bytes": 12_345_678,
-            "manifests": [
-                {"platform": p, "digest": "sha256:" + _digest(f"{p} {spec.name} {version}"), "size_bytes": 6_000_000}
-                for p in platforms
-            ],
-        }],
+        "images": [
+            {
+                "registry": registry,
+                "repository": f"{repository_prefix}/{spec.name}",
+                "tag": version,
+                "digest": "sha256:" + _digest(f"index {spec.name} {version}"),
+                "platforms": platforms,
+                "size_bytes": 12_345_678,
+                "manifests": [
+                    {
+                        "platform": p,
+                        "digest": "sha256:" + _digest(f"{p} {spec.name} {version}"),
+                        "size_bytes": 6_000_000,
+                    }
+                    for p in platforms
+                ],
+            }
+        ],
         "base_image": "scratch",
         "user": spec.name if len(spec.name) <= 32 else "nobody",
         "ca_bundle_sha256": None,
-        "sources": {a: {"url": f"https://github.com/example/{spec.name}/releases/download/v{version}/{spec.name}-{a}.tar.gz",
-                        "sha256": _digest(f"{spec.name}-{version}-{a}")} for a in spec.archs},
+        "sources": {
+            a: {
+                "url": f"https://github.com/example/{spec.name}/releases/download/v{version}/{spec.name}-{a}.tar.gz",
+                "sha256": _digest(f"{spec.name}-{version}-{a}"),
+            }
+            for a in spec.archs
+        },
     }
 
 
@@ -185,8 +225,25 @@ def write_exporters(root: str | os.PathLike[str], specs: Sequence[Spec]) -> dict
     return paths
 
 
-def many(n: int, *, seed_words: Sequence[str] = ("node", "redis", "mysql", "nginx", "kafka", "snmp", "bind",
-                                                  "apache", "ipmi", "elastic", "postgres", "mongo", "haproxy")) -> list[Spec]:
+def many(
+    n: int,
+    *,
+    seed_words: Sequence[str] = (
+        "node",
+        "redis",
+        "mysql",
+        "nginx",
+        "kafka",
+        "snmp",
+        "bind",
+        "apache",
+        "ipmi",
+        "elastic",
+        "postgres",
+        "mongo",
+        "haproxy",
+    ),
+) -> list[Spec]:
     """``n`` varied exporters (names, categories, dates, partial and stale builds)."""
     specs = []
     for i in range(n):
@@ -197,17 +254,20 @@ def many(n: int, *, seed_words: Sequence[str] = ("node", "redis", "mysql", "ngin
         built = None
         if i % 5 == 3:
             built = ["rpm_amd64_el9", "deb_amd64_debian-12"]
-        specs.append(Spec(
-            name=name, category=cat,
-            description=f"Exports {word} metrics number {i} for Prometheus ({cat.lower()})",
-            version=f"v{1 + i % 3}.{i % 10}.{i % 7}",
-            archs=("amd64",) if i % 11 == 10 else ("amd64", "arm64"),
-            build_date=f"2025-{1 + i % 12:02d}-{day:02d}T12:00:00Z",
-            port=9100 + i % 800,
-            built=built,
-            stale=("docker",) if i % 7 == 6 else (),
-            readme=f"# {name}\n\nSynthetic exporter **{i}**. Upstream: [example](https://example.org/{name}).\n",
-        ))
+        specs.append(
+            Spec(
+                name=name,
+                category=cat,
+                description=f"Exports {word} metrics number {i} for Prometheus ({cat.lower()})",
+                version=f"v{1 + i % 3}.{i % 10}.{i % 7}",
+                archs=("amd64",) if i % 11 == 10 else ("amd64", "arm64"),
+                build_date=f"2025-{1 + i % 12:02d}-{day:02d}T12:00:00Z",
+                port=9100 + i % 800,
+                built=built,
+                stale=("docker",) if i % 7 == 6 else (),
+                readme=f"# {name}\n\nSynthetic exporter **{i}**. Upstream: [example](https://example.org/{name}).\n",
+            )
+        )
     return specs
 
 

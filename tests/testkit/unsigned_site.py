@@ -16,8 +16,8 @@ from typing import Sequence
 
 from hub.catalog import artifact as catalog
 from hub.common import matrix
-from hub.repos import apt as repo_apt
-from hub.repos import yum as repo_yum
+from hub.repos import apt
+from hub.repos import yum
 from testkit import synthetic
 from hub.repos.common import write_entry
 from hub.common.dates import format_source_date
@@ -61,45 +61,103 @@ def build_unsigned_site(
     root = Path(root)
     epoch = version_date(version)
     build_date = format_source_date(epoch)
-    spec = synthetic.Spec(name=exporter, version=f"v{version}", archs=tuple(archs), rpm=tuple(rpm_dists),
-                          deb=tuple(deb_dists), docker=False, build_date=build_date, readme=README)
+    spec = synthetic.Spec(
+        name=exporter,
+        version=f"v{version}",
+        archs=tuple(archs),
+        rpm=tuple(rpm_dists),
+        deb=tuple(deb_dists),
+        docker=False,
+        build_date=build_date,
+        readme=README,
+    )
     exporters = root / "exporters"
     synthetic.write_manifest(exporters, spec)
     built = root / "built" / exporter
     entries = root / "entries"
     rpms: dict[str, Path] = {}
     debs: dict[str, Path] = {}
-    source = {"url": f"https://github.com/example/{exporter}/releases/download/v{version}/{exporter}.tar.gz",
-              "sha256": "0" * 64}
+    source = {
+        "url": f"https://github.com/example/{exporter}/releases/download/v{version}/{exporter}.tar.gz",
+        "sha256": "0" * 64,
+    }
     for dist in rpm_dists:
         d = matrix.DISTS[dist]
         for arch in archs:
-            rpm = make_package("rpm", built, name=exporter, version=version, release=f"1.{d.release_suffix}",
-                               arch=arch, payload=f"{exporter} {version} {dist} {arch}".encode(), source_date=epoch)
+            rpm = make_package(
+                "rpm",
+                built,
+                name=exporter,
+                version=version,
+                release=f"1.{d.release_suffix}",
+                arch=arch,
+                payload=f"{exporter} {version} {dist} {arch}".encode(),
+                source_date=epoch,
+            )
             aid = matrix.artifact_id("rpm", arch, dist)
-            metadata = {"name": exporter, "version": version, "release": f"1.{d.release_suffix}",
-                        "arch": matrix.RPM_ARCH[arch], "summary": f"Synthetic {exporter}", "license": "Apache-2.0"}
-            doc = catalog.package_artifact(kind="rpm", exporter=exporter, version=version, arch=arch, dist=dist,
-                                           build_date=build_date, path=rpm, package_name=exporter,
-                                           metadata=metadata, source=source)
+            metadata = {
+                "name": exporter,
+                "version": version,
+                "release": f"1.{d.release_suffix}",
+                "arch": matrix.RPM_ARCH[arch],
+                "summary": f"Synthetic {exporter}",
+                "license": "Apache-2.0",
+            }
+            doc = catalog.package_artifact(
+                kind="rpm",
+                exporter=exporter,
+                version=version,
+                arch=arch,
+                dist=dist,
+                build_date=build_date,
+                path=rpm,
+                package_name=exporter,
+                metadata=metadata,
+                source=source,
+            )
             files.write_json(built / f"{aid}.json", doc)
-            write_entry(entries / "yum" / f"{rpm.name}.json", repo_yum.yum_entry(rpm, dist=dist))
+            write_entry(entries / "yum" / f"{rpm.name}.json", yum.yum_entry(rpm, dist=dist))
             rpms[aid] = rpm
     deb_name = matrix.deb_package_name(exporter)
     for dist in deb_dists:
         d = matrix.DISTS[dist]
         for arch in archs:
-            deb = make_package("deb", built, name=deb_name, version=version, release=f"1+{d.release_suffix}",
-                               arch=arch, payload=f"{exporter} {version} {dist} {arch}".encode(), source_date=epoch)
+            deb = make_package(
+                "deb",
+                built,
+                name=deb_name,
+                version=version,
+                release=f"1+{d.release_suffix}",
+                arch=arch,
+                payload=f"{exporter} {version} {dist} {arch}".encode(),
+                source_date=epoch,
+            )
             aid = matrix.artifact_id("deb", arch, dist)
-            metadata = {"package": deb_name, "version": f"{version}-1+{d.release_suffix}", "architecture": arch,
-                        "section": "net", "priority": "optional", "maintainer": "Monitoring Hub <hub@example.org>",
-                        "depends": [], "conflicts": [], "replaces": []}
-            doc = catalog.package_artifact(kind="deb", exporter=exporter, version=version, arch=arch, dist=dist,
-                                           build_date=build_date, path=deb, package_name=deb_name,
-                                           metadata=metadata, source=source)
+            metadata = {
+                "package": deb_name,
+                "version": f"{version}-1+{d.release_suffix}",
+                "architecture": arch,
+                "section": "net",
+                "priority": "optional",
+                "maintainer": "Monitoring Hub <hub@example.org>",
+                "depends": [],
+                "conflicts": [],
+                "replaces": [],
+            }
+            doc = catalog.package_artifact(
+                kind="deb",
+                exporter=exporter,
+                version=version,
+                arch=arch,
+                dist=dist,
+                build_date=build_date,
+                path=deb,
+                package_name=deb_name,
+                metadata=metadata,
+                source=source,
+            )
             files.write_json(built / f"{aid}.json", doc)
-            write_entry(entries / "apt" / f"{deb.name}.json", repo_apt.apt_entry(deb))
+            write_entry(entries / "apt" / f"{deb.name}.json", apt.apt_entry(deb))
             debs[aid] = deb
     site = root / "site"
     build_site(root / "built", entries, exporters, site, base_url)

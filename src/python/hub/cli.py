@@ -1,10 +1,11 @@
 """`hub`: the engine's command line, the same operations the Pants rules run, for debugging.
 
 Each layer keeps its commands in its own ``cli`` module (``hub/<layer>/cli.py``): thin
-argparse shims over the layer's library functions, which never see argv. A run imports only
-the layer that defines its command: hundreds of sandboxed processes start ``hub``, and each
-skips the other layers' imports. Bad input (HubError) prints a clear message and exits 2,
-without a traceback.
+argparse shims over the layer's library functions, which never see argv. A command is declared
+from the function that runs it, whose docstring is its help, with the options several commands
+share (hub.common.options). A run imports only the layer that defines its command: hundreds of
+sandboxed processes start ``hub``, and each skips the other layers' imports. Bad input
+(HubError) prints a clear message and exits 2, without a traceback.
 """
 
 from __future__ import annotations

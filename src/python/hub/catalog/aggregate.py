@@ -55,8 +55,10 @@ METADATA_FILE = "metadata.json"
 INDEX_FILE = "index.json"
 # Worst first: an exporter's summary status is the worst of its artifacts.
 STATUSES = ("missing", "failed", "stale", "success")
+# An artifact JSON's file name: rpm_amd64_el9.json, docker.json (arches and dists from the matrix).
 _ARTIFACT_FILE = re.compile(
-    r"^(?:(rpm|deb)_(amd64|arm64)_(el8|el9|el10|debian-12|debian-13|ubuntu-22\.04|ubuntu-24\.04)|docker)\.json$"
+    r"^(?:(rpm|deb)_(%s)_(%s)|docker)\.json$"
+    % ("|".join(map(re.escape, matrix.ARCHES)), "|".join(map(re.escape, matrix.DISTS)))
 )
 
 
@@ -78,7 +80,7 @@ def _check_docker(doc: Any) -> list[FieldError]:
     the fields the aggregation relies on."""
     try:
         return schemas.schema_errors(doc, "docker")
-    except (FileNotFoundError, OSError):
+    except OSError:  # the schema is not shipped
         pass
     errors = []
     if not isinstance(doc, dict):
@@ -103,19 +105,18 @@ def check_artifact(doc: Any, display: str) -> None:
         raise schemas.SchemaError(display, errors)
 
 
-class Artifacts(dict):  # type: ignore[type-arg]
+class Artifacts(dict[str, dict[str, Any]]):
     """{exporter: {artifact id: doc}}, plus ``paths``: {(exporter, id): the file it was read
-    from, when that file is already in the catalog's canonical form (hub.catalog.artifact.dumps)}, which
-    :func:`build_catalog` hard-links instead of writing again."""
+    from, when that file is already in the catalog's canonical form
+    (hub.common.files.dumps_json)}, which :func:`build_catalog` hard-links instead of writing
+    again."""
 
     def __init__(self) -> None:
         super().__init__()
         self.paths: dict[tuple[str, str], str] = {}
 
 
-def read_artifacts(
-    roots: Iterable[str | os.PathLike[str]], *, display_root: str | None = None
-) -> Artifacts:
+def read_artifacts(roots: Iterable[str | os.PathLike[str]], *, display_root: str | None = None) -> Artifacts:
     """Every artifact JSON under ``roots`` (any depth), as {exporter: {artifact id: doc}}.
 
     Only files named like an artifact (``rpm_<arch>_<dist>.json``, ``deb_...``, ``docker.json``)
@@ -138,7 +139,7 @@ def read_artifacts(
                     with open(path, encoding="utf-8") as f:
                         text = f.read()
                     doc = json.loads(text)
-                except (OSError, UnicodeDecodeError, ValueError) as e:
+                except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
                     raise HubError(f"{shown}: not a readable JSON document ({e})") from None
                 check_artifact(doc, shown)
                 aid = artifact_id_of(doc)
@@ -331,7 +332,10 @@ def build_catalog(
         files.write_json(out / manifest.name / METADATA_FILE, metadata)
 
     for name in unpinned:
-        message = f"{name}: the upstream is not pinned, its artifacts show as missing; pin it with `./pants update-lock exporters/{name}::`"
+        message = (
+            f"{name}: the upstream is not pinned, its artifacts show as missing; "
+            f"pin it with `./pants update-lock exporters/{name}::`"
+        )
         if require_pinned:
             raise HubError(message + " ([hub].require_pinned is set)")
         warn(message)

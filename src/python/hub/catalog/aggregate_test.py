@@ -118,8 +118,11 @@ def test_metadata_schema_is_strict(tmp_path: Path, mutate, message: str) -> None
 
 
 def test_index_lists_every_exporter_sorted_with_counts(tmp_path: Path) -> None:
-    specs = [synthetic.Spec("zeta_exporter", category="Web"), synthetic.Spec("alpha_exporter", built=[]),
-             synthetic.Spec("mid_exporter", category="Web", built=["docker"])]
+    specs = [
+        synthetic.Spec("zeta_exporter", category="Web"),
+        synthetic.Spec("alpha_exporter", built=[]),
+        synthetic.Spec("mid_exporter", category="Web", built=["docker"]),
+    ]
     mds = []
     for spec in specs:
         manifest, docs = _setup(tmp_path, spec)
@@ -178,8 +181,11 @@ def test_read_artifacts_validates_and_ignores_other_files(tmp_path: Path) -> Non
 
 
 def test_cli_writes_the_catalog_deterministically_and_in_place(tmp_path: Path, capsys) -> None:
-    specs = [synthetic.Spec("f_exporter"), synthetic.Spec("g_exporter", built=["deb_amd64_debian-12"]),
-             synthetic.Spec("h_exporter", pinned=False, built=[])]
+    specs = [
+        synthetic.Spec("f_exporter"),
+        synthetic.Spec("g_exporter", built=["deb_amd64_debian-12"]),
+        synthetic.Spec("h_exporter", pinned=False, built=[]),
+    ]
     paths = synthetic.write_exporters(tmp_path, specs)
     out = tmp_path / "site" / "catalog"
     argv = ["catalog", "--manifests", paths["exporters"], "--artifacts", paths["artifacts"], "--out", str(out)]
@@ -187,9 +193,17 @@ def test_cli_writes_the_catalog_deterministically_and_in_place(tmp_path: Path, c
     assert "3 exporters, 45 artifacts: 16 success, 0 stale, 0 failed, 29 missing" in capsys.readouterr().out
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert files == sorted(
-        ["index.json", "f_exporter/metadata.json", "g_exporter/metadata.json", "h_exporter/metadata.json",
-         "g_exporter/deb_amd64_debian-12.json"]
-        + [f"f_exporter/{a.id}.json" for a in load_manifest(Path(paths["exporters"]) / "f_exporter" / "manifest.yaml").matrix()]
+        [
+            "index.json",
+            "f_exporter/metadata.json",
+            "g_exporter/metadata.json",
+            "h_exporter/metadata.json",
+            "g_exporter/deb_amd64_debian-12.json",
+        ]
+        + [
+            f"f_exporter/{a.id}.json"
+            for a in load_manifest(Path(paths["exporters"]) / "f_exporter" / "manifest.yaml").matrix()
+        ]
     )
     for path in out.rglob("metadata.json"):
         schemas.validate(json.loads(path.read_text()), "metadata", what=str(path))
@@ -239,7 +253,10 @@ def test_100_concurrent_writers_never_tear_and_all_are_aggregated(tmp_path: Path
 
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     barrier = ctx.Barrier(WRITERS + 1)
-    procs = [ctx.Process(target=_writer, args=(str(root), [job], barrier, shared_rel, shared_docs, i)) for i, job in enumerate(jobs)]
+    procs = [
+        ctx.Process(target=_writer, args=(str(root), [job], barrier, shared_rel, shared_docs, i))
+        for i, job in enumerate(jobs)
+    ]
     for p in procs:
         p.start()
     barrier.wait()
@@ -281,7 +298,9 @@ def test_canonical_artifact_jsons_are_linked_others_rewritten(tmp_path: Path) ->
     aggregate.build_catalog([manifest], aggregate.read_artifacts([paths["artifacts"]]), out, warn=lambda m: None)
     assert os.path.samefile(src / "rpm_amd64_el9.json", out / "k_exporter" / "rpm_amd64_el9.json")
     assert not os.path.samefile(src / "docker.json", out / "k_exporter" / "docker.json")
-    assert (out / "k_exporter" / "docker.json").read_text() == files.dumps_json(json.loads((src / "docker.json").read_text()))
+    assert (out / "k_exporter" / "docker.json").read_text() == files.dumps_json(
+        json.loads((src / "docker.json").read_text())
+    )
     # A writer replacing the source (atomically) never changes the published copy.
     before = (out / "k_exporter" / "rpm_amd64_el9.json").read_bytes()
     doc = json.loads(before)

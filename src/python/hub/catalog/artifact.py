@@ -1,10 +1,11 @@
-"""The catalog's per-artifact JSON (format_version "3.0"), atomic writes and schema checks.
+"""The catalog's per-artifact JSON (format_version "3.0") of a package, and where files live.
 
 One artifact = one JSON, written by the action that built the artifact
-(`catalog/<exporter>/<artifact id>.json`); aggregation happens downstream. Every value comes
-from the inputs or from the built file, never from the clock or the machine, so the JSON is as
-reproducible as the package. Schemas live in `hub/schemas/` and are read with pkgutil, so they
-work from a PEX.
+(`catalog/<exporter>/<artifact id>.json`); aggregation happens downstream (hub.catalog.aggregate).
+Every value comes from the inputs or from the built file, never from the clock or the machine,
+so the JSON is as reproducible as the package. A *package URL* is a file's path relative to the
+site root (the base URL is never a build input). Writing and schema checks are
+hub.common.files and hub.common.schemas.
 """
 
 from __future__ import annotations

@@ -26,11 +26,9 @@ directory itself (a location whose last path segment is ``catalog``): a director
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
-import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -69,8 +67,7 @@ class CatalogReader:
     the catalog directory: ``index.json``, ``node_exporter/metadata.json``.
     """
 
-    def __init__(self, location: str, *, timeout: float = DEFAULT_TIMEOUT,
-                 opener: Callable[..., Any] | None = None):
+    def __init__(self, location: str, *, timeout: float = DEFAULT_TIMEOUT, opener: Callable[..., Any] | None = None):
         if not location:
             raise HubError("no catalog location given (a deployed site's URL or directory)")
         self.location = location
@@ -86,7 +83,9 @@ class CatalogReader:
                     raise HubError(f"catalog {location}: file:// URLs must name a local path")
                 location = urllib.request.url2pathname(parsed.path)
             elif scheme not in ("http", "https"):
-                raise HubError(f"catalog {location}: unsupported URL scheme {scheme!r} (expected http, https, file or a directory)")
+                raise HubError(
+                    f"catalog {location}: unsupported URL scheme {scheme!r} (expected http, https, file or a directory)"
+                )
         if self.is_url:
             base = location if location.endswith("/") else location + "/"
             segment = urllib.parse.urlparse(base).path.rstrip("/").rsplit("/", 1)[-1]
@@ -125,7 +124,9 @@ class CatalogReader:
         except FileNotFoundError:
             if optional:
                 return None
-            raise HubError(f"{path}: not found (is {self.location} a deployed site or its catalog directory?)") from None
+            raise HubError(
+                f"{path}: not found (is {self.location} a deployed site or its catalog directory?)"
+            ) from None
         except OSError as e:
             raise HubError(f"{path}: cannot read: {e.strerror or e}") from None
         if len(raw) > MAX_JSON_BYTES:
@@ -134,8 +135,14 @@ class CatalogReader:
 
     def _read_url(self, url: str, optional: bool) -> bytes | None:
         try:
-            return http.get(url, max_bytes=MAX_JSON_BYTES, timeout=self.timeout, opener=self._open,
-                            headers={"Accept": "application/json"}, service="the catalog").body
+            return http.get(
+                url,
+                max_bytes=MAX_JSON_BYTES,
+                timeout=self.timeout,
+                opener=self._open,
+                headers={"Accept": "application/json"},
+                service="the catalog",
+            ).body
         except http.HttpStatusError as e:
             if e.status in (404, 410) and optional:
                 return None
@@ -188,7 +195,9 @@ def _check_metadata(doc: Any, where: str, exporter: str) -> None:
         raise HubError(f"{where}: version: expected a version string")
     artifacts = doc.get("artifacts")
     if not isinstance(artifacts, dict):
-        raise HubError(f"{where}: artifacts: expected an object (rpm -> dist -> arch -> status, deb -> ..., docker -> status)")
+        raise HubError(
+            f"{where}: artifacts: expected an object (rpm -> dist -> arch -> status, deb -> ..., docker -> status)"
+        )
     for family in ("rpm", "deb"):
         by_dist = artifacts.get(family, {})
         if not isinstance(by_dist, dict):
@@ -237,14 +246,22 @@ class StateResult:
 
 def _by_version(manifest: Manifest, mine: SemVer, deployed: SemVer, allow_downgrade: bool) -> StateResult | None:
     if mine > deployed:
-        return StateResult(manifest.name, manifest.path, manifest.version, deployed.text, "upgrade",
-                           [f"manifest {manifest.version} is newer than deployed {deployed.text}"], True)
+        return StateResult(
+            manifest.name,
+            manifest.path,
+            manifest.version,
+            deployed.text,
+            "upgrade",
+            [f"manifest {manifest.version} is newer than deployed {deployed.text}"],
+            True,
+        )
     if mine < deployed:
         reason = f"manifest {manifest.version} is older than deployed {deployed.text}"
         if not allow_downgrade:
             reason += ": refused (pass --allow-downgrade to publish it)"
-        return StateResult(manifest.name, manifest.path, manifest.version, deployed.text, "downgrade",
-                           [reason], allow_downgrade)
+        return StateResult(
+            manifest.name, manifest.path, manifest.version, deployed.text, "downgrade", [reason], allow_downgrade
+        )
     return None
 
 
@@ -280,8 +297,9 @@ def compare(
     """One exporter's status against the deployed catalog (see the module docstring)."""
     mine = parse_semver(manifest.version, what=f"{manifest.path}: version")
     if manifest.name not in index:
-        return StateResult(manifest.name, manifest.path, manifest.version, None, "new",
-                           ["not in the deployed catalog"], True)
+        return StateResult(
+            manifest.name, manifest.path, manifest.version, None, "new", ["not in the deployed catalog"], True
+        )
     version, path = index[manifest.name]
     deployed = parse_semver(version, what=f"{reader.where('index.json')}: {path}")
     decided = _by_version(manifest, mine, deployed, allow_downgrade)
@@ -313,8 +331,7 @@ def compare(
         elif status != "success":
             problems.append(f"{artifact_id}: {status}")
     if problems:
-        return StateResult(manifest.name, manifest.path, manifest.version, deployed.text, "rebuild",
-                           problems, True)
+        return StateResult(manifest.name, manifest.path, manifest.version, deployed.text, "rebuild", problems, True)
     return StateResult(manifest.name, manifest.path, manifest.version, deployed.text, "up-to-date", reasons, False)
 
 
@@ -358,9 +375,13 @@ def report_json(results: Sequence[StateResult], catalog: str) -> dict[str, Any]:
 def format_table(results: Sequence[StateResult]) -> str:
     headers = ("EXPORTER", "MANIFEST", "DEPLOYED", "STATUS", "REASONS")
     rows = [
-        (r.exporter, r.manifest_version, r.deployed_version or "-",
-         r.status + ("" if r.build or r.status != "downgrade" else " (refused)"),
-         "; ".join(r.reasons))
+        (
+            r.exporter,
+            r.manifest_version,
+            r.deployed_version or "-",
+            r.status + ("" if r.build or r.status != "downgrade" else " (refused)"),
+            "; ".join(r.reasons),
+        )
         for r in results
     ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(headers)]
@@ -368,8 +389,3 @@ def format_table(results: Sequence[StateResult]) -> str:
     for row in (headers, *rows):
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + row[-1])
     return "\n".join(line.rstrip() for line in lines)
-
-
-# --------------------------------------------------------------------------------------------
-# CLI: hub state --catalog <dir|url> [--json] [--allow-downgrade] MANIFEST...
-# --------------------------------------------------------------------------------------------

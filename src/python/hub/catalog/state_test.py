@@ -1,3 +1,7 @@
+"""hub.catalog.state: each exporter's status against a deployed catalog (a directory or HTTP),
+the real 3.0 shape written by the aggregation, bad documents named with their field, the
+report and table, and the CLI's exit codes."""
+
 from __future__ import annotations
 
 import functools
@@ -18,107 +22,9 @@ from hub.catalog.state import (
     report_json,
 )
 from hub.common.errors import HubError
-from hub.common.semver import parse_semver
 from hub.manifest.load import load_manifest
 from hub.common import files
 from hub.common import schemas
-
-# --------------------------------------------------------------------------------------------
-# Semantic versions
-# --------------------------------------------------------------------------------------------
-
-# semver.org 2.0.0, section 11: each is lower than the next.
-ORDERED = [
-    "0.9.9",
-    "1.0.0-0.3.7",
-    "1.0.0-alpha",
-    "1.0.0-alpha.1",
-    "1.0.0-alpha.beta",
-    "1.0.0-beta",
-    "1.0.0-beta.2",
-    "1.0.0-beta.11",
-    "1.0.0-rc.1",
-    "1.0.0",
-    "1.0.1",
-    "1.2.0",
-    "1.9.0",
-    "1.10.0",  # a string comparison would put it before 1.9.0
-    "1.11.0-rc.1",
-    "1.11.0",
-    "2.0.0",
-    "10.0.0",
-]
-
-
-@pytest.mark.parametrize("lower,higher", list(zip(ORDERED, ORDERED[1:])))
-def test_semver_order(lower: str, higher: str) -> None:
-    assert parse_semver(lower) < parse_semver(higher)
-    assert parse_semver(higher) > parse_semver(lower)
-    assert parse_semver(lower) != parse_semver(higher)
-
-
-def test_semver_sorts_the_whole_table() -> None:
-    shuffled = sorted(ORDERED, key=lambda v: (len(v) * 7919 + sum(map(ord, v))) % 101)
-    assert [v.text for v in sorted(map(parse_semver, shuffled))] == ORDERED
-
-
-@pytest.mark.parametrize(
-    "a,b",
-    [
-        ("v1.2.3", "1.2.3"),  # the leading v is spelling, not version
-        ("1.2.3+build.5", "1.2.3"),  # build metadata is ignored
-        ("1.2.3+a", "1.2.3+b"),
-        ("v1.0.0-rc.1+x", "1.0.0-rc.1"),
-    ],
-)
-def test_semver_equal(a: str, b: str) -> None:
-    assert parse_semver(a) == parse_semver(b)
-    assert hash(parse_semver(a)) == hash(parse_semver(b))
-    assert not parse_semver(a) < parse_semver(b)
-
-
-def test_semver_fields() -> None:
-    v = parse_semver("v1.22.3-rc.1.x-y+build.7")
-    assert (v.major, v.minor, v.patch) == (1, 22, 3)
-    assert v.prerelease == ("rc", "1", "x-y") and v.build == ("build", "7")
-    assert v.is_prerelease and not parse_semver("1.0.0").is_prerelease
-    assert str(v) == "v1.22.3-rc.1.x-y+build.7"
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "1.2",
-        "1.2.3.4",
-        "01.2.3",  # leading zeros
-        "1.02.3",
-        "1.2.3-01",  # numeric prerelease identifiers have no leading zero
-        "1.2.3-",
-        "1.2.3+",
-        "1.2.3-a..b",
-        "1.2.3-a_b",
-        "V1.2.3",
-        "vv1.2.3",
-        "latest",
-        "",
-        " 1.2.3",
-        "1.2.3\n",
-        "\u0661.2.3",  # an Arabic-Indic digit is not a digit here
-        "1.2.x",
-    ],
-)
-def test_semver_rejects(text: str) -> None:
-    with pytest.raises(HubError) as e:
-        parse_semver(text, what="catalog/index.json: exporters[0].version")
-    message = str(e.value)
-    assert message.startswith("catalog/index.json: exporters[0].version: ")
-    assert "is not a semantic version MAJOR.MINOR.PATCH" in message
-
-
-def test_semver_rejects_non_strings() -> None:
-    with pytest.raises(HubError, match="int 1 is not a semantic version"):
-        parse_semver(1)
-
 
 # --------------------------------------------------------------------------------------------
 # Fixtures: manifests and a deployed catalog in the real 3.0 shape
@@ -266,7 +172,12 @@ def check_world(results: dict[str, Any]) -> None:
         "echo_exporter": "up-to-date",
         "foxtrot_exporter": "upgrade",
     }
-    assert {n for n, r in results.items() if r.build} == {"alpha_exporter", "bravo_exporter", "delta_exporter", "foxtrot_exporter"}
+    assert {n for n, r in results.items() if r.build} == {
+        "alpha_exporter",
+        "bravo_exporter",
+        "delta_exporter",
+        "foxtrot_exporter",
+    }
     assert results["alpha_exporter"].deployed_version is None
     assert results["bravo_exporter"].deployed_version == "1.9.0"
     assert results["bravo_exporter"].reasons == ["manifest v1.10.0 is newer than deployed 1.9.0"]
@@ -313,6 +224,7 @@ def test_fixture_catalog_has_the_real_shape(world: dict[str, Any]) -> None:
 def test_catalog_written_by_the_aggregation(tmp_path: Path) -> None:
     """The contract with hub.catalog.aggregate: its metadata.json and index.json are what state reads."""
     from hub.catalog import aggregate
+
     site = tmp_path / "site" / "catalog"
     site.mkdir(parents=True)
     ok = load_manifest(write_manifest(tmp_path, "ok_exporter", "v1.0.0"))
@@ -465,7 +377,10 @@ def test_a_silent_server_times_out(world: dict[str, Any]) -> None:
         ("{", "index.json: invalid JSON at line 1 column 2: Expecting property name enclosed in double quotes"),
         ("[]", "index.json: expected a JSON object with an 'exporters' list"),
         ('{"exporters": {}}', "index.json: exporters: expected a list of {name, version} objects"),
-        ('{"format_version": "2.0", "exporters": []}', "index.json: format_version: unsupported catalog format '2.0' (this hub reads 3.x)"),
+        (
+            '{"format_version": "2.0", "exporters": []}',
+            "index.json: format_version: unsupported catalog format '2.0' (this hub reads 3.x)",
+        ),
         ('{"exporters": [{"name": "x"}]}', "index.json: exporters[0].version: expected a version string"),
         (
             '{"exporters": [{"name": "bravo_exporter", "version": "latest"}]}',
@@ -491,7 +406,10 @@ def test_bad_index(world: dict[str, Any], text: str | bytes, message: str) -> No
     [
         ({"artifacts": None}, "artifacts: expected an object"),
         ({"artifacts": {"rpm": {"el9": "success"}}}, "artifacts.rpm.el9: expected an object of arch -> status"),
-        ({"artifacts": {"rpm": {}, "deb": {}, "docker": {"status": "success"}}}, "artifacts.docker: expected a status string"),
+        (
+            {"artifacts": {"rpm": {}, "deb": {}, "docker": {"status": "success"}}},
+            "artifacts.docker: expected a status string",
+        ),
         ({"exporter": "other"}, "exporter: expected 'delta_exporter', got 'other'"),
         ({"version": "2.0"}, "version: '2.0' is not a semantic version"),
     ],
@@ -514,7 +432,9 @@ def test_no_such_directory(tmp_path: Path) -> None:
 def test_missing_index_in_a_directory(tmp_path: Path) -> None:
     (tmp_path / "site").mkdir()
     reader = CatalogReader(str(tmp_path / "site"))
-    with pytest.raises(HubError, match=r"catalog/index.json: not found \(is .* a deployed site or its catalog directory\?\)"):
+    with pytest.raises(
+        HubError, match=r"catalog/index.json: not found \(is .* a deployed site or its catalog directory\?\)"
+    ):
         reader.read_json("index.json")
 
 

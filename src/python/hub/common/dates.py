@@ -45,5 +45,7 @@ def format_source_date(epoch: int) -> str:
 def rfc2822_date(epoch: int) -> str:
     """APT's Date: format (RFC 2822 in UTC, English names, whatever the locale)."""
     t = time.gmtime(epoch)
-    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
-            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} UTC")
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} UTC"
+    )

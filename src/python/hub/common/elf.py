@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Literal
 
 from hub.common.errors import HubError
 
 MAGIC = b"\x7fELF"
 # e_machine values and the names `uname -m` gives them.
 MACHINE_NAMES = {
-    2: "sparc", 3: "i386", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390x", 40: "arm",
-    62: "x86_64", 183: "aarch64", 243: "riscv64", 258: "loongarch64",
+    2: "sparc",
+    3: "i386",
+    8: "mips",
+    20: "ppc",
+    21: "ppc64",
+    22: "s390x",
+    40: "arm",
+    62: "x86_64",
+    183: "aarch64",
+    243: "riscv64",
+    258: "loongarch64",
 }
 ET_EXEC, ET_DYN = 2, 3  # executables, and position-independent ones
 PT_LOAD, PT_INTERP = 1, 3
@@ -58,7 +67,7 @@ def read_header(head: bytes) -> ElfHeader | None:
     """The identification and type of an ELF file from its first bytes; None if not ELF."""
     if len(head) < 20 or head[:4] != MAGIC or head[4] not in (1, 2) or head[5] not in (1, 2):
         return None
-    order = "little" if head[5] == 1 else "big"
+    order: Literal["little", "big"] = "little" if head[5] == 1 else "big"
     return ElfHeader(
         is_64bit=head[4] == 2,
         little_endian=head[5] == 1,

@@ -8,14 +8,17 @@ same path each rename a complete file (the last rename wins), and a crash leaves
 Durability (fsync of the file, then of its directory, so the rename survives a power cut) is
 asked for by the callers whose files outlive the process: the upstream lock and the manifest
 in the workspace, the published site. Inside a sandboxed Pants action it means nothing (the
-sandbox is captured by Pants, then deleted), so it is off by default.
+sandbox is captured by Pants, then deleted), so it is off by default. A whole tree written
+without it is made durable at once by `fsync_tree` before it is renamed into place.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -100,3 +103,41 @@ def fsync_directory(path: PathLike) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def link_or_copy(src: PathLike, dest: PathLike) -> None:
+    """Puts ``src`` at ``dest`` (a new name): a hard link when the file system allows it, else
+    a copy with its mode and times. For files that never change once written (packages,
+    indexes named by their hash): both names may share one inode."""
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+
+
+def fsync_tree(root: PathLike) -> int:
+    """fsyncs every regular file and directory under ``root`` (and ``root``; symbolic links
+    are not followed); returns the count. An error other than a file system refusing to fsync
+    a directory is raised: the tree is not durable."""
+    count = 0
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                _fsync(path, os.O_RDONLY)
+                count += 1
+        _fsync(dirpath, os.O_RDONLY | os.O_DIRECTORY)
+        count += 1
+    return count
+
+
+def _fsync(path: PathLike, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    except OSError as e:  # some file systems refuse fsync on directories
+        if e.errno not in (errno.EINVAL, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)

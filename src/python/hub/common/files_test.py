@@ -76,3 +76,18 @@ def test_concurrent_writers_get_distinct_temporary_names(tmp_path: Path) -> None
         two.write(b"2")
     assert path.read_bytes() in (b"1", b"2")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index.json"]
+
+
+def test_fsync_tree_counts_files_and_directories_but_not_links(tmp_path: Path) -> None:
+    (tmp_path / "a/b").mkdir(parents=True)
+    (tmp_path / "a/b/one").write_bytes(b"1")
+    (tmp_path / "two").write_bytes(b"2")
+    (tmp_path / "link").symlink_to("two")
+    assert files.fsync_tree(tmp_path) == 5  # two files; tmp_path, a, a/b
+
+
+def test_link_or_copy_links_on_one_file_system(tmp_path: Path) -> None:
+    src = tmp_path / "pool.deb"
+    src.write_bytes(b"deb")
+    files.link_or_copy(src, tmp_path / "site/pool/main/x/x.deb")
+    assert (tmp_path / "site/pool/main/x/x.deb").read_bytes() == b"deb" and src.stat().st_nlink == 2

@@ -2,9 +2,12 @@
 
 Schemas are read with pkgutil, so they work from a PEX. The build matrix is not repeated in
 them: they refer to ``matrix.schema.json``, which is made here from ``hub/matrix.json``
-(``{"$ref": "matrix.schema.json#/$defs/arch"}``). One validator per schema is built per
-process, since a catalog holds thousands of documents and building a validator costs more
-than using it. jsonschema is imported lazily: not every process that imports hub needs it.
+(``{"$ref": "matrix.schema.json#/$defs/arch"}``; where arches are keys, ``propertyNames``
+refers to it). A default that is a matrix list is named, not listed:
+``"x-default-from-matrix": "arches"`` (or ``"rpm"``, ``"deb"``), which :func:`default_value`
+reads. One validator per schema is built per process, since a catalog holds thousands of
+documents and building a validator costs more than using it. jsonschema is imported lazily:
+not every process that imports hub needs it.
 """
 
 from __future__ import annotations
@@ -56,14 +59,16 @@ def schema(name: str) -> dict[str, Any]:
     return json.loads(raw.decode("utf-8"))
 
 
+@functools.lru_cache(maxsize=None)
 def matrix_schema() -> dict[str, Any]:
-    """The matrix as schema definitions, for ``$ref`` from the other schemas."""
+    """The matrix as schema definitions, for ``$ref`` from the other schemas (shared: only read it)."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": BASE_URI + MATRIX_SCHEMA,
         "$comment": "Made from hub/matrix.json when the schemas are loaded (hub.common.schemas).",
         "$defs": {
             "arch": {"enum": list(matrix.ARCHES)},
+            "rpmArch": {"enum": list(matrix.RPM_ARCH.values())},
             "platform": {"enum": [f"linux/{arch}" for arch in matrix.ARCHES]},
             "dist": {"enum": list(matrix.DISTS)},
             "rpmDist": {"enum": list(matrix.RPM_DISTS)},
@@ -72,10 +77,42 @@ def matrix_schema() -> dict[str, Any]:
     }
 
 
+# What "x-default-from-matrix" may name: the lists a default can be.
+MATRIX_DEFAULTS = {"arches": matrix.ARCHES, "rpm": matrix.RPM_DISTS, "deb": matrix.DEB_DISTS}
+NO_DEFAULT: Any = object()
+
+
+def default_value(node: dict[str, Any]) -> Any:
+    """A (resolved) schema's default, a fresh copy: its ``default``, or the matrix list its
+    ``x-default-from-matrix`` names; NO_DEFAULT when it has none."""
+    if "default" in node:
+        return copy.deepcopy(node["default"])
+    if "x-default-from-matrix" in node:
+        return list(MATRIX_DEFAULTS[node["x-default-from-matrix"]])
+    return NO_DEFAULT
+
+
+def resolve(node: Any, root: dict[str, Any]) -> Any:
+    """``node`` with its ``$ref`` followed, in ``root`` (``#/...``) or in matrix.schema.json,
+    and merged with the keywords beside it (theirs win), until no ``$ref`` is left."""
+    while isinstance(node, dict) and "$ref" in node:
+        document, _, pointer = node["$ref"].partition("#")
+        if document == "":
+            target: Any = root
+        elif document == MATRIX_SCHEMA:
+            target = matrix_schema()
+        else:
+            raise ValueError(f"unsupported $ref {node['$ref']!r}")
+        for part in pointer.lstrip("/").split("/") if pointer.strip("/") else ():
+            target = target[part]
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
 @functools.lru_cache(maxsize=None)
 def validator(name: str) -> Any:
     """The (cached) validator of ``schemas/<name>.schema.json``."""
-    from referencing import Registry, Resource
+    from referencing import Registry, Resource  # pants: no-infer-dep (jsonschema depends on it)
 
     registry = Registry().with_resource(BASE_URI + MATRIX_SCHEMA, Resource.from_contents(matrix_schema()))
     return _validator_class()(schema(name), registry=registry)

@@ -36,8 +36,15 @@ class SemVer:
 
     __slots__ = ("text", "major", "minor", "patch", "prerelease", "build")
 
-    def __init__(self, text: str, major: int, minor: int, patch: int,
-                 prerelease: tuple[str, ...] = (), build: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        text: str,
+        major: int,
+        minor: int,
+        patch: int,
+        prerelease: tuple[str, ...] = (),
+        build: tuple[str, ...] = (),
+    ):
         self.text = text
         self.major, self.minor, self.patch = major, minor, patch
         self.prerelease = prerelease

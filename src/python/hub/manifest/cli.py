@@ -8,31 +8,36 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hub.common.options import add_command
 from hub.manifest import exporters_doc, schema_doc
 from hub.manifest.exporters_doc import REGENERATE, load_exporters
 from hub.manifest.load import lint_warnings, load_manifest, validate_manifest_file
 
 
 def add_parsers(subparsers: Any) -> None:
-    _add_load_parsers(subparsers)
-    _add_exporters_doc_parsers(subparsers)
-    _add_schema_doc_parsers(subparsers)
-
-
-def _add_load_parsers(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "validate",
-        help="check manifests against the schema and the semantic rules",
-        description="Prints one line per problem (file: field: what was expected); exits 1 if any.",
-    )
+    p = add_command(subparsers, "validate", run_validate)
     p.add_argument("files", nargs="+", metavar="FILE", help="manifest.yaml files")
-    p.set_defaults(run=run_validate)
-    p = subparsers.add_parser("matrix", help="print a manifest's artifact ids as JSON")
+
+    p = add_command(subparsers, "matrix", run_matrix)
     p.add_argument("file", metavar="FILE", help="a manifest.yaml")
-    p.set_defaults(run=run_matrix)
+
+    p = add_command(subparsers, "exporters-doc", run_exporters_doc, description=exporters_doc.__doc__.splitlines()[0])
+    p.add_argument("exporters_dir", metavar="EXPORTERS_DIR", help="the exporters/ directory")
+    p.add_argument(
+        "--check",
+        metavar="FILE",
+        help="compare FILE with the generated page instead of printing it; exit 1 if it is stale",
+    )
+
+    p = add_command(subparsers, "manifest-doc", run_schema_doc)
+    p.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from what would be printed")
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    """check manifests against the schema and the semantic rules
+
+    Prints one line per problem (file: field: what was expected); exits 1 if any.
+    """
     failed = 0
     for file in args.files:
         errors = validate_manifest_file(file)
@@ -51,26 +56,14 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_matrix(args: argparse.Namespace) -> int:
+    """print a manifest's artifact ids as JSON"""
     manifest = load_manifest(args.file)
     print(json.dumps([a.id for a in manifest.matrix()]))
     return 0
 
 
-def _add_exporters_doc_parsers(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = subparsers.add_parser(
-        "exporters-doc",
-        help="print docs/exporters.md (the table of exporters) from the manifests",
-        description=__doc__.splitlines()[0],
-    )
-    p.add_argument("exporters_dir", metavar="EXPORTERS_DIR", help="the exporters/ directory")
-    p.add_argument(
-        "--check", metavar="FILE",
-        help="compare FILE with the generated page instead of printing it; exit 1 if it is stale",
-    )
-    p.set_defaults(run=run_exporters_doc)
-
-
 def run_exporters_doc(args: argparse.Namespace) -> int:
+    """print docs/exporters.md (the table of exporters) from the manifests"""
     text = exporters_doc.render(load_exporters(args.exporters_dir))
     if args.check is None:
         sys.stdout.write(text)
@@ -88,13 +81,8 @@ def run_exporters_doc(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_schema_doc_parsers(subparsers: Any) -> None:
-    p = subparsers.add_parser("manifest-doc", help="print docs/manifest.md from the manifest schema")
-    p.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from what would be printed")
-    p.set_defaults(run=run_schema_doc)
-
-
 def run_schema_doc(args: argparse.Namespace) -> int:
+    """print docs/manifest.md from the manifest schema"""
     text = schema_doc.render()
     if args.check:
         if Path(args.check).read_text() != text:

@@ -12,6 +12,7 @@ import os
 import textwrap
 from typing import Sequence
 
+from hub.common import matrix
 from hub.common.errors import HubError
 from hub.manifest.load import MANIFEST_FILE, load_manifest
 from hub.manifest.model import Manifest
@@ -39,6 +40,20 @@ def load_exporters(exporters_dir: str) -> list[Manifest]:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _and(words: Sequence[str]) -> str:
+    """a, b and c."""
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else list(words))
+
+
+def _deb_releases() -> str:
+    """The matrix's DEB dists in words: Debian 12, 13 and Ubuntu 22.04, 24.04."""
+    releases: dict[str, list[str]] = {}
+    for dist in matrix.DEB_DISTS:
+        distro, _, release = dist.partition("-")
+        releases.setdefault(distro.capitalize(), []).append(release)
+    return _and([f"{distro} {', '.join(numbers)}" for distro, numbers in releases.items()])
 
 
 def _cell(text: str) -> str:
@@ -84,7 +99,7 @@ def render(manifests: Sequence[Manifest]) -> str:
     summary = (
         f"{_count(len(manifests), 'exporter')}, {_count(packages, 'package')} and "
         f"{_count(images, 'image')}. Each exporter builds "
-        "RPMs for el8, el9 and el10 and DEBs for Debian 12, 13 and Ubuntu 22.04, 24.04 on each of "
+        f"RPMs for {_and(matrix.RPM_DISTS)} and DEBs for {_deb_releases()} on each of "
         "its architectures, plus one multi-arch image, unless its manifest says otherwise."
     )
     if amd64_only:

@@ -40,21 +40,47 @@ def table_rows(text: str) -> list[list[str]]:
 
 
 def test_rows_sorted_with_defaults_and_matrix_counts(tmp_path: Path) -> None:
-    write_exporter(tmp_path, "zeta_exporter", build={"binary_name": "zeta", "extra_binaries": ["zetatool"]},
-                   artifacts={"docker": {"port": 9999}})
     write_exporter(
-        tmp_path, "alpha_exporter", version="1.0.0", category="Storage",
+        tmp_path,
+        "zeta_exporter",
+        build={"binary_name": "zeta", "extra_binaries": ["zetatool"]},
+        artifacts={"docker": {"port": 9999}},
+    )
+    write_exporter(
+        tmp_path,
+        "alpha_exporter",
+        version="1.0.0",
+        category="Storage",
         build={"binary_name": "alpha-exporter", "archs": ["amd64"]},
-        artifacts={"rpm": {"system_user": "prometheus", "targets": ["el9"]}, "deb": {"enabled": False},
-                   "docker": {"enabled": False}},
+        artifacts={
+            "rpm": {"system_user": "prometheus", "targets": ["el9"]},
+            "deb": {"enabled": False},
+            "docker": {"enabled": False},
+        },
     )
     (tmp_path / "not_an_exporter").mkdir()  # no manifest: ignored
     text = render(load_exporters(str(tmp_path)))
     assert table_rows(text) == [
-        ["[alpha_exporter](../exporters/alpha_exporter/README.md)", "`1.0.0`", "Storage", "—",
-         "`prometheus`", "`alpha-exporter`", "amd64", "1 RPM"],
-        ["[zeta_exporter](../exporters/zeta_exporter/README.md)", "`v1.2.3`", "System", "9999",
-         "`zeta_exporter`", "`zeta`, `zetatool`", "amd64, arm64", "6 RPM, 8 DEB, image"],
+        [
+            "[alpha_exporter](../exporters/alpha_exporter/README.md)",
+            "`1.0.0`",
+            "Storage",
+            "—",
+            "`prometheus`",
+            "`alpha-exporter`",
+            "amd64",
+            "1 RPM",
+        ],
+        [
+            "[zeta_exporter](../exporters/zeta_exporter/README.md)",
+            "`v1.2.3`",
+            "System",
+            "9999",
+            "`zeta_exporter`",
+            "`zeta`, `zetatool`",
+            "amd64, arm64",
+            "6 RPM, 8 DEB, image",
+        ],
     ]
     assert "2 exporters, 15 packages and 1 image." in text
     assert "Built for amd64 only: alpha_exporter." in text
@@ -80,7 +106,9 @@ def test_bad_manifest_or_empty_directory_is_an_error(tmp_path: Path) -> None:
         load_exporters(str(tmp_path))
 
 
-def test_cli_prints_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Callable[[list[str]], int]) -> None:
+def test_cli_prints_and_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Callable[[list[str]], int]
+) -> None:
     exporters = tmp_path / "exporters"
     write_exporter(exporters, "foo", artifacts={"docker": {"port": 9100}})
     assert cli(["exporters-doc", str(exporters)]) == 0
@@ -100,7 +128,9 @@ def test_cli_prints_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str
     )
 
 
-def test_cli_bad_manifest_exits_2_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Callable[[list[str]], int]) -> None:
+def test_cli_bad_manifest_exits_2_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Callable[[list[str]], int]
+) -> None:
     write_exporter(tmp_path, "foo", version="one")
     assert cli(["exporters-doc", str(tmp_path)]) == 2
     err = capsys.readouterr().err
@@ -116,9 +146,9 @@ def test_docs_exporters_md_is_up_to_date() -> None:
     doc = REPO_ROOT / "docs" / "exporters.md"
     assert doc.is_file(), "the tests depend on //docs:exporters"
     expected = render(load_exporters(str(REPO_ROOT / "exporters")))
-    assert doc.read_text(encoding="utf-8") == expected, (
-        "docs/exporters.md is stale: regenerate it with `hub exporters-doc exporters > docs/exporters.md`"
-    )
+    assert (
+        doc.read_text(encoding="utf-8") == expected
+    ), "docs/exporters.md is stale: regenerate it with `hub exporters-doc exporters > docs/exporters.md`"
 
 
 def test_repository_matrix_is_the_specified_one() -> None:
@@ -127,7 +157,9 @@ def test_repository_matrix_is_the_specified_one() -> None:
     artifacts = [a for m in manifests for a in m.matrix()]
     assert len(manifests) == 34
     assert sorted(m.name for m in manifests if m.build.archs == ("amd64",)) == [
-        "artifactory_exporter", "dellhw_exporter", "gpfs_exporter",
+        "artifactory_exporter",
+        "dellhw_exporter",
+        "gpfs_exporter",
     ]
     assert sum(a.kind != "docker" for a in artifacts) == 455
     assert sum(a.kind == "docker" for a in artifacts) == 34

@@ -3,8 +3,8 @@
 valid one, is refused with a message naming the field or renders inertly; and manifests whose
 every value sits on the edge of its pattern render inertly.
 
-The checks and the free-text campaign are in injection_property_test.py; the two files run
-side by side under Pants.
+The checks are in testkit.injection_campaign; the free-text campaign is
+hub/packaging/injection_property_test.py, and the two files run side by side under Pants.
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 from testkit.injection import STRUCTURED_FIELDS, base_manifest, field_name, with_value
-
-from hub.packaging import content as package_content
-from hub.packaging.injection_property_test import (
+from testkit.injection_campaign import (
     CASES,
     FILE,
-    _get,
-    _settings,
+    campaign_settings,
     check_refusal,
     check_rendered,
     edge_words,
@@ -29,15 +26,19 @@ from hub.packaging.injection_property_test import (
     mutations,
     printable,
     printable_atoms,
+    value_at,
 )
 
+from hub.packaging import content as package_content
 
-@_settings(CASES["structured"])
+
+@campaign_settings(CASES["structured"])
 @given(data=st.data(), field=st.sampled_from(STRUCTURED_FIELDS), how=how)
-def test_structured_field_is_refused_or_inert(data: st.DataObject, field: tuple[Any, ...],
-                                              how: tuple[bool, tuple[str, ...]]) -> None:
+def test_structured_field_is_refused_or_inert(
+    data: st.DataObject, field: tuple[Any, ...], how: tuple[bool, tuple[str, ...]]
+) -> None:
     base = base_manifest()
-    value = data.draw(mutations(str(_get(base, field))))
+    value = data.draw(mutations(str(value_at(base, field))))
     m, errors = load(with_value(base, field, value), via_yaml=how[0])
     if errors:
         check_refusal(errors, field_name(field))
@@ -63,8 +64,12 @@ user = word(LOWER + "_", LOWER + DIGITS + "_-", 12)
 binary = word(ALNUM, ALNUM + "._+-", 20)
 number = st.integers(0, 9999).map(str)
 version = st.tuples(
-    st.sampled_from(["", "v"]), number, number, number,
-    st.sampled_from(["", "-rc.1", "-0", "-alpha-1.x", "-beta.2.3"]), st.sampled_from(["", "+build.7", "+0-a"]),
+    st.sampled_from(["", "v"]),
+    number,
+    number,
+    number,
+    st.sampled_from(["", "-rc.1", "-0", "-alpha-1.x", "-beta.2.3"]),
+    st.sampled_from(["", "+build.7", "+0-a"]),
 ).map(lambda t: f"{t[0]}{t[1]}.{t[2]}.{t[3]}{t[4]}{t[5]}")
 deb_relation = st.tuples(
     word(LOWER + DIGITS, LOWER + DIGITS + ".+-", 12),
@@ -74,10 +79,13 @@ deb_relation = st.tuples(
 rpm_relation = st.tuples(
     word(ALNUM, ALNUM + ".+_-", 12),
     st.sampled_from(["", " >= {}", " < {}", " = {}", " (>= {})"]),
-    st.tuples(st.sampled_from(["", "1:"]), word(ALNUM, ALNUM + ".+~_", 8),
-              st.sampled_from(["", "-1", "-0.el9"])).map("".join),
+    st.tuples(st.sampled_from(["", "1:"]), word(ALNUM, ALNUM + ".+~_", 8), st.sampled_from(["", "-1", "-0.el9"])).map(
+        "".join
+    ),
 ).map(lambda t: t[0] + t[1].format(t[2]))
-unit_name = st.tuples(word(ALNUM + ":_.-", ALNUM + ":_.-", 12), st.sampled_from([".target", ".service", ".socket"])).map("".join)
+unit_name = st.tuples(
+    word(ALNUM + ":_.-", ALNUM + ":_.-", 12), st.sampled_from([".target", ".service", ".socket"])
+).map("".join)
 argument = st.lists(printable_atoms | edge_words, min_size=1, max_size=5).map("".join)
 
 
@@ -99,13 +107,21 @@ def valid_edge_manifest(draw: Any) -> dict[str, Any]:
         base_dir = "/" + "/".join(draw(st.lists(segment, min_size=1, max_size=3)))
         conf = draw(st.sampled_from(["/etc/", "/var/lib/", "/opt/"])) + draw(segment)
         spec["directories"] = [
-            {"path": base_dir, "mode": draw(st.sampled_from(["", "0"])) + draw(st.text("01234567", min_size=3, max_size=3)),
-             "owner": owner, "group": owner},
+            {
+                "path": base_dir,
+                "mode": draw(st.sampled_from(["", "0"])) + draw(st.text("01234567", min_size=3, max_size=3)),
+                "owner": owner,
+                "group": owner,
+            },
         ]
         spec["extra_files"] = [
             {"source": "assets/config.yml", "dest": conf, "mode": "0644", "config": True},
-            {"source": "assets/secret.cnf", "dest": base_dir + "/" + draw(segment), "mode": "0600",
-             "config": draw(st.booleans())},
+            {
+                "source": "assets/secret.cnf",
+                "dest": base_dir + "/" + draw(segment),
+                "mode": "0600",
+                "config": draw(st.booleans()),
+            },
         ]
         relation = deb_relation if kind == "deb" else rpm_relation
         spec["dependencies"] = draw(st.lists(relation, max_size=2, unique=True))
@@ -114,7 +130,7 @@ def valid_edge_manifest(draw: Any) -> dict[str, Any]:
     return data
 
 
-@_settings(CASES["valid_edges"])
+@campaign_settings(CASES["valid_edges"])
 @given(data=valid_edge_manifest(), how=how)
 def test_valid_values_on_the_edges_render_inertly(data: dict[str, Any], how: tuple[bool, tuple[str, ...]]) -> None:
     m, errors = load(data, via_yaml=how[0])

@@ -15,6 +15,7 @@ from typing import Mapping
 from hub.common import matrix
 from hub.common.errors import HubError
 
+MANIFEST_FILE = "manifest.yaml"  # in exporters/<name>/
 GITHUB_PREFIX = "https://github.com/"
 PLACEHOLDERS = ("name", "version", "clean_version", "arch", "rpm_arch", "upstream_linux_arch")
 TAG_PLACEHOLDERS = ("name", "version", "clean_version")
@@ -181,7 +182,7 @@ class Manifest:
 
     def matrix(self) -> tuple[Artifact, ...]:
         """rpm × targets × archs, then deb × targets × archs, then docker, in hub.common.matrix order."""
-        out = []
+        out: list[Artifact] = []
         for kind, spec in (("rpm", self.rpm), ("deb", self.deb)):
             if spec is None:
                 continue

@@ -1,7 +1,8 @@
 """`hub manifest-doc`: docs/manifest.md's field reference, generated from the manifest schema.
 
 The schema's descriptions are the documentation, so the reference can never drift from what
-`./pants lint` enforces; a test checks the committed file is current.
+`./pants lint` enforces; a test checks the committed file is current. The matrix's values
+(arches, dists, the defaults that list them) come from hub/matrix.json, as in the schema.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
+from hub.common import matrix
+from hub.common.schemas import NO_DEFAULT, default_value, resolve
 from hub.manifest.load import load_schema
 
 HEADER = """\
@@ -21,7 +24,7 @@ errors. `./pants lint ::` reports every problem with the file, the field path an
 expected, for example:
 
 ```
-exporters/foo/manifest.yaml: artifacts.rpm.targets[1]: 'el7' is not one of el8, el9, el10
+exporters/foo/manifest.yaml: artifacts.rpm.targets[1]: 'el7' is not one of %(rpm_dists)s
 ```
 
 `artifacts.rpm` and `artifacts.deb` take the same fields; a YAML anchor lets them share one
@@ -29,8 +32,8 @@ block (`rpm: &package ...` then `deb: *package`, or `deb: {<<: *package, conflic
 An absent `artifacts.<format>` section means that format with its defaults.
 
 Placeholders in `upstream.archive_name` and `upstream.tag`: `{name}`, `{version}` (as upstream
-tags it, `v1.11.0`), `{clean_version}` (without the leading `v`), `{arch}` (amd64, arm64),
-`{rpm_arch}` (x86_64, aarch64), `{upstream_linux_arch}` (x86_64, arm64); `upstream.arch_names`
+tags it, `v1.11.0`), `{clean_version}` (without the leading `v`), `{arch}` (%(arch)s),
+`{rpm_arch}` (%(rpm_arch)s), `{upstream_linux_arch}` (%(upstream_linux_arch)s); `upstream.arch_names`
 overrides them per arch.
 
 This table is generated from the schema: `./pants run src/python/hub:cli -- manifest-doc > docs/manifest.md`.
@@ -40,41 +43,60 @@ This table is generated from the schema: `./pants run src/python/hub:cli -- mani
 """
 
 
-def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        ref = node["$ref"].split("/")[-1]
-        merged = {**schema["$defs"][ref], **{k: v for k, v in node.items() if k != "$ref"}}
-        node = merged
-    return node
-
-
 def _type(node: dict[str, Any], schema: dict[str, Any]) -> str:
     if "enum" in node:
-        return " \\| ".join(f"`{v}`" for v in node["enum"])
+        return _choices(node["enum"])
     t = node.get("type")
     if t == "array":
-        return f"list of {_type(_resolve(schema, node.get('items', {})), schema)}"
+        return f"list of {_type(resolve(node.get('items', {}), schema), schema)}"
     if isinstance(t, list):
         return " or ".join(t)
     return t or "any"
 
 
+def _choices(values: list[Any]) -> str:
+    return " \\| ".join(f"`{v}`" for v in values)
+
+
+def _default(node: dict[str, Any], required: bool) -> str:
+    default = default_value(node)
+    if default is not NO_DEFAULT:
+        return f"`{json.dumps(default)}`"
+    return "required" if required else ""
+
+
+def _description(node: dict[str, Any], note: str = "") -> str:
+    text = " ".join([*node.get("description", "").split(), *note.split()])
+    return text.replace("|", "\\|")
+
+
 def rows(schema: dict[str, Any], node: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, ...]]:
+    """(field, type, default, description) of every field under ``node``, depth first."""
     required = set(node.get("required", ()))
-    for key, sub in node.get("properties", {}).items():
-        sub = _resolve(schema, sub)
+    fields = [(key, resolve(sub, schema), key in required, "") for key, sub in node.get("properties", {}).items()]
+    if isinstance(node.get("additionalProperties"), dict) and "propertyNames" in node:
+        # Keys from a list (the matrix's arches): one row for them all, <arch>, naming them.
+        key = "<" + node["propertyNames"]["$ref"].rsplit("/", 1)[-1] + ">"
+        names = resolve(node["propertyNames"], schema)["enum"]
+        note = f"`{key}` is one of: {', '.join(f'`{n}`' for n in names)}."
+        fields.append((key, resolve(node["additionalProperties"], schema), False, note))
+    for key, sub, is_required, note in fields:
         path = f"{prefix}{key}"
-        default = f"`{json.dumps(sub['default'])}`" if "default" in sub else ("required" if key in required else "")
-        description = " ".join(sub.get("description", "").split()).replace("|", "\\|")
-        yield path, _type(sub, schema), default, description
+        yield path, _type(sub, schema), _default(sub, is_required), _description(sub, note)
         if sub.get("type") == "object":
             yield from rows(schema, sub, f"{path}.")
-        items = _resolve(schema, sub.get("items", {})) if sub.get("type") == "array" else {}
+        items = resolve(sub.get("items", {}), schema) if sub.get("type") == "array" else {}
         if items.get("type") == "object":
             yield from rows(schema, items, f"{path}[].")
 
 
 def render() -> str:
     schema = load_schema()
+    header = HEADER % {
+        "rpm_dists": ", ".join(matrix.RPM_DISTS),
+        "arch": ", ".join(matrix.ARCHES),
+        "rpm_arch": ", ".join(matrix.RPM_ARCH.values()),
+        "upstream_linux_arch": ", ".join(matrix.UPSTREAM_LINUX_ARCH.values()),
+    }
     lines = [f"| `{p}` | {t} | {d} | {desc} |" for p, t, d, desc in rows(schema, schema)]
-    return HEADER + "\n".join(lines) + "\n"
+    return header + "\n".join(lines) + "\n"

@@ -7,8 +7,14 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 
 def test_every_schema_field_is_documented() -> None:
     text = render()
-    for field in ("`name`", "`upstream.archive_name`", "`build.archs`", "`artifacts.rpm.targets`",
-                  "`artifacts.deb.extra_files[].dest`", "`artifacts.docker.port`"):
+    for field in (
+        "`name`",
+        "`upstream.archive_name`",
+        "`build.archs`",
+        "`artifacts.rpm.targets`",
+        "`artifacts.deb.extra_files[].dest`",
+        "`artifacts.docker.port`",
+    ):
         assert field in text
 
 

@@ -9,24 +9,29 @@ constant, so two builds of the same inputs are byte-identical.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 from hub.catalog import artifact as catalog
-from hub.common import matrix
-from hub.common import elf
-from hub.common.errors import HubError
+from hub.common import elf, files, matrix, schemas
+from hub.common.errors import FieldError, HubError
+from hub.manifest.model import Manifest
 from hub.packaging import sbom
-from hub.packaging.nfpm import nfpm_config, run_nfpm, stage
-from hub.packaging.plan import DEB_PRIORITY, DEB_SECTION, MAINTAINER, UPSTREAM_LICENSE_FILES, UPSTREAM_NOTICE_FILE, PackagePlan, plan_package
-from hub.common.dates import parse_source_date
-from hub.common import files
-from hub.common import schemas
+from hub.packaging.nfpm import run_nfpm, stage
+from hub.packaging.plan import (
+    DEB_PRIORITY,
+    DEB_SECTION,
+    MAINTAINER,
+    UPSTREAM_LICENSE_FILES,
+    UPSTREAM_NOTICE_FILE,
+    PackagePlan,
+    plan_package,
+)
+from hub.upstream.lock import Lock, check_lock, read_lock
 
-__all__ = ["build", "check_elf", "metadata", "nfpm_config", "plan_package", "read_lock", "run_nfpm"]
+__all__ = ["build", "check_elf", "metadata", "read_pinned_lock", "upstream_docs", "write_package_sbom"]
 
 REQUEST_KEYS = ("manifest", "lock", "kind", "arch", "dist", "binaries_dir", "nfpm", "output_dir")
 
@@ -49,25 +54,24 @@ def check_elf(path: str, arch: str) -> bool:
         raise HubError(f"{path}: cannot read the binary ({e.strerror})")
 
 
-def read_lock(path: str, manifest: Any, arch: str) -> dict[str, Any]:
-    try:
-        lock = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise HubError(f"{path}: cannot read the upstream lock ({e})")
-    problems = []
-    if not isinstance(lock, dict):
-        raise HubError(f"{path}: expected a JSON object")
-    if lock.get("version") != manifest.version:
-        problems.append(f"version: pins {lock.get('version')!r}, the manifest says {manifest.version!r}")
-    pin = (lock.get("archives") or {}).get(arch)
-    if not isinstance(pin, dict) or not {"url", "sha256"} <= pin.keys():
-        problems.append(f"archives.{arch}: missing (url and sha256 expected)")
-    if not isinstance(lock.get("source_date"), str):
-        problems.append("source_date: missing")
+def read_pinned_lock(path: str, manifest: Manifest, arch: str) -> Lock:
+    """The upstream lock at `path`, which must pin what this package is built from.
+
+    `check_lock` judges it against the manifest (its exporter and version, each arch's archive
+    and URL), but only the archive of `arch` is an input of this package: problems with the
+    other archs' are left to the builds that use them. Every problem names the file and field."""
+    lock = read_lock(path)
+    problems = [e for e in check_lock(manifest, lock) if _concerns_arch(e, arch)]
     if problems:
-        raise HubError("\n".join(f"{path}: {p}" for p in problems))
-    parse_source_date(lock["source_date"])
+        raise HubError("\n".join(e.render(path) for e in problems))
+    assert lock is not None  # check_lock refuses a missing lock
     return lock
+
+
+def _concerns_arch(error: FieldError, arch: str) -> bool:
+    """False for a problem with another arch's archive (`archives.<other arch>...`)."""
+    parts = error.field.split(".")
+    return parts[0] != "archives" or len(parts) < 2 or parts[1] == arch
 
 
 def upstream_docs(binaries_dir: str) -> dict[str, bytes]:
@@ -99,8 +103,9 @@ def metadata(plan: PackagePlan) -> dict[str, Any]:
     }
 
 
-def write_package_sbom(plan: PackagePlan, manifest: Any, binaries_dir: str, source: Mapping[str, str],
-                       package: Path) -> dict[str, Any]:
+def write_package_sbom(
+    plan: PackagePlan, manifest: Manifest, binaries_dir: str, source: Mapping[str, str], package: Path
+) -> dict[str, Any]:
     """`<package file>.cdx.json` beside the package: its executables and the Go modules in
     them (`hub.packaging.sbom`); returns the artifact JSON's reference to it."""
     doc = sbom.package_sbom(
@@ -117,7 +122,9 @@ def write_package_sbom(plan: PackagePlan, manifest: Any, binaries_dir: str, sour
         binaries=[sbom.Binary(f"/usr/bin/{b}", os.path.join(binaries_dir, b)) for b in manifest.build.binaries],
     )
     url = catalog.sbom_url(
-        catalog.package_url(plan.kind, dist=plan.dist.name, arch=plan.arch, package_name=plan.name, filename=package.name)
+        catalog.package_url(
+            plan.kind, dist=plan.dist.name, arch=plan.arch, package_name=plan.name, filename=package.name
+        )
     )
     return sbom.write_sbom(package.parent / (package.name + sbom.SUFFIX), doc, url=url)
 
@@ -133,22 +140,26 @@ def build(request: Mapping[str, Any]) -> tuple[Path, Path]:
     if arch not in matrix.ARCHES:
         raise HubError(f"arch {arch!r}: expected one of {', '.join(matrix.ARCHES)}")
     manifest = load_manifest(request["manifest"])
-    lock = read_lock(request["lock"], manifest, arch)
+    lock = read_pinned_lock(request["lock"], manifest, arch)
     binaries_dir = request["binaries_dir"]
-    dynamic = [
-        b for b in manifest.build.binaries if check_elf(os.path.join(binaries_dir, b), arch)
-    ]
+    dynamic = [b for b in manifest.build.binaries if check_elf(os.path.join(binaries_dir, b), arch)]
     plan = plan_package(
-        manifest, lock, kind=kind, arch=arch, dist=dist, binaries_dir=binaries_dir,
-        upstream_docs=upstream_docs(binaries_dir), dynamic_binaries=dynamic,
+        manifest,
+        lock,
+        kind=kind,
+        arch=arch,
+        dist=dist,
+        binaries_dir=binaries_dir,
+        upstream_docs=upstream_docs(binaries_dir),
+        dynamic_binaries=dynamic,
     )
     out = Path(request["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hub-nfpm-") as workdir:
         config = stage(plan, os.path.abspath(workdir))
         package = run_nfpm(request["nfpm"], config, kind, str(out / plan.filename), plan.source_date_epoch)
-    pin = lock["archives"][arch]
-    source = {"url": pin["url"], "sha256": pin["sha256"]}
+    pin = lock.archives[arch]
+    source = {"url": pin.url, "sha256": pin.sha256}
     sbom_ref = write_package_sbom(plan, manifest, binaries_dir, source, package)
     artifact = catalog.package_artifact(
         kind=kind,

@@ -148,7 +148,11 @@ def nfpm() -> str:
 
 @pytest.fixture(scope="module", autouse=True)
 def tools() -> None:
-    missing = [t for t in ("rpm", "rpm2cpio", "cpio", "rpmlint", "dpkg-deb", "dpkg", "lintian", "systemd-analyze", "ar") if not shutil.which(t)]
+    missing = [
+        t
+        for t in ("rpm", "rpm2cpio", "cpio", "rpmlint", "dpkg-deb", "dpkg", "lintian", "systemd-analyze", "ar")
+        if not shutil.which(t)
+    ]
     if missing:
         pytest.fail(f"tools missing for the packaging integration tests: {', '.join(missing)}")
 
@@ -176,9 +180,14 @@ def make_workspace(root: Path, nfpm: str, *, mtime: int) -> Path:
         os.utime(path, (mtime, mtime))
     for artifact_id, (kind, arch, dist) in BUILDS.items():
         request = {
-            "manifest": f"exporters/{NAME}/manifest.yaml", "lock": f"exporters/{NAME}/upstream.lock.json",
-            "kind": kind, "arch": arch, "dist": dist, "binaries_dir": f"binaries/{arch}",
-            "nfpm": nfpm, "output_dir": "out",
+            "manifest": f"exporters/{NAME}/manifest.yaml",
+            "lock": f"exporters/{NAME}/upstream.lock.json",
+            "kind": kind,
+            "arch": arch,
+            "dist": dist,
+            "binaries_dir": f"binaries/{arch}",
+            "nfpm": nfpm,
+            "output_dir": "out",
         }
         (root / f"{artifact_id}.request.json").write_text(json.dumps(request))
     return root
@@ -208,8 +217,24 @@ def test_outputs(out: Path) -> None:
 
 RPM_QF = "\n".join(
     f"{tag}=%{{{tag}}}"
-    for tag in ("NAME", "VERSION", "RELEASE", "EPOCH", "ARCH", "LICENSE", "GROUP", "URL", "SUMMARY", "VENDOR",
-                "PACKAGER", "BUILDHOST", "BUILDTIME", "PAYLOADCOMPRESSOR", "PAYLOADFLAGS", "OS")
+    for tag in (
+        "NAME",
+        "VERSION",
+        "RELEASE",
+        "EPOCH",
+        "ARCH",
+        "LICENSE",
+        "GROUP",
+        "URL",
+        "SUMMARY",
+        "VENDOR",
+        "PACKAGER",
+        "BUILDHOST",
+        "BUILDTIME",
+        "PAYLOADCOMPRESSOR",
+        "PAYLOADFLAGS",
+        "OS",
+    )
 )
 
 
@@ -218,12 +243,22 @@ def test_rpm_header(out: Path, dist: str, compressor: tuple[str, str]) -> None:
     rpm = out / FILES[f"rpm_amd64_{dist}"]
     fields = dict(line.split("=", 1) for line in run("rpm", "-qp", "--qf", RPM_QF, str(rpm)).splitlines())
     assert fields == {
-        "NAME": NAME, "VERSION": "0.19.0", "RELEASE": f"1.{dist}", "EPOCH": "(none)", "ARCH": "x86_64",
-        "LICENSE": "Apache-2.0", "GROUP": "System Environment/Daemons",
+        "NAME": NAME,
+        "VERSION": "0.19.0",
+        "RELEASE": f"1.{dist}",
+        "EPOCH": "(none)",
+        "ARCH": "x86_64",
+        "LICENSE": "Apache-2.0",
+        "GROUP": "System Environment/Daemons",
         "URL": "https://github.com/prometheus/mysqld_exporter",
-        "SUMMARY": "Prometheus exporter for MySQL server metrics", "VENDOR": "Monitoring Hub",
-        "PACKAGER": "Monitoring Hub <packages@monitoring-hub.invalid>", "BUILDHOST": "monitoring-hub",
-        "BUILDTIME": str(EPOCH), "PAYLOADCOMPRESSOR": compressor[0], "PAYLOADFLAGS": compressor[1], "OS": "linux",
+        "SUMMARY": "Prometheus exporter for MySQL server metrics",
+        "VENDOR": "Monitoring Hub",
+        "PACKAGER": "Monitoring Hub <packages@monitoring-hub.invalid>",
+        "BUILDHOST": "monitoring-hub",
+        "BUILDTIME": str(EPOCH),
+        "PAYLOADCOMPRESSOR": compressor[0],
+        "PAYLOADFLAGS": compressor[1],
+        "OS": "linux",
     }
     info = run("rpm", "-qip", str(rpm))
     assert "Description :\nExports MySQL server statistics to Prometheus.\n\nThis package installs" in info
@@ -236,7 +271,12 @@ def test_rpm_header(out: Path, dist: str, compressor: tuple[str, str]) -> None:
 def test_rpm_relations(out: Path) -> None:
     rpm = str(out / FILES["rpm_amd64_el9"])
     requires = run("rpm", "-qp", "--requires", rpm).splitlines()
-    assert sorted(r for r in requires if not r.startswith("rpmlib(")) == ["/bin/sh", "/bin/sh", "glibc >= 2.28", "shadow-utils"]
+    assert sorted(r for r in requires if not r.startswith("rpmlib(")) == [
+        "/bin/sh",
+        "/bin/sh",
+        "glibc >= 2.28",
+        "shadow-utils",
+    ]
     kinds = run("rpm", "-qp", "--qf", "[%{REQUIRENAME} %{REQUIREFLAGS:deptype}\n]", rpm).splitlines()
     assert "/bin/sh post" in kinds and "/bin/sh manual" in kinds  # Requires(post) and Requires
     assert "rpmlib(PayloadIsZstd) <= 5.4.18-1" in requires
@@ -244,7 +284,8 @@ def test_rpm_relations(out: Path) -> None:
     assert run("rpm", "-qp", "--conflicts", rpm).split() == ["prometheus-mysqld-exporter"]
     assert run("rpm", "-qp", "--obsoletes", rpm).split() == ["prometheus-mysqld-exporter"]
     assert sorted(run("rpm", "-qp", "--provides", rpm).splitlines()) == [
-        f"{NAME} = 0.19.0-1.el9", f"{NAME}(x86-64) = 0.19.0-1.el9",
+        f"{NAME} = 0.19.0-1.el9",
+        f"{NAME}(x86-64) = 0.19.0-1.el9",
     ]
 
 
@@ -269,7 +310,8 @@ RPM_FILES = {
 def test_rpm_files(out: Path, dist: str) -> None:
     rpm = str(out / FILES[f"rpm_amd64_{dist}"])
     flags = dict(
-        line.split("\t") for line in run("rpm", "-qp", "--qf", "[%{FILENAMES}\t%{FILEFLAGS:fflags}\n]", rpm).splitlines()
+        line.split("\t")
+        for line in run("rpm", "-qp", "--qf", "[%{FILENAMES}\t%{FILEFLAGS:fflags}\n]", rpm).splitlines()
     )
     expected = dict(RPM_FILES)
     for line in run("rpm", "-qp", "--dump", rpm).splitlines():
@@ -346,10 +388,16 @@ def test_deb_control(out: Path, dist: str, suffix: str) -> None:
             fields[key] = value
     assert fields.pop("Installed-Size").isdigit()
     assert fields == {
-        "Package": DEB, "Version": f"0.19.0-1+{suffix}", "Section": "net", "Priority": "optional",
-        "Architecture": "amd64", "Maintainer": "Monitoring Hub <packages@monitoring-hub.invalid>",
-        "Depends": "adduser, passwd, libc6", "Conflicts": "prometheus-mysqld-exporter",
-        "Replaces": "prometheus-mysqld-exporter", "Homepage": "https://github.com/prometheus/mysqld_exporter",
+        "Package": DEB,
+        "Version": f"0.19.0-1+{suffix}",
+        "Section": "net",
+        "Priority": "optional",
+        "Architecture": "amd64",
+        "Maintainer": "Monitoring Hub <packages@monitoring-hub.invalid>",
+        "Depends": "adduser, passwd, libc6",
+        "Conflicts": "prometheus-mysqld-exporter",
+        "Replaces": "prometheus-mysqld-exporter",
+        "Homepage": "https://github.com/prometheus/mysqld_exporter",
         "Description": "Prometheus exporter for MySQL server metrics",
     }
     long = [line for line in control.splitlines() if line.startswith(" ")]
@@ -421,8 +469,14 @@ def test_deb_archive_layout(out: Path) -> None:
         m.group(2): m.group(1) == "*"
         for m in re.finditer(r"^\s+\d+ bytes,\s+\d+ lines\s+(\*?)\s+(\S+)", run("dpkg-deb", "-I", str(deb)), re.M)
     }
-    assert members == {"conffiles": False, "control": False, "md5sums": False,
-                       "postinst": True, "postrm": True, "prerm": True}
+    assert members == {
+        "conffiles": False,
+        "control": False,
+        "md5sums": False,
+        "postinst": True,
+        "postrm": True,
+        "prerm": True,
+    }
 
 
 def test_deb_scripts(out: Path, tmp_path: Path) -> None:
@@ -435,7 +489,7 @@ def test_deb_scripts(out: Path, tmp_path: Path) -> None:
     postinst = control_member(deb, "postinst")
     assert "useradd -r -g mysqld_exporter -d /var/lib/mysqld_exporter -s /usr/sbin/nologin" in postinst
     assert "deb-systemd-helper enable mysqld_exporter.service" in postinst
-    assert "deb-systemd-invoke \"$_action\" mysqld_exporter.service" in postinst
+    assert 'deb-systemd-invoke "$_action" mysqld_exporter.service' in postinst
 
 
 def test_deb_payload(out: Path, tmp_path: Path) -> None:
@@ -454,7 +508,8 @@ def test_deb_payload(out: Path, tmp_path: Path) -> None:
 def test_lintian(out: Path, artifact_id: str) -> None:
     result = subprocess.run(
         ["lintian", "--display-level", ">=pedantic", "--show-overrides", str(out / FILES[artifact_id])],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     tags = [line for line in result.stdout.splitlines() if line[:2] in ("E:", "W:", "I:", "P:", "X:", "O:")]
     print("\n".join(tags))
@@ -489,8 +544,13 @@ def test_systemd_accepts_the_unit(out: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "lower, higher",
-    [("0.19.0-rc.1", "0.19.0"), ("0.19.0-rc.1", "0.19.0-rc.2"), ("0.19.0", "0.19.1"), ("0.9.0", "0.10.0"),
-     ("1.0.0", "1.0.0+build.2")],
+    [
+        ("0.19.0-rc.1", "0.19.0"),
+        ("0.19.0-rc.1", "0.19.0-rc.2"),
+        ("0.19.0", "0.19.1"),
+        ("0.9.0", "0.10.0"),
+        ("1.0.0", "1.0.0+build.2"),
+    ],
 )
 def test_package_versions_sort_like_semver(lower: str, higher: str) -> None:
     a, b = content.package_version(lower), content.package_version(higher)
@@ -525,14 +585,22 @@ def test_artifact_json(out: Path, artifact_id: str) -> None:
         "size_bytes": package.stat().st_size,
         "unsigned_sha256": sha256(package),
     }
-    assert (record["build_date"], record["version"], record["exporter"], record["arch"]) == (SOURCE_DATE, "0.19.0", NAME, arch)
+    assert (record["build_date"], record["version"], record["exporter"], record["arch"]) == (
+        SOURCE_DATE,
+        "0.19.0",
+        NAME,
+        arch,
+    )
     assert record["source"] == {"url": URLS[arch], "sha256": LOCK["archives"][arch]["sha256"]}
     # The SBOM beside the package (hub.packaging.sbom): the binaries here are C stand-ins without Go
     # build info, so it lists them with their digests and says that no module is known.
     bom_path = out / (package.name + ".cdx.json")
     assert record["sbom"] == {
-        "filename": bom_path.name, "url": record["package"]["url"] + ".cdx.json", "sha256": sha256(bom_path),
-        "size_bytes": bom_path.stat().st_size, "format": "CycloneDX 1.5",
+        "filename": bom_path.name,
+        "url": record["package"]["url"] + ".cdx.json",
+        "sha256": sha256(bom_path),
+        "size_bytes": bom_path.stat().st_size,
+        "format": "CycloneDX 1.5",
     }
     bom = json.loads(bom_path.read_text())
     subject = bom["metadata"]["component"]
@@ -551,7 +619,11 @@ def test_artifact_json(out: Path, artifact_id: str) -> None:
     if kind == "rpm":
         header = run("rpm", "-qp", "--qf", "%{NAME} %{VERSION} %{RELEASE} %{ARCH}", str(package)).split()
         meta = record["rpm_metadata"]
-        assert header == [meta["name"], meta["version"], meta["release"], meta["arch"]] == [NAME, "0.19.0", f"1.{dist}", rpm_arch]
+        assert (
+            header
+            == [meta["name"], meta["version"], meta["release"], meta["arch"]]
+            == [NAME, "0.19.0", f"1.{dist}", rpm_arch]
+        )
     else:
         control = run("dpkg-deb", "-f", str(package), "Package", "Version", "Architecture").split()
         meta = record["deb_metadata"]

@@ -53,7 +53,7 @@ def nfpm_compression(name: str) -> str:
 
 def staged_files(plan: PackagePlan, workdir: str) -> list[tuple[Entry, str | None]]:
     """Each entry with the file nfpm reads it from (generated ones live under workdir)."""
-    out = []
+    out: list[tuple[Entry, str | None]] = []
     for i, e in enumerate(plan.entries):
         if e.content is not None:
             out.append((e, os.path.join(workdir, "files", f"{i:03d}-{os.path.basename(e.dst)}")))
@@ -171,5 +171,3 @@ def run_nfpm(nfpm: str, config_path: str, packager: str, target: str, source_dat
     if not path.is_file():
         raise HubError(f"nfpm reported success but wrote no {target}")
     return path
-
-

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from hub.common import matrix
-from hub.common.errors import HubError
-from hub.packaging import content
 from hub.common.dates import parse_source_date
+from hub.common.errors import HubError
+from hub.packaging import content, licenses, systemd
+from hub.packaging.templates import render
+from hub.upstream.lock import Lock
 
 MAINTAINER = "Monitoring Hub <packages@monitoring-hub.invalid>"
 VENDOR = "Monitoring Hub"
@@ -217,25 +219,25 @@ def _service_entries(c: _Context) -> list[Entry]:
     if not c.unit:
         return []
     binary = f"/usr/bin/{c.manifest.build.binary_name}"
-    systemd = c.spec.systemd
-    unit_text = content.unit_file(
+    service = c.spec.systemd
+    unit_text = systemd.unit_file(
         unit=c.unit,
         package=c.name,
         description=c.summary,
         homepage=c.homepage,
-        after=systemd.after,
-        service_type=systemd.type,
+        after=service.after,
+        service_type=service.type,
         user=c.user,
         env_file=c.env_file,
-        exec_start_line=content.exec_start(binary, systemd.arguments),
-        restart=systemd.restart,
+        exec_start_line=systemd.exec_start(binary, service.arguments),
+        restart=service.restart,
     )
-    env_text = content.render(
+    env_text = render(
         "common/environment.j2",
         unit=c.unit,
         unit_path=c.unit_path,
         binary=binary,
-        arguments=" ".join(content.systemd_quote(a) for a in systemd.arguments),
+        arguments=" ".join(systemd.systemd_quote(a) for a in service.arguments),
     )
     return [
         Entry(c.unit_path, 0o644, content=unit_text.encode()),
@@ -260,7 +262,7 @@ def _extra_entries(c: _Context) -> tuple[list[Entry], list[Seeded]]:
 
 
 def _readme(c: _Context) -> bytes:
-    return content.render(
+    return render(
         "common/README.j2",
         exporter=c.manifest.name,
         version=c.manifest.version,
@@ -281,9 +283,9 @@ def _readme(c: _Context) -> bytes:
 
 def _rpm_docs(c: _Context, upstream_license: bytes | None, notice: bytes | None) -> list[Entry]:
     lic_dir = f"/usr/share/licenses/{c.name}"
-    license_bytes = upstream_license or content.license_notice(
-        c.manifest.name, c.manifest.license, c.homepage
-    ).encode()
+    license_bytes = (
+        upstream_license or licenses.license_notice(c.manifest.name, c.manifest.license, c.homepage).encode()
+    )
     entries = [
         Entry(c.doc_dir, 0o755, is_dir=True),
         Entry(f"{c.doc_dir}/README", 0o644, content=_readme(c), rpm_type="doc"),
@@ -297,7 +299,7 @@ def _rpm_docs(c: _Context, upstream_license: bytes | None, notice: bytes | None)
 
 def _deb_docs(
     c: _Context,
-    lock: Mapping[str, Any],
+    lock: Lock,
     upstream_license: bytes | None,
     notice: bytes | None,
     payload: Sequence[Entry],
@@ -305,20 +307,20 @@ def _deb_docs(
 ) -> list[Entry]:
     m = c.manifest
     license_text = upstream_license.decode("utf-8", "replace") if upstream_license else None
-    dep5_name, dep5_body = content.dep5_license(m.license, license_text)
+    dep5_name, dep5_body = licenses.dep5_license(m.license, license_text)
     source = c.homepage or m.name
-    copyright_text = content.render(
+    copyright_text = render(
         "deb/copyright.j2",
         exporter=m.name,
         version=m.version,
         source=source,
-        archive_url=lock["archives"][c.arch]["url"],
-        copyright=content.dep5_copyright_field(content.copyright_notices(license_text), m.name, source),
+        archive_url=lock.archives[c.arch].url,
+        copyright=licenses.dep5_copyright_field(licenses.copyright_notices(license_text), m.name, source),
         license=dep5_name,
         license_body=dep5_body,
     )
-    date = datetime.datetime.fromtimestamp(parse_source_date(lock["source_date"]), datetime.timezone.utc)
-    changelog = content.render(
+    date = datetime.datetime.fromtimestamp(lock.source_date_epoch, datetime.timezone.utc)
+    changelog = render(
         "deb/changelog.Debian.j2",
         package=c.name,
         full_version=f"{c.version}-{c.release}",
@@ -333,14 +335,14 @@ def _deb_docs(
         for e in payload
         if e.mode != (0o755 if e.is_dir or e.mode & 0o111 else 0o644)
     ]
-    overrides = content.render(
+    overrides = render(
         "deb/lintian-overrides.j2",
         package=c.name,
         binaries=m.build.binaries,
         static_binaries=static_binaries,
         unit=c.unit,
         zstd=c.dist.compression.startswith("zstd"),
-        copyright_notice=content.has_copyright_notice(copyright_text),
+        copyright_notice=licenses.has_copyright_notice(copyright_text),
         modes=odd_modes,
     )
     entries = [
@@ -376,7 +378,7 @@ def _description(c: _Context) -> str:
 
 def plan_package(
     manifest: Any,
-    lock: Mapping[str, Any],
+    lock: Lock,
     *,
     kind: str,
     arch: str,
@@ -392,7 +394,7 @@ def plan_package(
     """
     spec = _spec(manifest, kind, arch, dist)
     d = matrix.DISTS[dist]
-    parse_source_date(lock["source_date"])
+    parse_source_date(lock.source_date)
     upstream_docs = upstream_docs or {}
     name = package_name(kind, manifest.name)
     c = _Context(
@@ -410,16 +412,11 @@ def plan_package(
         unit=f"{manifest.name}.service" if spec.systemd.enabled else None,
         summary=content.synopsis(spec.summary),
     )
-    entries = [
-        Entry(f"/usr/bin/{b}", 0o755, src=os.path.join(binaries_dir, b))
-        for b in manifest.build.binaries
-    ]
+    entries = [Entry(f"/usr/bin/{b}", 0o755, src=os.path.join(binaries_dir, b)) for b in manifest.build.binaries]
     entries += _service_entries(c)
     extra, seeded = _extra_entries(c)
     entries += extra
-    upstream_license = next(
-        (upstream_docs[n] for n in UPSTREAM_LICENSE_FILES if n in upstream_docs), None
-    )
+    upstream_license = next((upstream_docs[n] for n in UPSTREAM_LICENSE_FILES if n in upstream_docs), None)
     notice = upstream_docs.get(UPSTREAM_NOTICE_FILE)
     if kind == "rpm":
         entries += _rpm_docs(c, upstream_license, notice)
@@ -467,14 +464,14 @@ def plan_package(
         dist=d,
         summary=c.summary,
         description=_description(c),
-        license=manifest.license or content.UNKNOWN_LICENSE,
+        license=manifest.license or licenses.UNKNOWN_LICENSE,
         homepage=c.homepage,
         depends=tuple(depends),
         conflicts=tuple(content.relations(spec.conflicts, kind)),
         replaces=tuple(content.relations(spec.replaces, kind)),
         entries=tuple(entries),
         scripts=tuple(scripts.items()),
-        source_date=lock["source_date"],
+        source_date=lock.source_date,
         ownership=tuple(ownership),
     )
 

@@ -2,11 +2,9 @@
 
 Two steps, so a build system can cache the per-package one:
 
-- `apt_entry(deb)`: the package's Packages stanza (its control fields, plus Filename, Size,
-  MD5sum, SHA1 and SHA256) in a small JSON (`hub-apt-entry/1`), computed from the .deb's
-  bytes alone (cache key: its sha256). The control member is read in Python (ar archive,
-  control.tar[.gz|.xz]); a zstd-compressed control member (nfpm writes gzip, dpkg-deb may
-  write zstd) is decompressed with the `zstd` command, else with `dpkg-deb --ctrl-tarfile`.
+- `apt_entry(deb)`: the package's Packages stanza (its control fields, read by
+  hub.repos.deb_control, plus Filename, Size, MD5sum, SHA1 and SHA256) in a small JSON
+  (`hub-apt-entry/1`), computed from the .deb's bytes alone (cache key: its sha256).
 - `build_apt_site(site, entries)`: the merge. For each codename it writes
   `dists/<codename>/main/binary-{amd64,arm64}/Packages{,.gz,.xz}` and `Release`, their
   by-hash copies (`by-hash/SHA256/<hash>`, `Acquire-By-Hash: yes`) and
@@ -14,9 +12,9 @@ Two steps, so a build system can cache the per-package one:
   SHA1 and SHA256. Each codename lists only the packages built for it; an arch with no
   package still gets its (empty) indexes, which apt expects.
 
-Deterministic: stanzas sorted by (package, version, file name); gzip without a name and with
-mtime 0; `Date:` from the source date (the newest package's build time by default), never
-from the clock. Signing (InRelease, Release.gpg) happens at publish time (hub.repos.sign).
+Deterministic: stanzas sorted by (package, version in dpkg's order, file name); gzip without
+a name and with mtime 0; `Date:` from the source date (the newest package's build time by
+default), never from the clock. Signing (InRelease, Release.gpg) happens at publish time (hub.repos.sign).
 """
 
 from __future__ import annotations
@@ -27,19 +25,17 @@ import hashlib
 import io
 import lzma
 import os
-import re
-import shutil
-import subprocess
-import tarfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from hub.catalog import artifact as catalog
+from hub.catalog.artifact import package_url
 from hub.common import matrix
-from hub.common.files import write_atomic
-from hub.common.errors import HubError
-from hub.repos.common import DEFAULT_KEEP, keep_latest, parallel_map
 from hub.common.dates import parse_source_date, rfc2822_date
+from hub.common.errors import HubError
+from hub.common.files import write_atomic
+from hub.repos.common import DEFAULT_KEEP, default_source_date, keep_latest, parallel_map
+from hub.repos.deb_control import read_control
+from hub.repos.dpkg_version import dpkg_vercmp
 
 ENTRY_FORMAT = "hub-apt-entry/1"
 ORIGIN = "Monitoring Hub"
@@ -52,66 +48,8 @@ INDEX_FILES = ("Packages", "Packages.gz", "Packages.xz", "Release")
 
 
 # --------------------------------------------------------------------------------------------
-# Versions (dpkg's ordering, for retention)
+# Retention (dpkg's version order)
 # --------------------------------------------------------------------------------------------
-
-
-def _order(c: str) -> int:
-    if c.isascii() and c.isdigit():
-        return 0
-    if c.isascii() and c.isalpha():
-        return ord(c)
-    if c == "~":
-        return -1
-    return ord(c) + 256
-
-
-def _verrevcmp(a: str, b: str) -> int:
-    i = j = 0
-    while i < len(a) or j < len(b):
-        first_diff = 0
-        while (i < len(a) and not a[i].isdigit()) or (j < len(b) and not b[j].isdigit()):
-            ac = _order(a[i]) if i < len(a) else 0
-            bc = _order(b[j]) if j < len(b) else 0
-            if ac != bc:
-                return -1 if ac < bc else 1
-            i += 1
-            j += 1
-        while i < len(a) and a[i] == "0":
-            i += 1
-        while j < len(b) and b[j] == "0":
-            j += 1
-        while i < len(a) and a[i].isdigit() and j < len(b) and b[j].isdigit():
-            if not first_diff:
-                first_diff = ord(a[i]) - ord(b[j])
-            i += 1
-            j += 1
-        if i < len(a) and a[i].isdigit():
-            return 1
-        if j < len(b) and b[j].isdigit():
-            return -1
-        if first_diff:
-            return -1 if first_diff < 0 else 1
-    return 0
-
-
-def dpkg_vercmp(a: str, b: str) -> int:
-    """dpkg's version comparison (`dpkg --compare-versions`): -1, 0 or 1."""
-
-    def split(v: str) -> tuple[int, str, str]:
-        epoch, sep, rest = v.partition(":")
-        if not sep:
-            epoch, rest = "0", v
-        upstream, sep, revision = rest.rpartition("-")
-        if not sep:
-            upstream, revision = rest, ""
-        return int(epoch or 0), upstream, revision
-
-    ea, ua, ra = split(a)
-    eb, ub, rb = split(b)
-    if ea != eb:
-        return -1 if ea < eb else 1
-    return _verrevcmp(ua, ub) or _verrevcmp(ra, rb)
 
 
 def keep_latest_entries(entries: Iterable[Mapping[str, Any]], keep: int = DEFAULT_KEEP) -> list[Mapping[str, Any]]:
@@ -126,124 +64,8 @@ def keep_latest_entries(entries: Iterable[Mapping[str, Any]], keep: int = DEFAUL
 
 
 # --------------------------------------------------------------------------------------------
-# Reading a .deb
+# Step 1: one entry per .deb
 # --------------------------------------------------------------------------------------------
-
-
-def ar_members(data: bytes, where: str) -> dict[str, tuple[int, int, int]]:
-    """{name: (offset, size, mtime)} of an ar archive (the .deb container)."""
-    if not data.startswith(b"!<arch>\n"):
-        raise HubError(f"{where}: not a .deb (no ar archive header)")
-    members = {}
-    i = 8
-    while i + 60 <= len(data):
-        header = data[i : i + 60]
-        if header[58:60] != b"`\n":
-            raise HubError(f"{where}: corrupt ar member header at byte {i}")
-        name = header[:16].decode("ascii", "replace").strip().rstrip("/")
-        try:
-            mtime = int(header[16:28].strip() or b"0")
-            size = int(header[48:58].strip())
-        except ValueError:
-            raise HubError(f"{where}: corrupt ar member header at byte {i}") from None
-        members[name] = (i + 60, size, mtime)
-        i += 60 + size + (size & 1)
-    return members
-
-
-def _control_tar(data: bytes, where: str) -> tuple[bytes, int]:
-    """The uncompressed control.tar of a .deb, and the newest ar member mtime."""
-    members = ar_members(data, where)
-    names = list(members)
-    if not names or names[0] != "debian-binary":
-        raise HubError(f"{where}: not a .deb (the first member is not debian-binary)")
-    control = [n for n in names if n.startswith("control.tar")]
-    if len(control) != 1:
-        raise HubError(f"{where}: expected one control.tar member, found {control or 'none'}")
-    name = control[0]
-    offset, size, _ = members[name]
-    raw = data[offset : offset + size]
-    mtime = max(m for _, _, m in members.values())
-    if name == "control.tar":
-        return raw, mtime
-    if name == "control.tar.gz":
-        return gzip.decompress(raw), mtime
-    if name == "control.tar.xz":
-        return lzma.decompress(raw), mtime
-    if name == "control.tar.zst":
-        return _unzstd(raw, where), mtime
-    raise HubError(f"{where}: unknown control member {name}")
-
-
-def _unzstd(raw: bytes, where: str) -> bytes:
-    try:
-        import zstandard  # type: ignore[import-not-found]
-
-        return zstandard.ZstdDecompressor().decompressobj().decompress(raw)
-    except ImportError:
-        pass
-    zstd = shutil.which("zstd")
-    if zstd:
-        result = subprocess.run([zstd, "-dc"], input=raw, capture_output=True)
-        if result.returncode == 0:
-            return result.stdout
-        raise HubError(f"{where}: zstd could not decompress control.tar.zst: {result.stderr.decode(errors='replace')}")
-    raise HubError(f"{where}: control.tar.zst needs the zstd command or dpkg-deb")
-
-
-def _dpkg_deb_control(path: str) -> bytes:
-    result = subprocess.run(["dpkg-deb", "--ctrl-tarfile", path], capture_output=True)
-    if result.returncode != 0:
-        raise HubError(f"{path}: dpkg-deb --ctrl-tarfile failed: {result.stderr.decode(errors='replace')}")
-    return result.stdout
-
-
-def parse_control(text: str, where: str) -> list[tuple[str, str]]:
-    """The fields of one deb822 paragraph, in order; continuation lines stay in the value."""
-    fields: list[tuple[str, str]] = []
-    for line in text.splitlines():
-        if not line.strip():
-            if fields:
-                break  # one paragraph only
-            continue
-        if line[0] in " \t":
-            if not fields:
-                raise HubError(f"{where}: control: a continuation line before any field")
-            name, value = fields[-1]
-            fields[-1] = (name, value + "\n" + line)
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not re.fullmatch(r"[!-9;-~][!-9;-~]*", name):
-            raise HubError(f"{where}: control: not a field: {line!r}")
-        fields.append((name, value.strip()))
-    if not fields:
-        raise HubError(f"{where}: control: no fields")
-    return fields
-
-
-def read_control(path: str | os.PathLike[str], data: bytes | None = None) -> tuple[list[tuple[str, str]], int]:
-    """(control fields, newest ar member mtime) of a .deb (`data`: its bytes, if already read)."""
-    path = os.fspath(path)
-    if data is None:
-        with open(path, "rb") as f:
-            data = f.read()
-    try:
-        tar_bytes, mtime = _control_tar(data, path)
-    except HubError as e:
-        if "control.tar.zst needs" not in str(e):
-            raise
-        tar_bytes, mtime = _dpkg_deb_control(path), max(m for _, _, m in ar_members(data, path).values())
-    try:
-        with tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:") as tar:
-            member = next((m for m in tar.getmembers() if m.name in ("./control", "control") and m.isfile()), None)
-            if member is None:
-                raise HubError(f"{path}: control.tar has no control file")
-            handle = tar.extractfile(member)
-            assert handle is not None
-            text = handle.read().decode("utf-8")
-    except (tarfile.TarError, UnicodeDecodeError) as e:
-        raise HubError(f"{path}: cannot read the control member: {e}") from None
-    return parse_control(text, path), mtime
 
 
 def codename_of_version(version: str) -> str | None:
@@ -278,7 +100,7 @@ def apt_entry(
     elif codename not in CODENAMES:
         raise HubError(f"codename {codename!r}: expected one of {', '.join(CODENAMES)}")
     if filename is None:
-        filename = catalog.package_url("deb", dist="", arch=arch, package_name=package, filename=os.path.basename(path))
+        filename = package_url("deb", dist="", arch=arch, package_name=package, filename=os.path.basename(path))
     digests = {name: hashlib.new(name, data) for name in ("md5", "sha1", "sha256")}
     size = len(data)
 
@@ -322,13 +144,17 @@ def _sorted_unique(entries: Iterable[Mapping[str, Any]], where: str) -> list[Map
     for e in entries:
         other = by_file.get(e["filename"])
         if other is not None and other["sha256"] != e["sha256"]:
-            raise HubError(f"{where}: two different packages at {e['filename']} (sha256 {other['sha256']} and {e['sha256']})")
+            raise HubError(
+                f"{where}: two different packages at {e['filename']} (sha256 {other['sha256']} and {e['sha256']})"
+            )
         by_file[e["filename"]] = e
 
     def cmp(x: Mapping[str, Any], y: Mapping[str, Any]) -> int:
         if x["package"] != y["package"]:
             return -1 if x["package"] < y["package"] else 1
-        return dpkg_vercmp(x["version"], y["version"]) or ((x["filename"] > y["filename"]) - (x["filename"] < y["filename"]))
+        return dpkg_vercmp(x["version"], y["version"]) or (
+            (x["filename"] > y["filename"]) - (x["filename"] < y["filename"])
+        )
 
     return sorted(by_file.values(), key=functools.cmp_to_key(cmp))
 
@@ -431,8 +257,8 @@ def write_codename(
         lines.append(f"{field}:")
         lines += [f" {d[name]} {size:>16} {path}" for path, size, d in digests]
     release = base / "Release"
-    for stale in ("InRelease", "Release.gpg"):
-        (base / stale).unlink(missing_ok=True)
+    for signature in ("InRelease", "Release.gpg"):
+        (base / signature).unlink(missing_ok=True)
     write_atomic(release, ("\n".join(lines) + "\n").encode("utf-8"))
     return release
 
@@ -462,14 +288,14 @@ def build_apt_site(
     entries = list(entries)
     if keep:
         entries = keep_latest_entries(entries, keep)
-    if source_date is None:
-        if not entries:
-            raise HubError("no packages, so no source date: pass one")
-        source_date = max(int(e["build_time"]) for e in entries)
+    source_date = default_source_date(source_date, entries)
     grouped: dict[str, list[Mapping[str, Any]]] = {}
     for e in entries:
         if not e.get("codename"):
-            raise HubError(f"{e['filename']}: no codename (version {e['version']!r} has no +deb12-style suffix): make the entry with --codename")
+            raise HubError(
+                f"{e['filename']}: no codename (version {e['version']!r} has no +deb12-style suffix): "
+                "make the entry with --codename"
+            )
         grouped.setdefault(e["codename"], []).append(e)
     wanted = list(codenames) if codenames else [*CODENAMES, *sorted(set(grouped) - set(CODENAMES))]
     counts = {}

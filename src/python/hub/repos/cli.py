@@ -5,216 +5,263 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from hub.common import matrix
 from hub.common.errors import HubError
+from hub.common.options import add_command, add_extra_public_keys
 from hub.repos import apt, yum
 from hub.repos.apt import CODENAMES, apt_entry, build_apt_site
 from hub.repos.common import DEFAULT_KEEP, load_entries, parallel_map, write_entry
-from hub.repos.files import write_user_files
+from hub.repos.user_files import write_user_files
 from hub.repos.merge import merge_previous
-from hub.repos.sign import (
-    GNUPGHOME_ENV,
-    KEY_ENV,
-    KEY_ID_ENV,
-    MIN_RSA_BITS,
-    sign_site,
-    signer_from_env,
-)
+from hub.repos.sign import sign_site
+from hub.repos.signer import signer_from_env
+from hub.repos.signing_key import GNUPGHOME_ENV, KEY_ENV, KEY_ID_ENV, MIN_RSA_BITS
 from hub.repos.yum import build_yum_site, entries_of
+
+Entries = list[dict[str, Any]]
 
 
 def add_parsers(subparsers: Any) -> None:
-    _add_yum_parsers(subparsers)
-    _add_apt_parsers(subparsers)
-    _add_files_parsers(subparsers)
-    _add_merge_parsers(subparsers)
-    _add_sign_parsers(subparsers)
+    for family in (_YUM, _APT):
+        family.add_parsers(subparsers)
 
-
-def _add_yum_parsers(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "yum-entry",
-        help="one RPM's YUM metadata (cacheable per package) as a JSON entry",
-        description="Reads RPMs with createrepo_c and writes one hub-yum-entry/1 JSON each.",
-    )
-    p.add_argument("--rpm", action="append", required=True, metavar="FILE", help="an RPM (repeatable)")
-    p.add_argument("--dist", choices=matrix.RPM_DISTS, help="default: from the release suffix (1.el9)")
-    out = p.add_mutually_exclusive_group(required=True)
-    out.add_argument("--out", metavar="FILE", help="the entry (one --rpm only)")
-    out.add_argument("--out-dir", metavar="DIR", help="writes DIR/<rpm file name>.json")
-    p.set_defaults(run=run_yum_entry)
-
-    p = subparsers.add_parser(
-        "yum-repo",
-        help="merge YUM entries into <dist>/<arch>/repodata under a site directory",
-        description="Writes repodata for every repo (default: each RPM dist × arch) from entries only.",
-    )
-    p.add_argument("--entries", action="append", default=[], metavar="PATH",
-                   help="an entry JSON or a directory of them (repeatable)")
-    p.add_argument("--scan", action="store_true",
-                   help="also read every RPM already in SITE/<dist>/<arch>/ (a full run without cached entries)")
-    p.add_argument("--rpm", action="append", default=[], metavar="FILE",
-                   help="also read this RPM now (e.g. the new ones, next to cached --entries; repeatable)")
-    p.add_argument("--dist", choices=matrix.RPM_DISTS, help="the dist of --rpm files (default: their release suffix)")
-    p.add_argument("--save-entries", metavar="DIR", help="write the entries of --rpm files there (the cache)")
-    p.add_argument("--out", required=True, metavar="SITE", help="the site directory (repos go in <dist>/<arch>/)")
-    p.add_argument("--source-date", metavar="DATE",
-                   help="2025-06-01T12:00:00Z or epoch seconds (default: the newest package build time)")
-    p.add_argument("--repo", action="append", metavar="DIST/ARCH", help="only these repos (repeatable)")
-    p.add_argument("--keep", type=int, default=0, metavar="N",
-                   help=f"keep only the newest N versions of each package (publish uses {DEFAULT_KEEP}; default: all)")
-    p.set_defaults(run=run_yum_repo)
-
-
-def run_yum_entry(args: argparse.Namespace) -> int:
-    if args.out and len(args.rpm) != 1:
-        raise HubError("--out takes one --rpm; use --out-dir for several")
-    for rpm, entry in zip(args.rpm, entries_of([(rpm, args.dist) for rpm in args.rpm])):
-        write_entry(args.out or os.path.join(args.out_dir, os.path.basename(rpm) + ".json"), entry)
-    return 0
-
-
-def run_yum_repo(args: argparse.Namespace) -> int:
-    if not args.entries and not args.scan and not args.rpm:
-        raise HubError("nothing to merge: give --entries, --rpm and/or --scan")
-    entries = load_entries(args.entries, "yum")
-    if args.scan:
-        entries += yum.scan_entries(args.out, args.repo)
-    fresh = entries_of([(rpm, args.dist) for rpm in args.rpm])
-    if args.save_entries:
-        for rpm, entry in zip(args.rpm, fresh):
-            write_entry(os.path.join(args.save_entries, os.path.basename(rpm) + ".json"), entry)
-    entries += fresh
-    counts = build_yum_site(args.out, entries, source_date=args.source_date, repos=args.repo, keep=args.keep)
-    for repo, n in counts.items():
-        print(f"{repo}: {n} packages")
-    return 0
-
-
-def _add_apt_parsers(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "apt-entry",
-        help="one .deb's Packages stanza (cacheable per package) as a JSON entry",
-        description="Reads .deb control fields and digests; writes one hub-apt-entry/1 JSON each.",
-    )
-    p.add_argument("--deb", action="append", required=True, metavar="FILE", help="a .deb (repeatable)")
-    p.add_argument("--codename", choices=CODENAMES, help="default: from the version suffix (+deb12)")
-    out = p.add_mutually_exclusive_group(required=True)
-    out.add_argument("--out", metavar="FILE", help="the entry (one --deb only)")
-    out.add_argument("--out-dir", metavar="DIR", help="writes DIR/<deb file name>.json")
-    p.set_defaults(run=run_apt_entry)
-
-    p = subparsers.add_parser(
-        "apt-repo",
-        help="merge APT entries into dists/<codename>/ under a site directory",
-        description="Writes Packages{,.gz,.xz}, by-hash and Release for every codename from entries only.",
-    )
-    p.add_argument("--entries", action="append", default=[], metavar="PATH",
-                   help="an entry JSON or a directory of them (repeatable)")
-    p.add_argument("--scan", action="store_true",
-                   help="also read every .deb already in SITE/pool/ (a full run without cached entries)")
-    p.add_argument("--deb", action="append", default=[], metavar="FILE",
-                   help="also read this .deb now (e.g. the new ones, next to cached --entries; repeatable)")
-    p.add_argument("--save-entries", metavar="DIR", help="write the entries of --deb files there (the cache)")
-    p.add_argument("--out", required=True, metavar="SITE", help="the site directory (writes SITE/dists/)")
-    p.add_argument("--source-date", metavar="DATE",
-                   help="2025-06-01T12:00:00Z or epoch seconds (default: the newest package build time)")
-    p.add_argument("--codename", action="append", metavar="CODENAME", help="only these codenames (repeatable)")
-    p.add_argument("--keep", type=int, default=0, metavar="N",
-                   help=f"keep only the newest N versions of each package (publish uses {DEFAULT_KEEP}; default: all)")
-    p.set_defaults(run=run_apt_repo)
-
-
-def run_apt_entry(args: argparse.Namespace) -> int:
-    if args.out and len(args.deb) != 1:
-        raise HubError("--out takes one --deb; use --out-dir for several")
-    def one(deb: str) -> None:
-        entry = apt_entry(deb, codename=args.codename)
-        write_entry(args.out or os.path.join(args.out_dir, os.path.basename(deb) + ".json"), entry)
-
-    parallel_map(one, args.deb)
-    return 0
-
-
-def run_apt_repo(args: argparse.Namespace) -> int:
-    if not args.entries and not args.scan and not args.deb:
-        raise HubError("nothing to merge: give --entries, --deb and/or --scan")
-    entries = load_entries(args.entries, "apt")
-    if args.scan:
-        entries += apt.scan_entries(args.out)
-    fresh = parallel_map(apt_entry, args.deb)
-    if args.save_entries:
-        for deb, entry in zip(args.deb, fresh):
-            write_entry(os.path.join(args.save_entries, os.path.basename(deb) + ".json"), entry)
-    entries += fresh
-    counts = build_apt_site(args.out, entries, source_date=args.source_date, codenames=args.codename, keep=args.keep)
-    for codename, n in counts.items():
-        print(f"dists/{codename}: {n} packages")
-    return 0
-
-
-def _add_files_parsers(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "repo-files",
-        help="write the users' .repo and .sources files for a site base URL",
-        description="Writes monitoring-hub-<dist>.repo and monitoring-hub-<codename>.sources under SITE.",
-    )
+    p = add_command(subparsers, "repo-files", run_files)
     p.add_argument("--base-url", required=True, metavar="URL", help="where the site is served (https://...)")
     p.add_argument("--out", required=True, metavar="SITE")
-    p.set_defaults(run=run_files)
+
+    p = add_command(subparsers, "repo-merge", run_merge)
+    p.add_argument("--site", required=True, metavar="DIR", help="the new site (packages at their package.url)")
+    p.add_argument("--previous", metavar="DIR", help="the published site to merge (none on a first publish)")
+    p.add_argument(
+        "--keep",
+        type=int,
+        default=DEFAULT_KEEP,
+        metavar="N",
+        help=f"versions kept per package (default {DEFAULT_KEEP})",
+    )
+    p.add_argument("--source-date", metavar="DATE", help="default: the newest package build time")
+
+    keys = f"key from ${KEY_ENV} or ${GNUPGHOME_ENV} + ${KEY_ID_ENV} (RSA >= {MIN_RSA_BITS})"
+    p = add_command(
+        subparsers,
+        "sign-site",
+        run_sign_site,
+        help=f"sign a built site in place: RPMs, YUM metadata, catalog digests, repomd/Release; {keys}",
+        description="Publish steps 1-4 (docs/repositories.md). Never run it inside a cached action.",
+    )
+    p.add_argument("--site", required=True, metavar="DIR")
+    add_extra_public_keys(p)
+
+    p = add_command(subparsers, "sign", run_sign, help=f"sign files with the publish key ({keys})")
+    p.add_argument("--rpm", action="append", default=[], metavar="FILE", help="add a header signature (repeatable)")
+    p.add_argument(
+        "--detach",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("FILE", "OUT"),
+        help="armored detached signature of FILE in OUT",
+    )
+    p.add_argument(
+        "--clearsign",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("FILE", "OUT"),
+        help="clearsigned copy of FILE in OUT",
+    )
+    p.add_argument("--export-public-key", metavar="OUT", help="write the armored public key")
+
+
+@dataclass(frozen=True)
+class _Family:
+    """The YUM or the APT commands: `<name>-entry` writes the entries of package files,
+    `<name>-repo` merges entries into the site's indexes. Both families are declared and run by
+    the same code, from what differs between them."""
+
+    name: str  # yum, apt: the commands' prefix and the entries' kind
+    package: str  # rpm, deb: the option naming package files (--rpm, --deb)
+    noun: str  # RPM, .deb: a package file in help texts
+    article: str  # an, a: before the noun
+    entry_texts: tuple[str, str]  # help and description of <name>-entry
+    repo_texts: tuple[str, str]  # help and description of <name>-repo
+    dist: tuple[str, Sequence[str], str]  # the entries' dist if not from the versions: option, choices, help
+    repo_dist_help: str | None  # the same option in <name>-repo (for its package files), if it has it
+    pool: str  # where --scan finds the site's packages
+    site: str  # what --out holds
+    only: tuple[str, str, str]  # the option limiting a merge to some repos: option, metavar, help
+    read: Callable[[Sequence[str], str | None], Entries]  # entries of package files, with the given dist
+    scan: Callable[[str, Sequence[str] | None], Entries]  # entries of the site's packages, for these repos
+    build: Callable[..., dict[str, int]]  # the merge: (site, entries, repos, *, source_date, keep) -> counts
+    repo_label: str  # a repo's name in the printed counts
+
+    def add_parsers(self, subparsers: Any) -> None:
+        dist_option, dist_choices, dist_help = self.dist
+        p = add_command(
+            subparsers, f"{self.name}-entry", self.run_entry, help=self.entry_texts[0], description=self.entry_texts[1]
+        )
+        p.add_argument(
+            f"--{self.package}",
+            action="append",
+            required=True,
+            dest="packages",
+            metavar="FILE",
+            help=f"{self.article} {self.noun} (repeatable)",
+        )
+        p.add_argument(dist_option, choices=dist_choices, dest="dist", help=dist_help)
+        out = p.add_mutually_exclusive_group(required=True)
+        out.add_argument("--out", metavar="FILE", help=f"the entry (one --{self.package} only)")
+        out.add_argument("--out-dir", metavar="DIR", help=f"writes DIR/<{self.package} file name>.json")
+
+        p = add_command(
+            subparsers, f"{self.name}-repo", self.run_repo, help=self.repo_texts[0], description=self.repo_texts[1]
+        )
+        p.add_argument(
+            "--entries",
+            action="append",
+            default=[],
+            metavar="PATH",
+            help="an entry JSON or a directory of them (repeatable)",
+        )
+        p.add_argument(
+            "--scan",
+            action="store_true",
+            help=f"also read every {self.noun} already in {self.pool} (a full run without cached entries)",
+        )
+        p.add_argument(
+            f"--{self.package}",
+            action="append",
+            default=[],
+            dest="packages",
+            metavar="FILE",
+            help=f"also read this {self.noun} now (e.g. the new ones, next to cached --entries; repeatable)",
+        )
+        if self.repo_dist_help:
+            p.add_argument(dist_option, choices=dist_choices, dest="dist", help=self.repo_dist_help)
+        else:
+            p.set_defaults(dist=None)
+        p.add_argument(
+            "--save-entries", metavar="DIR", help=f"write the entries of --{self.package} files there (the cache)"
+        )
+        p.add_argument("--out", required=True, metavar="SITE", help=self.site)
+        p.add_argument(
+            "--source-date",
+            metavar="DATE",
+            help="2025-06-01T12:00:00Z or epoch seconds (default: the newest package build time)",
+        )
+        only_option, only_metavar, only_help = self.only
+        p.add_argument(only_option, action="append", dest="only", metavar=only_metavar, help=only_help)
+        p.add_argument(
+            "--keep",
+            type=int,
+            default=0,
+            metavar="N",
+            help=f"keep only the newest N versions of each package (publish uses {DEFAULT_KEEP}; default: all)",
+        )
+
+    def run_entry(self, args: argparse.Namespace) -> int:
+        if args.out and len(args.packages) != 1:
+            raise HubError(f"--out takes one --{self.package}; use --out-dir for several")
+        for path, entry in zip(args.packages, self.read(args.packages, args.dist)):
+            write_entry(args.out or _entry_path(args.out_dir, path), entry)
+        return 0
+
+    def run_repo(self, args: argparse.Namespace) -> int:
+        if not args.entries and not args.scan and not args.packages:
+            raise HubError(f"nothing to merge: give --entries, --{self.package} and/or --scan")
+        entries = load_entries(args.entries, self.name)
+        if args.scan:
+            entries += self.scan(args.out, args.only)
+        fresh = self.read(args.packages, args.dist)
+        if args.save_entries:
+            for path, entry in zip(args.packages, fresh):
+                write_entry(_entry_path(args.save_entries, path), entry)
+        entries += fresh
+        counts = self.build(args.out, entries, args.only, source_date=args.source_date, keep=args.keep)
+        for repo, n in counts.items():
+            print(f"{self.repo_label.format(repo)}: {n} packages")
+        return 0
+
+
+def _entry_path(directory: str, package: str) -> str:
+    return os.path.join(directory, os.path.basename(package) + ".json")
+
+
+_YUM = _Family(
+    name="yum",
+    package="rpm",
+    noun="RPM",
+    article="an",
+    entry_texts=(
+        "one RPM's YUM metadata (cacheable per package) as a JSON entry",
+        "Reads RPMs with createrepo_c and writes one hub-yum-entry/1 JSON each.",
+    ),
+    repo_texts=(
+        "merge YUM entries into <dist>/<arch>/repodata under a site directory",
+        "Writes repodata for every repo (default: each RPM dist × arch) from entries only.",
+    ),
+    dist=("--dist", matrix.RPM_DISTS, "default: from the release suffix (1.el9)"),
+    repo_dist_help="the dist of --rpm files (default: their release suffix)",
+    pool="SITE/<dist>/<arch>/",
+    site="the site directory (repos go in <dist>/<arch>/)",
+    only=("--repo", "DIST/ARCH", "only these repos (repeatable)"),
+    read=lambda rpms, dist: entries_of([(rpm, dist) for rpm in rpms]),
+    scan=yum.scan_entries,
+    build=lambda site, entries, repos, **merge: build_yum_site(site, entries, repos=repos, **merge),
+    repo_label="{}",
+)
+_APT = _Family(
+    name="apt",
+    package="deb",
+    noun=".deb",
+    article="a",
+    entry_texts=(
+        "one .deb's Packages stanza (cacheable per package) as a JSON entry",
+        "Reads .deb control fields and digests; writes one hub-apt-entry/1 JSON each.",
+    ),
+    repo_texts=(
+        "merge APT entries into dists/<codename>/ under a site directory",
+        "Writes Packages{,.gz,.xz}, by-hash and Release for every codename from entries only.",
+    ),
+    dist=("--codename", CODENAMES, "default: from the version suffix (+deb12)"),
+    repo_dist_help=None,  # --codename selects the codenames to write there
+    pool="SITE/pool/",
+    site="the site directory (writes SITE/dists/)",
+    only=("--codename", "CODENAME", "only these codenames (repeatable)"),
+    read=lambda debs, codename: parallel_map(lambda deb: apt_entry(deb, codename=codename), debs),
+    scan=lambda site, codenames: apt.scan_entries(site),  # one pool for every codename
+    build=lambda site, entries, codenames, **merge: build_apt_site(site, entries, codenames=codenames, **merge),
+    repo_label="dists/{}",
+)
 
 
 def run_files(args: argparse.Namespace) -> int:
+    """write the users' .repo and .sources files for a site base URL
+
+    Writes monitoring-hub-<dist>.repo and monitoring-hub-<codename>.sources under SITE.
+    """
     for path in write_user_files(args.out, args.base_url):
         print(path)
     return 0
 
 
-def _add_merge_parsers(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "repo-merge",
-        help="merge the previously published pool into a site, keep the newest N versions, rebuild metadata",
-        description="Cumulative repositories (docs/repositories.md). Unsigned: run sign-site afterwards.",
-    )
-    p.add_argument("--site", required=True, metavar="DIR", help="the new site (packages at their package.url)")
-    p.add_argument("--previous", metavar="DIR", help="the published site to merge (none on a first publish)")
-    p.add_argument("--keep", type=int, default=DEFAULT_KEEP, metavar="N", help=f"versions kept per package (default {DEFAULT_KEEP})")
-    p.add_argument("--source-date", metavar="DATE", help="default: the newest package build time")
-    p.set_defaults(run=run_merge)
-
-
 def run_merge(args: argparse.Namespace) -> int:
+    """merge the previously published pool into a site, keep the newest N versions, rebuild metadata
+
+    Cumulative repositories (docs/repositories.md). Unsigned: run sign-site afterwards.
+    """
     report = merge_previous(args.site, args.previous, keep=args.keep, source_date=args.source_date)
-    print(f"copied {len(report['copied'])} package(s) from the previous site, kept {len(report['kept_published'])} "
-          f"published file(s) over rebuilt ones, removed {len(report['removed'])} beyond the newest {args.keep} versions")
+    print(
+        f"copied {len(report['copied'])} package(s) from the previous site, kept {len(report['kept_published'])} "
+        f"published file(s) over rebuilt ones, removed {len(report['removed'])} beyond the newest {args.keep} versions"
+    )
     for name in report["kept_published"]:
         print(f"  kept the published {name} (same name, different bytes: bump the release to publish a change)")
     return 0
-
-
-def _add_sign_parsers(subparsers: Any) -> None:
-    keys = f"key from ${KEY_ENV} or ${GNUPGHOME_ENV} + ${KEY_ID_ENV} (RSA >= {MIN_RSA_BITS})"
-    p = subparsers.add_parser(
-        "sign-site",
-        help=f"sign a built site in place: RPMs, YUM metadata, catalog digests, repomd/Release; {keys}",
-        description="Publish steps 1-4 (docs/repositories.md). Never run it inside a cached action.",
-    )
-    p.add_argument("--site", required=True, metavar="DIR")
-    p.add_argument("--extra-public-key", action="append", default=[], metavar="FILE",
-                   help="another armored public key to ship in monitoring-hub.asc (key rotation)")
-    p.set_defaults(run=run_sign_site)
-
-    p = subparsers.add_parser("sign", help=f"sign files with the publish key ({keys})")
-    p.add_argument("--rpm", action="append", default=[], metavar="FILE", help="add a header signature (repeatable)")
-    p.add_argument("--detach", nargs=2, action="append", default=[], metavar=("FILE", "OUT"),
-                   help="armored detached signature of FILE in OUT")
-    p.add_argument("--clearsign", nargs=2, action="append", default=[], metavar=("FILE", "OUT"),
-                   help="clearsigned copy of FILE in OUT")
-    p.add_argument("--export-public-key", metavar="OUT", help="write the armored public key")
-    p.set_defaults(run=run_sign)
 
 
 def run_sign_site(args: argparse.Namespace) -> int:

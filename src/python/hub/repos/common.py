@@ -26,7 +26,7 @@ DEFAULT_KEEP = 3
 
 def newest_build_date(artifact_files: Iterable[str | os.PathLike[str]]) -> int | None:
     """The newest `build_date` of artifact JSONs (catalog format 3.0), or None if there are none."""
-    newest = None
+    newest: int | None = None
     for path in artifact_files:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -34,6 +34,19 @@ def newest_build_date(artifact_files: Iterable[str | os.PathLike[str]]) -> int |
             epoch = parse_source_date(data["build_date"])
             newest = epoch if newest is None else max(newest, epoch)
     return newest
+
+
+def default_source_date(
+    source_date: int | str | None, entries: Sequence[Mapping[str, Any]], where: str | None = None
+) -> int | str:
+    """`source_date` if given, else the newest build time among `entries` (a merge's metadata
+    dates come from its inputs, never from the clock); with no entries, there is none to take."""
+    if source_date is not None:
+        return source_date
+    if not entries:
+        problem = "no packages, so no source date: pass one"
+        raise HubError(f"{where}: {problem}" if where else problem)
+    return max(int(e["build_time"]) for e in entries)
 
 
 def write_entry(path: str | os.PathLike[str], entry: Mapping[str, Any]) -> None:
@@ -89,7 +102,7 @@ def keep_latest(
     groups: dict[Any, list[Mapping[str, Any]]] = {}
     for e in entries:
         groups.setdefault(group(e), []).append(e)
-    out = []
+    out: list[Mapping[str, Any]] = []
     for key in sorted(groups, key=repr):
         members = groups[key]
         versions: list[str] = []

@@ -17,24 +17,14 @@ from __future__ import annotations
 
 import filecmp
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
-from hub.common.errors import HubError
-from hub.repos import apt as repo_apt
-from hub.repos import yum as repo_yum
-from hub.repos.common import DEFAULT_KEEP
+from hub.common import files
 from hub.common.dates import parse_source_date
-
-
-
-def _place(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dest)
-    except OSError:
-        shutil.copy2(src, dest)
+from hub.common.errors import HubError
+from hub.repos import apt, yum
+from hub.repos.common import DEFAULT_KEEP, default_source_date
 
 
 def merge_previous(
@@ -54,27 +44,23 @@ def merge_previous(
         previous = Path(previous)
         if not previous.is_dir():
             raise HubError(f"{previous}: the previous site is not a directory")
-        old_files = [p for repo in repo_yum.all_repos() for p in sorted((previous / repo).glob("*.rpm"))]
+        old_files = [p for repo in yum.all_repos() for p in sorted((previous / repo).glob("*.rpm"))]
         old_files += sorted((previous / "pool").rglob("*.deb"))
         for old in old_files:
             rel = old.relative_to(previous)
             new = site / rel
             if not new.exists():
-                _place(old, new)
+                files.link_or_copy(old, new)
                 report["copied"].append(rel.as_posix())
             elif not filecmp.cmp(old, new, shallow=False):
                 new.unlink()
-                _place(old, new)
+                files.link_or_copy(old, new)
                 report["kept_published"].append(rel.as_posix())
-    yum_entries = repo_yum.scan_entries(site)
-    apt_entries = repo_apt.scan_entries(site)
-    if source_date is None:
-        dates = [int(e["build_time"]) for e in yum_entries + apt_entries]
-        if not dates:
-            raise HubError(f"{site}: no packages, so no source date: pass one")
-        source_date = max(dates)
-    kept_yum = repo_yum.keep_latest_entries(yum_entries, keep)
-    kept_apt = repo_apt.keep_latest_entries(apt_entries, keep)
+    yum_entries = yum.scan_entries(site)
+    apt_entries = apt.scan_entries(site)
+    source_date = default_source_date(source_date, yum_entries + apt_entries, where=str(site))
+    kept_yum = yum.keep_latest_entries(yum_entries, keep)
+    kept_apt = apt.keep_latest_entries(apt_entries, keep)
     kept_files = {str(site / e["dist"] / e["arch"] / e["location_href"]) for e in kept_yum}
     kept_files |= {str(site / e["filename"]) for e in kept_apt}
     for e in yum_entries:
@@ -87,7 +73,7 @@ def merge_previous(
         if str(path) not in kept_files and path.exists():
             path.unlink()
             report["removed"].append(e["filename"])
-    report["yum"] = repo_yum.build_yum_site(site, kept_yum, source_date=source_date)
-    report["apt"] = repo_apt.build_apt_site(site, kept_apt, source_date=source_date)
+    report["yum"] = yum.build_yum_site(site, kept_yum, source_date=source_date)
+    report["apt"] = apt.build_apt_site(site, kept_apt, source_date=source_date)
     report["source_date"] = parse_source_date(source_date)
     return report

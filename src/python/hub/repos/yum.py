@@ -10,6 +10,8 @@ Two steps, so a build system can cache the expensive one per package:
   createrepo_c's own XML writers (`PrimaryXmlFile.add_chunk`...), gzip-compressed, and
   writes repomd.xml. No RPM is read again.
 
+Retention (`keep_latest_entries`) keeps the newest versions in rpm's order (hub.repos.rpm_version).
+
 Deterministic: packages sorted by (name, arch, file name); the repomd revision, every record
 timestamp and each package's `time file` come from the inputs (the source date, the RPM's
 build time), never the clock or file mtimes. Metadata is gzip-compressed, which every dnf and
@@ -29,9 +31,10 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from hub.common import matrix
-from hub.common.errors import HubError
-from hub.repos.common import DEFAULT_KEEP, keep_latest, process_map
 from hub.common.dates import parse_source_date
+from hub.common.errors import HubError
+from hub.repos.common import DEFAULT_KEEP, default_source_date, keep_latest, process_map
+from hub.repos.rpm_version import evr, evr_cmp
 
 ENTRY_FORMAT = "hub-yum-entry/1"
 # createrepo_c's default changelog limit (only the newest entries go into other.xml).
@@ -44,97 +47,14 @@ def _cr() -> Any:
         import createrepo_c
     except ImportError as e:  # pragma: no cover - depends on the interpreter
         raise HubError(
-            "YUM metadata needs the createrepo_c Python library (PyPI createrepo-c, CPython >= 3.11): "
-            f"{e}"
+            "YUM metadata needs the createrepo_c Python library (PyPI createrepo-c, CPython >= 3.11): " f"{e}"
         ) from None
     return createrepo_c
 
 
 # --------------------------------------------------------------------------------------------
-# Versions (retention keeps the newest N of each package)
+# Retention (rpm's version order)
 # --------------------------------------------------------------------------------------------
-
-
-def rpmvercmp(a: str, b: str) -> int:
-    """rpm's version comparison (rpmvercmp, rpm >= 4.15 with ~ and ^): -1, 0 or 1."""
-    if a == b:
-        return 0
-
-    def alnum(c: str) -> bool:
-        return c.isascii() and c.isalnum()
-
-    i = j = 0
-    while i < len(a) or j < len(b):
-        while i < len(a) and not alnum(a[i]) and a[i] not in "~^":
-            i += 1
-        while j < len(b) and not alnum(b[j]) and b[j] not in "~^":
-            j += 1
-        ta = a[i] if i < len(a) else ""
-        tb = b[j] if j < len(b) else ""
-        if ta == "~" or tb == "~":  # a tilde sorts before everything, even the end
-            if ta != "~":
-                return 1
-            if tb != "~":
-                return -1
-            i += 1
-            j += 1
-            continue
-        if ta == "^" or tb == "^":  # a caret sorts after the end but before anything else
-            if not ta:
-                return -1
-            if not tb:
-                return 1
-            if ta != "^":
-                return 1
-            if tb != "^":
-                return -1
-            i += 1
-            j += 1
-            continue
-        if not ta or not tb:
-            break
-        isnum = ta.isdigit()
-        test = (lambda c: c.isascii() and c.isdigit()) if isnum else (lambda c: c.isascii() and c.isalpha())
-        si = i
-        while i < len(a) and test(a[i]):
-            i += 1
-        sj = j
-        while j < len(b) and test(b[j]):
-            j += 1
-        sa, sb = a[si:i], b[sj:j]
-        if not sb:  # different kinds of segment: a number is newer than letters
-            return 1 if isnum else -1
-        if isnum:
-            sa, sb = sa.lstrip("0"), sb.lstrip("0")
-            if len(sa) != len(sb):
-                return 1 if len(sa) > len(sb) else -1
-        if sa != sb:
-            return 1 if sa > sb else -1
-    rest_a, rest_b = i < len(a), j < len(b)
-    if not rest_a and not rest_b:
-        return 0
-    return 1 if rest_a else -1
-
-
-def evr_compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> int:
-    """Compares two entries' (epoch, version, release)."""
-    ea, eb = int(a.get("epoch") or 0), int(b.get("epoch") or 0)
-    if ea != eb:
-        return 1 if ea > eb else -1
-    return rpmvercmp(a["version"], b["version"]) or rpmvercmp(a["release"], b["release"])
-
-
-def _evr(e: Mapping[str, Any]) -> str:
-    return f"{int(e.get('epoch') or 0)}:{e['version']}-{e['release']}"
-
-
-def _evr_cmp_str(x: str, y: str) -> int:
-    def split(s: str) -> dict[str, Any]:
-        epoch, _, rest = s.partition(":")
-        version, _, release = rest.rpartition("-")
-        return {"epoch": epoch, "version": version, "release": release}
-
-    return evr_compare(split(x), split(y))
 
 
 def keep_latest_entries(entries: Iterable[Mapping[str, Any]], keep: int = DEFAULT_KEEP) -> list[Mapping[str, Any]]:
@@ -142,8 +62,8 @@ def keep_latest_entries(entries: Iterable[Mapping[str, Any]], keep: int = DEFAUL
     return keep_latest(
         entries,
         group=lambda e: (e.get("dist"), e["name"], e["arch"]),
-        compare=_evr_cmp_str,
-        version=_evr,
+        compare=evr_cmp,
+        version=evr,
         keep=keep,
     )
 
@@ -327,10 +247,7 @@ def build_yum_site(
     entries = list(entries)
     if keep:
         entries = keep_latest_entries(entries, keep)
-    if source_date is None:
-        if not entries:
-            raise HubError("no packages, so no source date: pass one")
-        source_date = max(int(e["build_time"]) for e in entries)
+    source_date = default_source_date(source_date, entries)
     grouped = group_by_repo(entries)
     wanted = list(repos) if repos else sorted(set(all_repos()) | set(grouped))
     counts = {}

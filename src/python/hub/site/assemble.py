@@ -14,33 +14,24 @@ package metadata comes from the cached entries, so adding one exporter costs one
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from hub.catalog import aggregate
+from hub.common import files
 from hub.common.errors import HubError
 from hub.manifest.load import MANIFEST_FILE, load_manifest
 from hub.repos import apt, yum
-from hub.repos import files as repo_files
+from hub.repos import user_files
 from hub.repos.common import load_entries
 from hub.site import portal
-
-
-def _place(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dest)
-    except OSError:
-        shutil.copy2(src, dest)
 
 
 def _place_sbom(record_path: Path, ref: Any, out: Path) -> None:
     src = record_path.parent / ref["filename"]
     if not src.is_file():
         raise HubError(f"{record_path}: SBOM {ref['filename']} is missing beside it")
-    _place(src, out / ref["url"])
+    files.link_or_copy(src, out / ref["url"])
 
 
 def place_packages(built: Path, out: Path) -> str | None:
@@ -63,7 +54,7 @@ def place_packages(built: Path, out: Path) -> str | None:
         src = record_path.parent / package["filename"]
         if not src.is_file():
             raise HubError(f"{record_path}: package {package['filename']} is missing beside it")
-        _place(src, out / package["url"])
+        files.link_or_copy(src, out / package["url"])
         if "sbom" in record:
             _place_sbom(record_path, record["sbom"], out)
         newest = max(newest or record["build_date"], record["build_date"])
@@ -79,5 +70,5 @@ def build_site(built: Path, entries: Path, exporters: Path, out: Path, base_url:
     aggregate.build_catalog(manifests, aggregate.read_artifacts([built]), out / "catalog")
     yum.build_yum_site(out, load_entries([entries / "yum"], "yum"), source_date=source_date)
     apt.build_apt_site(out, load_entries([entries / "apt"], "apt"), source_date=source_date)
-    repo_files.write_user_files(out, base_url)
+    user_files.write_user_files(out, base_url)
     portal.build_portal(out / "catalog", out, readmes=exporters, base_url=base_url)

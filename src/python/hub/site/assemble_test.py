@@ -27,18 +27,35 @@ def built(tmp_path: Path) -> Path:
     bom = d / "node_exporter-1.0.0-1.el9.x86_64.rpm.cdx.json"
     bom.write_text('{"bomFormat": "CycloneDX"}\n')
     package_url = "el9/x86_64/node_exporter-1.0.0-1.el9.x86_64.rpm"
-    (d / "rpm_amd64_el9.json").write_text(json.dumps({
-        "artifact_type": "rpm", "build_date": "2025-06-01T12:00:00Z",
-        "package": {"filename": "node_exporter-1.0.0-1.el9.x86_64.rpm", "url": package_url},
-        "sbom": ref(bom, package_url + ".cdx.json"),
-    }))
+    (d / "rpm_amd64_el9.json").write_text(
+        json.dumps(
+            {
+                "artifact_type": "rpm",
+                "build_date": "2025-06-01T12:00:00Z",
+                "package": {"filename": "node_exporter-1.0.0-1.el9.x86_64.rpm", "url": package_url},
+                "sbom": ref(bom, package_url + ".cdx.json"),
+            }
+        )
+    )
     image_bom = d / "node_exporter-1.0.0-arm64.cdx.json"
     image_bom.write_text("{}\n")
-    (d / "docker.json").write_text(json.dumps({
-        "artifact_type": "docker",
-        "images": [{"manifests": [{"platform": "linux/arm64",
-                                   "sbom": ref(image_bom, "images/node_exporter/node_exporter-1.0.0-arm64.cdx.json")}]}],
-    }))
+    (d / "docker.json").write_text(
+        json.dumps(
+            {
+                "artifact_type": "docker",
+                "images": [
+                    {
+                        "manifests": [
+                            {
+                                "platform": "linux/arm64",
+                                "sbom": ref(image_bom, "images/node_exporter/node_exporter-1.0.0-arm64.cdx.json"),
+                            }
+                        ]
+                    }
+                ],
+            }
+        )
+    )
     return tmp_path / "built"
 
 

@@ -9,88 +9,97 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hub.repos import merge as repo_site
-from hub.repos import sign
+from hub.common.options import add_command, add_extra_public_keys
+from hub.repos.common import DEFAULT_KEEP
+from hub.repos.signing_key import KEY_ENV, PASSPHRASE_ENV
 from hub.site.assemble import build_site
 from hub.site.portal import PLACEHOLDER_BASE_URL, build_portal
-from hub.site.publish import CRASH_ENV, CrashPoints, publish
+from hub.site.crash_points import CRASH_ENV, CrashPoints
+from hub.site.publish import publish
 
 
 def add_parsers(subparsers: Any) -> None:
-    _add_portal_parsers(subparsers)
-    _add_publish_parsers(subparsers)
-    _add_assemble_parsers(subparsers)
-
-
-def _add_portal_parsers(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "portal",
-        help="render the static portal from the catalog (index.html, exporters/<name>.html, static/)",
-        description="Reads index.json, metadata.json and the artifact JSONs (hub catalog's output) and each "
-                    "exporter's README.md; writes a static site that works from any host or file://.",
-    )
+    p = add_command(subparsers, "portal", run_portal)
     p.add_argument("--catalog", required=True, metavar="DIR", help="the catalog directory (<site>/catalog)")
     p.add_argument("--readmes", metavar="DIR", help="the exporters directory: <DIR>/<name>/README.md")
     p.add_argument("--out", required=True, metavar="DIR", help="the site directory")
-    p.add_argument("--base-url", metavar="URL",
-                   help=f"the site's public URL, used in the .repo/.sources texts (default: {PLACEHOLDER_BASE_URL}, "
-                        "replaced in the browser by the page's own address when served over http(s))")
-    p.set_defaults(run=run_portal)
+    p.add_argument(
+        "--base-url",
+        metavar="URL",
+        help=f"the site's public URL, used in the .repo/.sources texts (default: {PLACEHOLDER_BASE_URL}, "
+        "replaced in the browser by the page's own address when served over http(s))",
+    )
+
+    p = add_command(subparsers, "publish", run_publish)
+    p.add_argument("--site", required=True, metavar="DIR", help="the unsigned site (./pants package //:site)")
+    p.add_argument("--dest", required=True, metavar="DIR", help="the publish directory (HUB_PUBLISH_DIR)")
+    p.add_argument(
+        "--base-url", required=True, metavar="URL", help="where DEST/current is served (the users' .repo/.sources)"
+    )
+    p.add_argument(
+        "--keep",
+        type=int,
+        default=DEFAULT_KEEP,
+        metavar="N",
+        help=f"versions kept per package in the cumulative pool (default {DEFAULT_KEEP})",
+    )
+    p.add_argument(
+        "--readmes",
+        metavar="DIR",
+        help="the exporters directory (<DIR>/<name>/README.md) for the portal; by default the unsigned "
+        "site's rendered READMEs are carried over",
+    )
+    add_extra_public_keys(p)
+
+    p = add_command(subparsers, "site", run_assemble)
+    p.add_argument("--built", required=True, metavar="DIR", help="<exporter>/ packages and artifact JSONs")
+    p.add_argument("--entries", required=True, metavar="DIR", help="yum/ and apt/ per-package entries")
+    p.add_argument("--exporters", required=True, metavar="DIR", help="the exporters directory (manifests, READMEs)")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--base-url", required=True, metavar="URL", help="where the site will be served")
 
 
 def run_portal(args: argparse.Namespace) -> int:
+    """render the static portal from the catalog (index.html, exporters/<name>.html, static/)
+
+    Reads index.json, metadata.json and the artifact JSONs (hub catalog's output) and each
+    exporter's README.md; writes a static site that works from any host or file://.
+    """
     written = build_portal(args.catalog, args.out, readmes=args.readmes, base_url=args.base_url)
     pages = sum(1 for w in written if w.endswith(".html"))
     print(f"{pages} pages -> {args.out}")
     return 0
 
 
-def _add_publish_parsers(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "publish",
-        help="sign the unsigned site and publish it as a new snapshot of DEST, switching DEST/current atomically",
-        description=(
-            "Signs RPMs and repository metadata (key from $HUB_SIGNING_KEY, or $HUB_GNUPGHOME + $HUB_SIGNING_KEY_ID), "
-            "merges the previously published pool, writes DEST/snapshots/<id> and switches DEST/current to it. "
-            "See docs/repositories.md, 'Publishing: order, atomic switch, crash safety'."
-        ),
-    )
-    p.add_argument("--site", required=True, metavar="DIR", help="the unsigned site (./pants package //:site)")
-    p.add_argument("--dest", required=True, metavar="DIR", help="the publish directory (HUB_PUBLISH_DIR)")
-    p.add_argument("--base-url", required=True, metavar="URL", help="where DEST/current is served (the users' .repo/.sources)")
-    p.add_argument("--keep", type=int, default=repo_site.DEFAULT_KEEP, metavar="N",
-                   help=f"versions kept per package in the cumulative pool (default {repo_site.DEFAULT_KEEP})")
-    p.add_argument("--readmes", metavar="DIR",
-                   help="the exporters directory (<DIR>/<name>/README.md) for the portal; by default the unsigned "
-                        "site's rendered READMEs are carried over")
-    p.add_argument("--extra-public-key", action="append", default=[], metavar="FILE",
-                   help="another armored public key to ship in monitoring-hub.asc (key rotation)")
-    p.set_defaults(run=run_publish)
-
-
 def run_publish(args: argparse.Namespace) -> int:
+    """sign the unsigned site and publish it as a new snapshot of DEST, switching DEST/current atomically
+
+    Signs RPMs and repository metadata (key from $HUB_SIGNING_KEY, or $HUB_GNUPGHOME +
+    $HUB_SIGNING_KEY_ID), merges the previously published pool, writes DEST/snapshots/<id> and
+    switches DEST/current to it. See docs/repositories.md, 'Publishing: order, atomic switch,
+    crash safety'.
+    """
     # Read the key once, then drop it from this process's environment: no child inherits it.
     env = dict(os.environ)
-    for name in (sign.KEY_ENV, sign.PASSPHRASE_ENV):
+    for name in (KEY_ENV, PASSPHRASE_ENV):
         os.environ.pop(name, None)
     extra = [Path(f).read_bytes() for f in args.extra_public_key]
     crash = CrashPoints(env.get(CRASH_ENV), log=sys.stderr)
-    report = publish(args.site, args.dest, args.base_url, keep=args.keep, readmes=args.readmes,
-                     extra_public_keys=extra, env=env, crash=crash)
+    report = publish(
+        args.site,
+        args.dest,
+        args.base_url,
+        keep=args.keep,
+        readmes=args.readmes,
+        extra_public_keys=extra,
+        env=env,
+        crash=crash,
+    )
     print(json.dumps(report, indent=2, sort_keys=True))
     return 0
 
 
-def _add_assemble_parsers(subparsers: Any) -> None:
-    p = subparsers.add_parser("site", help="assemble the unsigned site from built artifacts")
-    p.add_argument("--built", required=True, metavar="DIR", help="<exporter>/ packages and artifact JSONs")
-    p.add_argument("--entries", required=True, metavar="DIR", help="yum/ and apt/ per-package entries")
-    p.add_argument("--exporters", required=True, metavar="DIR", help="the exporters directory (manifests, READMEs)")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--base-url", required=True, metavar="URL", help="where the site will be served")
-    p.set_defaults(run=run_assemble)
-
-
 def run_assemble(args: argparse.Namespace) -> int:
+    """assemble the unsigned site from built artifacts"""
     build_site(Path(args.built), Path(args.entries), Path(args.exporters), Path(args.out), args.base_url)
     return 0

@@ -98,8 +98,12 @@ def inline(text: str) -> str:
 
 def _is_block_start(line: str) -> bool:
     return bool(
-        _FENCE.match(line) or _HEADING.match(line) or _RULE.match(line) or _BULLET.match(line)
-        or _ORDERED.match(line) or _QUOTE.match(line)
+        _FENCE.match(line)
+        or _HEADING.match(line)
+        or _RULE.match(line)
+        or _BULLET.match(line)
+        or _ORDERED.match(line)
+        or _QUOTE.match(line)
     )
 
 
@@ -129,7 +133,9 @@ def _blocks(lines: list[str], offset: int) -> Iterator[str]:
             marker, lang = fence.group(1), fence.group(2)
             body = []
             i += 1
-            while i < n and not (lines[i].strip().startswith(marker[0] * len(marker)) and not lines[i].strip().strip(marker[0])):
+            while i < n and not (
+                lines[i].strip().startswith(marker[0] * len(marker)) and not lines[i].strip().strip(marker[0])
+            ):
                 body.append(lines[i])
                 i += 1
             i += 1  # the closing fence (or the end of the document)
@@ -164,7 +170,8 @@ def _blocks(lines: list[str], offset: int) -> Iterator[str]:
             yield "<blockquote>" + "".join(_blocks(body, offset)) + "</blockquote>"
             continue
         for pattern, tag in ((_BULLET, "ul"), (_ORDERED, "ol")):
-            if pattern.match(line):
+            opener = pattern.match(line)
+            if opener:
                 items: list[list[str]] = []
                 while i < n:
                     m = pattern.match(lines[i])
@@ -179,7 +186,7 @@ def _blocks(lines: list[str], offset: int) -> Iterator[str]:
                     i += 1
                 start = ""
                 if tag == "ol":
-                    first = int(_ORDERED.match(line).group(1))
+                    first = int(opener.group(1))
                     start = f' start="{first}"' if first != 1 else ""
                 yield f"<{tag}{start}>" + "".join(f"<li>{inline(chr(10).join(it))}</li>" for it in items) + f"</{tag}>"
                 break
@@ -192,14 +199,18 @@ def _blocks(lines: list[str], offset: int) -> Iterator[str]:
                     rows.append(_split_row(lines[i]))
                     i += 1
                 head = "".join(f'<th scope="col">{inline(c)}</th>' for c in header)
-                body = "".join(
-                    "<tr>" + "".join(f"<td>{inline(c)}</td>" for c in (row + [""] * len(header))[: len(header)]) + "</tr>"
+                tbody = "".join(
+                    "<tr>"
+                    + "".join(f"<td>{inline(c)}</td>" for c in (row + [""] * len(header))[: len(header)])
+                    + "</tr>"
                     for row in rows
                 )
-                yield f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+                yield f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{tbody}</tbody></table></div>'
                 continue
-            para = []
-            while i < n and lines[i].strip() and (not para or not (_is_block_start(lines[i]) or _table_start(lines, i))):
+            para: list[str] = []
+            while (
+                i < n and lines[i].strip() and (not para or not (_is_block_start(lines[i]) or _table_start(lines, i)))
+            ):
                 para.append(lines[i].strip())
                 i += 1
             yield f"<p>{inline(chr(10).join(para))}</p>"

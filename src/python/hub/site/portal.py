@@ -9,7 +9,7 @@ beside it (written by ``hub catalog``), plus each exporter's README.md. Output::
 
 Every link is relative, so the site works from any static host, under a sub-path, or from
 ``file://``. Download links are ``package.url`` (relative to the site root). The ``.repo`` and
-``.sources`` texts come from :mod:`hub.repos.files`, the same functions the repositories use.
+``.sources`` texts come from :mod:`hub.repos.user_files`, the same functions the repositories use.
 
 The site's base URL is only needed for those texts (dnf and apt need absolute URLs). Without
 ``--base-url`` they show ``PLACEHOLDER_BASE_URL``; when the page is then served over http(s),
@@ -27,7 +27,7 @@ import pkgutil
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import jinja2
 from markupsafe import Markup
@@ -36,7 +36,7 @@ from hub.catalog.aggregate import INDEX_FILE, METADATA_FILE, summary_status
 from hub.common import matrix
 from hub.common import files
 from hub.common.errors import HubError
-from hub.repos import files as repo_files
+from hub.repos import user_files
 from hub.site import markdown as safe_markdown
 
 __all__ = ["PLACEHOLDER_BASE_URL", "build_portal", "inline_json", "install_blocks", "load_catalog"]
@@ -64,7 +64,7 @@ def _read_json(path: Path) -> Any:
             return json.load(f)
     except FileNotFoundError:
         raise HubError(f"{path}: not found (build the catalog first: hub catalog)") from None
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+    except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
         raise HubError(f"{path}: not a readable JSON document ({e})") from None
 
 
@@ -97,7 +97,7 @@ def declared_ids(metadata: Mapping[str, Any]) -> list[str]:
     return ids + (["docker"] if "docker" in arts else [])
 
 
-def _ordered(keys: Any, order: Sequence[str]) -> list[str]:
+def _ordered(keys: Any, order: Iterable[str]) -> list[str]:
     return [k for k in order if k in keys]
 
 
@@ -121,50 +121,62 @@ def human_size(n: int | None) -> str:
 def _repo_texts(base_url: str, family: str, dist: str) -> tuple[str, str]:
     """(setup commands, repository file) for one dist: the same for every exporter."""
     if family == "rpm":
-        return repo_files.yum_setup_commands(base_url, dist).rstrip("\n"), repo_files.yum_repo_file(base_url, dist)
+        return user_files.yum_setup_commands(base_url, dist).rstrip("\n"), user_files.yum_repo_file(base_url, dist)
     codename = matrix.DISTS[dist].codename
-    return repo_files.apt_setup_commands(base_url, codename).rstrip("\n"), repo_files.apt_sources_file(base_url, codename)
+    return user_files.apt_setup_commands(base_url, codename).rstrip("\n"), user_files.apt_sources_file(
+        base_url, codename
+    )
+
+
+# Per package family: its package manager, and the title and file of the step that adds the
+# repository (the same texts the users' repository files hold, from hub.repos.user_files).
+_INSTALL_STEPS = {
+    "rpm": ("dnf", "Add the repository", user_files.YUM_REPO_PATH),
+    "deb": ("apt", "Add the signing key and the repository", user_files.APT_SOURCES_PATH),
+}
 
 
 def _shell_word(value: Any, pattern: re.Pattern[str]) -> str | None:
     return value if isinstance(value, str) and pattern.match(value) else None
 
 
-def install_blocks(metadata: Mapping[str, Any], docker: Mapping[str, Any] | None, base_url: str) -> list[dict[str, Any]]:
+def install_blocks(
+    metadata: Mapping[str, Any], docker: Mapping[str, Any] | None, base_url: str
+) -> list[dict[str, Any]]:
     """The install instructions, one group per dist (and one for the image). Each step is
     {title, text, file?}: ``text`` is exactly what its copy button copies; ``file`` is the
     repository file that step installs ({path, text}), shown and copyable too. Commands and
-    file texts come from :mod:`hub.repos.files`, the functions the repositories use."""
+    file texts come from :mod:`hub.repos.user_files`, the functions the repositories use."""
     arts = metadata["artifacts"]
     packages = metadata.get("packages") or {}
     exporter = _shell_word(metadata.get("exporter"), _NAME) or "exporter"
     groups: list[dict[str, Any]] = []
-    for dist in _ordered(arts.get("rpm", {}), matrix.RPM_DISTS):
-        name = _shell_word(packages.get("rpm"), _NAME) or exporter
-        groups.append({
-            "id": f"rpm-{dist}", "family": "rpm", "dist": dist, "title": f"{dist_label(dist)} (dnf)",
-            "statuses": arts["rpm"][dist],
-            "steps": [
-                {"title": "Add the repository", "text": _repo_texts(base_url, "rpm", dist)[0],
-                 "file": {"path": repo_files.YUM_REPO_PATH, "text": _repo_texts(base_url, "rpm", dist)[1]}},
-                {"title": "Install", "text": f"sudo dnf install {name}"},
-            ],
-        })
-    for dist in _ordered(arts.get("deb", {}), matrix.DEB_DISTS):
-        name = _shell_word(packages.get("deb"), _NAME) or matrix.deb_package_name(exporter)
-        groups.append({
-            "id": f"deb-{dist}", "family": "deb", "dist": dist, "title": f"{dist_label(dist)} (apt)",
-            "statuses": arts["deb"][dist],
-            "steps": [
-                {"title": "Add the signing key and the repository", "text": _repo_texts(base_url, "deb", dist)[0],
-                 "file": {"path": repo_files.APT_SOURCES_PATH, "text": _repo_texts(base_url, "deb", dist)[1]}},
-                {"title": "Install", "text": f"sudo apt install {name}"},
-            ],
-        })
+    for family, (tool, add_title, repo_path) in _INSTALL_STEPS.items():
+        default_name = exporter if family == "rpm" else matrix.deb_package_name(exporter)
+        name = _shell_word(packages.get(family), _NAME) or default_name
+        for dist in _ordered(arts.get(family, {}), matrix.FAMILY_DISTS[family]):
+            setup, repo_file = _repo_texts(base_url, family, dist)
+            groups.append(
+                {
+                    "id": f"{family}-{dist}",
+                    "family": family,
+                    "dist": dist,
+                    "title": f"{dist_label(dist)} ({tool})",
+                    "statuses": arts[family][dist],
+                    "steps": [
+                        {"title": add_title, "text": setup, "file": {"path": repo_path, "text": repo_file}},
+                        {"title": "Install", "text": f"sudo {tool} install {name}"},
+                    ],
+                }
+            )
     if "docker" in arts:
         steps = []
         image = (docker or {}).get("images", [{}])[0] if docker else None
-        ref = _shell_word(f"{image.get('registry')}/{image.get('repository')}@{image.get('digest')}", _IMAGE_REF) if image else None
+        ref = (
+            _shell_word(f"{image.get('registry')}/{image.get('repository')}@{image.get('digest')}", _IMAGE_REF)
+            if image
+            else None
+        )
         if ref:
             port = metadata.get("port")
             publish = f" -p {port}:{port}" if isinstance(port, int) and not isinstance(port, bool) else ""
@@ -172,8 +184,16 @@ def install_blocks(metadata: Mapping[str, Any], docker: Mapping[str, Any] | None
                 {"title": "Pull (by digest)", "text": f"docker pull {ref}"},
                 {"title": "Run", "text": f"docker run -d --name {exporter}{publish} {ref}"},
             ]
-        groups.append({"id": "docker", "family": "docker", "dist": None, "title": "Container image (docker)",
-                       "statuses": {"image": arts["docker"]}, "steps": steps})
+        groups.append(
+            {
+                "id": "docker",
+                "family": "docker",
+                "dist": None,
+                "title": "Container image (docker)",
+                "statuses": {"image": arts["docker"]},
+                "steps": steps,
+            }
+        )
     return groups
 
 
@@ -184,15 +204,21 @@ def dist_label(dist: str) -> str:
     return f"{family.capitalize()} {version}"
 
 
-def matrix_rows(metadata: Mapping[str, Any], artifacts: Mapping[str, Any], *, root: str, catalog_href: str) -> list[dict[str, Any]]:
+def matrix_rows(
+    metadata: Mapping[str, Any], artifacts: Mapping[str, Any], *, root: str, catalog_href: str
+) -> list[dict[str, Any]]:
     """One row per declared dist, one cell per arch (None where the arch is not declared)."""
     arts = metadata["artifacts"]
     name = metadata["exporter"]
-    archs = [a for a in matrix.ARCHES if any(a in arts.get(f, {}).get(d, {}) for f in ("rpm", "deb") for d in arts.get(f, {}))]
+    archs = [
+        a
+        for a in matrix.ARCHES
+        if any(a in arts.get(f, {}).get(d, {}) for f in ("rpm", "deb") for d in arts.get(f, {}))
+    ]
     rows = []
     for family, order in (("rpm", matrix.RPM_DISTS), ("deb", matrix.DEB_DISTS)):
         for dist in _ordered(arts.get(family, {}), order):
-            cells = []
+            cells: list[dict[str, Any] | None] = []
             for arch in archs:
                 status = arts[family][dist].get(arch)
                 if status is None:
@@ -204,16 +230,21 @@ def matrix_rows(metadata: Mapping[str, Any], artifacts: Mapping[str, Any], *, ro
                 url = package.get("url")
                 if not (isinstance(url, str) and _RELATIVE_URL.match(url)):
                     url = None  # never a scheme, an absolute path or '..' (the schema's rule)
-                cells.append({
-                    "arch": arch, "status": status, "label": STATUS_LABELS.get(status, status),
-                    "version": doc.get("version"),
-                    "filename": package.get("filename"),
-                    "href": root + url if url else None,
-                    "size": human_size(package.get("size_bytes")), "size_bytes": package.get("size_bytes"),
-                    "sha256": package.get("sha256"),
-                    "json": f"{catalog_href}{name}/{aid}.json" if doc else None,
-                    **sbom_link(doc.get("sbom"), root),
-                })
+                cells.append(
+                    {
+                        "arch": arch,
+                        "status": status,
+                        "label": STATUS_LABELS.get(status, status),
+                        "version": doc.get("version"),
+                        "filename": package.get("filename"),
+                        "href": root + url if url else None,
+                        "size": human_size(package.get("size_bytes")),
+                        "size_bytes": package.get("size_bytes"),
+                        "sha256": package.get("sha256"),
+                        "json": f"{catalog_href}{name}/{aid}.json" if doc else None,
+                        **sbom_link(doc.get("sbom"), root),
+                    }
+                )
             rows.append({"family": family, "dist": dist, "label": dist_label(dist), "cells": cells})
     return rows if archs else []
 
@@ -234,9 +265,14 @@ def image_platforms(image: Any, root: str) -> list[dict[str, Any]]:
     if not isinstance(image, Mapping):
         return []
     return [
-        {"platform": m.get("platform"), "digest": m.get("digest"), "size_bytes": m.get("size_bytes"),
-         **sbom_link(m.get("sbom"), root)}
-        for m in image.get("manifests") or [] if isinstance(m, Mapping)
+        {
+            "platform": m.get("platform"),
+            "digest": m.get("digest"),
+            "size_bytes": m.get("size_bytes"),
+            **sbom_link(m.get("sbom"), root),
+        }
+        for m in image.get("manifests") or []
+        if isinstance(m, Mapping)
     ]
 
 
@@ -244,12 +280,18 @@ def index_entries(index: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
     for e in index.get("exporters", []):
         counts = e.get("status_counts", {})
-        out.append({
-            "name": e["name"], "version": e["version"], "category": e["category"], "description": e["description"],
-            "updated": e.get("last_updated") or "", "status": e.get("status") or summary_status(counts),
-            "counts": {k: counts.get(k, 0) for k in ("success", "stale", "failed", "missing", "total")},
-            "href": f"{EXPORTERS_DIR}/{e['name']}.html",
-        })
+        out.append(
+            {
+                "name": e["name"],
+                "version": e["version"],
+                "category": e["category"],
+                "description": e["description"],
+                "updated": e.get("last_updated") or "",
+                "status": e.get("status") or summary_status(counts),
+                "counts": {k: counts.get(k, 0) for k in ("success", "stale", "failed", "missing", "total")},
+                "href": f"{EXPORTERS_DIR}/{e['name']}.html",
+            }
+        )
     return out
 
 
@@ -356,7 +398,11 @@ def build_portal(
     entries = index_entries(index)
     categories = index.get("categories", {})
     page = _ENV.get_template("index.html.j2").render(
-        root="", entries=entries, categories=categories, data=inline_json(entries), **common,
+        root="",
+        entries=entries,
+        categories=categories,
+        data=inline_json(entries),
+        **common,
     )
     _write(out / "index.html", page.encode("utf-8"))
     written.append("index.html")
@@ -370,15 +416,28 @@ def build_portal(
         docker = arts.get("docker")
         image = (docker or {}).get("images", [None])[0] if docker else None
         page = _ENV.get_template("exporter.html.j2").render(
-            root=root, m=md, counts=md.get("status_counts", {}), status=summary_status(md.get("status_counts", {})),
+            root=root,
+            m=md,
+            counts=md.get("status_counts", {}),
+            status=summary_status(md.get("status_counts", {})),
             rows=matrix_rows(md, arts, root=root, catalog_href=root + href),
-            archs=[a for a in matrix.ARCHES if any(a in d for f in ("rpm", "deb") for d in md["artifacts"].get(f, {}).values())],
-            docker_status=md["artifacts"].get("docker"), image=image, docker_doc=docker,
+            archs=[
+                a
+                for a in matrix.ARCHES
+                if any(a in d for f in ("rpm", "deb") for d in md["artifacts"].get(f, {}).values())
+            ],
+            docker_status=md["artifacts"].get("docker"),
+            image=image,
+            docker_doc=docker,
             platforms=image_platforms(image, root),
             docker_json=f"{root}{href}{name}/docker.json" if docker else None,
-            install=install_blocks(md, docker, base), readme=read_readme(readmes, name),
-            metadata_href=f"{root}{href}{name}/{METADATA_FILE}", index_href=f"{root}{href}{INDEX_FILE}",
-            labels=STATUS_LABELS, human_size=human_size, **common,
+            install=install_blocks(md, docker, base),
+            readme=read_readme(readmes, name),
+            metadata_href=f"{root}{href}{name}/{METADATA_FILE}",
+            index_href=f"{root}{href}{INDEX_FILE}",
+            labels=STATUS_LABELS,
+            human_size=human_size,
+            **common,
         )
         rel = f"{EXPORTERS_DIR}/{name}.html"
         _write(out / rel, page.encode("utf-8"))

@@ -14,7 +14,7 @@ from testkit import synthetic
 
 from hub import cli
 from hub.common import matrix
-from hub.repos import files as repo_files
+from hub.repos import user_files
 from hub.site import markdown as safe_markdown
 from hub.site import portal
 from hub.common import files
@@ -40,8 +40,12 @@ HOSTILE_DESCRIPTION = "Evil </script><script>alert(1)</script> <!-- & \"quotes\"
 def _specs() -> list[synthetic.Spec]:
     return [
         synthetic.Spec("node_exporter", category="System", port=9100, readme="# node_exporter\n\nHello **world**.\n"),
-        synthetic.Spec("mysqld_exporter", category="Database", built=["rpm_amd64_el9", "deb_amd64_debian-12"],
-                       description="MySQL server metrics"),
+        synthetic.Spec(
+            "mysqld_exporter",
+            category="Database",
+            built=["rpm_amd64_el9", "deb_amd64_debian-12"],
+            description="MySQL server metrics",
+        ),
         synthetic.Spec("redis_exporter", category="Database", stale=["docker"], description="Redis metrics"),
         synthetic.Spec("snmp_exporter", category="Network", archs=("amd64",), docker=False, port=None),
         synthetic.Spec("process_exporter", category="System", pinned=False, built=[]),
@@ -56,7 +60,9 @@ def site(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def site_with_base(tmp_path_factory) -> Path:
-    return synthetic.build_site(tmp_path_factory.mktemp("portal-base"), _specs(), base_url="https://packages.example.org/hub/")
+    return synthetic.build_site(
+        tmp_path_factory.mktemp("portal-base"), _specs(), base_url="https://packages.example.org/hub/"
+    )
 
 
 class _Links(HTMLParser):
@@ -105,8 +111,32 @@ def test_hostile_readme_renders_inert() -> None:
     assert "<h3>evil_exporter &lt;script&gt;" in out  # # -> h3 with heading_offset=2
     assert "&lt;/code&gt;&lt;/pre&gt;&lt;script&gt;" in out  # a fence cannot break out
     # Every tag in the output is one the renderer makes.
-    allowed = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "pre", "code", "a", "strong", "em", "ul", "ol", "li",
-               "blockquote", "hr", "table", "thead", "tbody", "tr", "th", "td", "div"}
+    allowed = {
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "p",
+        "pre",
+        "code",
+        "a",
+        "strong",
+        "em",
+        "ul",
+        "ol",
+        "li",
+        "blockquote",
+        "hr",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "div",
+    }
     assert set(re.findall(r"</?([a-zA-Z0-9]+)", out)) <= allowed
 
 
@@ -119,10 +149,16 @@ def test_hostile_readme_renders_inert() -> None:
         ("3. c\n4. d", '<ol start="3"><li>c</li><li>d</li></ol>'),
         ("```\n<x>\n```", "<pre><code>&lt;x&gt;</code></pre>"),
         ("    indented <x>", "<pre><code>indented &lt;x&gt;</code></pre>"),
-        ("[t](http://a.example/x?y=1&z=2)", '<p><a href="http://a.example/x?y=1&amp;z=2" rel="nofollow noopener noreferrer">t</a></p>'),
+        (
+            "[t](http://a.example/x?y=1&z=2)",
+            '<p><a href="http://a.example/x?y=1&amp;z=2" rel="nofollow noopener noreferrer">t</a></p>',
+        ),
         ("[t](/relative/path)", "<p>t</p>"),
         ("[t](JAVASCRIPT:alert(1))", "<p>t</p>"),
-        ("| a | b |\n|---|---|\n| 1 | 2 |", '<div class="table-wrap"><table><thead><tr><th scope="col">a</th><th scope="col">b</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody></table></div>'),
+        (
+            "| a | b |\n|---|---|\n| 1 | 2 |",
+            '<div class="table-wrap"><table><thead><tr><th scope="col">a</th><th scope="col">b</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody></table></div>',  # noqa: B950 - data
+        ),
         ("snake_case_name and *em*", "<p>snake_case_name and <em>em</em></p>"),
     ],
 )
@@ -209,7 +245,9 @@ def test_deb_names_use_dashes_everywhere(site: Path) -> None:
             assert "_" not in name.split("_")[0]
     node = html.unescape((site / "exporters" / "node_exporter.html").read_text())
     assert "sudo apt install node-exporter" in node and "sudo dnf install node_exporter" in node
-    assert "sudo apt install mysqld-exporter" in html.unescape((site / "exporters" / "mysqld_exporter.html").read_text())
+    assert "sudo apt install mysqld-exporter" in html.unescape(
+        (site / "exporters" / "mysqld_exporter.html").read_text()
+    )
     md = json.loads((site / "catalog" / "process_exporter" / "metadata.json").read_text())
     assert md["packages"]["deb"] == "process-exporter"
 
@@ -229,18 +267,18 @@ def test_missing_artifacts_are_shown_as_missing(site: Path) -> None:
     assert "13 missing" in index and "15 missing" in index and "1 stale" in index
 
 
-def test_install_texts_come_from_repo_files(site: Path, site_with_base: Path) -> None:
+def test_install_texts_come_from_user_files(site: Path, site_with_base: Path) -> None:
     ph = portal.PLACEHOLDER_BASE_URL
     for page, base in ((site, ph), (site_with_base, "https://packages.example.org/hub/")):
         text = (page / "exporters" / "node_exporter.html").read_text()
         blocks = _pre_texts(text)
         for dist in matrix.RPM_DISTS:
-            assert repo_files.yum_repo_file(base, dist) in blocks, dist
-            assert repo_files.yum_setup_commands(base, dist).rstrip("\n") in blocks, dist
+            assert user_files.yum_repo_file(base, dist) in blocks, dist
+            assert user_files.yum_setup_commands(base, dist).rstrip("\n") in blocks, dist
         for dist in matrix.DEB_DISTS:
             codename = matrix.DISTS[dist].codename
-            assert repo_files.apt_sources_file(base, codename) in blocks, dist
-            assert repo_files.apt_setup_commands(base, codename).rstrip("\n") in blocks, dist
+            assert user_files.apt_sources_file(base, codename) in blocks, dist
+            assert user_files.apt_setup_commands(base, codename).rstrip("\n") in blocks, dist
         assert blocks.count("sudo dnf install node_exporter") == 3
         assert blocks.count("sudo apt install node-exporter") == 4
         docker = json.loads((page / "catalog" / "node_exporter" / "docker.json").read_text())["images"][0]
@@ -268,9 +306,25 @@ def test_rendering_is_deterministic(site: Path, tmp_path: Path) -> None:
 
 def test_cli_and_a_catalog_outside_the_site(tmp_path: Path, capsys) -> None:
     paths = synthetic.write_exporters(tmp_path, _specs()[:2])
-    assert cli.main(["catalog", "--manifests", paths["exporters"], "--artifacts", paths["artifacts"], "--out", str(tmp_path / "cat")]) == 0
+    assert (
+        cli.main(
+            [
+                "catalog",
+                "--manifests",
+                paths["exporters"],
+                "--artifacts",
+                paths["artifacts"],
+                "--out",
+                str(tmp_path / "cat"),
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "www"
-    assert cli.main(["portal", "--catalog", str(tmp_path / "cat"), "--readmes", paths["exporters"], "--out", str(out)]) == 0
+    assert (
+        cli.main(["portal", "--catalog", str(tmp_path / "cat"), "--readmes", paths["exporters"], "--out", str(out)])
+        == 0
+    )
     assert "3 pages" in capsys.readouterr().out
     assert (out / "catalog" / "index.json").is_file()  # copied, so the JSON links work
     assert cli.main(["portal", "--catalog", str(tmp_path / "cat"), "--out", str(out), "--base-url", "ftp://x"]) == 2
@@ -293,9 +347,16 @@ def test_a_tampered_catalog_cannot_inject_links(tmp_path: Path) -> None:
 
 
 def test_a_tampered_catalog_cannot_inject_commands() -> None:
-    md = {"exporter": "x_exporter", "port": "9100; curl evil", "artifacts": {"rpm": {"el9": {"amd64": "success"}},
-          "deb": {"debian-12": {"amd64": "success"}}, "docker": "success"},
-          "packages": {"rpm": "x; rm -rf /", "deb": "$(evil)"}}
+    md = {
+        "exporter": "x_exporter",
+        "port": "9100; curl evil",
+        "artifacts": {
+            "rpm": {"el9": {"amd64": "success"}},
+            "deb": {"debian-12": {"amd64": "success"}},
+            "docker": "success",
+        },
+        "packages": {"rpm": "x; rm -rf /", "deb": "$(evil)"},
+    }
     docker = {"images": [{"registry": "r.example", "repository": "a/b", "digest": "sha256:" + "0" * 64 + " && evil"}]}
     texts = [step["text"] for g in portal.install_blocks(md, docker, "https://h.example/") for step in g["steps"]]
     assert "sudo dnf install x_exporter" in texts and "sudo apt install x-exporter" in texts
@@ -311,8 +372,13 @@ def test_sbom_links_next_to_the_downloads(tmp_path: Path) -> None:
     url = art["package"]["url"] + ".cdx.json"
     (site / url).write_text('{"bomFormat": "CycloneDX"}\n')
     sha, size = catalog.file_digest(site / url)
-    art["sbom"] = {"filename": url.rsplit("/", 1)[1], "url": url, "sha256": sha, "size_bytes": size,
-                   "format": "CycloneDX 1.5"}
+    art["sbom"] = {
+        "filename": url.rsplit("/", 1)[1],
+        "url": url,
+        "sha256": sha,
+        "size_bytes": size,
+        "format": "CycloneDX 1.5",
+    }
     schemas.validate(art, "artifact")
     art_path.write_text(files.dumps_json(art))
     docker_path = site / "catalog" / "node_exporter" / "docker.json"
@@ -322,8 +388,13 @@ def test_sbom_links_next_to_the_downloads(tmp_path: Path) -> None:
         image_url = f"images/node_exporter/node_exporter-{docker['images'][0]['tag']}-{arch}.cdx.json"
         (site / image_url).parent.mkdir(parents=True, exist_ok=True)
         (site / image_url).write_text("{}\n")
-        m["sbom"] = {"filename": image_url.rsplit("/", 1)[1], "url": image_url, "sha256": "b" * 64,
-                     "size_bytes": 3, "format": "CycloneDX 1.5"}
+        m["sbom"] = {
+            "filename": image_url.rsplit("/", 1)[1],
+            "url": image_url,
+            "sha256": "b" * 64,
+            "size_bytes": 3,
+            "format": "CycloneDX 1.5",
+        }
     schemas.validate(docker, "docker")
     docker_path.write_text(files.dumps_json(docker))
     portal.build_portal(site / "catalog", site)

@@ -1,0 +1,300 @@
+"""hub.packaging.content: versions and relations in each family's syntax, and the maintainer
+scripts, which are also *run*, with every system command replaced by a stub that logs its
+arguments, for each way rpm and dpkg call them (install, upgrade, removal, purge)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from testkit.packaging import plan
+
+from hub.common.errors import HubError
+from hub.packaging import content
+from hub.packaging.plan import PackagePlan
+
+
+# --- versions and relations ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "clean, expected",
+    [
+        ("1.11.0", "1.11.0"),
+        ("0.19.0-rc.1", "0.19.0~rc.1"),
+        ("1.0.0-rc-1", "1.0.0~rc.1"),
+        ("2.0.0+build.5", "2.0.0+build.5"),
+        ("2.0.0-beta.2+exp.sha.5114f85", "2.0.0~beta.2+exp.sha.5114f85"),
+    ],
+)
+def test_package_version(clean: str, expected: str) -> None:
+    assert content.package_version(clean) == expected
+
+
+@pytest.mark.parametrize(
+    "text, rpm, deb",
+    [
+        ("libcap2", "libcap2", "libcap2"),
+        ("libcap2 (>= 1:2.25)", "libcap2 >= 1:2.25", "libcap2 (>= 1:2.25)"),
+        ("libcap >= 2.25", "libcap >= 2.25", "libcap (>= 2.25)"),
+        ("foo (<< 2)", "foo < 2", "foo (<< 2)"),
+        ("foo > 2", "foo > 2", "foo (>> 2)"),
+    ],
+)
+def test_relations(text: str, rpm: str, deb: str) -> None:
+    assert content.relation(text, "rpm") == rpm
+    assert content.relation(text, "deb") == deb
+
+
+def test_deb_relation_names_follow_policy() -> None:
+    with pytest.raises(HubError, match="Policy 5.6.1"):
+        content.relation("Foo_Bar", "deb")
+    assert content.relation("Foo_Bar", "rpm") == "Foo_Bar"
+
+
+# --- maintainer scripts ----------------------------------------------------------------------
+
+
+def scripts_of(p: PackagePlan) -> dict[str, str]:
+    return dict(p.scripts)
+
+
+@pytest.mark.parametrize("kind, dist", [("rpm", "el8"), ("rpm", "el9"), ("deb", "debian-12"), ("deb", "ubuntu-22.04")])
+def test_scripts_parse(manifest: Any, tmp_path: Path, kind: str, dist: str) -> None:
+    for key, text in scripts_of(plan(manifest, kind, dist)).items():
+        assert text.startswith("#!/bin/sh\n")
+        assert "\nset -e\n" in text
+        assert text.rstrip().endswith("exit 0")
+        path = tmp_path / key
+        path.write_text(text)
+        for shell in ("sh", "dash", "bash"):
+            if subprocess.run(["which", shell], capture_output=True).returncode == 0:
+                result = subprocess.run([shell, "-n", str(path)], capture_output=True, text=True)
+                assert result.returncode == 0, (shell, key, result.stderr)
+
+
+HOSTILE = {
+    "package": "pkg",
+    "user": "svc user$(id)",
+    "home": "/var/lib/svc user",
+    "comment": 'it\'s a "service" `id`',
+    "nologin": "/sbin/nologin",
+    "unit": "my unit;reboot.service",
+    "owned": [
+        {"path": "/var/lib/a b;c", "owner": "svc user$(x)", "group": "g'r", "mode": "0750"},
+    ],
+    "seeded": [{"template": "/usr/share/t/$(x)", "dest": "/var/lib/a b;c/.conf", "mode": "0600"}],
+}
+
+
+@pytest.mark.parametrize("family", ["rpm", "deb"])
+def test_every_interpolated_value_is_shell_quoted(family: str, tmp_path: Path) -> None:
+    rendered = content.maintainer_scripts(family, HOSTILE)
+    joined = "\n".join(rendered.values())
+    for value in ("svc user$(id)", "my unit;reboot.service", "/var/lib/a b;c"):
+        assert shlex.quote(value) in joined
+    assert shlex.quote("svc user$(x):g'r") in joined
+    for key, text in rendered.items():
+        path = tmp_path / f"{family}-{key}"
+        path.write_text(text)
+        assert subprocess.run(["sh", "-n", str(path)]).returncode == 0
+
+
+STUBS = (
+    "getent",
+    "groupadd",
+    "useradd",
+    "chown",
+    "chmod",
+    "install",
+    "systemctl",
+    "deb-systemd-helper",
+    "deb-systemd-invoke",
+    "dpkg-statoverride",
+    "rm",
+)
+
+
+def run_script(text: str, tmp_path: Path, *args: str, systemd_running: bool, helpers: bool = True) -> list[list[str]]:
+    """Runs a maintainer script with every command it may call replaced by a logging stub,
+    and nothing else on PATH.
+
+    `getent` finds nothing (a fresh system), `dpkg-statoverride --list` finds no override,
+    `deb-systemd-helper was-enabled` says yes (as on a first installation), and the
+    "is systemd running" probe points at a directory that exists or not."""
+    bin_dir = tmp_path / "stubs"
+    bin_dir.mkdir(exist_ok=True)
+    log = tmp_path / "calls.jsonl"
+    log.write_text("")
+    logger = f"{shlex.quote(sys.executable)} -c 'import json,sys; print(json.dumps(sys.argv[1:]))'"
+    for name in STUBS:
+        stub = bin_dir / name
+        if name.startswith("deb-systemd") and not helpers:
+            stub.unlink(missing_ok=True)
+            continue
+        status = {"getent": 2, "dpkg-statoverride": 1}.get(name, 0)
+        stub.write_text(f'#!/bin/sh\n{logger} {name} "$@" >> {shlex.quote(str(log))}\nexit {status}\n')
+        stub.chmod(0o755)
+    probe = tmp_path / "run-systemd-system"
+    if systemd_running:
+        probe.mkdir(exist_ok=True)
+    elif probe.exists():
+        probe.rmdir()
+    path = tmp_path / "script"
+    path.write_text(text.replace("/run/systemd/system", str(probe)))
+    subprocess.run(["/bin/sh", str(path), *args], check=True, env={"PATH": str(bin_dir)})
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def commands(calls: list[list[str]]) -> list[str]:
+    return [" ".join(c) for c in calls if c[0] not in ("getent", "python3")]
+
+
+@pytest.fixture
+def rpm_scripts(manifest: Any) -> dict[str, str]:
+    return scripts_of(plan(manifest, "rpm", "el9"))
+
+
+@pytest.fixture
+def deb_scripts(manifest: Any) -> dict[str, str]:
+    return scripts_of(plan(manifest, "deb", "debian-12"))
+
+
+U = "mysqld_exporter.service"
+
+
+def test_rpm_pre_creates_the_account(rpm_scripts: dict[str, str], tmp_path: Path) -> None:
+    calls = run_script(rpm_scripts["preinstall"], tmp_path, "1", systemd_running=True)
+    assert calls == [
+        ["getent", "group", "mysqld_exporter"],
+        ["groupadd", "-r", "mysqld_exporter"],
+        ["getent", "passwd", "mysqld_exporter"],
+        [
+            "useradd",
+            "-r",
+            "-g",
+            "mysqld_exporter",
+            "-d",
+            "/var/lib/mysqld_exporter",
+            "-s",
+            "/sbin/nologin",
+            "-c",
+            "mysqld_exporter service account (Monitoring Hub)",
+            "mysqld_exporter",
+        ],
+    ]
+
+
+@pytest.mark.parametrize(
+    "script, arg, running, expected",
+    [
+        # %post: ownership, then daemon-reload when systemd runs, preset on first install only.
+        ("postinstall", "1", True, ["daemon-reload", f"--no-reload preset {U}"]),
+        ("postinstall", "2", True, ["daemon-reload"]),
+        ("postinstall", "1", False, [f"--no-reload preset {U}"]),
+        # %preun: only on removal; stop only when systemd runs.
+        ("preremove", "0", True, [f"--no-reload disable --now {U}"]),
+        ("preremove", "0", False, [f"--no-reload disable {U}"]),
+        ("preremove", "1", True, []),
+        # %postun: reload on removal; try-restart on upgrade; nothing in a chroot.
+        ("postremove", "0", True, ["daemon-reload"]),
+        ("postremove", "1", True, ["daemon-reload", f"try-restart {U}"]),
+        ("postremove", "1", False, []),
+    ],
+)
+def test_rpm_systemd_semantics(
+    rpm_scripts: dict[str, str], tmp_path: Path, script: str, arg: str, running: bool, expected: list[str]
+) -> None:
+    calls = run_script(rpm_scripts[script], tmp_path, arg, systemd_running=running)
+    assert [" ".join(c[1:]) for c in calls if c[0] == "systemctl"] == expected
+    owned = [c for c in commands(calls) if c.startswith(("chown", "chmod"))]
+    if script == "postinstall":
+        assert owned == [
+            "chown mysqld_exporter:mysqld_exporter /var/lib/mysqld_exporter",
+            "chmod 0700 /var/lib/mysqld_exporter",
+            "chown mysqld_exporter:mysqld_exporter /var/lib/mysqld_exporter/.my.cnf",
+            "chmod 0600 /var/lib/mysqld_exporter/.my.cnf",
+        ]
+    else:
+        assert owned == []
+
+
+def test_deb_postinst_first_install(deb_scripts: dict[str, str], tmp_path: Path) -> None:
+    calls = commands(run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=True))
+    dest = "/var/lib/mysqld_exporter/.my.cnf"
+    assert calls == [
+        "groupadd -r mysqld_exporter",
+        "useradd -r -g mysqld_exporter -d /var/lib/mysqld_exporter -s /usr/sbin/nologin "
+        "-c mysqld_exporter service account (Monitoring Hub) mysqld_exporter",
+        f"install -D -m 0600 /usr/share/mysqld-exporter/default-config{dest} {dest}",
+        "dpkg-statoverride --list /var/lib/mysqld_exporter",
+        "chown mysqld_exporter:mysqld_exporter /var/lib/mysqld_exporter",
+        "chmod 0700 /var/lib/mysqld_exporter",
+        f"dpkg-statoverride --list {dest}",
+        f"chown mysqld_exporter:mysqld_exporter {dest}",
+        f"chmod 0600 {dest}",
+        f"deb-systemd-helper unmask {U}",
+        f"deb-systemd-helper --quiet was-enabled {U}",
+        f"deb-systemd-helper enable {U}",
+        "systemctl --system daemon-reload",
+        f"deb-systemd-invoke start {U}",
+    ]
+
+
+def test_deb_postinst_upgrade_restarts(deb_scripts: dict[str, str], tmp_path: Path) -> None:
+    calls = commands(
+        run_script(deb_scripts["postinstall"], tmp_path, "configure", "0.18.0-1+deb12", systemd_running=True)
+    )
+    assert calls[-2:] == ["systemctl --system daemon-reload", f"deb-systemd-invoke restart {U}"]
+
+
+def test_deb_postinst_in_a_chroot_enables_but_starts_nothing(deb_scripts: dict[str, str], tmp_path: Path) -> None:
+    calls = commands(run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=False))
+    assert f"deb-systemd-helper enable {U}" in calls
+    assert not [c for c in calls if c.startswith(("systemctl", "deb-systemd-invoke"))]
+
+
+def test_deb_postinst_without_init_system_helpers(deb_scripts: dict[str, str], tmp_path: Path) -> None:
+    calls = commands(
+        run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=True, helpers=False)
+    )
+    assert calls[-4:] == [
+        f"systemctl --no-reload enable {U}",
+        "systemctl --system daemon-reload",
+        f"systemctl --quiet is-enabled {U}",
+        f"systemctl start {U}",
+    ]
+
+
+@pytest.mark.parametrize(
+    "script, args, expected",
+    [
+        ("preremove", ["remove"], [f"deb-systemd-invoke stop {U}"]),
+        ("preremove", ["upgrade", "0.20.0-1+deb12"], []),
+        ("postremove", ["remove"], ["systemctl --system daemon-reload", f"deb-systemd-helper mask {U}"]),
+        ("postremove", ["upgrade", "0.20.0-1+deb12"], []),
+        (
+            "postremove",
+            ["purge"],
+            [
+                f"deb-systemd-helper purge {U}",
+                f"deb-systemd-helper unmask {U}",
+                "rm -f /var/lib/mysqld_exporter/.my.cnf",
+            ],
+        ),
+    ],
+)
+def test_deb_removal(
+    deb_scripts: dict[str, str], tmp_path: Path, script: str, args: list[str], expected: list[str]
+) -> None:
+    assert commands(run_script(deb_scripts[script], tmp_path, *args, systemd_running=True)) == expected
+
+
+def test_no_script_removes_the_user(rpm_scripts: dict[str, str], deb_scripts: dict[str, str]) -> None:
+    for text in (*rpm_scripts.values(), *deb_scripts.values()):
+        assert "userdel" not in text and "groupdel" not in text
