@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -12,8 +13,10 @@ import pytest
 from hub.common.dates import format_source_date
 from hub.common.errors import HubError
 from hub.manifest.load import load_manifest
+from hub.upstream.archive import MAX_METADATA, ArchiveError
 from hub.upstream.lock import check_lock, lock_path_for, read_lock
 from hub.upstream.pin import update_lock
+from testkit.archives import MiB, pax_header_bomb
 from testkit.releases import MANIFEST, Server, serving, sha, tar_gz, write_manifest
 
 
@@ -104,6 +107,20 @@ def test_update_lock_failure_writes_nothing(server: Server, tmp_path: Path) -> N
     server.put("acme/foo/releases/download/v1.2.3/foo-1.2.3.linux-amd64.tar.gz", tar_gz({"foo": (b"x", 1)}))
     manifest_path = write_manifest(tmp_path)  # arm64 is missing upstream
     with pytest.raises(HubError, match=r"HTTP 404"):
+        update_lock(load_manifest(manifest_path), lock_path_for(manifest_path), mirror=server.url)
+    assert not os.path.exists(lock_path_for(manifest_path))
+
+
+def test_update_lock_reads_archives_under_the_extraction_limits(server: Server, tmp_path: Path) -> None:
+    """A pax header of 2 MiB (over the 1 MiB an extraction allows) is refused while pinning,
+    naming the URL it came from, and no lock is written."""
+    url = server.put(
+        "acme/foo/releases/download/v1.2.3/foo-1.2.3.linux-amd64.tar.gz",
+        pax_header_bomb(tmp_path / "bomb.tar.gz", header_size=2 * MiB).read_bytes(),
+    )
+    server.put("acme/foo/releases/download/v1.2.3/foo-1.2.3.linux-arm64.tar.gz", tar_gz({"foo": (b"x", 1)}))
+    manifest_path = write_manifest(tmp_path)
+    with pytest.raises(ArchiveError, match=rf"^{re.escape(url)}: more than {MAX_METADATA} bytes of tar headers"):
         update_lock(load_manifest(manifest_path), lock_path_for(manifest_path), mirror=server.url)
     assert not os.path.exists(lock_path_for(manifest_path))
 
