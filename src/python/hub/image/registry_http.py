@@ -27,6 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from email.message import Message
 from http.client import HTTPMessage
 from typing import IO, Callable, Mapping, Optional, Sequence, Tuple
 
@@ -80,7 +81,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 @dataclass(frozen=True)
 class Response:
     status: int
-    headers: Mapping[str, str]  # as the server sent them (case-insensitive lookups via get)
+    headers: Message  # as the server sent them (case-insensitive get)
     body: bytes
     url: str  # where it came from, after redirects: the base of a relative Location
 
