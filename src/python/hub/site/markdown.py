@@ -136,20 +136,22 @@ def _validate_link(url: str) -> bool:
     return bool(url)
 
 
-_SKIPPED_LINK = "hub_skipped_link"  # env key: the open link was rendered as its label alone
+_OPEN_LINKS = "hub_open_links"  # env key: for each open link, whether it shows as its label alone
 
 
 def _link_open(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     token = tokens[idx]
-    if safe_url(str(token.attrGet("href") or "")) is None:
-        env[_SKIPPED_LINK] = True  # links never nest: the next link_close is this link's
+    unsafe = safe_url(str(token.attrGet("href") or "")) is None
+    env.setdefault(_OPEN_LINKS, []).append(unsafe)
+    if unsafe:
         return ""
     token.attrSet("rel", LINK_REL)
     return self.renderToken(tokens, idx, options, env)
 
 
 def _link_close(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
-    if env.pop(_SKIPPED_LINK, False):
+    opened = env.get(_OPEN_LINKS)
+    if opened and opened.pop():
         return ""
     return self.renderToken(tokens, idx, options, env)
 

@@ -97,6 +97,10 @@ def test_work_grows_linearly(make: Callable[[int], str], n: int) -> None:
             '![a "pic"](https://example.org/p.png)',
             '<p><a href="https://example.org/p.png" rel="nofollow noopener noreferrer">[image: a &quot;pic&quot;]</a></p>',
         ),
+        (  # an autolink inside an unsafe link: each link's tags stay balanced
+            "[<https://a.example>](javascript:x)",
+            '<p><a href="https://a.example" rel="nofollow noopener noreferrer">https://a.example</a></p>',
+        ),
         ("it's <b>", "<p>it&#x27;s &lt;b&gt;</p>"),
         ("###### six", "<h6>six</h6>"),
         ("```js x\n1\n```", '<pre><code class="language-js">1\n</code></pre>'),
