@@ -221,7 +221,8 @@ def read_deb_files(deb: Path, paths: Sequence[str], *, limits: Limits = DEFAULT_
         assert proc.stdout is not None and proc.stderr is not None  # both are PIPEs
         try:
             # under the limits of an upstream archive's extraction: a package is big, not huge
-            members = read_tar_stream(proc.stdout, f"{deb} (data)", limits, lambda m: _norm(m.name) in pending)
+            keep = frozenset(pending)  # this pass's paths (links found here are read in the next)
+            members = read_tar_stream(proc.stdout, f"{deb} (data)", limits, lambda m, keep=keep: _norm(m.name) in keep)
             for member, data in members:
                 name = _norm(member.name)
                 if name not in pending:
