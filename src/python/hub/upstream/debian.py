@@ -16,6 +16,7 @@ import os
 import posixpath
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,6 +199,10 @@ def _norm(path: str) -> str:
     return posixpath.normpath(posixpath.join("/", path)).lstrip("/")
 
 
+def _kept(paths: frozenset, member: tarfile.TarInfo) -> bool:
+    return _norm(member.name) in paths
+
+
 def read_deb_files(deb: Path, paths: Sequence[str], *, limits: Limits = DEFAULT_LIMITS) -> dict:
     """Read regular files out of a .deb's data (no root, no dpkg database), under ``limits``
     (those of an upstream archive's extraction: members, header bytes, sizes).
@@ -222,7 +227,7 @@ def read_deb_files(deb: Path, paths: Sequence[str], *, limits: Limits = DEFAULT_
         try:
             # under the limits of an upstream archive's extraction: a package is big, not huge
             keep = frozenset(pending)  # this pass's paths (links found here are read in the next)
-            members = read_tar_stream(proc.stdout, f"{deb} (data)", limits, lambda m, keep=keep: _norm(m.name) in keep)
+            members = read_tar_stream(proc.stdout, f"{deb} (data)", limits, functools.partial(_kept, keep))
             for member, data in members:
                 name = _norm(member.name)
                 if name not in pending:
