@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from hub.common.errors import HubError
+from hub.upstream.archive_containers import read_tar_stream
+from hub.upstream.archive_limits import DEFAULT_LIMITS, Limits
 
 
 @dataclass(frozen=True)
@@ -197,8 +199,13 @@ def _norm(path: str) -> str:
     return posixpath.normpath(posixpath.join("/", path)).lstrip("/")
 
 
-def read_deb_files(deb: Path, paths: Sequence[str]) -> dict:
-    """Read regular files out of a .deb's data (no root, no dpkg database).
+def _kept(paths: frozenset, member: tarfile.TarInfo) -> bool:
+    return _norm(member.name) in paths
+
+
+def read_deb_files(deb: Path, paths: Sequence[str], *, limits: Limits = DEFAULT_LIMITS) -> dict:
+    """Read regular files out of a .deb's data (no root, no dpkg database), under ``limits``
+    (those of an upstream archive's extraction: members, header bytes, sizes).
 
     Returns ``{path: (data, mtime)}`` for each of ``paths`` found (absolute paths as
     installed); symbolic links inside the package are followed.
@@ -218,18 +225,19 @@ def read_deb_files(deb: Path, paths: Sequence[str]) -> dict:
         )
         assert proc.stdout is not None and proc.stderr is not None  # both are PIPEs
         try:
-            with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-                for member in tar:
-                    name = _norm(member.name)
-                    if name not in pending:
-                        continue
-                    if member.isfile():
-                        f = tar.extractfile(member)
-                        found[pending[name]] = (f.read() if f else b"", int(member.mtime))
-                    elif member.issym() or member.islnk():
-                        # a symlink is relative to its directory, a hard link to the root
-                        base = posixpath.dirname("/" + name) if member.issym() else "/"
-                        links[_norm(posixpath.join(base, member.linkname))] = pending[name]
+            # under the limits of an upstream archive's extraction: a package is big, not huge
+            keep = frozenset(pending)  # this pass's paths (links found here are read in the next)
+            members = read_tar_stream(proc.stdout, f"{deb} (data)", limits, functools.partial(_kept, keep))
+            for member, data in members:
+                name = _norm(member.name)
+                if name not in pending:
+                    continue
+                if data is not None:
+                    found[pending[name]] = (data, int(member.mtime))
+                elif member.issym() or member.islnk():
+                    # a symlink is relative to its directory, a hard link to the root
+                    base = posixpath.dirname("/" + name) if member.issym() else "/"
+                    links[_norm(posixpath.join(base, member.linkname))] = pending[name]
         finally:
             proc.stdout.close()
             stderr = proc.stderr.read()

@@ -8,7 +8,9 @@ from::
     <out>/<owner>/<repo>/releases/download/<tag>/<archive file>
 
 so that a URL serving ``<out>/`` can replace the ``https://github.com/`` prefix of every
-upstream URL (the ``[hub].upstream_mirror`` option).
+upstream URL (the ``[hub].upstream_mirror`` option). Each release directory also gets a
+``sha256sums.txt`` of its archives, as Prometheus' releases publish one: ``update-lock`` checks
+every download against it, through the mirror as against GitHub.
 
 Debian's builds are older than the manifests' versions. They are served under the manifest's
 file names as they are: nothing rewrites or compares ``--version``. They are also dynamically
@@ -36,8 +38,10 @@ from hub.common.errors import HubError
 from hub.common.files import write_atomic
 from hub.common.matrix import ELF_MACHINE
 from hub.upstream import debian
+from hub.upstream.download import sha256_file
 from hub.upstream.repack import pack_archive
 
+CHECKSUMS_FILE = "sha256sums.txt"  # in every release directory, as promu names it
 STATUS_OK = "ok"
 STATUS_NO_DEBIAN_BUILD = "no-debian-build"
 STATUS_LOCAL = "local-source"
@@ -123,7 +127,25 @@ def build_mirror(
                 else:
                     results.append(pool.submit(_mirror_one, manifest, arch, source, out_dir, cache_dir, download_lock))
         # In input order; the first failure is raised as it is (a HubError names its cause).
-        return [r.result() if isinstance(r, concurrent.futures.Future) else r for r in results]
+        entries = [r.result() if isinstance(r, concurrent.futures.Future) else r for r in results]
+    for directory in sorted({e.path.parent for e in entries if e.ok and e.path is not None}):
+        write_checksums(directory)
+    return entries
+
+
+def write_checksums(directory: Path) -> Path:
+    """``<directory>/sha256sums.txt``: the sha256 of every archive in a release directory, as
+    Prometheus' releases publish it (GNU format, sorted), so that ``update-lock`` through the
+    mirror checks each archive against it. Made from the files present, so a mirror built one
+    arch at a time still lists them all."""
+    directory = Path(directory)
+    lines = []
+    for path in sorted(directory.iterdir()):
+        if path.is_file() and path.name != CHECKSUMS_FILE and not path.name.startswith("."):
+            lines.append(f"{sha256_file(str(path)).sha256}  {path.name}\n")
+    target = directory / CHECKSUMS_FILE
+    write_atomic(target, "".join(lines).encode())
+    return target
 
 
 def _binary_paths(manifest, source: debian.DebianBuild) -> dict:

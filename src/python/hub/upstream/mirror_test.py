@@ -149,3 +149,16 @@ def test_real_node_exporter(tmp_path: Path) -> None:
     # A second run is served from the cache (no apt-get) and gives identical archives.
     again = build_mirror([manifest], tmp_path / "m2", cache_dir=cache)
     assert [e.sha256 for e in again] == [e.sha256 for e in entries]
+
+
+def test_each_release_directory_gets_a_checksums_file(tmp_path: Path, cache: Path) -> None:
+    """As Prometheus' releases publish sha256sums.txt; a mirror built one arch at a time still
+    lists every archive of the directory."""
+    manifest = load_manifest(write_manifest(tmp_path))
+    out = tmp_path / "m"
+    build_mirror([manifest], out, cache_dir=cache, table=FAKE_TABLE, archs=["amd64"])
+    entries = build_mirror([manifest], out, cache_dir=cache, table=FAKE_TABLE, archs=["arm64"])
+    sums = entries[0].path.parent / "sha256sums.txt"
+    archives = sorted(p for p in sums.parent.iterdir() if p.name != sums.name)
+    assert sums.read_text() == "".join(f"{sha256(p)}  {p.name}\n" for p in archives)
+    assert len(archives) == 2
