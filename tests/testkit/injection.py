@@ -257,20 +257,32 @@ def field_name(path: Sequence[Any]) -> str:
 
 
 def with_value(data: Mapping[str, Any], path: Sequence[Any], value: Any) -> dict[str, Any]:
-    """A copy of the manifest data with one field set (the service user follows `name` and
-    `system_user`, so that changing one does not make an unrelated owner invalid)."""
+    """A copy of the manifest data with one field set. The service user's directories follow
+    `system_user`, and the exporter's paths follow `name` and `system_user` (the privilege
+    policy keeps files under /etc/<name>/ and /var/lib/<user>/), so that changing one field
+    does not make an unrelated one invalid."""
     out = copy.deepcopy(dict(data))
     node: Any = out
     for p in path[:-1]:
         node = node[p]
     old = node.get(path[-1]) if isinstance(node, dict) else node[path[-1]]
     node[path[-1]] = value
-    if path[-1] == "system_user" and isinstance(old, str):
+    if path[-1] == "system_user" and isinstance(old, str) and isinstance(value, str):
         for d in node.get("directories", []):
             for role in ("owner", "group"):
                 if d.get(role) == old:
                     d[role] = value
+        _move_paths(node, f"/var/lib/{old}", f"/var/lib/{value}")
+    if tuple(path) == ("name",) and isinstance(old, str) and isinstance(value, str):
+        for kind in ("rpm", "deb"):
+            _move_paths(out["artifacts"][kind], f"/etc/{old}", f"/etc/{value}")
     return out
+
+
+def _move_paths(spec: dict[str, Any], old: str, new: str) -> None:
+    for item, key in [(f, "dest") for f in spec.get("extra_files", [])] + [(d, "path") for d in spec.get("directories", [])]:
+        if item[key] == old or item[key].startswith(old + "/"):
+            item[key] = new + item[key][len(old) :]
 
 
 # --- systemd -------------------------------------------------------------------------------
