@@ -336,6 +336,13 @@ def _free_texts(data: dict[str, Any]) -> Iterator[tuple[str, str]]:
             for i, arg in enumerate(arguments):
                 if isinstance(arg, str):
                     yield f"artifacts.{kind}.systemd.arguments[{i}]", arg
+        as_root = get(data, "artifacts", kind, "systemd", "run_as_root")
+        if isinstance(as_root, str):
+            yield f"artifacts.{kind}.systemd.run_as_root", as_root
+        grants = get(data, "artifacts", kind, "systemd", "grants")
+        for i, grant in enumerate(grants if isinstance(grants, list) else []):
+            if isinstance(grant, dict) and isinstance(grant.get("reason"), str):
+                yield f"artifacts.{kind}.systemd.grants[{i}].reason", grant["reason"]
     for field in ("entrypoint", "cmd"):
         values = get(data, "artifacts", "docker", field)
         if isinstance(values, list):

@@ -141,6 +141,11 @@ def lint_warnings(manifest: Manifest) -> list[FieldError]:
         warnings.append(
             FieldError("license", "not set: it is never guessed; `update-upstreams` fills it from the GitHub API")
         )
+    for kind, spec in (("rpm", manifest.rpm), ("deb", manifest.deb)):
+        if spec is not None and spec.systemd.run_as_root:
+            warnings.append(
+                FieldError(f"artifacts.{kind}.systemd.run_as_root", f"the service runs as root: {spec.systemd.run_as_root}")
+            )
     return warnings
 
 
