@@ -44,6 +44,7 @@ from testkit.injection import (
     HOSTILE_ATOMS,
     LOCK,
     UnitExpectation,
+    expected_sandbox,
     base_manifest,
     check_environment_file,
     check_script_values,
@@ -309,6 +310,7 @@ def check_unit_with_systemd(path: Path, plan: Any, manifest: Any, spec: Any, tmp
             env_file=env_file,
             argv=(f"/usr/bin/{manifest.build.binary_name}", *spec.systemd.arguments),
             restart=spec.systemd.restart,
+            sandbox=expected_sandbox(spec),
         ),
     )
     check_environment_file((payload / env_file.lstrip("/")).read_text())

@@ -14,11 +14,13 @@ from __future__ import annotations
 import copy
 import gzip
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
 from hub.common import matrix
-from hub.packaging.plan import PackagePlan
+from hub.packaging.plan import NOLOGIN, PackagePlan
+from hub.packaging.sandbox import sandbox
 from hub.upstream.lock import Lock, LockedArchive
 
 # --- hostile material ----------------------------------------------------------------------
@@ -412,6 +414,14 @@ class UnitExpectation:
     env_file: str
     argv: tuple[str, ...]
     restart: str
+    sandbox: tuple[tuple[str, str], ...] = ()  # (key, value) in order, see expected_sandbox
+
+
+def expected_sandbox(spec: Any) -> tuple[tuple[str, str], ...]:
+    """The sandbox settings a package spec's unit holds (hub.packaging.sandbox)."""
+    user = None if spec.system_user == "root" else spec.system_user
+    writable = [d.path for d in spec.directories if user and d.owner == user]
+    return tuple((s.key, s.value) for s in sandbox(spec.systemd.grants, writable=writable))
 
 
 def check_unit(text: str, want: UnitExpectation) -> None:
@@ -430,12 +440,16 @@ def check_unit(text: str, want: UnitExpectation) -> None:
         "ExecStart",
         "Restart",
         "RestartSec",
-        "NoNewPrivileges",
-        "ProtectSystem",
     } | ({"User", "Group"} if want.user else set())
+    sandbox_keys = {k for k, _ in want.sandbox}
     for section, keys in (("Unit", unit_keys), ("Service", service_keys), ("Install", {"WantedBy"})):
-        if set(s[section]) != keys or any(len(v) != 1 for v in s[section].values()):
+        own = {k: v for k, v in s[section].items() if k not in sandbox_keys or section != "Service"}
+        if set(own) != keys or any(len(v) != 1 for v in own.values()):
             raise Malformed(f"[{section}] has {s[section]}, expected one each of {sorted(keys)}")
+    for key in sandbox_keys:
+        values = [v for k, v in want.sandbox if k == key]
+        if s["Service"].get(key) != values:
+            raise Malformed(f"{key}={s['Service'].get(key)}, expected {values}")
     unit, service = {k: v[0] for k, v in s["Unit"].items()}, {k: v[0] for k, v in s["Service"].items()}
     if unescape_specifiers(unit["Description"]) != want.description:
         raise Malformed(f"Description={unit['Description']!r}, expected {want.description!r}")
@@ -517,14 +531,15 @@ SHELL_COMMANDS = frozenset(
         "getent",
         "groupadd",
         "useradd",
-        "chown",
-        "chmod",
-        "install",
+        "printf",
+        "echo",
+        "systemd-sysusers",
+        "systemd-tmpfiles",
+        "dpkg-query",
         "rm",
         "systemctl",
         "deb-systemd-helper",
         "deb-systemd-invoke",
-        "dpkg-statoverride",
         "_action=restart",
         "_action=start",
         ":",
@@ -705,3 +720,40 @@ def iter_texts(plan: PackagePlan) -> Iterator[tuple[str, str]]:
             continue
         data = gzip.decompress(e.content) if e.dst.endswith(".gz") else e.content
         yield e.dst, data.decode("utf-8")
+
+
+# --- sysusers.d and tmpfiles.d ----------------------------------------------------------------
+
+
+def check_declarations(texts: Mapping[str, str], plan: PackagePlan, user: str) -> None:
+    """The package's sysusers.d and tmpfiles.d read back as exactly what it declares: one
+    account, and one line per owned path, each with its fields in their columns (a value
+    with a space or a specifier would shift or expand them)."""
+    accounts = _declaration_lines(texts[f"/usr/lib/sysusers.d/{plan.name}.conf"])
+    if len(accounts) != 1 or accounts[0][:2] != ["u", user] or accounts[0][-2:] != [f"/var/lib/{user}", NOLOGIN[plan.kind]]:
+        raise Malformed(f"sysusers.d declares {accounts}, expected one account {user!r}")
+    path = f"/usr/lib/tmpfiles.d/{plan.name}.conf"
+    if plan.kind == "rpm" or not plan.ownership:
+        if path in texts:
+            raise Malformed(f"{path}: not expected")
+        return
+    lines = _declaration_lines(texts[path])
+    want = [
+        ["d" if o.is_dir else ("C" if o.template else "z"), o.path, o.mode, o.owner, o.group, "-"]
+        + ([o.template] if o.template else [])
+        for o in plan.ownership
+    ]
+    if lines != want:
+        raise Malformed(f"tmpfiles.d declares {lines}, expected {want}")
+    for line in lines:
+        if any("%" in field for field in line):
+            raise Malformed(f"a specifier systemd-tmpfiles would expand: {line}")
+
+
+def _declaration_lines(text: str) -> list[list[str]]:
+    """sysusers.d/tmpfiles.d lines as fields (a quoted GECOS is one field)."""
+    out = []
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            out.append(shlex.split(line))
+    return out

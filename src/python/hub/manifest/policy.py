@@ -71,7 +71,7 @@ def allowed_roots(name: str, user: str) -> dict[str, str]:
     deb = matrix.deb_package_name(name)
     roots = {
         f"/etc/{name}": "its configuration",
-        f"/var/lib/{user}": "its service's state",
+        f"/var/lib/{_state_owner(name, user)}": "its service's state",
         f"/var/log/{name}": "its service's logs",
         f"/usr/share/{name}": "its data",
         f"/usr/share/{deb}": "its data",
@@ -82,7 +82,13 @@ def allowed_roots(name: str, user: str) -> dict[str, str]:
 
 def service_roots(name: str, user: str) -> tuple[str, ...]:
     """The directories the service user may own or write: its state and its logs."""
-    return (f"/var/lib/{user}", f"/var/log/{name}")
+    return (f"/var/lib/{_state_owner(name, user)}", f"/var/log/{name}")
+
+
+def _state_owner(name: str, user: str) -> str:
+    """Whose /var/lib directory the service's state lives in: its user's (several exporters
+    may share one), or its own name's when it runs as root."""
+    return name if user == "root" else user
 
 
 def is_system_account(user: str) -> bool:

@@ -85,10 +85,11 @@ HOSTILE = {
     "comment": 'it\'s a "service" `id`',
     "nologin": "/sbin/nologin",
     "unit": "my unit;reboot.service",
-    "owned": [
-        {"path": "/var/lib/a b;c", "owner": "svc user$(x)", "group": "g'r", "mode": "0750"},
-    ],
-    "seeded": [{"template": "/usr/share/t/$(x)", "dest": "/var/lib/a b;c/.conf", "mode": "0600"}],
+    "sysusers_path": "/usr/lib/sysusers.d/p$(x).conf",
+    "sysusers_line": 'u svc - "a `b`" /var/lib/svc /sbin/nologin',
+    "tmpfiles_path": "/usr/lib/tmpfiles.d/p;x.conf",
+    "seeded": ["/var/lib/a b;c/.conf"],
+    "service_dirs": ["/var/lib/a b;c"],
 }
 
 
@@ -96,9 +97,13 @@ HOSTILE = {
 def test_every_interpolated_value_is_shell_quoted(family: str, tmp_path: Path) -> None:
     rendered = content.maintainer_scripts(family, HOSTILE)
     joined = "\n".join(rendered.values())
-    for value in ("svc user$(id)", "my unit;reboot.service", "/var/lib/a b;c"):
-        assert shlex.quote(value) in joined
-    assert shlex.quote("svc user$(x):g'r") in joined
+    values = ["svc user$(id)", "my unit;reboot.service", "/usr/lib/sysusers.d/p$(x).conf"]
+    if family == "deb":
+        values += ["/var/lib/a b;c", "/var/lib/a b;c/.conf", "/usr/lib/tmpfiles.d/p;x.conf"]
+    else:
+        values.append(HOSTILE["sysusers_line"])
+    for value in values:
+        assert shlex.quote(value) in joined, value
     for key, text in rendered.items():
         path = tmp_path / f"{family}-{key}"
         path.write_text(text)
@@ -115,18 +120,31 @@ STUBS = (
     "systemctl",
     "deb-systemd-helper",
     "deb-systemd-invoke",
-    "dpkg-statoverride",
+    "systemd-sysusers",
+    "systemd-tmpfiles",
+    "dpkg-query",
     "rm",
 )
+# What no maintainer script may run on a path: the service user could have redirected it.
+OWNERSHIP_CHANGES = ("chown", "chmod", "install", "cp", "mv", "ln")
 
 
-def run_script(text: str, tmp_path: Path, *args: str, systemd_running: bool, helpers: bool = True) -> list[list[str]]:
+def run_script(
+    text: str,
+    tmp_path: Path,
+    *args: str,
+    systemd_running: bool,
+    helpers: bool = True,
+    systemd_tools: bool = True,
+    shared: bool = False,
+) -> list[list[str]]:
     """Runs a maintainer script with every command it may call replaced by a logging stub,
     and nothing else on PATH.
 
-    `getent` finds nothing (a fresh system), `dpkg-statoverride --list` finds no override,
-    `deb-systemd-helper was-enabled` says yes (as on a first installation), and the
-    "is systemd running" probe points at a directory that exists or not."""
+    `getent` finds nothing (a fresh system), `deb-systemd-helper was-enabled` says yes (as on
+    a first installation), `dpkg-query --search` finds another owner only when `shared`, and
+    the "is systemd running" probe points at a directory that exists or not. Without
+    `systemd_tools`, systemd-sysusers and systemd-tmpfiles are absent (a chroot)."""
     bin_dir = tmp_path / "stubs"
     bin_dir.mkdir(exist_ok=True)
     log = tmp_path / "calls.jsonl"
@@ -134,10 +152,10 @@ def run_script(text: str, tmp_path: Path, *args: str, systemd_running: bool, hel
     logger = f"{shlex.quote(sys.executable)} -c 'import json,sys; print(json.dumps(sys.argv[1:]))'"
     for name in STUBS:
         stub = bin_dir / name
-        if name.startswith("deb-systemd") and not helpers:
+        if (name.startswith("deb-systemd") and not helpers) or (name.startswith("systemd-") and not systemd_tools):
             stub.unlink(missing_ok=True)
             continue
-        status = {"getent": 2, "dpkg-statoverride": 1}.get(name, 0)
+        status = {"getent": 2, "dpkg-query": 0 if shared else 1}.get(name, 0)
         stub.write_text(f'#!/bin/sh\n{logger} {name} "$@" >> {shlex.quote(str(log))}\nexit {status}\n')
         stub.chmod(0o755)
     probe = tmp_path / "run-systemd-system"
@@ -168,8 +186,14 @@ def deb_scripts(manifest: Any) -> dict[str, str]:
 U = "mysqld_exporter.service"
 
 
-def test_rpm_pre_creates_the_account(rpm_scripts: dict[str, str], tmp_path: Path) -> None:
+def test_rpm_pre_creates_the_account_from_its_sysusers_declaration(rpm_scripts: dict[str, str], tmp_path: Path) -> None:
     calls = run_script(rpm_scripts["preinstall"], tmp_path, "1", systemd_running=True)
+    # The payload is not on disk yet: the declaration goes on the standard input.
+    assert calls == [["systemd-sysusers", "--replace=/usr/lib/sysusers.d/mysqld_exporter.conf", "-"]]
+
+
+def test_rpm_pre_without_systemd_uses_the_shadow_tools(rpm_scripts: dict[str, str], tmp_path: Path) -> None:
+    calls = run_script(rpm_scripts["preinstall"], tmp_path, "1", systemd_running=False, systemd_tools=False)
     assert calls == [
         ["getent", "group", "mysqld_exporter"],
         ["groupadd", "-r", "mysqld_exporter"],
@@ -212,38 +236,35 @@ def test_rpm_systemd_semantics(
 ) -> None:
     calls = run_script(rpm_scripts[script], tmp_path, arg, systemd_running=running)
     assert [" ".join(c[1:]) for c in calls if c[0] == "systemctl"] == expected
-    owned = [c for c in commands(calls) if c.startswith(("chown", "chmod"))]
-    if script == "postinstall":
-        assert owned == [
-            "chown mysqld_exporter:mysqld_exporter /var/lib/mysqld_exporter",
-            "chmod 0700 /var/lib/mysqld_exporter",
-            "chown mysqld_exporter:mysqld_exporter /var/lib/mysqld_exporter/.my.cnf",
-            "chmod 0600 /var/lib/mysqld_exporter/.my.cnf",
-        ]
-    else:
-        assert owned == []
+    # rpm gives the service its paths from the payload's attributes: no script does.
+    assert not [c for c in commands(calls) if c.startswith(OWNERSHIP_CHANGES)]
 
 
 def test_deb_postinst_first_install(deb_scripts: dict[str, str], tmp_path: Path) -> None:
     calls = commands(run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=True))
-    dest = "/var/lib/mysqld_exporter/.my.cnf"
     assert calls == [
-        "groupadd -r mysqld_exporter",
-        "useradd -r -g mysqld_exporter -d /var/lib/mysqld_exporter -s /usr/sbin/nologin "
-        "-c mysqld_exporter service account (Monitoring Hub) mysqld_exporter",
-        f"install -D -m 0600 /usr/share/mysqld-exporter/default-config{dest} {dest}",
-        "dpkg-statoverride --list /var/lib/mysqld_exporter",
-        "chown mysqld_exporter:mysqld_exporter /var/lib/mysqld_exporter",
-        "chmod 0700 /var/lib/mysqld_exporter",
-        f"dpkg-statoverride --list {dest}",
-        f"chown mysqld_exporter:mysqld_exporter {dest}",
-        f"chmod 0600 {dest}",
+        "systemd-sysusers /usr/lib/sysusers.d/mysqld-exporter.conf",
+        "systemd-tmpfiles --create /usr/lib/tmpfiles.d/mysqld-exporter.conf",
         f"deb-systemd-helper unmask {U}",
         f"deb-systemd-helper --quiet was-enabled {U}",
         f"deb-systemd-helper enable {U}",
         "systemctl --system daemon-reload",
         f"deb-systemd-invoke start {U}",
     ]
+
+
+def test_deb_postinst_without_systemd_tools(deb_scripts: dict[str, str], tmp_path: Path) -> None:
+    """In a root without systemd, the account comes from the shadow tools, and nothing else
+    touches the service's paths: no owner or mode changes by path, ever."""
+    calls = commands(
+        run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=False, systemd_tools=False)
+    )
+    assert calls[:2] == [
+        "groupadd -r mysqld_exporter",
+        "useradd -r -g mysqld_exporter -d /var/lib/mysqld_exporter -s /usr/sbin/nologin "
+        "-c mysqld_exporter service account (Monitoring Hub) mysqld_exporter",
+    ]
+    assert not [c for c in calls if c.startswith(OWNERSHIP_CHANGES)]
 
 
 def test_deb_postinst_upgrade_restarts(deb_scripts: dict[str, str], tmp_path: Path) -> None:
@@ -285,6 +306,8 @@ def test_deb_postinst_without_init_system_helpers(deb_scripts: dict[str, str], t
                 f"deb-systemd-helper purge {U}",
                 f"deb-systemd-helper unmask {U}",
                 "rm -f /var/lib/mysqld_exporter/.my.cnf",
+                "dpkg-query --search /var/lib/mysqld_exporter",
+                "rm -rf /var/lib/mysqld_exporter",
             ],
         ),
     ],
@@ -293,6 +316,13 @@ def test_deb_removal(
     deb_scripts: dict[str, str], tmp_path: Path, script: str, args: list[str], expected: list[str]
 ) -> None:
     assert commands(run_script(deb_scripts[script], tmp_path, *args, systemd_running=True)) == expected
+
+
+def test_deb_purge_keeps_a_directory_another_package_ships(deb_scripts: dict[str, str], tmp_path: Path) -> None:
+    """Nine exporters share the prometheus user's directory: only the last purge removes it."""
+    calls = commands(run_script(deb_scripts["postremove"], tmp_path, "purge", systemd_running=True, shared=True))
+    assert "dpkg-query --search /var/lib/mysqld_exporter" in calls
+    assert "rm -rf /var/lib/mysqld_exporter" not in calls
 
 
 def test_no_script_removes_the_user(rpm_scripts: dict[str, str], deb_scripts: dict[str, str]) -> None:

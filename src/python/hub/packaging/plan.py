@@ -387,6 +387,32 @@ def _description(c: _Context) -> str:
     return "\n".join(lines) if c.kind == "rpm" else content.deb_description(c.summary, lines)
 
 
+def _context(manifest: Any, kind: str, arch: str, dist: str) -> _Context:
+    spec = _spec(manifest, kind, arch, dist)
+    d = matrix.DISTS[dist]
+    return _Context(
+        manifest=manifest,
+        spec=spec,
+        kind=kind,
+        arch=arch,
+        dist=d,
+        name=package_name(kind, manifest.name),
+        version=content.package_version(manifest.clean_version),
+        release=f"1.{d.release_suffix}" if kind == "rpm" else f"1+{d.release_suffix}",
+        user=None if spec.system_user == "root" else spec.system_user,
+        homepage=manifest.homepage
+        or (f"https://github.com/{manifest.upstream.repo}" if manifest.upstream.repo else None),
+        unit=f"{manifest.name}.service" if spec.systemd.enabled else None,
+        summary=content.synopsis(spec.summary),
+    )
+
+
+def service_unit(manifest: Any, kind: str, dist: str) -> Entry | None:
+    """The package's systemd unit alone (the exposure report scores it), or None."""
+    c = _context(manifest, kind, manifest.build.archs[0], dist)
+    return next((e for e in _service_entries(c) if e.dst == c.unit_path), None)
+
+
 def plan_package(
     manifest: Any,
     lock: Lock,
@@ -403,26 +429,10 @@ def plan_package(
     `upstream_docs` maps a file found next to the extracted binaries (LICENSE..., NOTICE) to
     its bytes; `dynamic_binaries` names the binaries that need the C library's dynamic loader.
     """
-    spec = _spec(manifest, kind, arch, dist)
-    d = matrix.DISTS[dist]
+    c = _context(manifest, kind, arch, dist)
+    spec, d, name = c.spec, c.dist, c.name
     parse_source_date(lock.source_date)
     upstream_docs = upstream_docs or {}
-    name = package_name(kind, manifest.name)
-    c = _Context(
-        manifest=manifest,
-        spec=spec,
-        kind=kind,
-        arch=arch,
-        dist=d,
-        name=name,
-        version=content.package_version(manifest.clean_version),
-        release=f"1.{d.release_suffix}" if kind == "rpm" else f"1+{d.release_suffix}",
-        user=None if spec.system_user == "root" else spec.system_user,
-        homepage=manifest.homepage
-        or (f"https://github.com/{manifest.upstream.repo}" if manifest.upstream.repo else None),
-        unit=f"{manifest.name}.service" if spec.systemd.enabled else None,
-        summary=content.synopsis(spec.summary),
-    )
     entries = [Entry(f"/usr/bin/{b}", 0o755, src=os.path.join(binaries_dir, b)) for b in manifest.build.binaries]
     entries += _service_entries(c)
     seeded = _seeded(c)
