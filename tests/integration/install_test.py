@@ -34,6 +34,7 @@ import pytest
 import yaml
 
 from hub import cli
+from hub.manifest.load import load_manifest
 from hub.upstream import lock as fetch
 from hub.upstream import debian, mirror, repack
 from integration.roots import (
@@ -199,11 +200,11 @@ class Packages:
                 (d / "assets" / name).write_text(text)
             (d / "manifest.yaml").write_text(yaml.safe_dump(manifest(version), sort_keys=False))
             archives = {}
+            loaded = load_manifest(d / "manifest.yaml")
             for arch, bdir in self.binaries.items():
                 data = (bdir / BINARY).read_bytes()
                 archives[arch] = fetch.LockedArchive(
-                    url=f"https://github.com/prometheus/node_exporter/releases/download/"
-                    f"v{version}/node_exporter-{version}.linux-{arch}.tar.gz",
+                    url=loaded.archive_url(arch),
                     # The package step takes the binaries dir; this pins the binary itself.
                     sha256=hashlib.sha256(data).hexdigest(),
                     size=len(data),

@@ -450,7 +450,11 @@ function lum(c) {
   return 0.2126 * f(v[0]) + 0.7152 * f(v[1]) + 0.0722 * f(v[2]);
 }
 function bg(el) {
-  while (el) { const c = getComputedStyle(el).backgroundColor; if (c && !c.startsWith('rgba(0, 0, 0, 0)') && c !== 'transparent') return c; el = el.parentElement; }  # noqa: B950 - data
+  while (el) {
+    const c = getComputedStyle(el).backgroundColor;
+    if (c && !c.startsWith('rgba(0, 0, 0, 0)') && c !== 'transparent') return c;
+    el = el.parentElement;
+  }
   return 'rgb(255, 255, 255)';
 }
 const out = [];

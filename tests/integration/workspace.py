@@ -20,6 +20,10 @@ WORKSPACE_ROOTS = (
     ".github",
     ".ci",
     "README.md",
+    # Tool configuration read by `pants lint/check/test` (flake8, mypy, coverage).
+    ".flake8",
+    "mypy.ini",
+    "pyproject.toml",
 )
 
 
