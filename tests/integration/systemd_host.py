@@ -13,16 +13,20 @@ scripts and sandboxing settings need a real systemd. This module gives one per t
 - `systemd_host(dockerd, suite)`: a container running /lib/systemd/systemd as PID 1, with
   its own network namespace (`--network none`: only a loopback of its own, so two hosts can
   both listen on port 9100), tmpfs /run, /run/lock and /tmp, and the host's cgroup tree
-  read-only. It waits until `systemctl is-system-running` says `running`, yields a
-  `SystemdHost`, and always removes the container afterwards. `--privileged` is never used.
+  (Docker binds it read-only at the top only: the v1 controllers below stay writable, which is
+  what lets systemd manage its units' cgroups). CAP_SYS_ADMIN is added, because without it
+  systemd skips most of a unit's sandbox in silence (see CAP_ADD); `--privileged` is never
+  used. It waits until `systemctl is-system-running` says `running`, yields a `SystemdHost`,
+  and always removes the container afterwards.
 - `apt_install(host, repo, public_key, package)`: apt-get from a signed repository directory
   copied into the container, through the deb822 source users get (hub.repos.user_files),
   with `URIs: file:/srv/...` and `Signed-By:`.
 
-What a container cannot show (user namespaces, BPF cgroup programs, the UTS namespace) is
-listed in the tests of this module (systemd_host_test.py).
+What the container can and cannot prove about a unit's sandbox is shown, setting by setting,
+by systemd_host_test.py.
 
-Every command goes through integration.roots.run: a failure shows the command, its exit
+Docker runs through its CLI against the private daemon, commands in the container through
+`docker exec`; a failure raises integration.roots.CommandFailed showing the command, its exit
 status, stdout and stderr. Containers are removed by their ID, never by name patterns.
 """
 
@@ -39,9 +43,8 @@ import tarfile
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, NamedTuple, Sequence
 
 from integration.roots import CommandFailed, _file_lock, base_env, cache_dir, describe, run
 from integration.services import Dockerd
@@ -63,10 +66,10 @@ IMAGE_REPOSITORY = "hub-systemd-host"
 # What the container gets on top of Docker's default capabilities. systemd sets up a unit's
 # sandbox (mount, UTS, user and network namespaces, ProtectProc's procfs, the BPF firewall) as
 # PID 1 with CAP_SYS_ADMIN. Without it, systemd *silently* runs the service unsandboxed when
-# only "soft" settings such as ProtectSystem= or PrivateTmp= ask for a mount namespace
-# ("Failed to set up namespace, assuming containerized execution and ignoring", at debug
-# level): the unit starts and `systemd-analyze security` scores it well, yet nothing is
-# enforced. PrivateNetwork= needs CAP_NET_ADMIN as well (for the service's loopback; systemd
+# only "soft" settings such as ProtectSystem= or PrivateTmp= ask for a mount namespace (257
+# says "Failed to set up namespace, assuming containerized execution and ignoring" at debug
+# level, 252 nothing): the unit starts and `systemd-analyze security` scores it well, yet
+# nothing is enforced. PrivateNetwork= needs CAP_NET_ADMIN as well (for the service's loopback; systemd
 # 257 otherwise runs the service in the host's network namespace, with a warning); that is
 # only granted with --network none, where it reaches the container's own namespace alone.
 # systemd_host_test.py shows all of this. Never --privileged: the host's devices, /proc/sys and
@@ -159,9 +162,7 @@ def docker(
         result.stdout = result.stdout.decode("utf-8", "replace")
         result.stderr = result.stderr.decode("utf-8", "replace")
     if check and result.returncode != 0:
-        shown = subprocess.CompletedProcess(
-            argv, result.returncode, _text(result.stdout), _text(result.stderr)
-        )
+        shown = subprocess.CompletedProcess(argv, result.returncode, _text(result.stdout), _text(result.stderr))
         raise CommandFailed(f"{what + ': ' if what else ''}command failed\n{describe(shown)}")
     return result
 
@@ -194,35 +195,26 @@ def systemd_image(daemon: Dockerd, suite: str, cache: Path | None = None) -> str
 # --- the container ------------------------------------------------------------------------------
 
 
-class UnitState(tuple):
-    """(ActiveState, SubState, UnitFileState, NRestarts, MainPID) of a unit."""
+class UnitState(NamedTuple):
+    """What `systemctl show` says of a unit."""
 
-    __slots__ = ()
-
-    def __new__(cls, active: str, sub: str, file_state: str, restarts: int, main_pid: int) -> "UnitState":
-        return super().__new__(cls, (active, sub, file_state, restarts, main_pid))
-
-    active = property(lambda self: self[0])
-    sub = property(lambda self: self[1])
-    file_state = property(lambda self: self[2])
-    restarts = property(lambda self: self[3])
-    main_pid = property(lambda self: self[4])
+    active: str  # ActiveState
+    sub: str  # SubState
+    file_state: str  # UnitFileState
+    restarts: int  # NRestarts
+    main_pid: int  # MainPID
 
 
-@dataclass(frozen=True)
-class Process:
+class Process(NamedTuple):
     """One process of the container, read from its /proc."""
 
     pid: int
     user: str  # the account of the real uid, or the number when /etc/passwd has none
+    argv: tuple[str, ...]
+    unit: str  # the unit whose cgroup holds it (`foo.service`, `init.scope`), or ""
+    cgroup: str  # that systemd cgroup path, relative to the container's own cgroup
     uid: int
     comm: str
-    argv: tuple[str, ...]
-    cgroup: str  # the systemd cgroup path, relative to the container's root cgroup
-    unit: str  # the unit of that cgroup (`foo.service`, `init.scope`), or "" outside any
-
-    def __iter__(self) -> Iterator[object]:  # (pid, user, argv, unit) unpacking, as documented
-        return iter((self.pid, self.user, self.argv, self.unit))
 
 
 # Prints the reading shell's PID, then per process: pid, ppid, real uid, comm, the systemd
@@ -245,6 +237,24 @@ done
 ONESHOT_DIR = "/usr/local/lib/hub-test-oneshot"
 ONESHOT_OUTPUT = "/run/hub-test-oneshot"
 _UNIT_SUFFIXES = (".service", ".scope", ".socket", ".mount", ".swap", ".slice")
+
+
+def oneshot_files(name: str, script: str, settings: Sequence[str] = ()) -> dict[str, tuple[str, int]]:
+    """The files of `<name>.service`: `/bin/sh <script>` as a Type=oneshot service with the
+    given [Service] lines (User=, sandboxing...). Its stdout and stderr go to a file that PID 1
+    opens before the sandbox applies, so SystemdHost.run_oneshot reads them whatever the
+    settings."""
+    script_path = f"{ONESHOT_DIR}/{name}.sh"
+    unit = (
+        "[Unit]\n"
+        f"Description=Test oneshot {name}\n"
+        "[Service]\n"
+        "Type=oneshot\n"
+        f"ExecStart=/bin/sh {script_path}\n"
+        f"StandardOutput=truncate:{ONESHOT_OUTPUT}/{name}.out\n"
+        "StandardError=inherit\n" + "".join(f"{line}\n" for line in settings)
+    )
+    return {script_path: (script, 0o755), f"/etc/systemd/system/{name}.service": (unit, 0o644)}
 
 
 class SystemdHost:
@@ -286,7 +296,9 @@ class SystemdHost:
             raise CommandFailed(f"in the {self.suite} container{who}: command failed\n{describe(result)}")
         return result
 
-    def sh(self, script: str, *, check: bool = True, user: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    def sh(
+        self, script: str, *, check: bool = True, user: str | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess:
         """`sh -euc script` in the container."""
         return self.exec("sh", "-euc", script, check=check, user=user, timeout=timeout)
 
@@ -331,7 +343,23 @@ class SystemdHost:
             input=data.encode() if isinstance(data, str) else data,
         )
 
+    def write_files(self, files: Mapping[str, str | bytes | tuple[str | bytes, int]]) -> None:
+        """Writes several files in one go, owned by root: {absolute path: data, or (data,
+        mode)}; mode 0644 when not given, missing parent directories made 0755."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for path, value in files.items():
+                data, mode = value if isinstance(value, tuple) else (value, 0o644)
+                raw = data.encode() if isinstance(data, str) else data
+                if not path.startswith("/"):
+                    raise ValueError(f"{path!r}: expected an absolute path")
+                info = tarfile.TarInfo(path.lstrip("/"))
+                info.size, info.mode, info.mtime = len(raw), mode, int(time.time())
+                tar.addfile(info, io.BytesIO(raw))
+        self.exec("tar", "-x", "-f", "-", "-C", "/", "--same-owner", "--no-overwrite-dir", input=buf.getvalue())
+
     def read_bytes(self, path: str) -> bytes:
+        # input=b"": docker() then keeps stdout as bytes.
         raw = docker(self.daemon, "exec", self.container, "cat", "--", path, input=b"", check=False)
         if raw.returncode != 0:
             raise CommandFailed(f"in the {self.suite} container: cannot read {path}: {_text(raw.stderr)}")
@@ -351,27 +379,13 @@ class SystemdHost:
         self.systemctl("daemon-reload")
 
     def write_oneshot(self, name: str, script: str, settings: Sequence[str] = (), *, reload: bool = True) -> str:
-        """Installs `<name>.service`: `/bin/sh <script>` as a Type=oneshot service with the
-        given [Service] lines (User=, sandboxing...). Its stdout and stderr go to a file that
-        PID 1 opens before the sandbox applies, so run_oneshot can read them whatever the
-        settings. Returns the unit name. Several can be written with `reload=False`, then one
-        `systemctl daemon-reload`."""
-        unit = f"{name}.service"
-        script_path = f"{ONESHOT_DIR}/{name}.sh"
-        self.write(script_path, script, 0o755)
-        self.write(
-            f"/etc/systemd/system/{unit}",
-            "[Unit]\n"
-            f"Description=Test oneshot {name}\n"
-            "[Service]\n"
-            "Type=oneshot\n"
-            f"ExecStart=/bin/sh {script_path}\n"
-            f"StandardOutput=truncate:{ONESHOT_OUTPUT}/{name}.out\n"
-            "StandardError=inherit\n" + "".join(f"{line}\n" for line in settings),
-        )
+        """Installs `<name>.service` (oneshot_files) and, unless `reload` is false, reloads
+        systemd. Returns the unit name. Many at once: write_files of several oneshot_files,
+        then one `systemctl daemon-reload`."""
+        self.write_files(oneshot_files(name, script, settings))
         if reload:
             self.systemctl("daemon-reload")
-        return unit
+        return f"{name}.service"
 
     def run_oneshot(self, unit: str, *, timeout: float = 120) -> subprocess.CompletedProcess:
         """Starts a oneshot written by write_oneshot and waits for it. returncode is its main
@@ -513,7 +527,7 @@ class SystemdHost:
             if top and (cgroup == top or cgroup.startswith(top + "/")):
                 cgroup = cgroup[len(top) :] or "/"
             unit = next((c for c in reversed(cgroup.split("/")) if c.endswith(_UNIT_SUFFIXES)), "")
-            procs.append(Process(pid, names.get(uid, str(uid)), uid, comm, argv, cgroup, unit))
+            procs.append(Process(pid, names.get(uid, str(uid)), argv, unit, cgroup, uid, comm))
         return procs
 
 

@@ -29,6 +29,7 @@ from integration.systemd_host import (
     add_apt_repository,
     apt_get,
     apt_install,
+    oneshot_files,
     systemd_host,
     systemd_image,
     systemd_root_tarball,
@@ -160,7 +161,11 @@ CONTROLS = [
         "ProtectSystem=strict",
         ("ProtectSystem=strict",),
         "for d in /usr /etc /var/lib; do try_ touch $d/hub-probe-w; rm -f $d/hub-probe-w; done",
-        on=(rf"DENIED: touch /usr/hub-probe-w -> .*{RO}", rf"DENIED: touch /etc/\S+ -> .*{RO}", f"DENIED: touch /var/lib/\\S+ -> .*{RO}"),
+        on=(
+            rf"DENIED: touch /usr/hub-probe-w -> .*{RO}",
+            rf"DENIED: touch /etc/\S+ -> .*{RO}",
+            f"DENIED: touch /var/lib/\\S+ -> .*{RO}",
+        ),
         off=("ALLOWED: touch /usr/", "ALLOWED: touch /etc/", "ALLOWED: touch /var/lib/"),
         base=(),  # root: without the setting, its own /usr is writable
     ),
@@ -406,14 +411,17 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dockerd]:
 def prepare(host: SystemdHost) -> None:
     """The probe user (systemd-sysusers), the stand-in exporter on LISTENER_PORT, and every
     control's two units (one daemon-reload)."""
-    host.write("/etc/sysusers.d/hub-probe.conf", f'u {PROBE_USER} - "Monitoring Hub probe" /nonexistent\n')
-    host.exec("systemd-sysusers")
-    host.write(f"{PROBE_DIR}/http-exporter.pl", HTTP_EXPORTER)
-    host.write("/etc/systemd/system/hub-probe-listener.service", exporter_unit(LISTENER_PORT, f"User={PROBE_USER}"))
+    files = {
+        "/etc/sysusers.d/hub-probe.conf": f'u {PROBE_USER} - "Monitoring Hub probe" /nonexistent\n',
+        f"{PROBE_DIR}/http-exporter.pl": HTTP_EXPORTER,
+        "/etc/systemd/system/hub-probe-listener.service": exporter_unit(LISTENER_PORT, f"User={PROBE_USER}"),
+    }
     for control in CONTROLS:
         for variant, settings in (("on", control.base + control.setting), ("off", control.base)):
             script = PROBE_PRELUDE + control.script + "\nexit 0\n"
-            host.write_oneshot(_unit_name(control, variant), script, settings, reload=False)
+            files.update(oneshot_files(_unit_name(control, variant), script, settings))
+    host.write_files(files)
+    host.exec("systemd-sysusers")
     host.systemctl("daemon-reload")
     host.systemctl("start", "hub-probe-listener.service")
     host.wait_port(LISTENER_PORT, unit="hub-probe-listener.service")
@@ -707,7 +715,9 @@ def test_without_cap_sys_admin_the_sandbox_silently_vanishes(daemon: Dockerd, ho
         assert "Failed to get cgroup ID" in bare.journal(deny)
 
         # PrivateNetwork=: the service stays in the container's network namespace, with a warning.
-        net = bare.write_oneshot("hub-probe-bare-net", "readlink /proc/self/ns/net /proc/1/ns/net", ("PrivateNetwork=yes",))
+        net = bare.write_oneshot(
+            "hub-probe-bare-net", "readlink /proc/self/ns/net /proc/1/ns/net", ("PrivateNetwork=yes",)
+        )
         service_ns, init_ns = bare.run_oneshot(net).stdout.split()
         assert service_ns == init_ns
         assert "PrivateNetwork=yes is configured, but" in bare.journal(net)
