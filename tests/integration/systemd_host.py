@@ -21,6 +21,8 @@ scripts and sandboxing settings need a real systemd. This module gives one per t
 - `apt_install(host, repo, public_key, package)`: apt-get from a signed repository directory
   copied into the container, through the deb822 source users get (hub.repos.user_files),
   with `URIs: file:/srv/...` and `Signed-By:`.
+- `rpm(host, ...)`: the image's rpm with EL's database path, for RPM scriptlets under the
+  same systemd.
 
 What the container can and cannot prove about a unit's sandbox is shown, setting by setting,
 by systemd_host_test.py.
@@ -668,3 +670,16 @@ def apt_install(
     add_apt_repository(host, repository, public_key, codename=codename)
     apt_get(host, "update", "--error-on=any")
     return apt_get(host, "install", "-y", "--no-install-recommends", *packages)
+
+
+# --- rpm ------------------------------------------------------------------------------------------
+
+# EL's rpm database path. Debian 12's rpm defaults to ~/.rpmdb (13's to /var/lib/rpm), and
+# prints an "use Alien instead" warning on stderr, then goes ahead.
+RPM_DBPATH = "/var/lib/rpm"
+
+
+def rpm(host: SystemdHost, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """rpm in the container with EL's database path: `rpm(host, "-i", "/root/x.rpm")`, -U, -e,
+    -q. Scriptlets run under the container's systemd."""
+    return host.exec("rpm", "--dbpath", RPM_DBPATH, *args, check=check)

@@ -30,6 +30,7 @@ from integration.systemd_host import (
     apt_get,
     apt_install,
     oneshot_files,
+    rpm,
     systemd_host,
     systemd_image,
     systemd_root_tarball,
@@ -793,3 +794,16 @@ def test_apt_refuses_a_tampered_inrelease(host: SystemdHost, signing_key, tmp_pa
     install = apt_get(host, "install", "-y", "hub-probe-pkg", check=False)
     assert install.returncode != 0 and "Unable to locate package hub-probe-pkg" in install.stderr, install
     assert not host.exists("/usr/bin/hub-probe-pkg")
+
+
+def test_rpm_installs_and_erases_a_package(host: SystemdHost, tmp_path: Path) -> None:
+    from testkit.packages import make_package
+
+    package = make_package("rpm", tmp_path, name="hub-probe-rpm", version="1.0.0", release="1.el9")
+    host.copy_in(package, f"/root/{package.name}")
+    rpm(host, "-i", f"/root/{package.name}")
+    assert rpm(host, "-q", "hub-probe-rpm").stdout.strip() == "hub-probe-rpm-1.0.0-1.el9.x86_64"
+    assert host.exists("/var/lib/rpm") and host.exists("/usr/bin/hub-probe-rpm")
+    rpm(host, "-e", "hub-probe-rpm")
+    assert rpm(host, "-q", "hub-probe-rpm", check=False).returncode != 0
+    assert not host.exists("/usr/bin/hub-probe-rpm")
