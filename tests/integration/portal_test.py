@@ -66,7 +66,7 @@ NODE_GRANTS = [
     {"read_path": "/home", "reason": "the filesystem collector reports the space of /home"},
 ]
 HOSTILE_ROOT_REASON = "</span><script>window.hubPwned = 6</script>"
-HOSTILE_GRANT_REASON = "<img src=x onerror=\"window.hubPwned = 7\">"
+HOSTILE_GRANT_REASON = '<img src=x onerror="window.hubPwned = 7">'
 
 SPECS = [
     synthetic.Spec(
