@@ -80,6 +80,7 @@ STUBS = (
     "deb-systemd-helper",
     "deb-systemd-invoke",
     "dpkg-query",
+    "dpkg-statoverride",
     "rm",
 )
 # What a host without systemd lacks: the scripts fall back to groupadd/useradd.
@@ -359,7 +360,8 @@ def run_with_stubs(script: str, args: list[str], tmp: Path, *, absent: Sequence[
         'print(json.dumps(a + ([sys.stdin.read()] if "-" in a else [])))\''
     )
     for name in (n for n in STUBS if n not in absent):
-        status = {"getent": 2, "dpkg-query": 1}.get(name, 0)  # no account yet; no other owner
+        # no account yet; no other owner; no administrator's override
+        status = {"getent": 2, "dpkg-query": 1, "dpkg-statoverride": 1}.get(name, 0)
         (stubs / name).write_text(f'#!/bin/sh\n{logger} {name} "$@" >> {shlex.quote(str(log))}\nexit {status}\n')
         (stubs / name).chmod(0o755)
     probe = tmp / "run-systemd-system"
@@ -401,7 +403,7 @@ def check_scripts(scripts: dict[str, str], plan: Any, kind: str, spec: Any, tmp:
     else:
         assert sysusers == [["systemd-sysusers", sysusers_path]], sysusers
         tmpfiles = [c for c in calls if c[0] == "systemd-tmpfiles"]
-        assert tmpfiles == [["systemd-tmpfiles", "--create", f"/usr/lib/tmpfiles.d/{plan.name}.conf"]], tmpfiles
+        assert tmpfiles == [["systemd-tmpfiles", "--create", f"{plan.name}.conf"]], tmpfiles
     assert not [c for c in calls if c[0] in ("useradd", "groupadd")], calls
     useradd = [c for c in fallback if c[0] == "useradd"]
     assert useradd == [
