@@ -536,6 +536,7 @@ SHELL_COMMANDS = frozenset(
         "systemd-sysusers",
         "systemd-tmpfiles",
         "dpkg-query",
+        "grep",
         "rm",
         "systemctl",
         "deb-systemd-helper",
