@@ -208,9 +208,10 @@ class Lab:
 
     def check_neighbour(self) -> None:
         state = self.host.unit_state(NEIGHBOUR_UNIT)
-        assert (state.active, state.main_pid) == ("active", self.neighbour_pid), (
-            f"{self.suite}: the neighbour service was disturbed: {state}, was PID {self.neighbour_pid}"
-        )
+        assert (state.active, state.main_pid) == (
+            "active",
+            self.neighbour_pid,
+        ), f"{self.suite}: the neighbour service was disturbed: {state}, was PID {self.neighbour_pid}"
         assert "hub_probe_up" in self.host.scrape(NEIGHBOUR_PORT)
 
 
@@ -358,9 +359,7 @@ def account(host: SystemdHost, user: str) -> tuple[int, int] | None:
 
 
 def unit_setting(host: SystemdHost, unit_path: str, key: str) -> list[str]:
-    return [
-        line.split("=", 1)[1].strip() for line in host.read(unit_path).splitlines() if line.startswith(f"{key}=")
-    ]
+    return [line.split("=", 1)[1].strip() for line in host.read(unit_path).splitlines() if line.startswith(f"{key}=")]
 
 
 def check_service(host: SystemdHost, user: str = USER, unit: str = UNIT, binary: str = "node_exporter") -> int:
@@ -534,7 +533,6 @@ def test_deb_install_from_a_signed_repository_runs_the_service_sandboxed(
     if suite == "bookworm":  # the systemd the page was scored with
         assert offline == documented, f"systemd 252 scores the unit {offline}, docs/unit-exposure.md {documented}"
     assert live <= offline <= 3.0
-
 
 
 @suites

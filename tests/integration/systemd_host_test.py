@@ -42,6 +42,7 @@ PROBE_USER = "hub-probe"
 LISTENER_PORT = 9199  # the stand-in exporter every host runs, for the network probes
 PROBE_DIR = "/usr/local/lib/hub-probe"
 
+
 def exporter_unit(port: int, *settings: str) -> str:
     return (
         "[Unit]\nDescription=Stand-in exporter on port %d\n[Service]\nType=simple\n"

@@ -101,7 +101,12 @@ def test_every_interpolated_value_is_shell_quoted(family: str, tmp_path: Path) -
     joined = "\n".join(rendered.values())
     values = ["svc user$(id)", "my unit;reboot.service", "/usr/lib/sysusers.d/p$(x).conf"]
     if family == "deb":
-        values += ["/var/lib/a b;c", "/var/lib/a b;c/.conf", "/usr/lib/tmpfiles.d/p;x.conf", "pkg:amd64: /var/lib/a b;c"]
+        values += [
+            "/var/lib/a b;c",
+            "/var/lib/a b;c/.conf",
+            "/usr/lib/tmpfiles.d/p;x.conf",
+            "pkg:amd64: /var/lib/a b;c",
+        ]
     else:
         values.append(HOSTILE["sysusers_line"])
     for value in values:
