@@ -102,11 +102,14 @@ USER = "demo_exporter"
 PORT = 9100  # node_exporter's default: the demo does not set a listen address
 METRIC = "node_exporter_build_info"
 
+
+def _node_exporter_grants() -> tuple[dict[str, str], ...]:
+    manifest = yaml.safe_load((REPO_ROOT / "exporters" / "node_exporter" / "manifest.yaml").read_text())
+    return tuple(manifest["artifacts"]["deb"]["systemd"]["grants"])
+
+
 # The lifecycle demo with what the real node_exporter manifest grants its service.
-NODE_GRANTS = yaml.safe_load((REPO_ROOT / "exporters/node_exporter/manifest.yaml").read_text())["artifacts"]["deb"][
-    "systemd"
-]["grants"]
-NODE = dataclasses.replace(LIFECYCLE, grants=tuple(NODE_GRANTS))
+NODE = dataclasses.replace(LIFECYCLE, grants=_node_exporter_grants())
 
 
 def _shared(name: str, port: int) -> Demo:
@@ -212,10 +215,8 @@ class Lab:
 
     def check_neighbour(self) -> None:
         state = self.host.unit_state(NEIGHBOUR_UNIT)
-        assert (state.active, state.main_pid) == (
-            "active",
-            self.neighbour_pid,
-        ), f"{self.suite}: the neighbour service was disturbed: {state}, was PID {self.neighbour_pid}"
+        disturbed = f"{self.suite}: the neighbour service was disturbed: {state}, was PID {self.neighbour_pid}"
+        assert state.active == "active" and state.main_pid == self.neighbour_pid, disturbed
         assert "hub_probe_up" in self.host.scrape(NEIGHBOUR_PORT)
 
 
@@ -227,6 +228,7 @@ class Builds:
     def __init__(self, packages: Packages, nfpm: str, workdir: Path) -> None:
         self.packages, self.nfpm, self.workdir = packages, nfpm, workdir
         self.lock = threading.Lock()
+        self.stopping = threading.Event()  # the module ended early: build nothing more
         self.done: dict[tuple[str, ...], Path | BaseException] = {}
 
     def _once(self, key: tuple[str, ...], build: Callable[[], Path]) -> Path:
@@ -273,6 +275,8 @@ class Builds:
 
         def run() -> None:
             for step in steps:
+                if self.stopping.is_set():
+                    return
                 with contextlib.suppress(Exception):  # kept for the step that needs it
                     step()
 
@@ -328,6 +332,7 @@ def builds(packages: Packages, nfpm: str, tmp_path_factory: pytest.TempPathFacto
     b = Builds(packages, nfpm, tmp_path_factory.mktemp("builds"))
     thread = b.start()
     yield b
+    b.stopping.set()
     thread.join()
 
 
