@@ -16,9 +16,10 @@ DEBIAN_PACKAGES=(
   rpm dnf createrepo-c rpmlint
   dpkg-dev apt-utils lintian
   mmdebstrap qemu-user-static binfmt-support
+  debian-archive-keyring  # mmdebstrap's keys for bookworm and trixie (the systemd harness builds both)
   gcc libc6-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # the e2e tests' static stand-in exporter
   systemd  # systemd-analyze verify, for the units installed by the install tests
-  docker.io docker-registry skopeo umoci
+  docker.io docker-registry skopeo umoci  # docker.io: also the systemd containers (tests/integration/systemd_host.py)
   chromium chromium-driver
   shellcheck  # the shell-script test (tests/integration/shellcheck_test.py)
   gnupg file git curl ca-certificates procps

@@ -14,11 +14,13 @@ from __future__ import annotations
 import copy
 import gzip
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
 from hub.common import matrix
-from hub.packaging.plan import PackagePlan
+from hub.packaging.plan import NOLOGIN, PackagePlan
+from hub.packaging.sandbox import sandbox
 from hub.upstream.lock import Lock, LockedArchive
 
 # --- hostile material ----------------------------------------------------------------------
@@ -257,20 +259,34 @@ def field_name(path: Sequence[Any]) -> str:
 
 
 def with_value(data: Mapping[str, Any], path: Sequence[Any], value: Any) -> dict[str, Any]:
-    """A copy of the manifest data with one field set (the service user follows `name` and
-    `system_user`, so that changing one does not make an unrelated owner invalid)."""
+    """A copy of the manifest data with one field set. The service user's directories follow
+    `system_user`, and the exporter's paths follow `name` and `system_user` (the privilege
+    policy keeps files under /etc/<name>/ and /var/lib/<user>/), so that changing one field
+    does not make an unrelated one invalid."""
     out = copy.deepcopy(dict(data))
     node: Any = out
     for p in path[:-1]:
         node = node[p]
     old = node.get(path[-1]) if isinstance(node, dict) else node[path[-1]]
     node[path[-1]] = value
-    if path[-1] == "system_user" and isinstance(old, str):
+    if path[-1] == "system_user" and isinstance(old, str) and isinstance(value, str):
         for d in node.get("directories", []):
             for role in ("owner", "group"):
                 if d.get(role) == old:
                     d[role] = value
+        _move_paths(node, f"/var/lib/{old}", f"/var/lib/{value}")
+    if tuple(path) == ("name",) and isinstance(old, str) and isinstance(value, str):
+        for kind in ("rpm", "deb"):
+            _move_paths(out["artifacts"][kind], f"/etc/{old}", f"/etc/{value}")
     return out
+
+
+def _move_paths(spec: dict[str, Any], old: str, new: str) -> None:
+    for item, key in [(f, "dest") for f in spec.get("extra_files", [])] + [
+        (d, "path") for d in spec.get("directories", [])
+    ]:
+        if item[key] == old or item[key].startswith(old + "/"):
+            item[key] = new + item[key][len(old) :]
 
 
 # --- systemd -------------------------------------------------------------------------------
@@ -400,6 +416,14 @@ class UnitExpectation:
     env_file: str
     argv: tuple[str, ...]
     restart: str
+    sandbox: tuple[tuple[str, str], ...] = ()  # (key, value) in order, see expected_sandbox
+
+
+def expected_sandbox(spec: Any) -> tuple[tuple[str, str], ...]:
+    """The sandbox settings a package spec's unit holds (hub.packaging.sandbox)."""
+    user = None if spec.system_user == "root" else spec.system_user
+    writable = [d.path for d in spec.directories if user and d.owner == user]
+    return tuple((s.key, s.value) for s in sandbox(spec.systemd.grants, writable=writable))
 
 
 def check_unit(text: str, want: UnitExpectation) -> None:
@@ -418,12 +442,16 @@ def check_unit(text: str, want: UnitExpectation) -> None:
         "ExecStart",
         "Restart",
         "RestartSec",
-        "NoNewPrivileges",
-        "ProtectSystem",
     } | ({"User", "Group"} if want.user else set())
+    sandbox_keys = {k for k, _ in want.sandbox}
     for section, keys in (("Unit", unit_keys), ("Service", service_keys), ("Install", {"WantedBy"})):
-        if set(s[section]) != keys or any(len(v) != 1 for v in s[section].values()):
+        own = {k: v for k, v in s[section].items() if k not in sandbox_keys or section != "Service"}
+        if set(own) != keys or any(len(v) != 1 for v in own.values()):
             raise Malformed(f"[{section}] has {s[section]}, expected one each of {sorted(keys)}")
+    for key in sandbox_keys:
+        values = [v for k, v in want.sandbox if k == key]
+        if s["Service"].get(key) != values:
+            raise Malformed(f"{key}={s['Service'].get(key)}, expected {values}")
     unit, service = {k: v[0] for k, v in s["Unit"].items()}, {k: v[0] for k, v in s["Service"].items()}
     if unescape_specifiers(unit["Description"]) != want.description:
         raise Malformed(f"Description={unit['Description']!r}, expected {want.description!r}")
@@ -505,21 +533,31 @@ SHELL_COMMANDS = frozenset(
         "getent",
         "groupadd",
         "useradd",
-        "chown",
-        "chmod",
-        "install",
+        "printf",
+        "echo",
+        "systemd-sysusers",
+        "systemd-tmpfiles",
+        "dpkg-query",
+        "dpkg-statoverride",
+        "while",
+        "do",
+        "done",
+        "read",
+        "mv",
+        "_overridden=",
+        "_overridden=yes",
+        "grep",
         "rm",
         "systemctl",
         "deb-systemd-helper",
         "deb-systemd-invoke",
-        "dpkg-statoverride",
         "_action=restart",
         "_action=start",
         ":",
         "true",
     }
 )
-SHELL_PARAMETERS = frozenset({"$1", "$2", "$_action"})
+SHELL_PARAMETERS = frozenset({"$1", "$2", "$_action", "$_overridden", "$_owner", "$_group", "$_mode", "$_first"})
 
 
 _SHELL_TOKEN = re.compile(
@@ -693,3 +731,44 @@ def iter_texts(plan: PackagePlan) -> Iterator[tuple[str, str]]:
             continue
         data = gzip.decompress(e.content) if e.dst.endswith(".gz") else e.content
         yield e.dst, data.decode("utf-8")
+
+
+# --- sysusers.d and tmpfiles.d ----------------------------------------------------------------
+
+
+def check_declarations(texts: Mapping[str, str], plan: PackagePlan, user: str) -> None:
+    """The package's sysusers.d and tmpfiles.d read back as exactly what it declares: one
+    account, and one line per owned path, each with its fields in their columns (a value
+    with a space or a specifier would shift or expand them)."""
+    accounts = _declaration_lines(texts[f"/usr/lib/sysusers.d/{plan.name}.conf"])
+    if (
+        len(accounts) != 1
+        or accounts[0][:2] != ["u", user]
+        or accounts[0][-2:] != [f"/var/lib/{user}", NOLOGIN[plan.kind]]
+    ):
+        raise Malformed(f"sysusers.d declares {accounts}, expected one account {user!r}")
+    path = f"/usr/lib/tmpfiles.d/{plan.name}.conf"
+    if plan.kind == "rpm" or not plan.ownership:
+        if path in texts:
+            raise Malformed(f"{path}: not expected")
+        return
+    lines = _declaration_lines(texts[path])
+    want = [
+        ["d" if o.is_dir else ("C" if o.template else "z"), o.path, o.mode, o.owner, o.group, "-"]
+        + ([o.template] if o.template else [])
+        for o in plan.ownership
+    ]
+    if lines != want:
+        raise Malformed(f"tmpfiles.d declares {lines}, expected {want}")
+    for line in lines:
+        if any("%" in field for field in line):
+            raise Malformed(f"a specifier systemd-tmpfiles would expand: {line}")
+
+
+def _declaration_lines(text: str) -> list[list[str]]:
+    """sysusers.d/tmpfiles.d lines as fields (a quoted GECOS is one field)."""
+    out = []
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            out.append(shlex.split(line))
+    return out

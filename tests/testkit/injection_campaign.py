@@ -20,10 +20,12 @@ import yaml
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from testkit.injection import (
+    check_declarations,
     EDGE_ALPHABET,
     HOSTILE_ATOMS,
     LOCK,
     UnitExpectation,
+    expected_sandbox,
     check_environment_file,
     check_script_values,
     check_unit,
@@ -174,6 +176,7 @@ def check_rendered(m: Any, kinds: tuple[str, ...] = ("rpm", "deb")) -> None:
                     env_file=f"{d.env_dir}/{m.name}",
                     argv=(f"/usr/bin/{m.build.binary_name}", *spec.systemd.arguments),
                     restart=spec.systemd.restart,
+                    sandbox=expected_sandbox(spec),
                 ),
             )
             check_environment_file(texts[f"{d.env_dir}/{m.name}"])
@@ -182,11 +185,17 @@ def check_rendered(m: Any, kinds: tuple[str, ...] = ("rpm", "deb")) -> None:
         values = [unit] if spec.systemd.enabled else []  # the package name is only in comments
         if user:
             values += [user, f"/var/lib/{user}", f"{user} service account (Monitoring Hub)", NOLOGIN[kind]]
-        for o in plan.ownership:
-            values += [o.path, o.mode, f"{o.owner}:{o.group}"]
-        for f in spec.extra_files:
-            if kind == "deb" and f.config and not f.dest.startswith("/etc/"):
-                values += [f.dest, f"/usr/share/{plan.name}/default-config{f.dest}", f.mode]
+            check_declarations(texts, plan, user)
+            sysusers = f"/usr/lib/sysusers.d/{plan.name}.conf"
+            # DEB: the file, once installed; RPM's %pre: its one line, on standard input.
+            values.append(sysusers if kind == "deb" else texts[sysusers].splitlines()[-1])
+        if kind == "deb":
+            if plan.ownership:
+                # applied by its name (an administrator's /etc/tmpfiles.d file wins); each
+                # owned path asked of dpkg-statoverride, whose entries go to that file
+                values += [f"{plan.name}.conf", f"/etc/tmpfiles.d/{plan.name}.conf"]
+                values += [o.path for o in plan.ownership]
+            values += [d.path for d in spec.directories if user and d.owner == user]
         scripts = dict(plan.scripts)
         all_words = set()
         for text in scripts.values():

@@ -35,6 +35,7 @@ COMMANDS = {
     "update-upstreams": "hub.upstream.cli",
     "package": "hub.packaging.cli",
     "buildinfo": "hub.packaging.cli",
+    "exposure-doc": "hub.packaging.cli",
     "image": "hub.image.cli",
     "image-push": "hub.image.cli",
     "image-validate": "hub.image.cli",

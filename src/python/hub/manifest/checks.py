@@ -11,7 +11,8 @@ schema refuses (its problem is already reported). Their vocabulary:
 - files on disk: ``upstream.local`` archives and ``extra_files`` sources exist and stay inside
   the exporter directory (skipped without a directory);
 - names: the directory matches the exporter's name, binaries and destinations are unique,
-  directory owners are root or the service user, defaulted user names are valid.
+  directory owners are root or the service user, defaulted user names are valid;
+- privilege: what a manifest may not ask of the hosts that install it (``hub.manifest.policy``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hub.common import matrix
 from hub.common import schemas
 from hub.common.errors import FieldError
 from hub.common.printable import HIDDEN_OR_LINE_BREAKING, first_refused
+from hub.manifest import policy
 from hub.manifest.explain import quote
 from hub.manifest.model import MANIFEST_FILE, PLACEHOLDER_RE, PLACEHOLDERS, TAG_PLACEHOLDERS, expand
 
@@ -94,6 +96,7 @@ def semantic_errors(data: dict[str, Any], base_dir: str | None, file_name: str |
         spec = get(data, "artifacts", kind)
         if isinstance(spec, dict) and spec.get("enabled") is not False:
             errors.extend(_package_errors(kind, spec, name, binaries, base_dir))
+    errors.extend(policy.privilege_errors(data, name))
 
     docker = get(data, "artifacts", "docker")
     if isinstance(docker, dict) and docker.get("enabled") is not False:
@@ -333,6 +336,13 @@ def _free_texts(data: dict[str, Any]) -> Iterator[tuple[str, str]]:
             for i, arg in enumerate(arguments):
                 if isinstance(arg, str):
                     yield f"artifacts.{kind}.systemd.arguments[{i}]", arg
+        as_root = get(data, "artifacts", kind, "systemd", "run_as_root")
+        if isinstance(as_root, str):
+            yield f"artifacts.{kind}.systemd.run_as_root", as_root
+        grants = get(data, "artifacts", kind, "systemd", "grants")
+        for i, grant in enumerate(grants if isinstance(grants, list) else []):
+            if isinstance(grant, dict) and isinstance(grant.get("reason"), str):
+                yield f"artifacts.{kind}.systemd.grants[{i}].reason", grant["reason"]
     for field in ("entrypoint", "cmd"):
         values = get(data, "artifacts", "docker", field)
         if isinstance(values, list):

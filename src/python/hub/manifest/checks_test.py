@@ -89,7 +89,11 @@ SEMANTIC_PROBLEMS = [
     ),
     pytest.param(
         edit(artifacts={"rpm": {"extra_files": [{"source": "assets/foo.yml", "dest": "/usr/bin/foo_exporter"}]}}),
-        expected("artifacts.rpm.extra_files[0].dest: '/usr/bin/foo_exporter' is where a binary is installed"),
+        expected(
+            "artifacts.rpm.extra_files[0].dest: '/usr/bin/foo_exporter' is where a binary is installed",
+            "artifacts.rpm.extra_files[0].dest: '/usr/bin/foo_exporter' is outside this exporter's paths: files may "
+            "only go under /etc/foo/, /var/lib/foo/, /var/log/foo/, /usr/share/foo/, /usr/libexec/foo/",
+        ),
         id="dest-over-binary",
     ),
     pytest.param(
@@ -125,5 +129,5 @@ def test_arch_names_that_collide_are_caught(tmp_path: Path) -> None:
 
 
 def test_validate_data_without_directory_skips_disk_checks() -> None:
-    data = edit(name="bar", artifacts={"rpm": {"extra_files": [{"source": "assets/x", "dest": "/etc/x"}]}})()
+    data = edit(name="bar", artifacts={"rpm": {"extra_files": [{"source": "assets/x", "dest": "/etc/bar/x"}]}})()
     assert validate_manifest_data(data) == []

@@ -69,7 +69,8 @@ BAD_MANIFESTS = [
     pytest.param(
         edit(artifacts={"rpm": {"systemd": {"user": "root"}}}),
         expected(
-            "artifacts.rpm.systemd: unknown field 'user' (expected one of: after, arguments, enabled, restart, type)"
+            "artifacts.rpm.systemd: unknown field 'user' "
+            "(expected one of: after, arguments, enabled, grants, restart, run_as_root, type)"
         ),
         id="unknown-nested",
     ),

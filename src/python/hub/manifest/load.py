@@ -28,6 +28,7 @@ from hub.common import schemas
 from hub.common.errors import FieldError, HubError, LocatedError, ManifestError
 from hub.manifest.checks import semantic_errors
 from hub.manifest.explain import describe, schema_errors
+from hub.manifest.policy import GRANT_KINDS
 from hub.manifest.model import (
     MANIFEST_FILE,
     Build,
@@ -35,6 +36,7 @@ from hub.manifest.model import (
     DockerSpec,
     DockerValidation,
     ExtraFile,
+    Grant,
     Manifest,
     PackageSpec,
     SystemdSpec,
@@ -139,6 +141,11 @@ def lint_warnings(manifest: Manifest) -> list[FieldError]:
         warnings.append(
             FieldError("license", "not set: it is never guessed; `update-upstreams` fills it from the GitHub API")
         )
+    for kind, spec in (("rpm", manifest.rpm), ("deb", manifest.deb)):
+        if spec is not None and spec.systemd.run_as_root:
+            warnings.append(
+                FieldError(f"artifacts.{kind}.systemd.run_as_root", f"the service runs as root: {spec.systemd.run_as_root}")
+            )
     return warnings
 
 
@@ -263,6 +270,11 @@ def _ordered(values: Iterable[str], order: Sequence[str]) -> tuple[str, ...]:
     return tuple(v for v in order if v in present)
 
 
+def _grant(g: dict[str, Any]) -> Grant:
+    kind = next(k for k in GRANT_KINDS if k in g)
+    return Grant(kind, g[kind], g["reason"], g.get("access", "r"))
+
+
 def _package(d: dict[str, Any], order: Sequence[str], name: str, description: str) -> PackageSpec:
     s = d["systemd"]
     return PackageSpec(
@@ -276,6 +288,8 @@ def _package(d: dict[str, Any], order: Sequence[str], name: str, description: st
             after=tuple(s["after"]),
             restart=s["restart"],
             type=s["type"],
+            grants=tuple(_grant(g) for g in s["grants"]),
+            run_as_root=s.get("run_as_root"),
         ),
         extra_files=tuple(ExtraFile(f["source"], f["dest"], f["mode"], f["config"]) for f in d["extra_files"]),
         directories=tuple(Directory(x["path"], x["mode"], x["owner"], x["group"]) for x in d["directories"]),

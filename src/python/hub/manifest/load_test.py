@@ -138,7 +138,7 @@ def test_full_values(tmp_path: Path) -> None:
                 "extra_files": [
                     {"source": "assets/foo.yml", "dest": "/etc/foo/foo.yml", "mode": "0600", "config": False}
                 ],
-                "directories": [{"path": "/var/lib/foo", "owner": "prometheus", "group": "prometheus"}],
+                "directories": [{"path": "/var/lib/prometheus", "owner": "prometheus", "group": "prometheus"}],
                 "dependencies": ["libcap2 (>= 1:2.25)", "glibc >= 2.28"],
                 "systemd": {"arguments": ["--web.listen-address=:9999", "--x=$HOME 'q'"], "restart": "always"},
             },
@@ -259,8 +259,8 @@ def test_alias_bomb_is_refused(tmp_path: Path) -> None:
         pytest.param({}, "foo", id="name"),
         pytest.param({"rpm": {"system_user": "prometheus"}}, "prometheus", id="rpm-user"),
         pytest.param({"deb": {"system_user": "prom"}}, "prom", id="deb-user"),
-        pytest.param({"rpm": {"system_user": "root"}}, "foo", id="root-service-user-is-not-inherited"),
-        pytest.param({"rpm": {"system_user": "root"}, "docker": {"user": "root"}}, "root", id="explicit-root"),
+        pytest.param({"rpm": {"system_user": "root", "systemd": {"run_as_root": "reads devices only root may open"}}}, "foo", id="root-service-user-is-not-inherited"),
+        pytest.param({"rpm": {"system_user": "root", "systemd": {"run_as_root": "reads devices only root may open"}}, "docker": {"user": "root"}}, "root", id="explicit-root"),
     ],
 )
 def test_docker_user_default(tmp_path: Path, artifacts: dict[str, Any], user: str) -> None:

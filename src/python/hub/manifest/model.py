@@ -61,12 +61,30 @@ class Build:
 
 
 @dataclass(frozen=True)
+class Grant:
+    """One thing the service gets beyond the strict sandbox, with its reason.
+
+    ``kind`` is one of hub.manifest.policy.GRANT_KINDS (capability, device, read_path,
+    write_path, address_family, system_call, proc); ``access`` only for devices."""
+
+    kind: str
+    value: str
+    reason: str
+    access: str = "r"
+
+
+@dataclass(frozen=True)
 class SystemdSpec:
     enabled: bool
     arguments: tuple[str, ...]  # empty: ExecStart=/usr/bin/<binary> $ARGS
     after: tuple[str, ...]
     restart: str
     type: str
+    grants: tuple[Grant, ...] = ()
+    run_as_root: str | None = None  # the reason, with system_user root
+
+    def granted(self, kind: str) -> tuple[Grant, ...]:
+        return tuple(g for g in self.grants if g.kind == kind)
 
 
 @dataclass(frozen=True)

@@ -290,6 +290,8 @@ def test_rpm_relations(out: Path) -> None:
 
 
 # path -> (mode, flags): flags c = %config, n = noreplace, d = %doc, l = %license
+# The service's own paths belong to it in the payload (rpm applies %attr; %pre made the user).
+SERVICE_OWNED = {"/var/lib/mysqld_exporter", "/var/lib/mysqld_exporter/.my.cnf"}
 RPM_FILES = {
     "/usr/bin/mysqld_exporter": ("0100755", ""),
     "/usr/bin/mysqld_tool": ("0100755", ""),
@@ -303,6 +305,7 @@ RPM_FILES = {
     "/usr/share/doc/mysqld_exporter/README": ("0100644", "d"),
     "/usr/share/licenses/mysqld_exporter": ("040755", ""),
     "/usr/share/licenses/mysqld_exporter/LICENSE": ("0100644", "l"),
+    "/usr/lib/sysusers.d/mysqld_exporter.conf": ("0100644", ""),
 }
 
 
@@ -319,7 +322,8 @@ def test_rpm_files(out: Path, dist: str) -> None:
         path, size, mtime, digest, mode, owner, group, isconfig, isdoc, _rdev, _link = line.split(" ")
         assert path in expected, f"unexpected file {path}"
         want_mode, want_flags = expected.pop(path)
-        assert (mode, owner, group, mtime) == (want_mode, "root", "root", str(EPOCH)), line
+        who = NAME if path in SERVICE_OWNED else "root"
+        assert (mode, owner, group, mtime) == (want_mode, who, who, str(EPOCH)), line
         assert flags[path] == want_flags, (path, flags[path])
         assert isconfig == ("1" if "c" in want_flags else "0") and isdoc == ("1" if "d" in want_flags else "0"), line
     assert expected == {}, f"missing from the package: {sorted(expected)}"
@@ -360,7 +364,8 @@ def test_rpm_scripts(out: Path, tmp_path: Path) -> None:
         script.write_text(body)
         run("sh", "-n", str(script))
     assert "useradd -r -g mysqld_exporter -d /var/lib/mysqld_exporter -s /sbin/nologin" in text
-    assert "chown mysqld_exporter:mysqld_exporter /var/lib/mysqld_exporter/.my.cnf" in text
+    assert "systemd-sysusers --replace=/usr/lib/sysusers.d/mysqld_exporter.conf -" in text
+    assert "chown" not in text and "chmod" not in text, "no scriptlet changes an owner or a mode"
     assert "systemctl --no-reload preset mysqld_exporter.service" in text
     assert "systemctl try-restart mysqld_exporter.service" in text
 
@@ -394,7 +399,7 @@ def test_deb_control(out: Path, dist: str, suffix: str) -> None:
         "Priority": "optional",
         "Architecture": "amd64",
         "Maintainer": "Monitoring Hub <packages@monitoring-hub.invalid>",
-        "Depends": "adduser, passwd, libc6",
+        "Depends": "adduser, passwd, systemd | systemd-tmpfiles, libc6",
         "Conflicts": "prometheus-mysqld-exporter",
         "Replaces": "prometheus-mysqld-exporter",
         "Homepage": "https://github.com/prometheus/mysqld_exporter",
@@ -439,6 +444,10 @@ DEB_FILES = {
     "./var/": "drwxr-xr-x",
     "./var/lib/": "drwxr-xr-x",
     "./var/lib/mysqld_exporter/": "drwx------",
+    "./usr/lib/sysusers.d/": "drwxr-xr-x",
+    f"./usr/lib/sysusers.d/{DEB}.conf": "-rw-r--r--",
+    "./usr/lib/tmpfiles.d/": "drwxr-xr-x",
+    f"./usr/lib/tmpfiles.d/{DEB}.conf": "-rw-r--r--",
 }
 
 
@@ -640,6 +649,6 @@ def test_arm64_packages_hold_arm64_binaries(out: Path, tmp_path: Path, artifact_
     else:
         run("dpkg-deb", "-x", str(package), str(root))
         # Both binaries are static here: no libc6 dependency.
-        assert run("dpkg-deb", "-f", str(package), "Depends").strip() == "adduser, passwd"
+        assert run("dpkg-deb", "-f", str(package), "Depends").strip() == "adduser, passwd, systemd | systemd-tmpfiles"
     for binary in (NAME, "mysqld_tool"):
         assert (root / "usr/bin" / binary).read_bytes() == static_elf("arm64")

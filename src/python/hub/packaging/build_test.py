@@ -97,7 +97,7 @@ def test_artifact_metadata(manifest: Any) -> None:
     deb = metadata(plan(manifest, "deb", "ubuntu-24.04"))
     assert "/bin/sh" not in deb["depends"]
     assert deb["version"] == "0.19.0-1+ubuntu24.04"
-    assert deb["depends"] == ["libcap2 (>= 1:2.25)", "passwd"]
+    assert deb["depends"] == ["libcap2 (>= 1:2.25)", "passwd", "systemd | systemd-tmpfiles"]
 
 
 def test_package_artifact_validates(tmp_path: Path, manifest: Any) -> None:

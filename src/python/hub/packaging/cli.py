@@ -9,6 +9,8 @@ from typing import Any
 from hub.common import files
 from hub.common.build_request import read_request
 from hub.common.options import add_command, add_request
+from hub.manifest.load import find_manifests, load_manifest
+from hub.packaging import exposure
 from hub.packaging.build import build
 from hub.packaging.buildinfo import build_info_json, read_build_info
 
@@ -17,6 +19,8 @@ def add_parsers(subparsers: Any) -> None:
     add_request(add_command(subparsers, "package", run_build))
     p = add_command(subparsers, "buildinfo", run_buildinfo)
     p.add_argument("binaries", nargs="+", metavar="BINARY")
+    p = add_command(subparsers, "exposure-doc", run_exposure_doc)
+    p.add_argument("exporters_dir", metavar="EXPORTERS_DIR", help="the exporters/ directory")
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -39,4 +43,15 @@ def run_buildinfo(args: argparse.Namespace) -> int:
     """
     out = {b: build_info_json(read_build_info(b)) for b in args.binaries}
     sys.stdout.write(files.dumps_json(out))
+    return 0
+
+
+def run_exposure_doc(args: argparse.Namespace) -> int:
+    """print docs/unit-exposure.md: systemd-analyze security of every exporter's unit
+
+    Renders each exporter's unit (as its Debian 12 package installs it) and scores it with
+    this machine's systemd-analyze (--offline): the page says which systemd scored it.
+    """
+    manifests = [load_manifest(p) for p in find_manifests([args.exporters_dir])]
+    sys.stdout.write(exposure.render(exposure.exposures(manifests), exposure.systemd_version()))
     return 0

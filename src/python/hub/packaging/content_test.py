@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pytest
 from testkit.packaging import plan
@@ -80,15 +81,22 @@ def test_scripts_parse(manifest: Any, tmp_path: Path, kind: str, dist: str) -> N
 
 HOSTILE = {
     "package": "pkg",
+    "arch": "amd64",
     "user": "svc user$(id)",
     "home": "/var/lib/svc user",
     "comment": 'it\'s a "service" `id`',
     "nologin": "/sbin/nologin",
     "unit": "my unit;reboot.service",
+    "sysusers_path": "/usr/lib/sysusers.d/p$(x).conf",
+    "sysusers_line": 'u svc - "a `b`" /var/lib/svc /sbin/nologin',
+    "tmpfiles_path": "/usr/lib/tmpfiles.d/p;x.conf",
+    "tmpfiles_override": "/etc/tmpfiles.d/p;x.conf",
     "owned": [
-        {"path": "/var/lib/a b;c", "owner": "svc user$(x)", "group": "g'r", "mode": "0750"},
+        ("/var/lib/a b;c", "d", "d /var/lib/a b;c 0750 svc svc -", ""),
+        ("/var/lib/a b;c/.conf", "C", "C /var/lib/a b;c/.conf 0600 svc svc - /usr/share/$(x)", " /usr/share/$(x)"),
     ],
-    "seeded": [{"template": "/usr/share/t/$(x)", "dest": "/var/lib/a b;c/.conf", "mode": "0600"}],
+    "seeded": ["/var/lib/a b;c/.conf"],
+    "service_dirs": ["/var/lib/a b;c"],
 }
 
 
@@ -96,9 +104,14 @@ HOSTILE = {
 def test_every_interpolated_value_is_shell_quoted(family: str, tmp_path: Path) -> None:
     rendered = content.maintainer_scripts(family, HOSTILE)
     joined = "\n".join(rendered.values())
-    for value in ("svc user$(id)", "my unit;reboot.service", "/var/lib/a b;c"):
-        assert shlex.quote(value) in joined
-    assert shlex.quote("svc user$(x):g'r") in joined
+    values = ["svc user$(id)", "my unit;reboot.service", "/usr/lib/sysusers.d/p$(x).conf"]
+    if family == "deb":
+        values += ["/var/lib/a b;c", "/var/lib/a b;c/.conf", "p;x.conf", "/etc/tmpfiles.d/p;x.conf"]
+        values += ["d /var/lib/a b;c 0750 svc svc -", " /usr/share/$(x)", "pkg:amd64: /var/lib/a b;c"]
+    else:
+        values.append(HOSTILE["sysusers_line"])
+    for value in values:
+        assert shlex.quote(value) in joined, value
     for key, text in rendered.items():
         path = tmp_path / f"{family}-{key}"
         path.write_text(text)
@@ -115,44 +128,78 @@ STUBS = (
     "systemctl",
     "deb-systemd-helper",
     "deb-systemd-invoke",
+    "systemd-sysusers",
+    "systemd-tmpfiles",
+    "dpkg-query",
     "dpkg-statoverride",
     "rm",
 )
+# Commands the scripts need to really run for the test to see their effect.
+REAL_TOOLS = ("mv", "grep")
+# What no maintainer script may run on a path: the service user could have redirected it.
+OWNERSHIP_CHANGES = ("chown", "chmod", "install", "cp", "mv", "ln")
 
 
-def run_script(text: str, tmp_path: Path, *args: str, systemd_running: bool, helpers: bool = True) -> list[list[str]]:
+def run_script(
+    text: str,
+    tmp_path: Path,
+    *args: str,
+    systemd_running: bool,
+    helpers: bool = True,
+    systemd_tools: bool = True,
+    owners: Sequence[str] = (),
+    statoverrides: dict[str, str] | None = None,
+) -> list[list[str]]:
     """Runs a maintainer script with every command it may call replaced by a logging stub,
     and nothing else on PATH.
 
-    `getent` finds nothing (a fresh system), `dpkg-statoverride --list` finds no override,
-    `deb-systemd-helper was-enabled` says yes (as on a first installation), and the
-    "is systemd running" probe points at a directory that exists or not."""
+    `getent` finds nothing (a fresh system), `deb-systemd-helper was-enabled` says yes (as on
+    a first installation), `dpkg-query --search PATH` prints `<owner>: PATH` for each of
+    `owners` (dpkg's "pkg1, pkg2: /path" lines) and fails without any, and
+    the "is systemd running" probe points at a directory that exists or not. Without
+    `systemd_tools`, systemd-sysusers and systemd-tmpfiles are absent (a chroot).
+    `dpkg-statoverride --list PATH` prints `statoverrides[PATH]` ("owner group mode"), and
+    /etc/tmpfiles.d is `tmp_path/etc-tmpfiles.d`."""
     bin_dir = tmp_path / "stubs"
     bin_dir.mkdir(exist_ok=True)
     log = tmp_path / "calls.jsonl"
     log.write_text("")
     logger = f"{shlex.quote(sys.executable)} -c 'import json,sys; print(json.dumps(sys.argv[1:]))'"
+    for name in REAL_TOOLS:
+        real = bin_dir / name
+        if not real.exists():
+            real.symlink_to(shutil.which(name) or f"/usr/bin/{name}")
+    overrides = tmp_path / "statoverrides"
+    overrides.write_text("".join(f"{v} {k}\n" for k, v in (statoverrides or {}).items()))
     for name in STUBS:
         stub = bin_dir / name
-        if name.startswith("deb-systemd") and not helpers:
+        if (name.startswith("deb-systemd") and not helpers) or (name.startswith("systemd-") and not systemd_tools):
             stub.unlink(missing_ok=True)
             continue
-        status = {"getent": 2, "dpkg-statoverride": 1}.get(name, 0)
-        stub.write_text(f'#!/bin/sh\n{logger} {name} "$@" >> {shlex.quote(str(log))}\nexit {status}\n')
+        status = {"getent": 2, "dpkg-query": 0 if owners else 1}.get(name, 0)
+        body = f'{logger} {name} "$@" >> {shlex.quote(str(log))}\n'
+        if name == "dpkg-query":
+            body += "".join(f'printf "%s: %s\\n" {shlex.quote(o)} "$2"\n' for o in owners)
+        if name == "dpkg-statoverride":  # the shell's own builtins only: PATH has the stubs
+            body += f'while read -r o g m p; do [ "$p" = "$2" ] && echo "$o $g $m $p" && exit 0; done < {overrides}\n'
+            status = 1
+        stub.write_text(f"#!/bin/sh\n{body}exit {status}\n")
         stub.chmod(0o755)
     probe = tmp_path / "run-systemd-system"
     if systemd_running:
         probe.mkdir(exist_ok=True)
     elif probe.exists():
         probe.rmdir()
+    etc_tmpfiles = tmp_path / "etc-tmpfiles.d"
+    etc_tmpfiles.mkdir(exist_ok=True)
     path = tmp_path / "script"
-    path.write_text(text.replace("/run/systemd/system", str(probe)))
+    path.write_text(text.replace("/run/systemd/system", str(probe)).replace("/etc/tmpfiles.d", str(etc_tmpfiles)))
     subprocess.run(["/bin/sh", str(path), *args], check=True, env={"PATH": str(bin_dir)})
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
 def commands(calls: list[list[str]]) -> list[str]:
-    return [" ".join(c) for c in calls if c[0] not in ("getent", "python3")]
+    return [" ".join(c) for c in calls if c[0] not in ("getent", "python3", "dpkg-statoverride")]
 
 
 @pytest.fixture
@@ -168,8 +215,14 @@ def deb_scripts(manifest: Any) -> dict[str, str]:
 U = "mysqld_exporter.service"
 
 
-def test_rpm_pre_creates_the_account(rpm_scripts: dict[str, str], tmp_path: Path) -> None:
+def test_rpm_pre_creates_the_account_from_its_sysusers_declaration(rpm_scripts: dict[str, str], tmp_path: Path) -> None:
     calls = run_script(rpm_scripts["preinstall"], tmp_path, "1", systemd_running=True)
+    # The payload is not on disk yet: the declaration goes on the standard input.
+    assert calls == [["systemd-sysusers", "--replace=/usr/lib/sysusers.d/mysqld_exporter.conf", "-"]]
+
+
+def test_rpm_pre_without_systemd_uses_the_shadow_tools(rpm_scripts: dict[str, str], tmp_path: Path) -> None:
+    calls = run_script(rpm_scripts["preinstall"], tmp_path, "1", systemd_running=False, systemd_tools=False)
     assert calls == [
         ["getent", "group", "mysqld_exporter"],
         ["groupadd", "-r", "mysqld_exporter"],
@@ -212,38 +265,35 @@ def test_rpm_systemd_semantics(
 ) -> None:
     calls = run_script(rpm_scripts[script], tmp_path, arg, systemd_running=running)
     assert [" ".join(c[1:]) for c in calls if c[0] == "systemctl"] == expected
-    owned = [c for c in commands(calls) if c.startswith(("chown", "chmod"))]
-    if script == "postinstall":
-        assert owned == [
-            "chown mysqld_exporter:mysqld_exporter /var/lib/mysqld_exporter",
-            "chmod 0700 /var/lib/mysqld_exporter",
-            "chown mysqld_exporter:mysqld_exporter /var/lib/mysqld_exporter/.my.cnf",
-            "chmod 0600 /var/lib/mysqld_exporter/.my.cnf",
-        ]
-    else:
-        assert owned == []
+    # rpm gives the service its paths from the payload's attributes: no script does.
+    assert not [c for c in commands(calls) if c.startswith(OWNERSHIP_CHANGES)]
 
 
 def test_deb_postinst_first_install(deb_scripts: dict[str, str], tmp_path: Path) -> None:
     calls = commands(run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=True))
-    dest = "/var/lib/mysqld_exporter/.my.cnf"
     assert calls == [
-        "groupadd -r mysqld_exporter",
-        "useradd -r -g mysqld_exporter -d /var/lib/mysqld_exporter -s /usr/sbin/nologin "
-        "-c mysqld_exporter service account (Monitoring Hub) mysqld_exporter",
-        f"install -D -m 0600 /usr/share/mysqld-exporter/default-config{dest} {dest}",
-        "dpkg-statoverride --list /var/lib/mysqld_exporter",
-        "chown mysqld_exporter:mysqld_exporter /var/lib/mysqld_exporter",
-        "chmod 0700 /var/lib/mysqld_exporter",
-        f"dpkg-statoverride --list {dest}",
-        f"chown mysqld_exporter:mysqld_exporter {dest}",
-        f"chmod 0600 {dest}",
+        "systemd-sysusers /usr/lib/sysusers.d/mysqld-exporter.conf",
+        "systemd-tmpfiles --create mysqld-exporter.conf",
         f"deb-systemd-helper unmask {U}",
         f"deb-systemd-helper --quiet was-enabled {U}",
         f"deb-systemd-helper enable {U}",
         "systemctl --system daemon-reload",
         f"deb-systemd-invoke start {U}",
     ]
+
+
+def test_deb_postinst_without_systemd_tools(deb_scripts: dict[str, str], tmp_path: Path) -> None:
+    """In a root without systemd, the account comes from the shadow tools, and nothing else
+    touches the service's paths: no owner or mode changes by path, ever."""
+    calls = commands(
+        run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=False, systemd_tools=False)
+    )
+    assert calls[:2] == [
+        "groupadd -r mysqld_exporter",
+        "useradd -r -g mysqld_exporter -d /var/lib/mysqld_exporter -s /usr/sbin/nologin "
+        "-c mysqld_exporter service account (Monitoring Hub) mysqld_exporter",
+    ]
+    assert not [c for c in calls if c.startswith(OWNERSHIP_CHANGES)]
 
 
 def test_deb_postinst_upgrade_restarts(deb_scripts: dict[str, str], tmp_path: Path) -> None:
@@ -285,6 +335,8 @@ def test_deb_postinst_without_init_system_helpers(deb_scripts: dict[str, str], t
                 f"deb-systemd-helper purge {U}",
                 f"deb-systemd-helper unmask {U}",
                 "rm -f /var/lib/mysqld_exporter/.my.cnf",
+                "dpkg-query --search /var/lib/mysqld_exporter",
+                "rm -rf /var/lib/mysqld_exporter",
             ],
         ),
     ],
@@ -295,6 +347,66 @@ def test_deb_removal(
     assert commands(run_script(deb_scripts[script], tmp_path, *args, systemd_running=True)) == expected
 
 
+@pytest.mark.parametrize(
+    "owners, removed",
+    [
+        # Nine exporters share the prometheus user's directory: only the last purge removes it.
+        (["mysqld-exporter, snmp-exporter"], False),
+        (["snmp-exporter:amd64"], False),
+        # While a package is purged, dpkg still lists it as the owner of the directories it
+        # could not remove because they held data: that is no other owner (this once kept
+        # every service's data after a purge; lifecycle_test.py shows it under a real dpkg).
+        (["mysqld-exporter"], True),
+        (["mysqld-exporter:amd64"], True),
+        # A diversion is not this package: kept, to be safe.
+        (["diversion by local from", "mysqld-exporter"], False),
+    ],
+)
+def test_deb_purge_keeps_a_directory_another_package_ships(
+    deb_scripts: dict[str, str], tmp_path: Path, owners: list[str], removed: bool
+) -> None:
+    calls = commands(run_script(deb_scripts["postremove"], tmp_path, "purge", systemd_running=True, owners=owners))
+    assert "dpkg-query --search /var/lib/mysqld_exporter" in calls
+    assert ("rm -rf /var/lib/mysqld_exporter" in calls) is removed, calls
+
+
 def test_no_script_removes_the_user(rpm_scripts: dict[str, str], deb_scripts: dict[str, str]) -> None:
     for text in (*rpm_scripts.values(), *deb_scripts.values()):
         assert "userdel" not in text and "groupdel" not in text
+
+
+def test_deb_postinst_carries_statoverride_entries_into_etc_tmpfiles(deb_scripts: dict[str, str], tmp_path: Path) -> None:
+    """Packages built before ownership was declared left an administrator's dpkg-statoverride
+    entry alone; tmpfiles.d would undo it, so postinst writes it, once, into the
+    administrator's /etc/tmpfiles.d file (which wins over the package's), and says so."""
+    overrides = {"/var/lib/mysqld_exporter": "mysqld_exporter adm 2750"}
+    run_script(deb_scripts["postinstall"], tmp_path, "configure", "0.15.0-1", systemd_running=True, statoverrides=overrides)
+    written = (tmp_path / "etc-tmpfiles.d" / "mysqld-exporter.conf").read_text().splitlines()
+    assert written[0].startswith("# /usr/lib/tmpfiles.d/mysqld-exporter.conf with the dpkg-statoverride entries")
+    assert written[2:] == [
+        "d /var/lib/mysqld_exporter 2750 mysqld_exporter adm -",
+        "C /var/lib/mysqld_exporter/.my.cnf 0600 mysqld_exporter mysqld_exporter - "
+        "/usr/share/mysqld-exporter/default-config/var/lib/mysqld_exporter/.my.cnf",
+    ]
+    assert not list((tmp_path / "etc-tmpfiles.d").glob("*.dpkg-new"))
+    # The administrator's file, once there, is theirs: never rewritten.
+    (tmp_path / "etc-tmpfiles.d" / "mysqld-exporter.conf").write_text("# mine\n")
+    run_script(deb_scripts["postinstall"], tmp_path, "configure", "0.16.0-1", systemd_running=True, statoverrides=overrides)
+    assert (tmp_path / "etc-tmpfiles.d" / "mysqld-exporter.conf").read_text() == "# mine\n"
+
+
+def test_deb_postinst_without_statoverride_entries_writes_nothing(deb_scripts: dict[str, str], tmp_path: Path) -> None:
+    run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=True)
+    assert not list((tmp_path / "etc-tmpfiles.d").iterdir())
+
+
+@pytest.mark.parametrize("first_line, removed", [("written by postinst", True), ("# mine", False)])
+def test_deb_purge_removes_only_the_tmpfiles_override_it_wrote(
+    deb_scripts: dict[str, str], tmp_path: Path, first_line: str, removed: bool
+) -> None:
+    override = tmp_path / "etc-tmpfiles.d" / "mysqld-exporter.conf"
+    override.parent.mkdir()
+    ours = "# /usr/lib/tmpfiles.d/mysqld-exporter.conf with the dpkg-statoverride entries of this host, written by"
+    override.write_text((ours if first_line == "written by postinst" else first_line) + "\nd /x 0750 a b -\n")
+    calls = commands(run_script(deb_scripts["postremove"], tmp_path, "purge", systemd_running=True))
+    assert (f"rm -f {override}" in calls) is removed, calls

@@ -35,6 +35,7 @@ from testkit.injection import (
     LOCK,
     Malformed,
     UnitExpectation,
+    expected_sandbox,
     base_manifest,
     check_environment_file,
     check_unit,
@@ -211,6 +212,7 @@ def test_description_ending_in_a_backslash_does_not_swallow_the_next_setting() -
             env_file="/etc/sysconfig/demo_exporter",
             argv=("/usr/bin/demo_exporter", "--web.listen-address=:9100"),
             restart="on-failure",
+            sandbox=expected_sandbox(m.rpm),
         ),
     )
 

@@ -68,7 +68,7 @@ def nfpm_config(plan: PackagePlan, workdir: str) -> dict[str, Any]:
     for entry, src in staged_files(plan, workdir):
         item: dict[str, Any] = {
             "dst": entry.dst,
-            "file_info": {"mode": entry.mode, "owner": "root", "group": "root"},
+            "file_info": {"mode": entry.mode, "owner": entry.owner, "group": entry.group},
         }
         if entry.is_dir:
             item["type"] = "dir"

@@ -73,9 +73,14 @@ def test_rpm_config(manifest: Any, dist: str, compression: str, release: str) ->
         "/usr/share/doc/mysqld_exporter/README": ("doc", "0o644"),
         "/usr/share/licenses/mysqld_exporter": ("dir", "0o755"),
         "/usr/share/licenses/mysqld_exporter/LICENSE": ("license", "0o644"),
+        "/usr/lib/sysusers.d/mysqld_exporter.conf": ("", "0o644"),
     }
     assert {dst: summary_of(item) for dst, item in items.items()} == expected
-    assert all(item["file_info"]["owner"] == item["file_info"]["group"] == "root" for item in items.values())
+    # rpm gives the service its paths itself (%attr): the account exists since %pre.
+    service_owned = {"/var/lib/mysqld_exporter", "/var/lib/mysqld_exporter/.my.cnf"}
+    for dst, item in items.items():
+        who = "mysqld_exporter" if dst in service_owned else "root"
+        assert item["file_info"]["owner"] == item["file_info"]["group"] == who, dst
     assert items["/usr/bin/mysqld_tool"]["src"] == "bin/mysqld_tool"
     assert items["/etc/mysqld_exporter/web.yml"]["src"].endswith("exporters/mysqld_exporter/assets/web.yml")
     assert items["/etc/sysconfig/mysqld_exporter"]["src"].startswith("/w/files/")
@@ -94,7 +99,7 @@ def test_deb_config(manifest: Any, dist: str, suffix: str) -> None:
     assert config["deb"] == {"arch": "arm64", "compression": "zstd:19"}
     assert (config["section"], config["priority"]) == ("net", "optional")
     assert "rpm" not in config and "changelog" not in config
-    assert config["depends"] == ["libcap2 (>= 1:2.25)", "passwd", "libc6"]
+    assert config["depends"] == ["libcap2 (>= 1:2.25)", "passwd", "systemd | systemd-tmpfiles", "libc6"]
     assert config["description"].splitlines()[0] == "Prometheus exporter for MySQL server metrics"
     assert sorted(config["scripts"]) == ["postinstall", "postremove", "preremove"]
     items = contents_by_dst(config)
@@ -105,8 +110,10 @@ def test_deb_config(manifest: Any, dist: str, suffix: str) -> None:
         "/usr/lib/systemd/system/mysqld_exporter.service": ("", "0o644"),
         "/etc/default/mysqld_exporter": ("config|noreplace", "0o644"),
         "/etc/mysqld_exporter/web.yml": ("config|noreplace", "0o644"),
-        # Outside /etc: a template that postinst installs when missing (Policy 10.7.2).
+        # Outside /etc: a template that systemd-tmpfiles copies when missing (Policy 10.7.2).
         "/usr/share/mysqld-exporter/default-config/var/lib/mysqld_exporter/.my.cnf": ("", "0o600"),
+        "/usr/lib/sysusers.d/mysqld-exporter.conf": ("", "0o644"),
+        "/usr/lib/tmpfiles.d/mysqld-exporter.conf": ("", "0o644"),
         "/var/lib/mysqld_exporter": ("dir", "0o700"),
         "/etc/mysqld_exporter": ("dir", "0o755"),
         doc: ("dir", "0o755"),
@@ -116,6 +123,8 @@ def test_deb_config(manifest: Any, dist: str, suffix: str) -> None:
         "/usr/share/lintian/overrides/mysqld-exporter": ("", "0o644"),
     }
     assert {dst: summary_of(item) for dst, item in items.items()} == expected
+    # A DEB's payload is root's: tmpfiles.d gives the service its paths.
+    assert all(item["file_info"]["owner"] == item["file_info"]["group"] == "root" for item in items.values())
 
 
 def test_arm64_rpm(manifest: Any) -> None:

@@ -4,10 +4,12 @@ computed from the manifest, the upstream lock and the request, without touching 
 Vocabulary:
 - an *entry* is one path of the payload: a file copied from the build inputs (binaries,
   extra files), a generated file (unit, environment file, docs, license) or a directory;
-- an *ownership* is a path the post-install script gives to the service user, since the
-  payload itself is root-owned (clean for lintian and rpmlint alike);
+- an *ownership* is a path that belongs to the service (hub.packaging.ownership): declared in
+  tmpfiles.d for DEBs, applied by rpm itself for RPMs; no maintainer script changes an owner;
 - a *seeded* file is a DEB configuration file outside /etc: dpkg conffiles must live in /etc
-  (Policy 10.7.2), so it ships as a template that postinst installs when it is missing.
+  (Policy 10.7.2), so it ships as a template that systemd-tmpfiles copies when it is missing;
+- the *sandbox* of the unit starts strict and opens only what the manifest grants
+  (hub.packaging.sandbox).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Any, Mapping, Sequence
 from hub.common import matrix
 from hub.common.dates import parse_source_date
 from hub.common.errors import HubError
-from hub.packaging import content, licenses, systemd
+from hub.packaging import content, licenses, ownership, sandbox, systemd
+from hub.packaging.ownership import Ownership
 from hub.packaging.templates import render
 from hub.upstream.lock import Lock
 
@@ -58,16 +61,10 @@ class Entry:
     is_dir: bool = False
     config: bool = False  # %config(noreplace) / dpkg conffile
     rpm_type: str = ""  # "doc" or "license": %doc / %license in RPMs
-
-
-@dataclass(frozen=True)
-class Ownership:
-    """Applied by the post-install script: the payload itself is root-owned."""
-
-    path: str
-    owner: str
-    group: str
-    mode: str  # octal, e.g. "0750"
+    # RPMs only: rpm applies the owner itself (%attr), the service user being created by %pre
+    # before the payload is unpacked. DEB payloads stay root's (tmpfiles.d gives ownership).
+    owner: str = "root"
+    group: str = "root"
 
 
 @dataclass(frozen=True)
@@ -149,42 +146,9 @@ def _spec(manifest: Any, kind: str, arch: str, dist_name: str) -> Any:
     return spec
 
 
-def _ownerships(spec: Any, user: str | None) -> list[Ownership]:
-    """Directories with a non-root owner, then extra files inside such a directory: a file
-    placed in a directory that belongs to the service (mysqld_exporter's .my.cnf, mode 0600)
-    must be readable by the service, so it gets that directory's owner too."""
-    allowed = {"root", user} if user else {"root"}
-    out = []
-    for d in spec.directories:
-        for who in (d.owner, d.group):
-            if who not in allowed:
-                raise HubError(
-                    f"directory {d.path}: owner/group {who!r} is neither root nor the service "
-                    f"user ({user or 'root'}); the package creates no other account"
-                )
-        if (d.owner, d.group) != ("root", "root"):
-            out.append(Ownership(d.path, d.owner, d.group, d.mode))
-    for f in spec.extra_files:
-        parents = [d for d in spec.directories if f.dest.startswith(d.path.rstrip("/") + "/")]
-        if parents:
-            d = max(parents, key=lambda x: len(x.path))
-            if (d.owner, d.group) != ("root", "root"):
-                out.append(Ownership(f.dest, d.owner, d.group, f.mode))
-    return out
-
-
 def is_deb_conffile_path(path: str) -> bool:
     """Debian Policy 10.7.2: conffiles live under /etc (lintian: non-etc-file-marked-as-conffile)."""
     return path.startswith("/etc/")
-
-
-@dataclass(frozen=True)
-class Seeded:
-    """A DEB configuration file outside /etc: shipped as a template, installed by postinst."""
-
-    template: str
-    dest: str
-    mode: str
 
 
 @dataclass(frozen=True)
@@ -231,6 +195,7 @@ def _service_entries(c: _Context) -> list[Entry]:
         env_file=c.env_file,
         exec_start_line=systemd.exec_start(binary, service.arguments),
         restart=service.restart,
+        sandbox=sandbox.sandbox(service.grants, writable=_service_dirs(c)),
     )
     env_text = render(
         "common/environment.j2",
@@ -245,20 +210,66 @@ def _service_entries(c: _Context) -> list[Entry]:
     ]
 
 
-def _extra_entries(c: _Context) -> tuple[list[Entry], list[Seeded]]:
-    entries, seeded = [], []
+def _service_dirs(c: _Context) -> list[str]:
+    """The directories the service user owns: the only places its unit may write."""
+    return [d.path for d in c.spec.directories if c.user and d.owner == c.user]
+
+
+def _seeded(c: _Context) -> dict[str, str]:
+    """DEB configuration files outside /etc, each with its template (a conffile must live in
+    /etc, Policy 10.7.2; the template is copied once by systemd-tmpfiles)."""
+    if c.kind != "deb":
+        return {}
+    return {
+        f.dest: f"/usr/share/{c.name}/default-config{f.dest}"
+        for f in c.spec.extra_files
+        if f.config and not is_deb_conffile_path(f.dest)
+    }
+
+
+def _extra_entries(c: _Context, seeded: dict[str, str], owned: Sequence[Ownership]) -> list[Entry]:
+    """The manifest's files and directories. An RPM carries their owner (rpm applies it); a
+    DEB's stay root's, and its tmpfiles.d gives them to the service."""
+    owners = {o.path: o for o in owned} if c.kind == "rpm" else {}
+    entries = []
     for f in c.spec.extra_files:
         src = os.path.join(c.manifest.directory, f.source)
         mode = parse_mode(f.mode)
-        if c.kind == "deb" and f.config and not is_deb_conffile_path(f.dest):
-            template = f"/usr/share/{c.name}/default-config{f.dest}"
-            entries.append(Entry(template, mode, src=src))
-            seeded.append(Seeded(template, f.dest, f.mode))
+        if f.dest in seeded:
+            entries.append(Entry(seeded[f.dest], mode, src=src))
         else:
-            entries.append(Entry(f.dest, mode, src=src, config=f.config))
+            o = owners.get(f.dest)
+            entries.append(Entry(f.dest, mode, src=src, config=f.config, **_owner(o)))
     for d in c.spec.directories:
-        entries.append(Entry(d.path, parse_mode(d.mode), is_dir=True))
-    return entries, seeded
+        entries.append(Entry(d.path, parse_mode(d.mode), is_dir=True, **_owner(owners.get(d.path))))
+    return entries
+
+
+def _owner(o: Ownership | None) -> dict[str, str]:
+    return {"owner": o.owner, "group": o.group} if o else {}
+
+
+def _account_entries(c: _Context, owned: Sequence[Ownership]) -> list[Entry]:
+    """sysusers.d for the service account; tmpfiles.d for what a DEB's service owns."""
+    entries = []
+    line = _sysusers_line(c)
+    if line:
+        text = ownership.sysusers_conf(c.name, line)
+        entries.append(Entry(ownership.sysusers_path(c.name), 0o644, content=text.encode()))
+    if c.kind == "deb" and owned:
+        text = ownership.tmpfiles_conf(c.name, owned)
+        entries.append(Entry(ownership.tmpfiles_path(c.name), 0o644, content=text.encode()))
+    return entries
+
+
+def _account_comment(user: str) -> str:
+    return f"{user} service account (Monitoring Hub)"
+
+
+def _sysusers_line(c: _Context) -> str | None:
+    if not c.user:
+        return None
+    return ownership.sysusers_line(c.user, _account_comment(c.user), f"/var/lib/{c.user}", NOLOGIN[c.kind])
 
 
 def _readme(c: _Context) -> bytes:
@@ -376,6 +387,32 @@ def _description(c: _Context) -> str:
     return "\n".join(lines) if c.kind == "rpm" else content.deb_description(c.summary, lines)
 
 
+def _context(manifest: Any, kind: str, arch: str, dist: str) -> _Context:
+    spec = _spec(manifest, kind, arch, dist)
+    d = matrix.DISTS[dist]
+    return _Context(
+        manifest=manifest,
+        spec=spec,
+        kind=kind,
+        arch=arch,
+        dist=d,
+        name=package_name(kind, manifest.name),
+        version=content.package_version(manifest.clean_version),
+        release=f"1.{d.release_suffix}" if kind == "rpm" else f"1+{d.release_suffix}",
+        user=None if spec.system_user == "root" else spec.system_user,
+        homepage=manifest.homepage
+        or (f"https://github.com/{manifest.upstream.repo}" if manifest.upstream.repo else None),
+        unit=f"{manifest.name}.service" if spec.systemd.enabled else None,
+        summary=content.synopsis(spec.summary),
+    )
+
+
+def service_unit(manifest: Any, kind: str, dist: str) -> Entry | None:
+    """The package's systemd unit alone (the exposure report scores it), or None."""
+    c = _context(manifest, kind, manifest.build.archs[0], dist)
+    return next((e for e in _service_entries(c) if e.dst == c.unit_path), None)
+
+
 def plan_package(
     manifest: Any,
     lock: Lock,
@@ -392,30 +429,16 @@ def plan_package(
     `upstream_docs` maps a file found next to the extracted binaries (LICENSE..., NOTICE) to
     its bytes; `dynamic_binaries` names the binaries that need the C library's dynamic loader.
     """
-    spec = _spec(manifest, kind, arch, dist)
-    d = matrix.DISTS[dist]
+    c = _context(manifest, kind, arch, dist)
+    spec, d, name = c.spec, c.dist, c.name
     parse_source_date(lock.source_date)
     upstream_docs = upstream_docs or {}
-    name = package_name(kind, manifest.name)
-    c = _Context(
-        manifest=manifest,
-        spec=spec,
-        kind=kind,
-        arch=arch,
-        dist=d,
-        name=name,
-        version=content.package_version(manifest.clean_version),
-        release=f"1.{d.release_suffix}" if kind == "rpm" else f"1+{d.release_suffix}",
-        user=None if spec.system_user == "root" else spec.system_user,
-        homepage=manifest.homepage
-        or (f"https://github.com/{manifest.upstream.repo}" if manifest.upstream.repo else None),
-        unit=f"{manifest.name}.service" if spec.systemd.enabled else None,
-        summary=content.synopsis(spec.summary),
-    )
     entries = [Entry(f"/usr/bin/{b}", 0o755, src=os.path.join(binaries_dir, b)) for b in manifest.build.binaries]
     entries += _service_entries(c)
-    extra, seeded = _extra_entries(c)
-    entries += extra
+    seeded = _seeded(c)
+    owned = ownership.ownerships(spec, c.user, seeded)
+    entries += _extra_entries(c, seeded, owned)
+    entries += _account_entries(c, owned)
     upstream_license = next((upstream_docs[n] for n in UPSTREAM_LICENSE_FILES if n in upstream_docs), None)
     notice = upstream_docs.get(UPSTREAM_NOTICE_FILE)
     if kind == "rpm":
@@ -425,18 +448,30 @@ def plan_package(
         entries += _deb_docs(c, lock, upstream_license, notice, list(entries), static)
     _check_unique(entries)
 
-    ownership = _ownerships(spec, c.user)
     scripts = content.maintainer_scripts(
         kind,
         {
             "package": name,
+            "arch": arch,  # dpkg-query names a package "name:arch" when it is Multi-Arch: same
             "user": c.user,
             "home": f"/var/lib/{c.user}" if c.user else None,
-            "comment": f"{c.user} service account (Monitoring Hub)" if c.user else None,
+            "comment": _account_comment(c.user) if c.user else None,
             "nologin": NOLOGIN[kind],
             "unit": c.unit,
-            "owned": ownership,
-            "seeded": seeded,
+            "sysusers_path": ownership.sysusers_path(name),
+            "sysusers_line": _sysusers_line(c),
+            "tmpfiles_path": ownership.tmpfiles_path(name) if kind == "deb" and owned else None,
+            "tmpfiles_override": ownership.tmpfiles_override_path(name),
+            # Each line of the tmpfiles.d file, split where an administrator's
+            # dpkg-statoverride entry replaces mode, owner and group (postinst).
+            "owned": [
+                (o.path, ownership.tmpfiles_type(o), ownership.tmpfiles_line(o), ownership.tmpfiles_argument(o))
+                for o in owned
+            ]
+            if kind == "deb"
+            else [],
+            "seeded": sorted(seeded),
+            "service_dirs": _service_dirs(c),
         },
     )
     depends = content.relations(spec.dependencies, kind)
@@ -449,6 +484,9 @@ def plan_package(
         depends.append(SCRIPT_SHELL)
     if c.user and USERADD_PACKAGE[kind] not in names:
         depends.append(USERADD_PACKAGE[kind])
+    if kind == "deb" and owned and not names & {"systemd", "systemd-tmpfiles"}:
+        # postinst applies the package's tmpfiles.d: what dh_installtmpfiles depends on.
+        depends.append("systemd | systemd-tmpfiles")
     if kind == "deb" and dynamic_binaries and "libc6" not in names:
         # What dpkg-shlibdeps would at least find (lintian: missing-dependency-on-libc).
         # EL's glibc is in every installation, and rpm has no lintian to satisfy.
@@ -472,7 +510,7 @@ def plan_package(
         entries=tuple(entries),
         scripts=tuple(scripts.items()),
         source_date=lock.source_date,
-        ownership=tuple(ownership),
+        ownership=tuple(owned),
     )
 
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from testkit.packaging import LOCK, MANIFEST, generated, plan, write_exporter
 
-from hub.common.errors import HubError
+from hub.common.errors import HubError, ManifestError
 from hub.manifest.load import load_manifest
 from hub.packaging.nfpm import nfpm_config
 from hub.packaging.plan import Entry, plan_package
@@ -88,7 +88,32 @@ def test_unit_file(manifest: Any) -> None:
         "Restart=on-failure",
         "RestartSec=5s",
         "NoNewPrivileges=yes",
-        "ProtectSystem=full",
+        "ProtectSystem=strict",
+        "ProtectKernelTunables=yes",
+        "ProtectKernelModules=yes",
+        "ProtectKernelLogs=yes",
+        "ProtectControlGroups=yes",
+        "ProtectHostname=yes",
+        "RestrictNamespaces=yes",
+        "RestrictRealtime=yes",
+        "RestrictSUIDSGID=yes",
+        "LockPersonality=yes",
+        "MemoryDenyWriteExecute=yes",
+        "RemoveIPC=yes",
+        "KeyringMode=private",
+        "UMask=0077",
+        "SystemCallArchitectures=native",
+        "CapabilityBoundingSet=",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "PrivateDevices=yes",
+        "ProtectClock=yes",
+        "ProtectProc=invisible",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        "SystemCallFilter=~@clock @cpu-emulation @debug @module @mount @obsolete @privileged @raw-io @reboot "
+        "@resources @swap",
+        "SystemCallErrorNumber=EPERM",
+        "ReadWritePaths=-/var/lib/mysqld_exporter",
         "[Install]",
         "WantedBy=multi-user.target",
     ]
@@ -100,13 +125,16 @@ def test_root_service_has_no_user_and_no_account(tmp_path: Path) -> None:
     data = json.loads(json.dumps(MANIFEST))
     for kind in ("rpm", "deb"):
         data["artifacts"][kind]["system_user"] = "root"
+        data["artifacts"][kind]["systemd"]["run_as_root"] = "reads what only root may read"
         data["artifacts"][kind]["directories"] = []
     m = load_manifest(write_exporter(tmp_path, data))
     p = plan(m, "rpm", "el9")
     unit = generated(p, "/usr/lib/systemd/system/mysqld_exporter.service")
     assert "User=" not in unit and "Group=" not in unit
+    assert "CapabilityBoundingSet=\n" in unit + "\n", "root keeps no capability it was not granted"
     scripts = dict(p.scripts)
-    assert "useradd" not in scripts["preinstall"] and "chown" not in scripts["postinstall"]
+    assert "sysusers" not in scripts["preinstall"] and "useradd" not in scripts["preinstall"]
+    assert not [e for e in p.entries if e.dst.startswith("/usr/lib/sysusers.d/")]
     assert p.depends == ("libcap >= 2.25", "/bin/sh")
     assert plan(m, "deb", "debian-12").depends == ("libcap2 (>= 1:2.25)",)
 
@@ -212,13 +240,18 @@ def test_descriptions(manifest: Any) -> None:
 
 
 def test_unique_destinations(tmp_path: Path) -> None:
+    """A file over a generated one: the privilege policy keeps extra files out of the
+    environment file's directory, and the plan refuses what the policy still allows (the
+    template of a seeded configuration file)."""
     data = json.loads(json.dumps(MANIFEST))
-    data["artifacts"]["rpm"]["extra_files"].append(
-        {"source": "assets/web.yml", "dest": "/etc/sysconfig/mysqld_exporter"}
-    )
+    template = "/usr/share/mysqld-exporter/default-config/var/lib/mysqld_exporter/.my.cnf"
+    data["artifacts"]["deb"]["extra_files"].append({"source": "assets/web.yml", "dest": template, "config": False})
     m = load_manifest(write_exporter(tmp_path, data))
-    with pytest.raises(HubError, match="/etc/sysconfig/mysqld_exporter: two files"):
-        plan(m, "rpm", "el9")
+    with pytest.raises(HubError, match=f"{template}: two files"):
+        plan(m, "deb", "debian-12")
+    data["artifacts"]["rpm"]["extra_files"].append({"source": "assets/web.yml", "dest": "/etc/sysconfig/mysqld_exporter"})
+    with pytest.raises(ManifestError, match="'/etc/sysconfig/mysqld_exporter' is outside this exporter's paths"):
+        load_manifest(write_exporter(tmp_path, data))
 
 
 def test_entries_are_frozen() -> None:

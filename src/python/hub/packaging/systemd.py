@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from hub.common.errors import HubError
+from hub.packaging.sandbox import Setting
 from hub.packaging.templates import render
 
 
@@ -66,6 +67,7 @@ def unit_file(
     env_file: str,
     exec_start_line: str,
     restart: str,
+    sandbox: Sequence[Setting] = (),
 ) -> str:
     return render(
         "common/unit.service.j2",
@@ -80,4 +82,5 @@ def unit_file(
         env_file=env_file,
         exec_start=exec_start_line,
         restart=restart,
+        sandbox=sandbox,
     )
