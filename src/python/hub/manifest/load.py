@@ -144,7 +144,9 @@ def lint_warnings(manifest: Manifest) -> list[FieldError]:
     for kind, spec in (("rpm", manifest.rpm), ("deb", manifest.deb)):
         if spec is not None and spec.systemd.run_as_root:
             warnings.append(
-                FieldError(f"artifacts.{kind}.systemd.run_as_root", f"the service runs as root: {spec.systemd.run_as_root}")
+                FieldError(
+                    f"artifacts.{kind}.systemd.run_as_root", f"the service runs as root: {spec.systemd.run_as_root}"
+                )
             )
     return warnings
 

@@ -259,8 +259,19 @@ def test_alias_bomb_is_refused(tmp_path: Path) -> None:
         pytest.param({}, "foo", id="name"),
         pytest.param({"rpm": {"system_user": "prometheus"}}, "prometheus", id="rpm-user"),
         pytest.param({"deb": {"system_user": "prom"}}, "prom", id="deb-user"),
-        pytest.param({"rpm": {"system_user": "root", "systemd": {"run_as_root": "reads devices only root may open"}}}, "foo", id="root-service-user-is-not-inherited"),
-        pytest.param({"rpm": {"system_user": "root", "systemd": {"run_as_root": "reads devices only root may open"}}, "docker": {"user": "root"}}, "root", id="explicit-root"),
+        pytest.param(
+            {"rpm": {"system_user": "root", "systemd": {"run_as_root": "reads devices only root may open"}}},
+            "foo",
+            id="root-service-user-is-not-inherited",
+        ),
+        pytest.param(
+            {
+                "rpm": {"system_user": "root", "systemd": {"run_as_root": "reads devices only root may open"}},
+                "docker": {"user": "root"},
+            },
+            "root",
+            id="explicit-root",
+        ),
     ],
 )
 def test_docker_user_default(tmp_path: Path, artifacts: dict[str, Any], user: str) -> None:

@@ -214,7 +214,9 @@ def _grant_errors(where: str, grant: dict[str, Any], name: str, user: str) -> It
     if not isinstance(value, str):
         return
     if kind == "capability" and value not in CAPABILITIES:
-        yield FieldError(f"{where}.capability", f"{value!r} is not a Linux capability (expected CAP_NET_RAW and the like)")
+        yield FieldError(
+            f"{where}.capability", f"{value!r} is not a Linux capability (expected CAP_NET_RAW and the like)"
+        )
     elif kind == "address_family" and value not in ADDRESS_FAMILIES:
         families = ", ".join(sorted(ADDRESS_FAMILIES))
         yield FieldError(

@@ -375,12 +375,16 @@ def test_no_script_removes_the_user(rpm_scripts: dict[str, str], deb_scripts: di
         assert "userdel" not in text and "groupdel" not in text
 
 
-def test_deb_postinst_carries_statoverride_entries_into_etc_tmpfiles(deb_scripts: dict[str, str], tmp_path: Path) -> None:
+def test_deb_postinst_carries_statoverride_entries_into_etc_tmpfiles(
+    deb_scripts: dict[str, str], tmp_path: Path
+) -> None:
     """Packages built before ownership was declared left an administrator's dpkg-statoverride
     entry alone; tmpfiles.d would undo it, so postinst writes it, once, into the
     administrator's /etc/tmpfiles.d file (which wins over the package's), and says so."""
     overrides = {"/var/lib/mysqld_exporter": "mysqld_exporter adm 2750"}
-    run_script(deb_scripts["postinstall"], tmp_path, "configure", "0.15.0-1", systemd_running=True, statoverrides=overrides)
+    run_script(
+        deb_scripts["postinstall"], tmp_path, "configure", "0.15.0-1", systemd_running=True, statoverrides=overrides
+    )
     written = (tmp_path / "etc-tmpfiles.d" / "mysqld-exporter.conf").read_text().splitlines()
     assert written[0].startswith("# /usr/lib/tmpfiles.d/mysqld-exporter.conf with the dpkg-statoverride entries")
     assert written[2:] == [
@@ -391,7 +395,9 @@ def test_deb_postinst_carries_statoverride_entries_into_etc_tmpfiles(deb_scripts
     assert not list((tmp_path / "etc-tmpfiles.d").glob("*.dpkg-new"))
     # The administrator's file, once there, is theirs: never rewritten.
     (tmp_path / "etc-tmpfiles.d" / "mysqld-exporter.conf").write_text("# mine\n")
-    run_script(deb_scripts["postinstall"], tmp_path, "configure", "0.16.0-1", systemd_running=True, statoverrides=overrides)
+    run_script(
+        deb_scripts["postinstall"], tmp_path, "configure", "0.16.0-1", systemd_running=True, statoverrides=overrides
+    )
     assert (tmp_path / "etc-tmpfiles.d" / "mysqld-exporter.conf").read_text() == "# mine\n"
 
 
