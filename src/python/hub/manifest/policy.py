@@ -138,7 +138,7 @@ def _package_errors(prefix: str, spec: dict[str, Any], name: str) -> list[FieldE
     user = spec.get("system_user", name)
     if not (isinstance(user, str) and _USER.fullmatch(user)):
         return []  # the schema's problem: every rule below depends on the user
-    systemd = spec.get("systemd") if isinstance(spec.get("systemd"), dict) else {}
+    systemd: dict[str, Any] = spec["systemd"] if isinstance(spec.get("systemd"), dict) else {}
     errors = list(_account_errors(prefix, user, systemd))
     for i, item in enumerate(_list(spec.get("extra_files"))):
         where = f"{prefix}.extra_files[{i}]"
