@@ -46,10 +46,9 @@ packages arrive. Proven, on both Debian hosts unless said otherwise:
    the legacy package is reinstalled (DEB postinst, RPM %post), which is the attack.
 8. `systemd-analyze security`, offline, of the installed unit file in the Debian 12 host
    equals the score docs/unit-exposure.md records for node_exporter (same grants, same
-   systemd 252: 1.9). The running unit scores 0.1 lower on 252 (1.8): the live analysis
-   credits the mount namespace the sandbox gives the service as PrivateMounts=, which the
-   file does not set; apart from that, the same checks fail live and offline. systemd 257
-   credits it offline too (1.8 both ways); both hosts stay within the 3.0 goal.
+   systemd 252), and the running unit fails the same checks: the unit writes out
+   PrivateMounts=yes, which the sandbox implies and the live analysis credits anyway. Both
+   hosts stay within the 3.0 goal.
 
 Cost: two hosts booted once for the module, both alive until its end; the 13 packages built
 once, by a background thread that starts while the hosts boot.
@@ -534,9 +533,8 @@ def test_deb_install_from_a_signed_repository_runs_the_service_sandboxed(
     lab.first_scrape = (time.monotonic(), pid)
 
     # docs/unit-exposure.md scores the unit file offline, here the running unit is scored
-    # too. One difference, in 252 only: a running service has its own mount namespace (which
-    # ProtectSystem= and the others imply), and the live analysis credits it as PrivateMounts=,
-    # which the file does not set; 257 credits it offline as well.
+    # too: the same checks fail both ways (PrivateMounts= is written out; a running service
+    # has its own mount namespace anyway, which a live analysis would credit).
     live, live_failing = security(host, UNIT)
     offline, offline_failing = security(host, "--offline=true", f"/usr/lib/systemd/system/{UNIT}")
     documented = exposure_in_docs("node_exporter")
