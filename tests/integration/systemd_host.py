@@ -42,13 +42,12 @@ import re
 import shlex
 import subprocess
 import tarfile
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Iterator, Mapping, NamedTuple, Sequence
 
-from integration.roots import CommandFailed, _file_lock, base_env, cache_dir, describe, run
+from integration.roots import CommandFailed, base_env, cache_dir, describe, mmdebstrap_tarball
 from integration.services import Dockerd
 
 SUITES = ("bookworm", "trixie")
@@ -93,36 +92,8 @@ def systemd_root_tarball(suite: str, cache: Path | None = None, packages: Sequen
     test processes wait for one build (a file lock); the tarball appears by an atomic rename."""
     if suite not in SUITES:
         raise ValueError(f"suite {suite!r}: expected one of {', '.join(SUITES)}")
-    roots = (cache or cache_dir()) / "roots"
-    tarball = roots / f"debian-{suite}-systemd-{_package_key(packages)}.tar"
-    if tarball.is_file():
-        return tarball
-    with _file_lock(roots / ".lock"):
-        if tarball.is_file():  # built by another process while we waited
-            return tarball
-        fd, tmp = tempfile.mkstemp(prefix=f".{tarball.stem}.", suffix=".tar", dir=roots)
-        os.close(fd)
-        try:
-            run(
-                [
-                    "mmdebstrap",
-                    "--quiet",
-                    "--variant=minbase",
-                    "--mode=root",
-                    f"--include={','.join(packages)}",
-                    suite,
-                    tmp,
-                ],
-                env=base_env(),
-                timeout=1200,
-                what=f"building the {suite} systemd root",
-            )
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, tarball)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-    return tarball
+    name = f"debian-{suite}-systemd-{_package_key(packages)}.tar"
+    return mmdebstrap_tarball(suite, packages, (cache or cache_dir()) / "roots" / name)
 
 
 # --- the private dockerd's CLI ------------------------------------------------------------------
