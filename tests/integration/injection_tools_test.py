@@ -30,7 +30,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pytest
 import yaml
@@ -56,6 +56,7 @@ from testkit.injection import (
     words_of,
 )
 from hub.manifest.load import load_manifest
+from hub.manifest.policy import is_system_account
 from hub.packaging.build import build
 from hub.packaging.plan import NOLOGIN, plan_package
 from hub.upstream.lock import Lock, LockedArchive, write_lock
@@ -64,6 +65,8 @@ from testkit.packages import nfpm_path
 CASES = int(os.environ.get("HUB_INJECTION_TOOL_CASES", "200"))  # fewer to iterate; 200 in CI
 TOOLS = ("systemd-analyze", "rpm", "dpkg-deb", "sh")
 INSTALL = "run build-support/ci/install-tools.sh (and source the env.sh it prints)"
+# Every command the maintainer scripts may run, as logging stubs. chown and chmod are there to
+# prove they are never called: ownership is declared (sysusers.d, tmpfiles.d, rpm's %attr).
 STUBS = (
     "getent",
     "groupadd",
@@ -72,11 +75,16 @@ STUBS = (
     "chmod",
     "install",
     "systemctl",
+    "systemd-sysusers",
+    "systemd-tmpfiles",
     "deb-systemd-helper",
     "deb-systemd-invoke",
+    "dpkg-query",
     "dpkg-statoverride",
     "rm",
 )
+# What a host without systemd lacks: the scripts fall back to groupadd/useradd.
+SYSTEMD_TOOLS = ("systemctl", "systemd-sysusers", "systemd-tmpfiles")
 
 
 @pytest.fixture(scope="module")
@@ -137,16 +145,19 @@ def manifests(draw: Any) -> dict[str, Any]:
     data["version"] = draw(st.sampled_from(["1.0.0", "v2.3.4-rc.1", "0.0.1+build.5", "v10.0.0-alpha-1.x"]))
     for kind in ("rpm", "deb"):
         spec = data["artifacts"][kind]
-        user = draw(word(LOWER + "_", LOWER + DIGITS + "_-", 10))
+        # Any user the privilege policy accepts (no system account), and paths anywhere below
+        # the exporter's own roots (/var/lib/<user>, /etc/<name>): hub.manifest.policy.
+        user = draw(word(LOWER + "_", LOWER + DIGITS + "_-", 10).filter(lambda u: not is_system_account(u)))
         spec["system_user"] = user
         spec["summary"] = draw(printable)
         spec["systemd"]["arguments"] = draw(st.lists(printable, max_size=4))
-        home = "/" + "/".join(draw(st.lists(segment.filter(lambda s: s not in (".", "..")), min_size=1, max_size=3)))
+        below = draw(st.lists(segment.filter(lambda s: s not in (".", "..")), max_size=2))
+        home = "/".join([f"/var/lib/{user}", *below])
         spec["directories"] = [{"path": home, "mode": "0750", "owner": user, "group": user}]
         spec["extra_files"] = [
             {
                 "source": "assets/config.yml",
-                "dest": "/etc/" + draw(segment.filter(lambda s: s not in (".", ".."))),
+                "dest": f"/etc/{data['name']}/" + draw(segment.filter(lambda s: s not in (".", ".."))),
                 "mode": "0644",
             },
             {
@@ -336,15 +347,21 @@ def check_unit_with_systemd(path: Path, plan: Any, manifest: Any, spec: Any, tmp
     ), f"{text}\n{result.stdout}{result.stderr}"
 
 
-def run_with_stubs(script: str, args: list[str], tmp: Path) -> list[list[str]]:
-    """Runs a maintainer script with only logging stubs on PATH."""
+def run_with_stubs(script: str, args: list[str], tmp: Path, *, absent: Sequence[str] = ()) -> list[list[str]]:
+    """Runs a maintainer script with only logging stubs on PATH (but those ``absent``); each
+    call is logged as its argv, plus its standard input when it reads one ("-" argument)."""
     stubs = tmp / "stubs"
-    stubs.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(stubs, ignore_errors=True)
+    stubs.mkdir(parents=True)
     log = tmp / "calls.jsonl"
     log.write_text("")
-    logger = f"{shlex.quote(sys.executable)} -c 'import json,sys; print(json.dumps(sys.argv[1:]))'"
-    for name in STUBS:
-        status = {"getent": 2, "dpkg-statoverride": 1}.get(name, 0)
+    logger = (
+        f"{shlex.quote(sys.executable)} -c 'import json,sys; a = sys.argv[1:]; "
+        'print(json.dumps(a + ([sys.stdin.read()] if "-" in a else [])))\''
+    )
+    for name in (n for n in STUBS if n not in absent):
+        # no account yet; no other owner; no administrator's override
+        status = {"getent": 2, "dpkg-query": 1, "dpkg-statoverride": 1}.get(name, 0)
         (stubs / name).write_text(f'#!/bin/sh\n{logger} {name} "$@" >> {shlex.quote(str(log))}\nexit {status}\n')
         (stubs / name).chmod(0o755)
     probe = tmp / "run-systemd-system"
@@ -363,7 +380,8 @@ def check_scripts(scripts: dict[str, str], plan: Any, kind: str, spec: Any, tmp:
     user = spec.system_user
     unit = f"{plan.exporter}.service"
     values = [unit, user, f"/var/lib/{user}", f"{user} service account (Monitoring Hub)", NOLOGIN[kind]]
-    calls = []
+    calls: list[list[str]] = []
+    fallback: list[list[str]] = []
     for key, text in scripts.items():
         path = tmp / f"{kind}-{key}.sh"
         path.write_text(text)
@@ -374,7 +392,20 @@ def check_scripts(scripts: dict[str, str], plan: Any, kind: str, spec: Any, tmp:
             "deb": {"postinstall": ["configure", ""], "preremove": ["remove"], "postremove": ["purge"]},
         }[kind][key]
         calls += run_with_stubs(text, args, tmp / f"{kind}-{key}")
-    useradd = [c for c in calls if c[0] == "useradd"]
+        fallback += run_with_stubs(text, args, tmp / f"{kind}-{key}-no-systemd", absent=SYSTEMD_TOOLS)
+    # No script changes an owner or a mode, with or without systemd.
+    assert not [c for c in calls + fallback if c[0] in ("chown", "chmod", "install")], calls + fallback
+    sysusers_path = f"/usr/lib/sysusers.d/{plan.name}.conf"
+    line = f'u {user} - "{user} service account (Monitoring Hub)" /var/lib/{user} {NOLOGIN[kind]}'
+    sysusers = [c for c in calls if c[0] == "systemd-sysusers"]
+    if kind == "rpm":  # %pre, before the file is on disk: the same line on stdin
+        assert sysusers == [["systemd-sysusers", f"--replace={sysusers_path}", "-", line + "\n"]], sysusers
+    else:
+        assert sysusers == [["systemd-sysusers", sysusers_path]], sysusers
+        tmpfiles = [c for c in calls if c[0] == "systemd-tmpfiles"]
+        assert tmpfiles == [["systemd-tmpfiles", "--create", f"{plan.name}.conf"]], tmpfiles
+    assert not [c for c in calls if c[0] in ("useradd", "groupadd")], calls
+    useradd = [c for c in fallback if c[0] == "useradd"]
     assert useradd == [
         [
             "useradd",
@@ -390,8 +421,6 @@ def check_scripts(scripts: dict[str, str], plan: Any, kind: str, spec: Any, tmp:
             user,
         ]
     ], useradd
-    chowns = sorted(c[1:] for c in calls if c[0] == "chown")
-    assert chowns == sorted([f"{o.owner}:{o.group}", o.path] for o in plan.ownership), chowns
     for c in calls:
         if c[0] in ("systemctl", "deb-systemd-helper", "deb-systemd-invoke") and "daemon-reload" not in c:
             assert c[-1] == unit, c

@@ -58,6 +58,16 @@ HOSTILE_README = """# evil_exporter
 ```
 """
 
+# node_exporter's grants, as its manifest declares them; the hostile exporter runs as root with
+# reasons that would run script if they were not escaped.
+NODE_GRANTS = [
+    {"address_family": "AF_NETLINK", "reason": "the netdev collector reads the interfaces' counters over rtnetlink"},
+    {"system_call": "adjtimex", "reason": "the timex collector reads the kernel's clock discipline"},
+    {"read_path": "/home", "reason": "the filesystem collector reports the space of /home"},
+]
+HOSTILE_ROOT_REASON = "</span><script>window.hubPwned = 6</script>"
+HOSTILE_GRANT_REASON = '<img src=x onerror="window.hubPwned = 7">'
+
 SPECS = [
     synthetic.Spec(
         "node_exporter",
@@ -66,6 +76,7 @@ SPECS = [
         port=9100,
         build_date="2025-03-01T00:00:00Z",
         readme="# node_exporter\n\nKernel metrics. `node_exporter --help`\n",
+        package_fields={"systemd": {"grants": NODE_GRANTS}},
     ),
     synthetic.Spec(
         "mysqld_exporter",
@@ -105,6 +116,13 @@ SPECS = [
         description="Hostile </script><script>window.hubPwned=5</script>",
         readme=HOSTILE_README,
         build_date="2025-02-02T00:00:00Z",
+        package_fields={
+            "system_user": "root",
+            "systemd": {
+                "run_as_root": HOSTILE_ROOT_REASON,
+                "grants": [{"capability": "CAP_NET_RAW", "reason": HOSTILE_GRANT_REASON}],
+            },
+        },
     ),
 ]
 NAMES = sorted(s.name for s in SPECS)
@@ -439,6 +457,40 @@ def test_hostile_readme_is_inert(driver, base) -> None:
     assert driver.execute_script("return window.hubPwned === undefined")
 
 
+def service_section(d) -> tuple[str, str, list[str]]:
+    """(heading, whole text, grant texts) of the Service section, which must be displayed."""
+    section = d.find_element(By.CSS_SELECTOR, 'section[aria-labelledby="service-h"]')
+    assert section.is_displayed()
+    heading = section.find_element(By.ID, "service-h")
+    assert heading.tag_name == "h2"
+    grants = [li.text for li in section.find_elements(By.CSS_SELECTOR, "ul.grants li")]
+    return heading.text, section.text, grants
+
+
+def test_service_section_is_readable(driver, base) -> None:
+    open_page(driver, f"{base}exporters/node_exporter.html")
+    heading, text, grants = service_section(driver)
+    assert heading == "Service"
+    assert "Runs as user node_exporter." in text and "strict sandbox" in text
+    assert grants == [
+        f"address family AF_NETLINK: {NODE_GRANTS[0]['reason']}",
+        f"system call adjtimex: {NODE_GRANTS[1]['reason']}",
+        f"reads /home: {NODE_GRANTS[2]['reason']}",
+    ]
+    open_page(driver, f"{base}exporters/mysqld_exporter.html")
+    heading, text, grants = service_section(driver)
+    assert "Runs as user mysqld_exporter." in text and "No privileges beyond the sandbox." in text and grants == []
+    # Root is a warning with its reason, and reasons are text, never markup.
+    open_page(driver, f"{base}exporters/evil_exporter.html")
+    _, text, grants = service_section(driver)
+    assert driver.find_element(By.CSS_SELECTOR, ".service .warning").is_displayed()
+    assert "Warning: this service runs as root, not as a user of its own." in text
+    assert f"The manifest's reason: {HOSTILE_ROOT_REASON}" in text
+    assert grants == [f"capability CAP_NET_RAW: {HOSTILE_GRANT_REASON}"]
+    assert driver.find_elements(By.CSS_SELECTOR, ".service script, .service img") == []
+    assert driver.execute_script("return window.hubPwned === undefined")
+
+
 # --------------------------------------------------------------------------------------------
 # Accessibility basics, layouts, screenshots
 # --------------------------------------------------------------------------------------------
@@ -491,6 +543,8 @@ TEXT_SELECTORS = [
     ".facts dt",
     ".note",
     ".muted",
+    ".warning",
+    ".grants li",
 ]
 
 
@@ -500,7 +554,8 @@ def test_contrast_landmarks_and_labels(driver, base, scheme) -> None:
         "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
     )
     try:
-        for page in ("index.html", "exporters/mysqld_exporter.html"):
+        # evil_exporter: the Service section's grant list and its root warning.
+        for page in ("index.html", "exporters/mysqld_exporter.html", "exporters/evil_exporter.html"):
             open_page(driver, base + page)
             driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
             ratios = driver.execute_script(_CONTRAST, TEXT_SELECTORS)

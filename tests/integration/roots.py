@@ -1,17 +1,22 @@
 """Throwaway systems to install our packages into, with the clients operators use.
 
-- A Debian root: `mmdebstrap --variant=minbase bookworm`, cached as a tarball under
+- A Debian root: `mmdebstrap --variant=minbase --include=systemd bookworm`, cached as a tarball under
   `$XDG_CACHE_HOME/monitoring-hub/roots/` (default `~/.cache/...`) and unpacked per test.
   Packages are installed by the root's own dpkg, in a chroot, so the maintainer scripts run
-  against the root's own passwd, dpkg-statoverride and deb-systemd-helper. Nothing is mounted.
+  against the root's own passwd, dpkg-statoverride and deb-systemd-helper. Only a /proc is
+  mounted, in a mount namespace of the command's own (DebRoot.chroot).
 - An EL-like root for dnf: the same userland, plus a noarch stub RPM that provides what an
   EL base system would (/bin/sh, shadow-utils, systemd), installed with the host's dnf and rpm
   (`--installroot`) from a `file://` repository made by createrepo_c. rpm runs the
   scriptlets chrooted into the root, with the root's useradd and getent.
 - An arm64 C library (Debian's libc6:arm64, unpacked) for `qemu-aarch64-static -L`.
 
-Neither root runs systemd (no /run/systemd/system, no systemctl): the maintainer scripts
-must cope with that, as they must in containers and image builds.
+Neither root runs systemd (no /run/systemd/system): the maintainer scripts must cope with
+that, as they must in containers and image builds. The Debian root has systemd installed, as
+every Debian host has (systemd-sysusers and systemd-tmpfiles work on files alone); the EL root
+has no systemd tools, like an EL container image, so its RPM scriptlets take their fallbacks
+(useradd). Packages under a running
+systemd: systemd_host.py.
 
 Every command goes through `run`, whose failure message shows the command, its exit status,
 stdout and stderr.
@@ -152,11 +157,19 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+# What every Debian host has on top of minbase: systemd (installed, not running here). Our DEBs
+# depend on it for systemd-sysusers and systemd-tmpfiles, which work on files alone.
+DEBIAN_ROOT_INCLUDES = ("systemd",)
+# What the EL-like root removes from that userland: an EL container image has no systemd.
+EL_ROOT_ABSENT = ("/usr/bin/systemctl", "/usr/bin/systemd-sysusers", "/usr/bin/systemd-tmpfiles")
+
+
 def debian_root_tarball(cache: Path | None = None, suite: str = SUITE) -> Path:
-    """`mmdebstrap --variant=minbase --mode=root <suite>` as a tarball, built once and kept
-    (keyed by suite and variant, not by date). Concurrent test processes wait for one build."""
+    """`mmdebstrap --variant=minbase --mode=root --include=systemd <suite>` as a tarball, built
+    once and kept (keyed by suite, variant and includes, not by date). Concurrent test
+    processes wait for one build."""
     roots = (cache or cache_dir()) / "roots"
-    tarball = roots / f"debian-{suite}-minbase.tar"
+    tarball = roots / f"debian-{suite}-minbase+{'+'.join(DEBIAN_ROOT_INCLUDES)}.tar"
     if tarball.is_file():
         return tarball
     with _file_lock(roots / ".lock"):
@@ -166,7 +179,15 @@ def debian_root_tarball(cache: Path | None = None, suite: str = SUITE) -> Path:
         os.close(fd)
         try:
             run(
-                ["mmdebstrap", "--quiet", "--variant=minbase", "--mode=root", suite, tmp],
+                [
+                    "mmdebstrap",
+                    "--quiet",
+                    "--variant=minbase",
+                    "--mode=root",
+                    f"--include={','.join(DEBIAN_ROOT_INCLUDES)}",
+                    suite,
+                    tmp,
+                ],
                 env=base_env(),
                 timeout=900,
                 what=f"building the {suite} root",
@@ -252,7 +273,11 @@ class DebRoot:
     def chroot(
         self, *cmd: str, check: bool = True, env: Mapping[str, str] | None = None, what: str = ""
     ) -> subprocess.CompletedProcess:
-        return run([chroot_cmd(), self.path, *cmd], env=env or chroot_env(), check=check, what=what)
+        """`cmd` chrooted into the root, with a /proc of its own, as chroots that install
+        packages have (systemd-tmpfiles refuses to work without one): a private mount and PID
+        namespace, so the mount ends with the command and never outlives it."""
+        unshare = ["unshare", "--mount", "--pid", "--fork", f"--mount-proc={self.path / 'proc'}"]
+        return run([*unshare, chroot_cmd(), self.path, *cmd], env=env or chroot_env(), check=check, what=what)
 
     def dpkg(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """The root's own dpkg, inside the root: maintainer scripts see the root."""
@@ -348,12 +373,19 @@ def createrepo(directory: Path) -> Path:
 
 @dataclass
 class ElRoot:
+    """The Debian userland with rpm and dnf, without systemd's tools (see create)."""
+
     path: Path
     home: Path  # HOME for dnf and rpm: its .rpmmacros sets the database path
     conf: Path  # a private dnf.conf: only our file:// repository
 
     @classmethod
     def create(cls, path: Path, work: Path, repo: Path) -> "ElRoot":
+        # Like an EL container image (ubi-minimal): no systemd at all, so the scriptlets take
+        # their fallbacks (useradd instead of systemd-sysusers, no systemctl).
+        for tool in EL_ROOT_ABSENT:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(inside(path, tool))
         home = rpm_home(work / "home")
         conf = work / "dnf.conf"
         conf.write_text(

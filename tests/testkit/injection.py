@@ -536,6 +536,14 @@ SHELL_COMMANDS = frozenset(
         "systemd-sysusers",
         "systemd-tmpfiles",
         "dpkg-query",
+        "dpkg-statoverride",
+        "while",
+        "do",
+        "done",
+        "read",
+        "mv",
+        "_overridden=",
+        "_overridden=yes",
         "rm",
         "systemctl",
         "deb-systemd-helper",
@@ -546,7 +554,7 @@ SHELL_COMMANDS = frozenset(
         "true",
     }
 )
-SHELL_PARAMETERS = frozenset({"$1", "$2", "$_action"})
+SHELL_PARAMETERS = frozenset({"$1", "$2", "$_action", "$_overridden", "$_owner", "$_group", "$_mode", "$_first"})
 
 
 _SHELL_TOKEN = re.compile(

@@ -191,8 +191,10 @@ def check_rendered(m: Any, kinds: tuple[str, ...] = ("rpm", "deb")) -> None:
             values.append(sysusers if kind == "deb" else texts[sysusers].splitlines()[-1])
         if kind == "deb":
             if plan.ownership:
-                values.append(f"/usr/lib/tmpfiles.d/{plan.name}.conf")
-            values += [o.path for o in plan.ownership if o.template]  # removed on purge
+                # applied by its name (an administrator's /etc/tmpfiles.d file wins); each
+                # owned path asked of dpkg-statoverride, whose entries go to that file
+                values += [f"{plan.name}.conf", f"/etc/tmpfiles.d/{plan.name}.conf"]
+                values += [o.path for o in plan.ownership]
             values += [d.path for d in spec.directories if user and d.owner == user]
         scripts = dict(plan.scripts)
         all_words = set()

@@ -45,6 +45,10 @@ class Spec:
     stale: Iterable[str] = ()
     stale_version: str = "1.0.0"
     extra: dict[str, Any] = field(default_factory=dict)
+    # Fields added to artifacts.rpm and artifacts.deb when enabled (system_user, systemd);
+    # deb_fields, when given, replaces them for the DEB (families that declare different things).
+    package_fields: dict[str, Any] = field(default_factory=dict)
+    deb_fields: dict[str, Any] | None = None
 
     @property
     def clean_version(self) -> str:
@@ -52,6 +56,7 @@ class Spec:
 
 
 def manifest_data(spec: Spec) -> dict[str, Any]:
+    deb_fields = spec.package_fields if spec.deb_fields is None else spec.deb_fields
     data: dict[str, Any] = {
         "name": spec.name,
         "description": spec.description,
@@ -61,8 +66,14 @@ def manifest_data(spec: Spec) -> dict[str, Any]:
         "upstream": {"repo": f"example/{spec.name}"},
         "build": {"binary_name": spec.name, "archs": list(spec.archs)},
         "artifacts": {
-            "rpm": {"enabled": bool(spec.rpm), **({"targets": list(spec.rpm)} if spec.rpm else {})},
-            "deb": {"enabled": bool(spec.deb), **({"targets": list(spec.deb)} if spec.deb else {})},
+            "rpm": {
+                "enabled": bool(spec.rpm),
+                **({"targets": list(spec.rpm), **spec.package_fields} if spec.rpm else {}),
+            },
+            "deb": {
+                "enabled": bool(spec.deb),
+                **({"targets": list(spec.deb), **deb_fields} if spec.deb else {}),
+            },
             "docker": {"enabled": spec.docker, **({"port": spec.port} if spec.port and spec.docker else {})},
         },
     }

@@ -36,7 +36,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from hub.catalog import artifact as catalog
 from hub.common import matrix
 from hub.common.errors import FieldError, HubError
-from hub.manifest.model import GITHUB_PREFIX, Manifest
+from hub.manifest.model import GITHUB_PREFIX, Manifest, PackageSpec
 from hub.common import files
 from hub.common import schemas
 
@@ -47,6 +47,7 @@ __all__ = [
     "build_index",
     "is_pinned",
     "read_artifacts",
+    "service_info",
     "status_counts",
 ]
 
@@ -194,6 +195,21 @@ def status_counts(artifacts: Mapping[str, Any]) -> dict[str, int]:
     return counts
 
 
+def service_info(spec: PackageSpec | None) -> dict[str, Any] | None:
+    """What one package family's service gets (docs/catalog.md, ``service``): its user, the
+    reason it runs as root if it does, and its grants with their reasons, in manifest order.
+    None when the family is disabled or ships no unit."""
+    if spec is None or not spec.systemd.enabled:
+        return None
+    grants = []
+    for g in spec.systemd.grants:
+        grant = {"kind": g.kind, "value": g.value, "reason": g.reason}
+        if g.kind == "device":  # access means nothing for the other kinds
+            grant["access"] = g.access
+        grants.append(grant)
+    return {"user": spec.system_user, "run_as_root": spec.systemd.run_as_root, "grants": grants}
+
+
 def aggregate_exporter(
     manifest: Manifest, artifact_jsons: Mapping[str, Mapping[str, Any]], *, pinned: bool | None = None
 ) -> dict[str, Any]:
@@ -238,6 +254,7 @@ def aggregate_exporter(
             "deb": matrix.deb_package_name(manifest.name) if manifest.deb is not None else None,
         },
         "status_counts": status_counts(artifacts),
+        "service": {"rpm": service_info(manifest.rpm), "deb": service_info(manifest.deb)},
     }
 
 

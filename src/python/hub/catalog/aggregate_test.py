@@ -117,6 +117,102 @@ def test_metadata_schema_is_strict(tmp_path: Path, mutate, message: str) -> None
         schemas.validate(md, "metadata", what="metadata.json")
 
 
+# node_exporter's grants, as its manifest declares them (one package spec for both families).
+NODE_GRANTS = [
+    {"address_family": "AF_NETLINK", "reason": "the netdev collector reads the interfaces' counters over rtnetlink"},
+    {"system_call": "adjtimex", "reason": "the timex collector reads the kernel's clock discipline"},
+    {"read_path": "/home", "reason": "the filesystem collector reports the space of /home"},
+]
+
+
+def _service(grants: list[dict], **fields) -> dict:
+    return {"systemd": {"grants": grants}, **fields}
+
+
+def test_service_lists_the_grants_with_their_reasons(tmp_path: Path) -> None:
+    spec = synthetic.Spec("node_exporter", package_fields=_service(NODE_GRANTS))
+    manifest, docs = _setup(tmp_path, spec)
+    md = aggregate.aggregate_exporter(manifest, docs)
+    schemas.validate(md, "metadata")
+    expected = {
+        "user": "node_exporter",
+        "run_as_root": None,
+        "grants": [
+            {"kind": "address_family", "value": "AF_NETLINK", "reason": NODE_GRANTS[0]["reason"]},
+            {"kind": "system_call", "value": "adjtimex", "reason": NODE_GRANTS[1]["reason"]},
+            {"kind": "read_path", "value": "/home", "reason": NODE_GRANTS[2]["reason"]},
+        ],
+    }
+    assert md["service"] == {"rpm": expected, "deb": expected}
+    # Without grants: the user and an empty list, never a missing key.
+    plain, _ = _setup(tmp_path / "plain", synthetic.Spec("redis_exporter"))
+    service = aggregate.aggregate_exporter(plain, {})["service"]
+    assert service["rpm"] == service["deb"] == {"user": "redis_exporter", "run_as_root": None, "grants": []}
+
+
+def test_service_as_root_with_its_reason_and_devices_with_their_access(tmp_path: Path) -> None:
+    reason = "it runs ipmitool, which needs /dev/ipmi0 and raw I/O"
+    device = {"device": "/dev/ipmi0", "access": "rw", "reason": "the BMC's device node"}
+    spec = synthetic.Spec(
+        "ipmi_exporter",
+        package_fields={"system_user": "root", "systemd": {"run_as_root": reason, "grants": [device]}},
+        deb_fields=_service([{"device": "char-ipmi", "reason": "the BMC's device class"}]),
+    )
+    manifest, docs = _setup(tmp_path, spec)
+    md = aggregate.aggregate_exporter(manifest, docs)
+    schemas.validate(md, "metadata")
+    assert md["service"]["rpm"] == {
+        "user": "root",
+        "run_as_root": reason,
+        "grants": [{"kind": "device", "value": "/dev/ipmi0", "reason": "the BMC's device node", "access": "rw"}],
+    }
+    assert md["service"]["deb"] == {
+        "user": "ipmi_exporter",
+        "run_as_root": None,
+        "grants": [{"kind": "device", "value": "char-ipmi", "reason": "the BMC's device class", "access": "r"}],
+    }
+
+
+def test_service_is_null_for_a_disabled_family_or_no_unit(tmp_path: Path) -> None:
+    spec = synthetic.Spec("c_exporter", deb=(), package_fields={"systemd": {"enabled": False}})
+    manifest, docs = _setup(tmp_path, spec)
+    md = aggregate.aggregate_exporter(manifest, docs)
+    schemas.validate(md, "metadata")
+    assert md["service"] == {"rpm": None, "deb": None}
+    only_deb, _ = _setup(tmp_path / "deb", synthetic.Spec("f_exporter", rpm=(), package_fields=_service(NODE_GRANTS)))
+    service = aggregate.aggregate_exporter(only_deb, {})["service"]
+    assert service["rpm"] is None and len(service["deb"]["grants"]) == 3
+
+
+def test_service_is_optional_but_strict(tmp_path: Path) -> None:
+    spec = synthetic.Spec("node_exporter", package_fields=_service(NODE_GRANTS))
+    manifest, docs = _setup(tmp_path, spec)
+    md = json.loads(json.dumps(aggregate.aggregate_exporter(manifest, docs)))
+    # Metadata written before the addition stays valid.
+    schemas.validate({k: v for k, v in md.items() if k != "service"}, "metadata")
+
+    def grant(m: dict) -> dict:
+        return m["service"]["rpm"]["grants"][0]
+
+    for mutate, message in [
+        (lambda m: grant(m).pop("reason"), r"grants\[0\]: 'reason' is a required property"),
+        (lambda m: grant(m).update(reason="two\nlines"), r"grants\[0\]\.reason: "),
+        (lambda m: grant(m).update(kind="sudo"), r"grants\[0\]\.kind: "),
+        (lambda m: grant(m).update(access="rw"), r"grants\[0\]: .* should not be valid"),  # devices only
+        (lambda m: grant(m).update(kind="device"), r"grants\[0\]: 'access' is a required property"),
+        (lambda m: m["service"]["rpm"].update(run_as_root="because"), r"rpm\.run_as_root: 'because'"),  # not root
+        (lambda m: m["service"]["rpm"].update(user="root"), r"rpm\.run_as_root: None"),  # root needs a reason
+        (lambda m: m["service"]["rpm"].update(user="Root Name"), r"service\.rpm\.user: "),
+        (lambda m: m["service"]["deb"].update(extra=1), r"service\.deb: .*'extra'"),
+        (lambda m: m["service"].pop("deb"), r"service: 'deb' is a required property"),
+        (lambda m: m["service"].update(rpm=[]), r"service\.rpm: \[\] is not of type"),
+    ]:
+        bad = json.loads(json.dumps(md))
+        mutate(bad)
+        with pytest.raises(SchemaError, match=message):
+            schemas.validate(bad, "metadata", what="metadata.json")
+
+
 def test_index_lists_every_exporter_sorted_with_counts(tmp_path: Path) -> None:
     specs = [
         synthetic.Spec("zeta_exporter", category="Web"),

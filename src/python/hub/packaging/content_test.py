@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,11 @@ HOSTILE = {
     "sysusers_path": "/usr/lib/sysusers.d/p$(x).conf",
     "sysusers_line": 'u svc - "a `b`" /var/lib/svc /sbin/nologin',
     "tmpfiles_path": "/usr/lib/tmpfiles.d/p;x.conf",
+    "tmpfiles_override": "/etc/tmpfiles.d/p;x.conf",
+    "owned": [
+        ("/var/lib/a b;c", "d", "d /var/lib/a b;c 0750 svc svc -", ""),
+        ("/var/lib/a b;c/.conf", "C", "C /var/lib/a b;c/.conf 0600 svc svc - /usr/share/$(x)", " /usr/share/$(x)"),
+    ],
     "seeded": ["/var/lib/a b;c/.conf"],
     "service_dirs": ["/var/lib/a b;c"],
 }
@@ -99,7 +105,8 @@ def test_every_interpolated_value_is_shell_quoted(family: str, tmp_path: Path) -
     joined = "\n".join(rendered.values())
     values = ["svc user$(id)", "my unit;reboot.service", "/usr/lib/sysusers.d/p$(x).conf"]
     if family == "deb":
-        values += ["/var/lib/a b;c", "/var/lib/a b;c/.conf", "/usr/lib/tmpfiles.d/p;x.conf"]
+        values += ["/var/lib/a b;c", "/var/lib/a b;c/.conf", "p;x.conf", "/etc/tmpfiles.d/p;x.conf"]
+        values += ["d /var/lib/a b;c 0750 svc svc -", " /usr/share/$(x)"]
     else:
         values.append(HOSTILE["sysusers_line"])
     for value in values:
@@ -123,8 +130,11 @@ STUBS = (
     "systemd-sysusers",
     "systemd-tmpfiles",
     "dpkg-query",
+    "dpkg-statoverride",
     "rm",
 )
+# Commands the scripts need to really run for the test to see their effect.
+REAL_TOOLS = ("mv",)
 # What no maintainer script may run on a path: the service user could have redirected it.
 OWNERSHIP_CHANGES = ("chown", "chmod", "install", "cp", "mv", "ln")
 
@@ -137,6 +147,7 @@ def run_script(
     helpers: bool = True,
     systemd_tools: bool = True,
     shared: bool = False,
+    statoverrides: dict[str, str] | None = None,
 ) -> list[list[str]]:
     """Runs a maintainer script with every command it may call replaced by a logging stub,
     and nothing else on PATH.
@@ -144,33 +155,46 @@ def run_script(
     `getent` finds nothing (a fresh system), `deb-systemd-helper was-enabled` says yes (as on
     a first installation), `dpkg-query --search` finds another owner only when `shared`, and
     the "is systemd running" probe points at a directory that exists or not. Without
-    `systemd_tools`, systemd-sysusers and systemd-tmpfiles are absent (a chroot)."""
+    `systemd_tools`, systemd-sysusers and systemd-tmpfiles are absent (a chroot).
+    `dpkg-statoverride --list PATH` prints `statoverrides[PATH]` ("owner group mode"), and
+    /etc/tmpfiles.d is `tmp_path/etc-tmpfiles.d`."""
     bin_dir = tmp_path / "stubs"
     bin_dir.mkdir(exist_ok=True)
     log = tmp_path / "calls.jsonl"
     log.write_text("")
     logger = f"{shlex.quote(sys.executable)} -c 'import json,sys; print(json.dumps(sys.argv[1:]))'"
+    for name in REAL_TOOLS:
+        if not (bin_dir / name).exists():
+            (bin_dir / name).symlink_to(shutil.which(name) or f"/bin/{name}")
+    overrides = tmp_path / "statoverrides"
+    overrides.write_text("".join(f"{v} {k}\n" for k, v in (statoverrides or {}).items()))
     for name in STUBS:
         stub = bin_dir / name
         if (name.startswith("deb-systemd") and not helpers) or (name.startswith("systemd-") and not systemd_tools):
             stub.unlink(missing_ok=True)
             continue
         status = {"getent": 2, "dpkg-query": 0 if shared else 1}.get(name, 0)
-        stub.write_text(f'#!/bin/sh\n{logger} {name} "$@" >> {shlex.quote(str(log))}\nexit {status}\n')
+        body = f'{logger} {name} "$@" >> {shlex.quote(str(log))}\n'
+        if name == "dpkg-statoverride":  # the shell's own builtins only: PATH has the stubs
+            body += f'while read -r o g m p; do [ "$p" = "$2" ] && echo "$o $g $m $p" && exit 0; done < {overrides}\n'
+            status = 1
+        stub.write_text(f"#!/bin/sh\n{body}exit {status}\n")
         stub.chmod(0o755)
     probe = tmp_path / "run-systemd-system"
     if systemd_running:
         probe.mkdir(exist_ok=True)
     elif probe.exists():
         probe.rmdir()
+    etc_tmpfiles = tmp_path / "etc-tmpfiles.d"
+    etc_tmpfiles.mkdir(exist_ok=True)
     path = tmp_path / "script"
-    path.write_text(text.replace("/run/systemd/system", str(probe)))
+    path.write_text(text.replace("/run/systemd/system", str(probe)).replace("/etc/tmpfiles.d", str(etc_tmpfiles)))
     subprocess.run(["/bin/sh", str(path), *args], check=True, env={"PATH": str(bin_dir)})
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
 def commands(calls: list[list[str]]) -> list[str]:
-    return [" ".join(c) for c in calls if c[0] not in ("getent", "python3")]
+    return [" ".join(c) for c in calls if c[0] not in ("getent", "python3", "dpkg-statoverride")]
 
 
 @pytest.fixture
@@ -244,7 +268,7 @@ def test_deb_postinst_first_install(deb_scripts: dict[str, str], tmp_path: Path)
     calls = commands(run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=True))
     assert calls == [
         "systemd-sysusers /usr/lib/sysusers.d/mysqld-exporter.conf",
-        "systemd-tmpfiles --create /usr/lib/tmpfiles.d/mysqld-exporter.conf",
+        "systemd-tmpfiles --create mysqld-exporter.conf",
         f"deb-systemd-helper unmask {U}",
         f"deb-systemd-helper --quiet was-enabled {U}",
         f"deb-systemd-helper enable {U}",
@@ -328,3 +352,40 @@ def test_deb_purge_keeps_a_directory_another_package_ships(deb_scripts: dict[str
 def test_no_script_removes_the_user(rpm_scripts: dict[str, str], deb_scripts: dict[str, str]) -> None:
     for text in (*rpm_scripts.values(), *deb_scripts.values()):
         assert "userdel" not in text and "groupdel" not in text
+
+
+def test_deb_postinst_carries_statoverride_entries_into_etc_tmpfiles(deb_scripts: dict[str, str], tmp_path: Path) -> None:
+    """Packages built before ownership was declared left an administrator's dpkg-statoverride
+    entry alone; tmpfiles.d would undo it, so postinst writes it, once, into the
+    administrator's /etc/tmpfiles.d file (which wins over the package's), and says so."""
+    overrides = {"/var/lib/mysqld_exporter": "mysqld_exporter adm 2750"}
+    run_script(deb_scripts["postinstall"], tmp_path, "configure", "0.15.0-1", systemd_running=True, statoverrides=overrides)
+    written = (tmp_path / "etc-tmpfiles.d" / "mysqld-exporter.conf").read_text().splitlines()
+    assert written[0].startswith("# /usr/lib/tmpfiles.d/mysqld-exporter.conf with the dpkg-statoverride entries")
+    assert written[2:] == [
+        "d /var/lib/mysqld_exporter 2750 mysqld_exporter adm -",
+        "C /var/lib/mysqld_exporter/.my.cnf 0600 mysqld_exporter mysqld_exporter - "
+        "/usr/share/mysqld-exporter/default-config/var/lib/mysqld_exporter/.my.cnf",
+    ]
+    assert not list((tmp_path / "etc-tmpfiles.d").glob("*.dpkg-new"))
+    # The administrator's file, once there, is theirs: never rewritten.
+    (tmp_path / "etc-tmpfiles.d" / "mysqld-exporter.conf").write_text("# mine\n")
+    run_script(deb_scripts["postinstall"], tmp_path, "configure", "0.16.0-1", systemd_running=True, statoverrides=overrides)
+    assert (tmp_path / "etc-tmpfiles.d" / "mysqld-exporter.conf").read_text() == "# mine\n"
+
+
+def test_deb_postinst_without_statoverride_entries_writes_nothing(deb_scripts: dict[str, str], tmp_path: Path) -> None:
+    run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=True)
+    assert not list((tmp_path / "etc-tmpfiles.d").iterdir())
+
+
+@pytest.mark.parametrize("first_line, removed", [("written by postinst", True), ("# mine", False)])
+def test_deb_purge_removes_only_the_tmpfiles_override_it_wrote(
+    deb_scripts: dict[str, str], tmp_path: Path, first_line: str, removed: bool
+) -> None:
+    override = tmp_path / "etc-tmpfiles.d" / "mysqld-exporter.conf"
+    override.parent.mkdir()
+    ours = "# /usr/lib/tmpfiles.d/mysqld-exporter.conf with the dpkg-statoverride entries of this host, written by"
+    override.write_text((ours if first_line == "written by postinst" else first_line) + "\nd /x 0750 a b -\n")
+    calls = commands(run_script(deb_scripts["postremove"], tmp_path, "purge", systemd_running=True))
+    assert (f"rm -f {override}" in calls) is removed, calls

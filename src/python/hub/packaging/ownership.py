@@ -28,6 +28,7 @@ from hub.common.errors import HubError
 
 SYSUSERS_DIR = "/usr/lib/sysusers.d"
 TMPFILES_DIR = "/usr/lib/tmpfiles.d"
+TMPFILES_OVERRIDE_DIR = "/etc/tmpfiles.d"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,11 @@ def tmpfiles_path(package: str) -> str:
     return f"{TMPFILES_DIR}/{package}.conf"
 
 
+def tmpfiles_override_path(package: str) -> str:
+    """Where an administrator's version replaces the package's (tmpfiles.d(5))."""
+    return f"{TMPFILES_OVERRIDE_DIR}/{package}.conf"
+
+
 def sysusers_line(user: str, comment: str, home: str, shell: str) -> str:
     """The ``u`` line of sysusers.d(5): a system user with its own group (same name), its home
     (not created) and its shell. Several packages may declare the same user."""
@@ -87,14 +93,18 @@ def sysusers_conf(package: str, line: str) -> str:
     )
 
 
-def tmpfiles_line(o: Ownership) -> str:
+def tmpfiles_type(o: Ownership) -> str:
     """``d`` a directory, ``C`` a seeded file (copied once, from its template), ``z`` an
     existing file's mode and owner (tmpfiles.d(5))."""
-    if o.is_dir:
-        return f"d {o.path} {o.mode} {o.owner} {o.group} -"
-    if o.template is not None:
-        return f"C {o.path} {o.mode} {o.owner} {o.group} - {o.template}"
-    return f"z {o.path} {o.mode} {o.owner} {o.group} -"
+    return "d" if o.is_dir else "C" if o.template is not None else "z"
+
+
+def tmpfiles_argument(o: Ownership) -> str:
+    return "" if o.is_dir or o.template is None else f" {o.template}"
+
+
+def tmpfiles_line(o: Ownership) -> str:
+    return f"{tmpfiles_type(o)} {o.path} {o.mode} {o.owner} {o.group} -{tmpfiles_argument(o)}"
 
 
 def tmpfiles_conf(package: str, owned: Sequence[Ownership]) -> str:

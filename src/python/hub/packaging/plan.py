@@ -460,6 +460,15 @@ def plan_package(
             "sysusers_path": ownership.sysusers_path(name),
             "sysusers_line": _sysusers_line(c),
             "tmpfiles_path": ownership.tmpfiles_path(name) if kind == "deb" and owned else None,
+            "tmpfiles_override": ownership.tmpfiles_override_path(name),
+            # Each line of the tmpfiles.d file, split where an administrator's
+            # dpkg-statoverride entry replaces mode, owner and group (postinst).
+            "owned": [
+                (o.path, ownership.tmpfiles_type(o), ownership.tmpfiles_line(o), ownership.tmpfiles_argument(o))
+                for o in owned
+            ]
+            if kind == "deb"
+            else [],
             "seeded": sorted(seeded),
             "service_dirs": _service_dirs(c),
         },

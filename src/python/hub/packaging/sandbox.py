@@ -8,7 +8,8 @@ unit repeats above the setting it changes (docs/packaging.md, "Least privilege")
 
 Settings newer than el8's systemd (239) are ignored there with a warning, never fatal; the
 system-call filter is a deny-list of groups el8 already knows, so an older systemd filters
-less, not everything. Scores: ``systemd-analyze security`` (docs/security-exposure.md).
+less, not everything. Scores: ``systemd-analyze security`` (docs/unit-exposure.md); older_systemd_test.py checks
+that el8 ignores only the settings docs/packaging.md lists.
 """
 
 from __future__ import annotations

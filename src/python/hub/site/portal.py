@@ -4,7 +4,8 @@ Inputs: ``catalog/index.json``, each ``catalog/<exporter>/metadata.json`` and th
 beside it (written by ``hub catalog``), plus each exporter's README.md. Output::
 
     <out>/index.html                 search, category filter, sort (data inlined: works on file://)
-    <out>/exporters/<name>.html      README, artifact matrix, downloads, install instructions
+    <out>/exporters/<name>.html      README, the service's user and grants, artifact matrix,
+                                     downloads, install instructions
     <out>/static/portal.{css,js}     hand-written, no CDN, no request at view time
 
 Every link is relative, so the site works from any static host, under a sub-path, or from
@@ -39,7 +40,14 @@ from hub.common.errors import HubError
 from hub.repos import user_files
 from hub.site import markdown as safe_markdown
 
-__all__ = ["PLACEHOLDER_BASE_URL", "build_portal", "inline_json", "install_blocks", "load_catalog"]
+__all__ = [
+    "PLACEHOLDER_BASE_URL",
+    "build_portal",
+    "inline_json",
+    "install_blocks",
+    "load_catalog",
+    "service_groups",
+]
 
 PLACEHOLDER_BASE_URL = "https://<your-host>/<path>"
 STATIC_FILES = ("portal.css", "portal.js")
@@ -276,6 +284,70 @@ def image_platforms(image: Any, root: str) -> list[dict[str, Any]]:
     ]
 
 
+# How each kind of grant reads on the page (``show_value``: whether its value says anything).
+GRANT_LABELS = {
+    "capability": ("capability", True),
+    "device": ("device", True),
+    "read_path": ("reads", True),
+    "write_path": ("writes", True),
+    "address_family": ("address family", True),
+    "system_call": ("system call", True),
+    "proc": ("sees every process in /proc", False),
+}
+DEVICE_ACCESS = {"r": "read", "rw": "read and write", "rwm": "read, write and create device nodes"}
+FAMILY_LABELS = {"rpm": "RPM", "deb": "DEB"}
+
+
+def _service_view(service: Any) -> dict[str, Any]:
+    """One family's ``service`` (metadata.json) for the page: texts only, whatever the types
+    (a tampered catalog must not break the page; the template escapes every text)."""
+    if not isinstance(service, Mapping):
+        return {"unit": False}
+    grants = []
+    for g in service.get("grants") or []:
+        if not isinstance(g, Mapping):
+            continue
+        kind = str(g.get("kind"))
+        label, show_value = GRANT_LABELS.get(kind, (kind.replace("_", " "), True))
+        access = g.get("access") if kind == "device" else None
+        grants.append(
+            {
+                "kind": kind,
+                "label": label,
+                "value": str(g.get("value")) if show_value else None,
+                "access": DEVICE_ACCESS.get(str(access), str(access)) if access is not None else None,
+                "reason": str(g.get("reason") or ""),
+            }
+        )
+    user = str(service.get("user") or "")
+    reason = service.get("run_as_root")
+    return {
+        "unit": True,
+        "user": user,
+        # The user is what the unit runs as: root is flagged even without a reason.
+        "root": user == "root",
+        "root_reason": str(reason) if reason and user == "root" else None,
+        "grants": grants,
+    }
+
+
+def service_groups(metadata: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The "Service" section: one group when every packaged family declares the same service,
+    else one per family (``label`` RPM or DEB). None for metadata written before ``service``
+    existed (the section is left out); [] when no package is declared."""
+    service = metadata.get("service")
+    if not isinstance(service, Mapping):
+        return None
+    packages = metadata.get("packages") or {}
+    families = [f for f in FAMILY_LABELS if packages.get(f) or service.get(f)]
+    views = {f: _service_view(service.get(f)) for f in families}
+    if not families:
+        return []
+    if all(views[f] == views[families[0]] for f in families):
+        return [{"label": None, "families": families, **views[families[0]]}]
+    return [{"label": FAMILY_LABELS[f], "families": [f], **views[f]} for f in families]
+
+
 def index_entries(index: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
     for e in index.get("exporters", []):
@@ -432,6 +504,7 @@ def build_portal(
             platforms=image_platforms(image, root),
             docker_json=f"{root}{href}{name}/docker.json" if docker else None,
             install=install_blocks(md, docker, base),
+            service=service_groups(md),
             readme=read_readme(readmes, name),
             metadata_href=f"{root}{href}{name}/{METADATA_FILE}",
             index_href=f"{root}{href}{INDEX_FILE}",

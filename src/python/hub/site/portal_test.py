@@ -35,11 +35,35 @@ HOSTILE_README = """# evil_exporter <script>alert('h1')</script>
 ```
 """
 HOSTILE_DESCRIPTION = "Evil </script><script>alert(1)</script> <!-- & \"quotes\" 'apos'"
+# node_exporter's grants, as its manifest declares them (one package spec for both families).
+NODE_GRANTS = [
+    {"address_family": "AF_NETLINK", "reason": "the netdev collector reads the interfaces' counters over rtnetlink"},
+    {"system_call": "adjtimex", "reason": "the timex collector reads the kernel's clock discipline"},
+    {"read_path": "/home", "reason": "the filesystem collector reports the space of /home"},
+]
+# A reason is free text from a manifest: the page must show it as text.
+HOSTILE_REASON = "needs </span><script>alert('reason')</script> & \"quotes\""
+HOSTILE_SERVICE = {
+    "system_user": "root",
+    "systemd": {
+        "run_as_root": "root <script>alert('root')</script>",
+        "grants": [
+            {"capability": "CAP_NET_RAW", "reason": HOSTILE_REASON},
+            {"device": "/dev/ipmi0", "access": "rw", "reason": "<img src=x onerror=alert(2)>"},
+        ],
+    },
+}
 
 
 def _specs() -> list[synthetic.Spec]:
     return [
-        synthetic.Spec("node_exporter", category="System", port=9100, readme="# node_exporter\n\nHello **world**.\n"),
+        synthetic.Spec(
+            "node_exporter",
+            category="System",
+            port=9100,
+            readme="# node_exporter\n\nHello **world**.\n",
+            package_fields={"systemd": {"grants": NODE_GRANTS}},
+        ),
         synthetic.Spec(
             "mysqld_exporter",
             category="Database",
@@ -49,7 +73,13 @@ def _specs() -> list[synthetic.Spec]:
         synthetic.Spec("redis_exporter", category="Database", stale=["docker"], description="Redis metrics"),
         synthetic.Spec("snmp_exporter", category="Network", archs=("amd64",), docker=False, port=None),
         synthetic.Spec("process_exporter", category="System", pinned=False, built=[]),
-        synthetic.Spec("evil_exporter", category="Web", description=HOSTILE_DESCRIPTION, readme=HOSTILE_README),
+        synthetic.Spec(
+            "evil_exporter",
+            category="Web",
+            description=HOSTILE_DESCRIPTION,
+            readme=HOSTILE_README,
+            package_fields=HOSTILE_SERVICE,
+        ),
     ]
 
 
@@ -290,6 +320,115 @@ def test_install_texts_come_from_user_files(site: Path, site_with_base: Path) ->
     assert 'id="base-note"' in placeholder_page and html.escape(ph) in placeholder_page
     with_base = (site_with_base / "exporters" / "node_exporter.html").read_text()
     assert html.escape(ph) not in with_base and 'id="base-note"' not in with_base
+
+
+# --------------------------------------------------------------------------------------------
+# The service section
+# --------------------------------------------------------------------------------------------
+
+
+def _service_section(page: Path) -> str | None:
+    text = page.read_text(encoding="utf-8")
+    found = re.search(r'<section aria-labelledby="service-h"[^>]*>(.*?)</section>', text, re.S)
+    return found.group(1) if found else None
+
+
+def _text(fragment: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", fragment))).strip()
+
+
+def test_service_lists_the_grants_once_when_both_families_agree(site: Path) -> None:
+    section = _service_section(site / "exporters" / "node_exporter.html")
+    assert section is not None and '<h2 id="service-h">Service</h2>' in section
+    assert re.findall(r'data-families="([^"]+)"', section) == ["rpm deb"]  # shown once
+    assert "<h3>" not in section
+    assert "Runs as user <code>node_exporter</code>." in section
+    assert "strict sandbox" in _text(section) and "No privileges beyond" not in section
+    items = [_text(li) for li in re.findall(r"<li data-kind=[^>]*>(.*?)</li>", section, re.S)]
+    assert items == [
+        f"address family AF_NETLINK: {NODE_GRANTS[0]['reason']}",
+        f"system call adjtimex: {NODE_GRANTS[1]['reason']}",
+        f"reads /home: {NODE_GRANTS[2]['reason']}",
+    ]
+    assert 'class="warning' not in section
+
+
+def test_service_without_grants_says_so(site: Path) -> None:
+    section = _service_section(site / "exporters" / "redis_exporter.html")
+    assert section is not None
+    assert "Runs as user <code>redis_exporter</code>." in section
+    assert '<p class="no-grants">No privileges beyond the sandbox.</p>' in section
+    assert "<ul" not in section and 'class="warning' not in section
+
+
+def test_service_reasons_are_escaped_and_root_is_a_warning(site: Path) -> None:
+    page = site / "exporters" / "evil_exporter.html"
+    section = _service_section(page)
+    assert section is not None
+    assert "<script" not in section and "<img" not in section
+    assert html.escape(HOSTILE_REASON, quote=False) in section.replace("&#34;", '"').replace("&#39;", "'")
+    text = _text(section)
+    assert "Warning: this service runs as root" in text
+    assert "The manifest's reason: root <script>alert('root')</script>" in text
+    assert f"capability CAP_NET_RAW: {HOSTILE_REASON}" in text
+    assert "device /dev/ipmi0 (read and write): <img src=x onerror=alert(2)>" in text
+    parsed = _parse(page)  # also asserts that no element has an on* attribute
+    assert "img" not in parsed.tags and len(parsed.scripts) == 1
+
+
+def test_service_per_family_when_they_differ(tmp_path: Path) -> None:
+    spec = synthetic.Spec(
+        "ping_exporter",
+        package_fields={"systemd": {"grants": [{"capability": "CAP_NET_RAW", "reason": "ICMP echo"}]}},
+        deb_fields={"system_user": "prometheus"},
+    )
+    site = synthetic.build_site(tmp_path, [spec, synthetic.Spec("only_rpm_exporter", deb=(), docker=False)])
+    section = _service_section(site / "exporters" / "ping_exporter.html")
+    assert section is not None
+    assert re.findall(r'data-families="([^"]+)"', section) == ["rpm", "deb"]
+    assert re.findall(r"<h3>([^<]+)</h3>", section) == ["RPM package", "DEB package"]
+    rpm, deb = section.split('data-families="deb"')
+    assert "Runs as user ping_exporter. Beyond the sandbox, it gets: capability CAP_NET_RAW: ICMP echo" in _text(rpm)
+    assert "Runs as user prometheus. No privileges beyond the sandbox." in _text(deb)
+    # One family only: shown once, without a family heading.
+    single = _service_section(site / "exporters" / "only_rpm_exporter.html")
+    assert single is not None and re.findall(r'data-families="([^"]+)"', single) == ["rpm"] and "<h3>" not in single
+
+
+def test_service_without_a_unit_or_a_package_or_in_older_metadata() -> None:
+    no_unit = portal.service_groups({"packages": {"rpm": "a", "deb": "a"}, "service": {"rpm": None, "deb": None}})
+    assert no_unit == [{"label": None, "families": ["rpm", "deb"], "unit": False}]
+    assert portal.service_groups({"packages": {"rpm": None, "deb": None}, "service": {"rpm": None, "deb": None}}) == []
+    assert portal.service_groups({"packages": {"rpm": "a", "deb": "a"}}) is None  # written before 'service'
+    # A tampered catalog gives texts, never an exception.
+    odd = portal.service_groups(
+        {"packages": {"rpm": "a"}, "service": {"rpm": {"user": 0, "grants": [7, {"kind": None, "value": []}]}}}
+    )
+    assert odd is not None and odd[0]["grants"] == [
+        {"kind": "None", "label": "None", "value": "[]", "access": None, "reason": ""}
+    ]
+
+
+def test_service_section_on_pages(tmp_path: Path) -> None:
+    site = synthetic.build_site(
+        tmp_path,
+        [
+            synthetic.Spec("a_exporter", package_fields={"systemd": {"enabled": False}}),
+            synthetic.Spec("b_exporter", rpm=(), deb=()),
+        ],
+    )
+    no_unit = _service_section(site / "exporters" / "a_exporter.html")
+    assert no_unit is not None and "No systemd service: the packages install the program only." in no_unit
+    assert "strict sandbox" not in no_unit
+    no_package = _service_section(site / "exporters" / "b_exporter.html")
+    assert no_package is not None and "ships no package, so no systemd service" in no_package
+    # Metadata written before 'service': the section is left out, the page still renders.
+    md_path = site / "catalog" / "a_exporter" / "metadata.json"
+    md = json.loads(md_path.read_text())
+    del md["service"]
+    md_path.write_text(json.dumps(md))
+    portal.build_portal(site / "catalog", site)
+    assert _service_section(site / "exporters" / "a_exporter.html") is None
 
 
 def test_no_image_and_no_port(site: Path) -> None:
