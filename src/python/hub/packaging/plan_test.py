@@ -89,6 +89,7 @@ def test_unit_file(manifest: Any) -> None:
         "RestartSec=5s",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
+        "PrivateMounts=yes",
         "ProtectKernelTunables=yes",
         "ProtectKernelModules=yes",
         "ProtectKernelLogs=yes",
