@@ -15,8 +15,9 @@ run there.
 - `proc_status`, `capability_mask`: a process's identity, capabilities, no_new_privs,
   seccomp mode and number of seccomp filters, read from /proc/<pid>/status.
 - `metric_families`, `sample_value`: the Prometheus text format, read without a client library.
-- `reference_scrape`: the same binary with the unit's own ExecStart and EnvironmentFile, as a
-  transient root service without any sandbox (`systemd-run`), scraped for comparison.
+- `start_reference`, `scrape_reference`: the same binary with the unit's own command line
+  and EnvironmentFile, as a transient root service without any sandbox (`systemd-run`),
+  scraped for comparison.
 - `HostFiles` and `RootFiles`: one reading interface for an installed system, in a container or in
   a directory tree, so the same checks of installed files serve both.
 - `documented_exposure`: the scores of docs/unit-exposure.md.
@@ -28,12 +29,11 @@ import re
 import shutil
 import stat
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from integration.roots import Account, chroot_cmd, chroot_env, inside, run
+from integration.roots import Account, chroot_cmd, chroot_env, exec_start_argv, inside, run
 from integration.systemd_host import SystemdHost
 
 # --- the host ---------------------------------------------------------------------------------
@@ -242,40 +242,47 @@ def sample_value(text: str, name: str, labels: Mapping[str, str] | None = None) 
 # --- the same binary without a sandbox ----------------------------------------------------------------
 
 
-def reference_scrape(
-    host: SystemdHost,
-    name: str,
-    exec_start: str,
-    env_file: str,
-    port: int,
-    overrides: Sequence[str],
-    *,
-    settle: float = 0,
-) -> str:
-    """Runs the unit's ExecStart (its words as written, `$ARGS` expanded by systemd from the
-    unit's EnvironmentFile) as a transient service of root with none of the unit's settings,
-    `overrides` appended (later flags win: another listen address, storage of its own), waits
-    for `port`, sleeps `settle` seconds, scrapes /metrics and stops it."""
+@dataclass(frozen=True)
+class Reference:
+    unit: str
+    argv: tuple[str, ...]
+    port: int
+
+
+def start_reference(
+    host: SystemdHost, name: str, exec_start: str, env_file: str, port: int, overrides: Sequence[str]
+) -> Reference:
+    """Starts the unit's ExecStart as a transient service of root with none of the unit's
+    settings (`systemd-run`): its words as systemd reads them, `$ARGS` taken from the unit's
+    EnvironmentFile (integration.roots.exec_start_argv), that file for the rest of the
+    environment, and each `--flag=value` of `overrides` in place of the same flag (another
+    listen address on `port`, storage of its own; these exporters' flag parsers refuse a
+    repeated flag). Started next to the service, it has run as long when both are scraped."""
     unit = f"hub-e2e-reference-{name.replace('_', '-')}.service"
-    words = exec_start.split()
-    assert all(not w.startswith(("'", '"')) for w in words), f"ExecStart={exec_start}: quoted words"
-    host.exec(
-        "systemd-run",
-        "--quiet",
-        f"--unit={unit}",
-        "--collect",
-        f"--property=EnvironmentFile=-{env_file}",
-        "--",
-        *words,
-        *overrides,
-    )
-    try:
-        host.wait_port(port, unit=unit)
-        if settle:
-            time.sleep(settle)
-        return host.scrape(port)
-    finally:
-        host.systemctl("stop", unit, check=False)
+    env = environment_text(host.read(env_file)) if host.exists(env_file) else {}
+    replaced = {o.split("=", 1)[0].lstrip("-") for o in overrides}
+    argv = [w for w in exec_start_argv(exec_start, env) if w.split("=", 1)[0].lstrip("-") not in replaced]
+    argv += overrides
+    # systemd would expand these itself: the words must reach the binary as they are.
+    assert not any("$" in w or "%" in w for w in argv), argv
+    host.exec("systemd-run", "--quiet", f"--unit={unit}", f"--property=EnvironmentFile=-{env_file}", *argv)
+    return Reference(unit, tuple(argv), port)
+
+
+def scrape_reference(host: SystemdHost, reference: Reference) -> list[str]:
+    """Waits for the reference's port, checks that it runs exactly its command line, and
+    scrapes /metrics twice (an exporter's own HTTP metrics appear once it has answered)."""
+    host.wait_port(reference.port, unit=reference.unit)
+    pid = host.unit_state(reference.unit).main_pid
+    ran = tuple(w for w in host.read(f"/proc/{pid}/cmdline").split("\0") if w)
+    assert ran == reference.argv, f"the reference ran {ran}, not {reference.argv}"
+    return [host.scrape(reference.port) for _ in range(2)]
+
+
+def stop_reference(host: SystemdHost, unit: str) -> None:
+    # Not --collect: a failed run stays "failed", which wait_port reports at once.
+    host.systemctl("stop", unit, check=False)
+    host.systemctl("reset-failed", unit, check=False)
 
 
 # --- reading an installed system ---------------------------------------------------------------------

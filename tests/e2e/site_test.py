@@ -35,10 +35,10 @@
      process_exporter groups other users' processes (its proc grant), promtool and amtool
      talk to their servers. Each exporter's metric families equal those of the same binary
      run as root without a sandbox (`systemd-run`, the unit's ExecStart and
-     EnvironmentFile), apart from a commented allow-list. `systemd-analyze security` scores
-     each unit as docs/unit-exposure.md does on systemd 252 (Debian 12); 257's scores are
-     recorded. `apt-get purge` of the seven stops every one of their processes and leaves
-     the other service untouched.
+     EnvironmentFile, started next to the service), apart from a commented allow-list. `systemd-analyze security` scores
+     each running unit as docs/unit-exposure.md does (offline, systemd 252), on Debian 12 and
+     on 13 (257) alike. `apt-get purge` of the seven stops every one of their processes and
+     leaves the other service untouched.
    - EL, rpm under systemd: EL's own systemd cannot run here (no EL package can be
      downloaded), so the same el9 RPMs, signatures checked first (`rpm -K`), go into a
      fresh Debian 12 host (systemd 252, as EL 9.3's) with EL's presets (`disable *`) by
@@ -98,6 +98,7 @@ from e2e.hosts import (
     NEIGHBOUR_PORT,
     HostFiles,
     Neighbour,
+    Reference,
     RootFiles,
     accounts_in,
     apt_tree,
@@ -110,15 +111,18 @@ from e2e.hosts import (
     neighbour_untouched,
     prepare_server,
     proc_status,
-    reference_scrape,
     sample_value,
+    scrape_reference,
     start_neighbour,
+    start_reference,
+    stop_reference,
 )
 from e2e.mirror import STATUS_OK, STATUS_STANDIN, build_e2e_mirror, compile_standin
 from integration.offline import debian_cache
 from integration.roots import (
     ELF_AARCH64,
     ELF_X86_64,
+    EL_ROOT_ABSENT,
     STUB_NAME,
     ElRoot,
     arm64_sysroot,
@@ -129,6 +133,7 @@ from integration.roots import (
     describe,
     exec_start_argv,
     free_port,
+    inside,
     rpm_home,
     run,
     run_arm64,
@@ -285,7 +290,7 @@ class Check:
     # defaults (see `configure`): the maintainer scripts start it, and it fails this way.
     unconfigured: str = ""
     probe: Callable[[SystemdHost, int], None] | None = None  # beyond /metrics: (host, port)
-    # Appended to the unsandboxed reference's ExecStart (later flags win): state of its own.
+    # Flags that replace the same ones in the unsandboxed reference's command line: state of its own.
     reference_args: tuple[str, ...] = ()
 
 
@@ -748,6 +753,9 @@ def test_dnf_installs_from_the_yum_repository(
     assert "\ngpgcheck=1\n" in repo_text and "\nrepo_gpgcheck=1\n" in repo_text, repo_text
 
     with unpacked_root(debian_tarball, tmp_path) as root:
+        # Like an EL image, no systemd tools: the scriptlets take their fallbacks (useradd).
+        for tool in EL_ROOT_ABSENT:
+            inside(root, tool).unlink(missing_ok=True)
         work = tmp_path / "el-work"
         home = rpm_home(work / "home")
         conf = work / "dnf.conf"
@@ -775,7 +783,7 @@ def test_dnf_installs_from_the_yum_repository(
 # --- 4. under a real systemd: apt on Debian 12 and 13, rpm with EL's presets ----------------------
 
 DEB_SUITES = {"bookworm": "debian-12", "trixie": "debian-13"}
-EL_HOST_SUITE = "bookworm"  # the systemd the el9 RPMs' scriptlets run under (EL 9 has 252 too)
+EL_HOST_SUITE = "bookworm"  # the systemd the el9 RPMs' scriptlets run under (EL 9.3 and later have 252)
 # Our packages' names, in the order they are installed (one `apt install` each, as the portal shows).
 SERVICES = sorted(CHECKS)
 # EL's systemd leaves services it has no preset for disabled (90-default.preset ends with
@@ -813,6 +821,8 @@ class ServiceHost:
     installed: dict[str, Installed]
     # name -> (when check_service first scraped it, its unit then)
     first_seen: dict[str, tuple[float, UnitState]] = field(default_factory=dict)
+    # name -> the same binary unsandboxed, started next to the service (hosts.start_reference)
+    references: dict[str, Reference] = field(default_factory=dict)
 
 
 def _installed(host: SystemdHost, name: str, family: str, dist: str, started: float, output: str) -> Installed:
@@ -891,10 +901,11 @@ def deb_host(request, served: Served, daemon, tmp_path_factory, timing_report) -
             if CHECKS[name].configure:
                 _configure(host, name, f"/etc/default/{name}")
                 host.systemctl("restart", f"{name}.service")
+        references = {name: _start_reference(host, name, dist) for name in SERVICES}
         seconds = time.monotonic() - started
         log(f"{suite}: host booted, seven packages installed and configured in {seconds:.1f} s")
         timing_report[f"systemd_{suite}_install_seconds"] = seconds
-        yield ServiceHost(host, "deb", dist, neighbour, installed)
+        yield ServiceHost(host, "deb", dist, neighbour, installed, references=references)
 
 
 @pytest.fixture(scope="module")
@@ -989,29 +1000,41 @@ def test_deb_service_runs_sandboxed_under_systemd(deb_host: ServiceHost, name: s
     check_service(deb_host, name)
 
 
-# Metric families of the unsandboxed root run that the service lacks (or the reverse), with
-# why each is no missing grant. Anything else fails the test: grant what the exporter needs.
+# Metric families of the unsandboxed root run that the service lacks (or the reverse), each
+# with why it is no missing grant: {exporter: {family: why}}. Anything else fails the test:
+# grant what the exporter needs. Empty: with their grants, the seven serve every family on
+# Debian 12 and 13 (alertmanager's gossip needed AF_NETLINK, granted since).
 FAMILY_ALLOWANCE: dict[str, dict[str, str]] = {}
+
+
+def _start_reference(host: SystemdHost, name: str, dist: str) -> Reference:
+    """The packaged binary without a sandbox (hosts.start_reference), on the service's port
+    plus 10000, with CHECKS[name].reference_args."""
+    manifest = load_manifest(find_repo_root() / "exporters" / name / "manifest.yaml")
+    (exec_start,) = unit_section(host.read(f"/usr/lib/systemd/system/{name}.service"), "Service")["ExecStart"]
+    port = manifest.docker.port + 10000
+    overrides = (f"--web.listen-address=127.0.0.1:{port}", *CHECKS[name].reference_args)
+    return start_reference(host, name, exec_start, f"{matrix.DISTS[dist].env_dir}/{name}", port, overrides)
 
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_deb_sandbox_costs_no_metric_family(deb_host: ServiceHost, name: str) -> None:
-    """The same binary, ExecStart and EnvironmentFile as root without any sandbox
-    (hosts.reference_scrape), scraped after the service, which has run longer: the families
-    must be the same, apart from FAMILY_ALLOWANCE."""
-    host = deb_host.host
-    manifest = load_manifest(find_repo_root() / "exporters" / name / "manifest.yaml")
-    port, reference_port = manifest.docker.port, manifest.docker.port + 10000
-    (exec_start,) = unit_section(host.read(f"/usr/lib/systemd/system/{name}.service"), "Service")["ExecStart"]
-    env_file = f"{matrix.DISTS[deb_host.dist].env_dir}/{name}"
-    overrides = (f"--web.listen-address=127.0.0.1:{reference_port}", *CHECKS[name].reference_args)
-    sandboxed = metric_families(host.scrape(port))
-    reference = metric_families(reference_scrape(host, name, exec_start, env_file, reference_port, overrides))
-    sandboxed |= metric_families(host.scrape(port))
+    """The same binary, command line and EnvironmentFile as root without any sandbox, started
+    right after the service (so both have run about as long, and both have been scraped
+    before the scrapes compared): the metric families must be the same, apart from
+    FAMILY_ALLOWANCE."""
+    host, reference = deb_host.host, deb_host.references[name]
+    port = load_manifest(find_repo_root() / "exporters" / name / "manifest.yaml").docker.port
+    try:
+        sandboxed = metric_families(host.scrape(port))
+        reference_families = set().union(*map(metric_families, scrape_reference(host, reference)))
+        sandboxed |= metric_families(host.scrape(port))
+    finally:
+        stop_reference(host, reference.unit)
     allowed = FAMILY_ALLOWANCE.get(name, {})
-    lost = sorted(f for f in reference - sandboxed if f not in allowed)
-    extra = sorted(f for f in sandboxed - reference if f not in allowed)
-    log(f"{host.suite}: {name}: {len(sandboxed)} metric families sandboxed, {len(reference)} unsandboxed")
+    lost = sorted(f for f in reference_families - sandboxed if f not in allowed)
+    extra = sorted(f for f in sandboxed - reference_families if f not in allowed)
+    log(f"{host.suite}: {name}: {len(sandboxed)} metric families sandboxed, {len(reference_families)} unsandboxed")
     assert not lost and not extra, (
         f"{name} on {host.suite}: the sandboxed service lacks {lost} and alone has {extra}"
         " (a missing grant? see FAMILY_ALLOWANCE)"
@@ -1019,9 +1042,9 @@ def test_deb_sandbox_costs_no_metric_family(deb_host: ServiceHost, name: str) ->
 
 
 def units_score_as_documented(service_host: ServiceHost, timing_report: dict[str, float]) -> None:
-    """`systemd-analyze security` of each loaded unit. On systemd 252 (Debian 12, the
-    version docs/unit-exposure.md is scored with, offline) it must equal the page; on
-    Debian 13's 257, which weighs settings differently, the scores are recorded."""
+    """`systemd-analyze security` of each loaded unit equals docs/unit-exposure.md, which
+    systemd 252 scores offline from the unit file: on Debian 12 (252) and on Debian 13 (257,
+    which could weigh settings differently but scores these seven units the same)."""
     host = service_host.host
     documented = documented_exposure(find_repo_root() / "docs" / "unit-exposure.md")
     scores = {name: host.security(f"{name}.service") for name in SERVICES}
@@ -1029,9 +1052,8 @@ def units_score_as_documented(service_host: ServiceHost, timing_report: dict[str
     log(f"{where}: systemd-analyze security: " + ", ".join(f"{n} {s:.1f}" for n, s in scores.items()))
     for name, score in scores.items():
         timing_report[f"exposure_{host.suite}_{service_host.family}_{name}"] = score
-    if host.suite == "bookworm":
-        differ = {n: (s, documented[n]) for n, s in scores.items() if s != documented[n]}
-        assert not differ, f"{where}: scores differ from docs/unit-exposure.md (score, documented): {differ}"
+    differ = {n: (s, documented.get(n)) for n, s in scores.items() if s != documented.get(n)}
+    assert not differ, f"{where}: scores differ from docs/unit-exposure.md (score, documented): {differ}"
 
 
 # A seccomp kill or a crash often shows only after the first scrape, and Restart=on-failure
@@ -1091,6 +1113,8 @@ def test_deb_services_serve_later_and_after_restart(deb_host: ServiceHost) -> No
 
 def test_deb_purge_stops_every_exporter_and_spares_the_neighbour(deb_host: ServiceHost) -> None:
     host = deb_host.host
+    for reference in deb_host.references.values():  # stopped already, unless a test was skipped
+        stop_reference(host, reference.unit)
     packages = [matrix.deb_package_name(n) for n in SERVICES]
     with timed(f"{host.suite}: apt-get purge of the seven"):
         apt_get(host, "purge", "-y", *packages)
