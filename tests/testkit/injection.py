@@ -282,7 +282,9 @@ def with_value(data: Mapping[str, Any], path: Sequence[Any], value: Any) -> dict
 
 
 def _move_paths(spec: dict[str, Any], old: str, new: str) -> None:
-    for item, key in [(f, "dest") for f in spec.get("extra_files", [])] + [(d, "path") for d in spec.get("directories", [])]:
+    for item, key in [(f, "dest") for f in spec.get("extra_files", [])] + [
+        (d, "path") for d in spec.get("directories", [])
+    ]:
         if item[key] == old or item[key].startswith(old + "/"):
             item[key] = new + item[key][len(old) :]
 
@@ -544,6 +546,7 @@ SHELL_COMMANDS = frozenset(
         "mv",
         "_overridden=",
         "_overridden=yes",
+        "grep",
         "rm",
         "systemctl",
         "deb-systemd-helper",
@@ -738,7 +741,11 @@ def check_declarations(texts: Mapping[str, str], plan: PackagePlan, user: str) -
     account, and one line per owned path, each with its fields in their columns (a value
     with a space or a specifier would shift or expand them)."""
     accounts = _declaration_lines(texts[f"/usr/lib/sysusers.d/{plan.name}.conf"])
-    if len(accounts) != 1 or accounts[0][:2] != ["u", user] or accounts[0][-2:] != [f"/var/lib/{user}", NOLOGIN[plan.kind]]:
+    if (
+        len(accounts) != 1
+        or accounts[0][:2] != ["u", user]
+        or accounts[0][-2:] != [f"/var/lib/{user}", NOLOGIN[plan.kind]]
+    ):
         raise Malformed(f"sysusers.d declares {accounts}, expected one account {user!r}")
     path = f"/usr/lib/tmpfiles.d/{plan.name}.conf"
     if plan.kind == "rpm" or not plan.ownership:

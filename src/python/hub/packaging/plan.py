@@ -452,6 +452,7 @@ def plan_package(
         kind,
         {
             "package": name,
+            "arch": arch,  # dpkg-query names a package "name:arch" when it is Multi-Arch: same
             "user": c.user,
             "home": f"/var/lib/{c.user}" if c.user else None,
             "comment": _account_comment(c.user) if c.user else None,
