@@ -6,9 +6,9 @@ run there.
   private address (alertmanager's gossip needs one to advertise) and the kernel's default
   `net.ipv4.ping_group_range` ("1 0": no unprivileged ICMP; Docker opens it for every
   container, which would let blackbox_exporter ping without its CAP_NET_RAW grant).
-- `start_neighbour`: a service that already runs on the host before our packages arrive (a
-  small HTTP listener in perl, as its own user), and `neighbour_untouched`, which checks that
-  it still runs as the same process afterwards.
+- `start_neighbour`: a service that already runs on the host before our packages arrive (the
+  harness's perl stand-in exporter, as a user of its own), and `neighbour_untouched`, which
+  checks that it still runs as the same process, never restarted, and still answers.
 - `apt_tree`: the part of a published APT repository that apt needs for some packages
   (`dists/<codename>/` whole, signatures included, and those packages' pool files), to be
   copied into a host: the hosts run with `--network none`.
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from integration.roots import Account, chroot_cmd, chroot_env, exec_start_argv, inside, run
-from integration.systemd_host import SystemdHost
+from integration.systemd_host import HTTP_EXPORTER, SystemdHost
 
 # --- the host ---------------------------------------------------------------------------------
 
@@ -61,22 +61,8 @@ NEIGHBOUR_USER = "hub-neighbour"
 NEIGHBOUR_PORT = 8081
 NEIGHBOUR_UNIT = "hub-neighbour.service"
 NEIGHBOUR_SCRIPT = "/usr/local/lib/hub-neighbour/listener.pl"
-# Answers every HTTP request with one line. perl is there on every Debian system (perl-base
-# is Essential); its process is named `perl`, which is how process_exporter groups it.
-_LISTENER = r"""
-use strict;
-use IO::Socket::INET;
-my $server = IO::Socket::INET->new(
-    LocalAddr => "127.0.0.1", LocalPort => shift, Proto => "tcp", Listen => 16, ReuseAddr => 1,
-) or die "cannot listen: $!\n";
-$| = 1;
-print "listening\n";
-while (my $client = $server->accept) {
-    while (defined(my $line = <$client>)) { last if $line =~ /^\r?\n\z/ }
-    print $client "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nneighbour\n";
-    close $client;
-}
-"""
+# integration.systemd_host's perl stand-in exporter (perl-base is Essential): its process is
+# named `perl`, which is how process_exporter groups it, and its answer names its user.
 
 
 @dataclass(frozen=True)
@@ -97,7 +83,7 @@ def start_neighbour(host: SystemdHost) -> Neighbour:
     host.write_files(
         {
             f"/etc/sysusers.d/{NEIGHBOUR_USER}.conf": f'u {NEIGHBOUR_USER} - "Neighbour service" /nonexistent\n',
-            NEIGHBOUR_SCRIPT: _LISTENER,
+            NEIGHBOUR_SCRIPT: HTTP_EXPORTER,
             f"/etc/systemd/system/{NEIGHBOUR_UNIT}": unit,
         }
     )
@@ -119,7 +105,7 @@ def neighbour_untouched(host: SystemdHost, neighbour: Neighbour) -> None:
     ), f"the neighbour service changed: {state}, started as PID {neighbour.pid}\n{host.journal(neighbour.unit)}"
     (process,) = [p for p in host.processes() if p.unit == neighbour.unit]
     assert (process.pid, process.user) == (neighbour.pid, neighbour.user), process
-    assert host.scrape(neighbour.port, "/") == "neighbour\n"
+    assert f'user="{neighbour.user}"}} 1' in host.scrape(neighbour.port), "the neighbour does not answer as itself"
 
 
 # --- a published APT repository, the part apt needs ------------------------------------------------
@@ -190,8 +176,7 @@ class ProcStatus:
 
 
 def proc_status(host: SystemdHost, pid: int) -> ProcStatus:
-    text = host.read(f"/proc/{pid}/status")
-    fields = dict(re.findall(r"^(\w+):\s*(.*)$", text, re.M))
+    fields = host.proc_status(pid)
     return ProcStatus(
         tuple(int(x) for x in fields["Uid"].split()),
         tuple(int(x) for x in fields["Gid"].split()),
@@ -274,7 +259,7 @@ def scrape_reference(host: SystemdHost, reference: Reference) -> list[str]:
     scrapes /metrics twice (an exporter's own HTTP metrics appear once it has answered)."""
     host.wait_port(reference.port, unit=reference.unit)
     pid = host.unit_state(reference.unit).main_pid
-    ran = tuple(w for w in host.read(f"/proc/{pid}/cmdline").split("\0") if w)
+    ran = tuple(host.cmdline(pid))
     assert ran == reference.argv, f"the reference ran {ran}, not {reference.argv}"
     return [host.scrape(reference.port) for _ in range(2)]
 
