@@ -242,11 +242,12 @@ class Scan:
         return self.files[area] - before
 
     def summary(self) -> str:
-        areas = sorted(self.files)
+        areas = [
+            f"{a}: {self.files[a]} files/blobs, {self.bytes[a] / 1e6:.1f} MB, {self.streams[a]} streams"
+            for a in sorted(self.files)
+        ]
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.stream_kinds.items()))
-        return "; ".join(
-            f"{a}: {self.files[a]} files/blobs, {self.bytes[a] / 1e6:.1f} MB, {self.streams[a]} streams" for a in areas
-        ) + (f" (streams: {kinds})" if kinds else "")
+        return "; ".join(areas + ([f"streams opened: {kinds}"] if kinds else []))
 
 
 def scan(paths: Sequence[Path], needles: Sequence[Needle], *, exclude: Sequence[Path] = ()) -> tuple[int, list[str]]:
