@@ -54,12 +54,13 @@ FETCHER = ArchiveFetcher(pex="fetch_archive.pex")  # type: ignore[arg-type]  # o
 ARCHIVE = "node_exporter-1.11.0.linux-amd64.tar.gz"
 PINNED = FileDigest("a" * 64, 1234)
 ENV = {"SSL_CERT_FILE": "/etc/ssl/certs/ca.pem"}
+PINNED_ENTRIES = (FileEntry(ARCHIVE, PINNED),)
 
 
 def fetch(
     arch: str = "amd64",
     fetched: Any = None,
-    entries: Any = (FileEntry(ARCHIVE, PINNED),),
+    entries: Any = PINNED_ENTRIES,
     **options: Any,
 ):
     downloads = Capture[VenvPexProcess]()
