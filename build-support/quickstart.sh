@@ -7,7 +7,8 @@
 #    touched), and in it labels each exporter with the version of Debian's build it will hold
 #    (node_exporter v1.11.0 becomes v1.5.0): the packages say which binary they contain;
 # 2. builds a local upstream mirror from those Debian builds, repacked in each upstream's
-#    release layout and naming (hub mirror build --relabel: the tests' mechanism too);
+#    release layout and naming (`hub mirror build --relabel`; the tests use the same mirror,
+#    without relabelling);
 # 3. serves it on 127.0.0.1 and points [hub].upstream_mirror at it;
 # 4. in the scratch copy, pins the mirror with `./pants update-lock` and runs `./pants package`
 #    for each exporter.
