@@ -22,6 +22,7 @@ DEBIAN_PACKAGES=(
   docker.io docker-registry skopeo umoci  # docker.io: also the systemd containers (tests/integration/systemd_host.py)
   chromium chromium-driver
   shellcheck  # the shell-script test (tests/integration/shellcheck_test.py)
+  zstd  # the key scan opens the zstd payloads of RPMs and DEB members (tests/integration/keyscan.py)
   gnupg file git curl ca-certificates procps
 )
 

@@ -13,7 +13,7 @@ from typing import Mapping
 from hub_plugin.engine import HubProcess
 from hub_plugin.subsystems import HubSubsystem
 from hub_plugin.target_types import LOCK_FILE, MANIFEST_FILE, ExporterSourcesField
-from hub_plugin.upstream import ExporterInputs, ExporterInputsRequest
+from hub_plugin.upstream import NETWORK_ENV, ExporterInputs, ExporterInputsRequest
 from pants.engine.console import Console
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import Digest, MergeDigests, Workspace
@@ -23,9 +23,6 @@ from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule
 from pants.engine.target import Targets
 from pants.util.frozendict import FrozenDict
 from pants.util.strutil import help_text
-
-# What an HTTPS download may need from the caller's environment.
-NETWORK_ENV = ("SSL_CERT_FILE", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
 
 
 class UpdateLockSubsystem(GoalSubsystem):

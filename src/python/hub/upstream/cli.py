@@ -137,6 +137,12 @@ def _add_mirror_command(subparsers: Any) -> None:
         default=os.cpu_count() or 1,
         help="archives repacked at once (default: the number of CPUs)",
     )
+    build.add_argument(
+        "--relabel",
+        action="store_true",
+        help="first set each manifest's version to its Debian build's (rewrites the manifest files: "
+        "for a scratch copy of the repository, as the offline quick start does)",
+    )
     build.add_argument("manifests", nargs="+", metavar="MANIFEST", help="manifest.yaml files (or exporter directories)")
 
     srv = add_command(sub, "serve", run_mirror_serve)
@@ -224,6 +230,10 @@ def run_mirror_build(args: argparse.Namespace) -> int:
     manifests = _load_manifests(args.manifests)
     out = Path(args.out)
     cache = Path(args.cache) if args.cache else out.parent / f".{out.name}-deb-cache"
+    if args.relabel:
+        for r in mirror.relabel_manifests(manifests, cache_dir=cache, archs=args.arch or None):
+            print(f"{r.exporter}: version {r.old_version} -> {r.new_version} ({r.debian_package} {r.debian_version})")
+        manifests = _load_manifests(args.manifests)
     entries = mirror.build_mirror(manifests, out, cache_dir=cache, archs=args.arch or None, jobs=args.jobs)
     written = [e for e in entries if e.ok]
     skipped = [e for e in entries if not e.ok]

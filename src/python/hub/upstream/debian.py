@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import posixpath
+import re
 import shutil
 import subprocess
 import tarfile
@@ -104,6 +105,22 @@ class DebFile:
     package: str
     version: str
     arch: str
+
+    @property
+    def upstream_version(self) -> str:
+        return upstream_version(self.version)
+
+
+# A repacked upstream tarball's suffix (Debian policy's usual spellings): +ds, +dfsg, +repack.
+_REPACK_SUFFIX = re.compile(r"[+~](?:ds|dfsg|repack)\d*$")
+
+
+def upstream_version(debian_version: str) -> str:
+    """The upstream version of a Debian version: without the epoch, the Debian revision and a
+    repack suffix. ``1:2.42.0+ds-5+deb12u1`` -> ``2.42.0``, ``1.5.0-1+b6`` -> ``1.5.0``."""
+    version = debian_version.partition(":")[2] if ":" in debian_version else debian_version
+    version = version.rpartition("-")[0] or version
+    return _REPACK_SUFFIX.sub("", version)
 
 
 def _run(cmd: Sequence[str], **kwargs) -> subprocess.CompletedProcess:

@@ -84,3 +84,19 @@ def test_a_deb_with_a_huge_pax_header_is_refused_within_512_mib(tmp_path: Path) 
     proc = run_capped(_CAPPED_CHILD, str(deb), address_space=512 * MiB)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"more than {MAX_METADATA} bytes of tar headers before one member" in json.loads(proc.stdout)["error"]
+
+
+@pytest.mark.parametrize(
+    "debian_version, upstream",
+    [
+        ("1.5.0-1+b6", "1.5.0"),
+        ("2.42.0+ds-5+deb12u1", "2.42.0"),
+        ("1:0.25.0+dfsg2-1", "0.25.0"),
+        ("0.11.0~repack-1", "0.11.0"),
+        ("1.0.0+git20180522.e755a44-3+b12", "1.0.0+git20180522.e755a44"),
+        ("1.2.3-rc.1-2", "1.2.3-rc.1"),
+        ("0.9.0", "0.9.0"),  # a native package has no revision
+    ],
+)
+def test_upstream_version(debian_version: str, upstream: str) -> None:
+    assert debian.upstream_version(debian_version) == upstream
