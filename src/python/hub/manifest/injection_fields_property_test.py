@@ -86,7 +86,7 @@ version = st.tuples(
     st.sampled_from(["", "+build.7", "+0-a"]),
 ).map(lambda t: f"{t[0]}{t[1]}.{t[2]}.{t[3]}{t[4]}{t[5]}")
 deb_relation = st.tuples(
-    word(LOWER + DIGITS, LOWER + DIGITS + ".+-", 12),
+    word(LOWER + DIGITS, LOWER + DIGITS + ".+-", 12, last=LOWER + DIGITS),  # Policy 5.6.1: 2 or more
     st.sampled_from(["", " (>= {})", " (<< {})", " (= {})", " >= {}", " < {}"]),
     st.tuples(st.sampled_from(["", "1:", "20:"]), word(DIGITS, ALNUM + ".+~", 8)).map("".join),
 ).map(lambda t: t[0] + t[1].format(t[2]))
@@ -115,15 +115,21 @@ def valid_edge_manifest(draw: Any) -> dict[str, Any]:
         spec = data["artifacts"][kind]
         owner = draw(user)
         spec["system_user"] = owner
-        spec["summary"] = draw(printable)
+        spec["summary"] = draw(printable)[:200]
         spec["systemd"]["arguments"] = draw(st.lists(argument, max_size=4))
         spec["systemd"]["after"] = draw(st.lists(unit_name, max_size=2, unique=True))
-        base_dir = "/" + "/".join(draw(st.lists(segment, min_size=1, max_size=3)))
-        conf = draw(st.sampled_from(["/etc/", "/var/lib/", "/opt/"])) + draw(segment)
+        # Within the privilege policy (hub.manifest.policy): the exporter's own paths only, and
+        # no mode that lets others write. Outside it every case is refused before rendering.
+        # the service may own directories in its state and log directories only
+        own_roots = [f"/var/lib/{owner}", f"/var/log/{data['name']}"]
+        base_dir = draw(st.sampled_from(own_roots)) + "".join("/" + s for s in draw(st.lists(segment, max_size=2)))
+        conf = f"/etc/{data['name']}/" + draw(segment)
         spec["directories"] = [
             {
                 "path": base_dir,
-                "mode": draw(st.sampled_from(["", "0"])) + draw(st.text("01234567", min_size=3, max_size=3)),
+                "mode": draw(st.sampled_from(["", "0"]))
+                + draw(st.text("01234567", min_size=2, max_size=2))
+                + draw(st.sampled_from("0145")),
                 "owner": owner,
                 "group": owner,
             },
