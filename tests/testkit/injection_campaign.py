@@ -160,6 +160,19 @@ def check_refusal(errors: list[Any], field: str) -> None:
     ), f"the hostile {field} was refused under other fields: {fields}"
 
 
+def refused_or_rendered(count: Any, field: str, data: dict[str, Any], how: tuple[bool, tuple[str, ...]]) -> None:
+    """One case of a field campaign: `data` (a manifest holding a hostile value in `field`) is
+    either refused under that field, or rendered inertly in the family `how` names. The case
+    goes into `count` (a testkit.injection.CaseCount) under the outcome and `how`."""
+    m, errors = load(data, via_yaml=how[0])
+    if errors:
+        check_refusal(errors, field)
+        count.case(f"{field}: refused", *how_families(how))
+        return
+    check_rendered(m, kinds=how[1])
+    count.case(f"{field}: rendered", f"rendered {how[1][0]}", *how_families(how))
+
+
 # --- what is rendered ------------------------------------------------------------------------
 
 

@@ -20,7 +20,6 @@ from testkit.injection_campaign import (
     at_full_scale,
     campaign_settings,
     campaign_size,
-    check_refusal,
     check_rendered,
     edge_words,
     how,
@@ -29,6 +28,7 @@ from testkit.injection_campaign import (
     mutations,
     printable,
     printable_atoms,
+    refused_or_rendered,
     value_at,
 )
 
@@ -41,16 +41,9 @@ def test_structured_field_is_refused_or_inert() -> None:
     @campaign_settings(CASES["structured"])
     @given(data=st.data(), field=st.sampled_from(STRUCTURED_FIELDS), how=how)
     def case(data: st.DataObject, field: tuple[Any, ...], how: tuple[bool, tuple[str, ...]]) -> None:
-        name = field_name(field)
         base = base_manifest()
         value = data.draw(mutations(str(value_at(base, field))))
-        m, errors = load(with_value(base, field, value), via_yaml=how[0])
-        if errors:
-            check_refusal(errors, name)
-            count.case(f"{name}: refused", *how_families(how))
-            return
-        check_rendered(m, kinds=how[1])
-        count.case(f"{name}: rendered", f"rendered {how[1][0]}", *how_families(how))
+        refused_or_rendered(count, field_name(field), with_value(base, field, value), how)
 
     case()
     # A hostile value in each field was refused at least once; some were rendered.

@@ -56,9 +56,9 @@ from testkit.injection_campaign import (
     check_rendered,
     hostile,
     how,
-    how_families,
     load,
     printable,
+    refused_or_rendered,
 )
 
 from hub.manifest import load as manifest_module
@@ -75,14 +75,7 @@ def test_free_text_is_refused_or_inert() -> None:
     @campaign_settings(CASES["free_text"])
     @given(field=st.sampled_from(FREE_TEXT_FIELDS), value=st.one_of(printable, printable, hostile), how=how)
     def case(field: tuple[Any, ...], value: str, how: tuple[bool, tuple[str, ...]]) -> None:
-        name = field_name(field)
-        m, errors = load(with_value(base_manifest(), field, value), via_yaml=how[0])
-        if errors:
-            check_refusal(errors, name)
-            count.case(f"{name}: refused", *how_families(how))
-            return
-        check_rendered(m, kinds=how[1])
-        count.case(f"{name}: rendered", f"rendered {how[1][0]}", *how_families(how))
+        refused_or_rendered(count, field_name(field), with_value(base_manifest(), field, value), how)
 
     case()
     # Every field both refused (hostile characters) and rendered (printable hostile text).
