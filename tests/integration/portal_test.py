@@ -9,13 +9,10 @@ directory; the path is printed.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import json
 import os
 import shutil
-import threading
 import urllib.request
 from pathlib import Path
 
@@ -28,6 +25,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from hub.common import matrix
+from hub.common.serve import serve_directory
 from hub.repos import user_files
 from testkit import synthetic
 
@@ -138,19 +136,10 @@ def site(tmp_path_factory) -> Path:
     return synthetic.build_site(tmp_path_factory.mktemp("portal"), SPECS)
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def base(site: Path):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with serve_directory(site) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,8 @@ report and table, and the CLI's exit codes."""
 
 from __future__ import annotations
 
-import functools
 import json
 import socket
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,6 +22,7 @@ from hub.common.errors import HubError
 from hub.manifest.load import load_manifest
 from hub.common import files
 from hub.common import schemas
+from hub.common.serve import serve_directory
 
 # --------------------------------------------------------------------------------------------
 # Fixtures: manifests and a deployed catalog in the real 3.0 shape
@@ -296,21 +294,10 @@ def test_duplicate_manifests_are_refused(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-class Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def http_site(world: dict[str, Any]) -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(world["site"])))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_directory(world["site"]) as url:
+        yield url.rstrip("/")
 
 
 def test_statuses_over_http(world: dict[str, Any], http_site: str) -> None:

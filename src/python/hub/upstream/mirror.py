@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import functools
 import hashlib
-import http.server
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +38,7 @@ from hub.common import elf
 from hub.common.errors import HubError
 from hub.common.files import write_atomic
 from hub.common.matrix import ELF_MACHINE
+from hub.common.serve import serve_directory
 from hub.upstream import debian, manifest_edit
 from hub.upstream.download import sha256_file
 from hub.upstream.repack import pack_archive
@@ -264,31 +263,11 @@ def _mirror_one(
     )
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-        pass
-
-
 @contextlib.contextmanager
 def serve(out_dir: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve ``out_dir`` over HTTP in a background thread; yields the base URL (ends in "/").
-
-    The URL is a valid upstream mirror option value. Port 0 picks a free port.
-    """
+    """Serve the mirror in ``out_dir``; yields the base URL, a valid upstream mirror option value."""
     root = Path(out_dir)
     if not root.is_dir():
         raise HubError(f"{root}: no such mirror directory")
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="hub-mirror", daemon=True)
-    thread.start()
-    try:
-        bound_host, bound_port = server.server_address[:2]
-        assert isinstance(bound_host, str)  # an IPv4 or IPv6 socket's address
-        shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
-        yield f"http://{shown}:{bound_port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_directory(root, host=host, port=port) as url:
+        yield url
