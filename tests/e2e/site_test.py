@@ -4,7 +4,8 @@
    upstream archive's layout and naming, amd64 and arm64; for the 18 exporters Debian does not
    build, a small static stand-in (standin/standin.c, compiled here for both arches) named and
    laid out like the upstream archive. Debian's builds are older than the manifests: nothing
-   here compares `--version` output with a manifest version.
+   here compares `--version` output with a manifest version, and the packages keep the
+   manifests' versions; the log says which build each exporter's packages hold.
 2. A throwaway copy of the repository pins the mirror (`./pants update-lock exporters::`),
    commits, and runs `./pants --hub-require-pinned package //:site` over all 34 exporters
    (pantsd on, stopped at the end). The catalog must list 34 exporters with every declared
@@ -378,6 +379,12 @@ def site(tmp_path_factory, standins, timing_report) -> Iterator[Site]:
     debian = sorted({e.exporter for e in entries if e.status == STATUS_OK})
     standin = sorted({e.exporter for e in entries if e.status == STATUS_STANDIN})
     log(f"mirror: {len(debian)} exporters from Debian's builds, {len(standin)} stand-ins: {', '.join(standin)}")
+    # The packages keep the manifests' versions (nothing is relabelled here, unlike the quick
+    # start): say which binary each one really holds.
+    for e in sorted((e for e in entries if e.status == STATUS_OK), key=lambda e: (e.exporter, e.arch)):
+        version = manifests[e.exporter].version
+        log(f"  {e.exporter} {version} {e.arch}: holds Debian's {e.debian_package} {e.debian_version} build")
+    log(f"  the {len(standin)} others: the stand-in (tests/e2e/standin/standin.c), not an upstream binary")
     assert set(CHECKS) <= set(debian), "the seven checked exporters must be Debian's real builds"
 
     kept = Path(KEEP_SITE) / "site.json" if KEEP_SITE else None
