@@ -87,7 +87,7 @@ SCENARIOS = ("cold", "nochange", "edit", "remote", "whatif")
 def kind_of(desc: str) -> str | None:
     """The profile's kinds of process, from the INFO workunit descriptions of the plugin."""
     patterns = (
-        (r"Build \S+ rpm_\S+_el8$", "package: rpm el8 (xz)"),
+        (r"Build \S+ rpm_\S+_el8$", "package: rpm el8"),
         (r"Build \S+ rpm_\S+$", "package: rpm el9/el10 (zstd)"),
         (r"Build \S+ deb_\S+$", "package: deb (zstd)"),
         (r"Build \S+ image ", "image (per exporter, all arches)"),

@@ -12,7 +12,8 @@ same upstream-style archive the offline mirror serves. Every case packages the s
 - ours: a fresh `python -m hub package --request request.json` per build, with the request the
   Pants rule writes (manifest, lock, kind, arch, dist, binaries_dir, nfpm, output_dir): the
   command the cached Pants action runs, minus the sandbox and the PEX's venv start-up.
-  rpm el9 (zstd:19), rpm el8 (xz), deb debian-12 (zstd:19).
+  rpm el9, rpm el8, deb debian-12, at the engine's settings (since issue #15: zstd for every
+  dist, "zstd:6" for RPMs and "zstd:10" for DEBs; before it, el8 was xz and the rest zstd:19).
 - rpmbuild: `rpmbuild -bb` of a minimal binary-repack spec that installs the very files of our
   RPM (same paths, modes, %config/%doc/%license; no scriptlets), with Debian's rpm 4.18
   defaults (payload gzip level 9), and again with our el9 (w19.zstdio) and an xz payload
@@ -98,11 +99,11 @@ class Inputs:
     lock: Lock | None = None
 
 
-def prepare_inputs(work: Path, nfpm: str) -> Inputs:
+def prepare_inputs(work: Path, nfpm: str, arch: str = ARCH) -> Inputs:
     """The extracted binaries (what `hub extract` leaves: the binary and upstream's LICENSE), the
-    manifest and a lock pinning the archive the offline mirror would serve."""
+    manifest and a lock pinning the archive the offline mirror would serve, for one arch."""
     source = DEBIAN_BUILDS[EXPORTER]
-    deb = fetch_deb(source.package, ARCH, debian_cache())
+    deb = fetch_deb(source.package, arch, debian_cache())
     copyright_path = f"/usr/share/doc/{source.package}/copyright"
     files = read_deb_files(deb.path, [source.main_binary, copyright_path])
     binary, mtime = files[source.main_binary]
@@ -125,26 +126,26 @@ def prepare_inputs(work: Path, nfpm: str) -> Inputs:
     manifest_path = exporter_dir / "manifest.yaml"
     manifest = load_manifest(str(manifest_path))
     archive = pack_archive(
-        manifest.archive_name(ARCH), {EXPORTER: binary}, mtime=mtime, license_text=license_text, layout=source.layout
+        manifest.archive_name(arch), {EXPORTER: binary}, mtime=mtime, license_text=license_text, layout=source.layout
     )
     lock = Lock(
         exporter=manifest.name,
         version=manifest.version,
         source_date=format_source_date(mtime),
-        archives={ARCH: LockedArchive(manifest.archive_url(ARCH), hashlib.sha256(archive).hexdigest(), len(archive))},
+        archives={arch: LockedArchive(manifest.archive_url(arch), hashlib.sha256(archive).hexdigest(), len(archive))},
     )
     lock_path = exporter_dir / "upstream.lock.json"
     write_lock(lock_path, lock)
     return Inputs(work, manifest_path, lock_path, binaries_dir, len(binary), deb.version, nfpm, manifest, lock)
 
 
-def plan_for(inp: Inputs, kind: str, dist: str):
-    dynamic = [b for b in inp.manifest.build.binaries if check_elf(str(inp.binaries_dir / b), ARCH)]
+def plan_for(inp: Inputs, kind: str, dist: str, arch: str = ARCH):
+    dynamic = [b for b in inp.manifest.build.binaries if check_elf(str(inp.binaries_dir / b), arch)]
     return plan_package(
         inp.manifest,
         inp.lock,
         kind=kind,
-        arch=ARCH,
+        arch=arch,
         dist=dist,
         binaries_dir=str(inp.binaries_dir),
         upstream_docs=upstream_docs(str(inp.binaries_dir)),
@@ -166,7 +167,8 @@ class Sample:
 # Our build with another compression setting: the CLI in a process whose compression table is
 # patched (the engine's code is untouched).
 PATCHED_MAIN = (
-    f"import json, sys, {engine_nfpm.__name__} as n; n.COMPRESSION_LEVEL.update(json.loads(sys.argv.pop(1)));"
+    f"import json, sys, {engine_nfpm.__name__} as n; levels = json.loads(sys.argv.pop(1));"
+    "[table.update(levels) for table in n.COMPRESSION_LEVEL.values()];"
     "from hub.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 
@@ -400,8 +402,10 @@ def build_cases(inp: Inputs) -> list[Case]:
         dpkg_deb_case(inp, [], key="dpkg-deb", label="`dpkg-deb --build`, default compression"),
         dpkg_deb_case(inp, ["-Zxz"], key="dpkg-deb-xz", label="`dpkg-deb --build -Zxz`"),
         dpkg_deb_case(inp, ["-Zzstd", "-z19"], key="dpkg-deb-zstd19", label="`dpkg-deb --build -Zzstd -z19`"),
-        nfpm_alone_case(inp, "rpm", "el9", key="nfpm-el9", label="nfpm alone, our el9 config (zstd:19)"),
-        nfpm_alone_case(inp, "deb", "debian-12", key="nfpm-deb", label="nfpm alone, our debian-12 config (zstd:19)"),
+        nfpm_alone_case(inp, "rpm", "el9", key="nfpm-el9", label=f"nfpm alone, our el9 config ({_RPM_LEVEL})"),
+        nfpm_alone_case(
+            inp, "deb", "debian-12", key="nfpm-deb", label=f"nfpm alone, our debian-12 config ({_DEB_LEVEL})"
+        ),
         engine_startup_case(),
         ours_case(
             inp,
@@ -443,7 +447,7 @@ def build_cases(inp: Inputs) -> list[Case]:
             inp,
             "rpm",
             "el8",
-            levels={"xz": "gzip"},
+            levels={"zstd": "gzip"},
             key="ours-el8-gzip",
             label="ours, rpm el8 with gzip (nfpm's level 9)",
             group="profile",
@@ -453,12 +457,14 @@ def build_cases(inp: Inputs) -> list[Case]:
 
 GROUPS = ("ours", "rpmbuild", "dpkg-deb", "profile")  # the order of the report's rows
 # ours vs standard: (ours key, standard key, what is compared)
+_RPM_LEVEL = engine_nfpm.nfpm_compression("rpm", "zstd")
+_DEB_LEVEL = engine_nfpm.nfpm_compression("deb", "zstd")
 PAIRS = (
-    ("ours-el9", "rpmbuild", "rpm el9 (zstd:19) vs rpmbuild, Debian defaults (gzip -9)"),
-    ("ours-el9", "rpmbuild-zstd19", "rpm el9 (zstd:19) vs rpmbuild at zstd 19"),
-    ("ours-el8", "rpmbuild-xz", "rpm el8 (xz) vs rpmbuild at xz -6"),
-    ("ours-deb", "dpkg-deb", "deb (zstd:19) vs dpkg-deb default (xz)"),
-    ("ours-deb", "dpkg-deb-zstd19", "deb (zstd:19) vs dpkg-deb -Zzstd -z19"),
+    ("ours-el9", "rpmbuild", f"rpm el9 ({_RPM_LEVEL}) vs rpmbuild, Debian defaults (gzip -9)"),
+    ("ours-el9", "rpmbuild-zstd19", f"rpm el9 ({_RPM_LEVEL}) vs rpmbuild at zstd 19"),
+    ("ours-el8", "rpmbuild-xz", f"rpm el8 ({_RPM_LEVEL}) vs rpmbuild at xz -6"),
+    ("ours-deb", "dpkg-deb", f"deb ({_DEB_LEVEL}) vs dpkg-deb default (xz)"),
+    ("ours-deb", "dpkg-deb-zstd19", f"deb ({_DEB_LEVEL}) vs dpkg-deb -Zzstd -z19"),
     ("ours-el9-zstd3", "rpmbuild-zstd19", "rpm el9 at zstd:3 vs rpmbuild at zstd 19"),
 )
 

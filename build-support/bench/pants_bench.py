@@ -33,7 +33,7 @@ Per round (`--runs` rounds, medians), all with `--stats-log`:
         warm cache): the warm store of (ii), a new pantsd and scheduler (both timed): processes
         are looked up in the local cache;
  (vii)  what-if: (ii) with the engine's compression table patched in the scratch copy only
-        (`--what-if`, default zstd:3 for zstd and gzip instead of xz for el8), to size the
+        (`--what-if`, default zstd:3 for every zstd payload), to size the
         proposed change.
 
 Then the launcher's own overhead once bootstrapped: the `./pants` script with its final `exec`
@@ -304,7 +304,7 @@ def kind_of(desc: str) -> str | None:
     if m:
         kind, dist = m[1], m[3]
         if kind == "rpm":
-            return "rpm el8 (xz)" if dist == "el8" else "rpm el9/el10 (zstd)"
+            return "rpm el8" if dist == "el8" else "rpm el9/el10 (zstd)"
         return "deb (zstd)"
     if desc.startswith(f"Extract {EXPORTER}"):
         return "extract (hub extract)"
@@ -354,9 +354,7 @@ def proposals(res: Results, cold, restart, whatif, noch, what_if_text: str) -> l
     package_share = sum(v[2] for k, v in profile.items() if k.startswith(("rpm", "deb"))) / max(
         1e-9, median_counter(cold, "local_process_total_time_run_ms") / 1000
     )
-    el8_vs_zstd = (profile.get("rpm el8 (xz)", (0, 0, 0))[1] or 0) / max(
-        1e-9, profile.get("deb (zstd)", (0, 1, 0))[1] or 1
-    )
+    el8_vs_zstd = (profile.get("rpm el8", (0, 0, 0))[1] or 0) / max(1e-9, profile.get("deb (zstd)", (0, 1, 0))[1] or 1)
     n = 1
     if whatif:
         out.append(
@@ -524,7 +522,7 @@ def report(res: Results, runs_n: int, first_n: int, what_if_text: str) -> dict[s
         ]
         kinds = [
             k
-            for k in ("engine PEX", "extract (hub extract)", "rpm el8 (xz)", "rpm el9/el10 (zstd)", "deb (zstd)")
+            for k in ("engine PEX", "extract (hub extract)", "rpm el8", "rpm el9/el10 (zstd)", "deb (zstd)")
             if k in prof
         ]
         lines += table(
@@ -549,7 +547,7 @@ def report(res: Results, runs_n: int, first_n: int, what_if_text: str) -> dict[s
                 f"With {what_if_text} (the what-if run): "
                 + ", ".join(
                     f"{k} {seconds(wprof[k][1], 2)} each"
-                    for k in ("rpm el8 (xz)", "rpm el9/el10 (zstd)", "deb (zstd)")
+                    for k in ("rpm el8", "rpm el9/el10 (zstd)", "deb (zstd)")
                     if k in wprof
                 )
                 + f"; process time {wtotal / 1000:.1f} s instead of {total_ms / 1000:.1f} s; cold wall "

@@ -1,8 +1,15 @@
-"""`./pants package` for an exporter's artifacts: one cached engine build per RPM or DEB
-package (nfpm), one per multi-arch image."""
+"""`./pants package` for an exporter's artifacts: one cached engine build per RPM package
+(nfpm), one per exporter and arch for its DEBs, one per multi-arch image.
+
+The DEBs of an arch share one payload (hub.packaging.debs: its data member is compressed once),
+so every DEB target of an exporter and arch asks for the same engine build (`dists: "all"`):
+Pants runs and caches it once, and each target keeps only its own package, SBOM and artifact
+JSON (`own_deb`), so `./pants package x#deb_arm64_debian-12` still writes only that package.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +34,7 @@ from hub_plugin.upstream import (
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.util_rules.archive import ExtractedArchive, MaybeExtractArchiveRequest
 from pants.core.util_rules.external_tool import DownloadedExternalTool, ExternalToolRequest
-from pants.engine.fs import EMPTY_DIGEST, AddPrefix, Digest
+from pants.engine.fs import EMPTY_DIGEST, AddPrefix, Digest, DigestContents, DigestSubset, PathGlobs
 from pants.engine.platform import Platform
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
@@ -86,17 +93,45 @@ async def download_nfpm(nfpm: Nfpm, platform: Platform) -> NfpmBinary:
 def package_request(
     field_set: ExporterPackageFieldSet, inputs: ExporterInputs, binaries: UpstreamBinaries, nfpm: NfpmBinary
 ) -> dict[str, Any]:
-    """The request of `hub package` (hub.packaging.build.REQUEST_KEYS)."""
-    return {
+    """The request of `hub package` (hub.packaging.build.REQUEST_KEYS): one RPM, or every DEB
+    dist of the exporter for this arch (the same request for each of its DEB targets)."""
+    request = {
         "manifest": inputs.manifest_path,
         "lock": inputs.lock_path,
         "kind": field_set.format.value,
         "arch": field_set.arch.value,
-        "dist": field_set.dist.value,
         "binaries_dir": binaries.directory,
         "nfpm": nfpm.exe,
         "output_dir": OUTPUT_DIR,
     }
+    if field_set.format.value == "deb":
+        request["dists"] = "all"
+    else:
+        request["dist"] = field_set.dist.value
+    return request
+
+
+@dataclass(frozen=True)
+class OwnDebRequest:
+    """One DEB target's files out of its exporter's and arch's DEB build."""
+
+    batch: EngineBuild
+    exporter: str
+    artifact_id: str
+
+
+@rule(desc="Select a DEB from its arch's build", level=LogLevel.DEBUG)
+async def own_deb(request: OwnDebRequest) -> EngineBuild:
+    """The artifact JSON names the package file; the SBOM is `<package file>.cdx.json`."""
+    json_path = f"{request.exporter}/{request.artifact_id}.json"
+    if json_path not in request.batch.files:
+        raise EngineOutputError(f"{request.exporter}#{request.artifact_id}: the DEB build wrote no {json_path}")
+    contents = await Get(DigestContents, DigestSubset(request.batch.digest, PathGlobs([json_path])))
+    filename = json.loads(contents[0].content)["package"]["filename"]
+    wanted = {json_path, f"{request.exporter}/{filename}", f"{request.exporter}/{filename}{SBOM_SUFFIX}"}
+    files = tuple(f for f in request.batch.files if f in wanted)
+    digest = await Get(Digest, DigestSubset(request.batch.digest, PathGlobs(files)))
+    return EngineBuild(digest, files)
 
 
 @rule(desc="Package an exporter with nfpm", level=LogLevel.DEBUG)
@@ -117,6 +152,7 @@ async def package_exporter(field_set: ExporterPackageFieldSet) -> BuiltPackage:
         Get(NfpmBinary),
     )
     # The package, its artifact JSON and its SBOM (`<package file>.cdx.json`, hub.packaging.sbom).
+    deb = field_set.format.value == "deb"
     build = await Get(
         EngineBuild,
         EngineBuildRequest(
@@ -124,9 +160,11 @@ async def package_exporter(field_set: ExporterPackageFieldSet) -> BuiltPackage:
             request=request_json(package_request(field_set, inputs, binaries, nfpm)),
             inputs=(inputs.digest, binaries.digest, nfpm.digest),
             output_prefix=exporter,
-            description=f"Build {exporter} {field_set.artifact_id}",
+            description=f"Build {exporter} deb_{arch}_*" if deb else f"Build {exporter} {field_set.artifact_id}",
         ),
     )
+    if deb:
+        build = await Get(EngineBuild, OwnDebRequest(build, exporter, field_set.artifact_id))
     check_outputs(build.files, f"{exporter}#{field_set.artifact_id}", (".rpm", ".deb"), SBOM_SUFFIX)
     return BuiltPackage(build.digest, tuple(BuiltPackageArtifact(path) for path in build.files))
 

@@ -12,18 +12,20 @@ from hub_plugin.package_rules import (
     ExporterImageFieldSet,
     ExporterPackageFieldSet,
     NfpmBinary,
+    OwnDebRequest,
     check_outputs,
+    own_deb,
     package_exporter,
     package_image,
 )
 from hub_plugin.pins import PinCheck, PinCheckRequest
 from hub_plugin.subsystems import HubSubsystem
 from hub_plugin.target_types import ExporterImageTarget, ExporterPackageTarget
-from hub_plugin.testutil import Capture, digest
+from hub_plugin.testutil import Capture, digest, never
 from hub_plugin.upstream import ExporterInputs, ExporterInputsRequest, UpstreamBinaries, UpstreamBinariesRequest
 from pants.core.goals.package import BuiltPackage
 from pants.engine.addresses import Address
-from pants.engine.fs import EMPTY_DIGEST
+from pants.engine.fs import EMPTY_DIGEST, Digest, DigestContents, DigestSubset, FileContent
 from pants.testutil.option_util import create_subsystem
 from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
 
@@ -112,9 +114,11 @@ def run_package(
     field_set: ExporterPackageFieldSet,
     pin_check: Callable[[PinCheckRequest], PinCheck] = ALL_PINNED,
     files: tuple[str, ...] = RPM_FILES,
+    selections: Capture[OwnDebRequest] | None = None,
 ) -> tuple[BuiltPackage, Capture[PinCheckRequest], Capture[EngineBuildRequest]]:
     pin_requests = Capture[PinCheckRequest]()
     builds = Capture[EngineBuildRequest]()
+    selections = selections or Capture[OwnDebRequest]()
     built = run_rule_with_mocks(
         package_exporter,
         rule_args=[field_set],
@@ -124,6 +128,8 @@ def run_package(
             MockGet(UpstreamBinaries, (UpstreamBinariesRequest,), lambda r: BINARIES[r.arch]),
             MockGet(NfpmBinary, (), lambda: NFPM),
             MockGet(EngineBuild, (EngineBuildRequest,), builds.returning(EngineBuild(digest(9), files))),
+            # A DEB target keeps its own files of the arch's build (tested below: own_deb).
+            MockGet(EngineBuild, (OwnDebRequest,), selections.returning(EngineBuild(digest(10), files[:3]))),
         ],
     )
     return built, pin_requests, builds
@@ -153,15 +159,63 @@ def test_a_package_is_one_engine_build_of_its_request() -> None:
     assert tuple(a.relpath for a in built.artifacts) == RPM_FILES
 
 
-def test_a_deb_for_arm64_takes_that_arch_binaries() -> None:
-    _, _, builds = run_package(
-        package_field_set("deb", "arm64", "ubuntu-24.04"),
-        files=tuple(f.replace(".rpm", ".deb") for f in RPM_FILES),
+DEB_FILES = tuple(
+    f"node_exporter/{name}"
+    for suffix, dist in (("deb12", "debian-12"), ("ubuntu24.04", "ubuntu-24.04"))
+    for name in (
+        f"node-exporter_1.11.0-1+{suffix}_arm64.deb",
+        f"node-exporter_1.11.0-1+{suffix}_arm64.deb.cdx.json",
+        f"deb_arm64_{dist}.json",
+    )
+)
+
+
+def test_a_deb_is_its_own_part_of_one_build_per_arch() -> None:
+    selections = Capture[OwnDebRequest]()
+    built, _, builds = run_package(
+        package_field_set("deb", "arm64", "ubuntu-24.04"), files=DEB_FILES, selections=selections
     )
     request = json.loads(builds.only.request)
-    assert (request["kind"], request["arch"], request["dist"]) == ("deb", "arm64", "ubuntu-24.04")
+    # Every DEB target of the exporter and arch makes this same request: Pants runs it once.
+    assert (request["kind"], request["arch"], request["dists"]) == ("deb", "arm64", "all")
+    assert "dist" not in request
+    assert builds.only.description == "Build node_exporter deb_arm64_*"
     assert request["binaries_dir"] == "binaries/arm64"
     assert builds.only.inputs == (digest(1), digest(3), digest(4))
+    assert selections.only == OwnDebRequest(
+        EngineBuild(digest(9), DEB_FILES), "node_exporter", "deb_arm64_ubuntu-24.04"
+    )
+    assert built.digest == digest(10)
+
+
+def test_own_deb_keeps_the_package_its_artifact_json_names() -> None:
+    artifact = {"package": {"filename": "node-exporter_1.11.0-1+ubuntu24.04_arm64.deb"}}
+    subsets = Capture[DigestSubset]()
+    selected = run_rule_with_mocks(
+        own_deb,
+        rule_args=[OwnDebRequest(EngineBuild(digest(9), DEB_FILES), "node_exporter", "deb_arm64_ubuntu-24.04")],
+        mock_gets=[
+            MockGet(
+                DigestContents,
+                (DigestSubset,),
+                lambda _: DigestContents(
+                    [FileContent("node_exporter/deb_arm64_ubuntu-24.04.json", json.dumps(artifact).encode())]
+                ),
+            ),
+            MockGet(Digest, (DigestSubset,), subsets.returning(digest(11))),
+        ],
+    )
+    assert selected == EngineBuild(digest(11), DEB_FILES[3:])
+    assert sorted(subsets.only.globs.globs) == sorted(DEB_FILES[3:])
+
+
+def test_own_deb_without_its_artifact_json_is_an_engine_error() -> None:
+    with pytest.raises(EngineOutputError, match="wrote no node_exporter/deb_arm64_debian-13.json"):
+        run_rule_with_mocks(
+            own_deb,
+            rule_args=[OwnDebRequest(EngineBuild(digest(9), DEB_FILES), "node_exporter", "deb_arm64_debian-13")],
+            mock_gets=[MockGet(DigestContents, (DigestSubset,), never), MockGet(Digest, (DigestSubset,), never)],
+        )
 
 
 @pytest.mark.parametrize("exporter_pinned", [False, True])

@@ -178,6 +178,21 @@ def test_clean_rebuild_is_byte_identical(built, tmp_path: Path) -> None:
     assert second == first
 
 
+def test_one_deb_target_writes_only_its_package(built) -> None:
+    """The DEBs of an arch are one engine build (their shared data member is compressed once);
+    a single DEB target still writes only its own files to dist/, and the same bytes."""
+    repo, env = built
+    before = tree_digests(repo / "dist" / "node_exporter")
+    shutil.rmtree(repo / "dist")
+    run_pants(repo, "package", "exporters/node_exporter#deb_arm64_debian-12", env=env, check=True)
+    written = tree_digests(repo / "dist")
+    deb = "node-exporter_1.11.0-1+deb12_arm64.deb"
+    assert sorted(written) == sorted(
+        f"node_exporter/{name}" for name in (deb, deb + ".cdx.json", "deb_arm64_debian-12.json")
+    )
+    assert all(before[name.split("/", 1)[1]] == digest for name, digest in written.items())
+
+
 def test_the_site_publishes_every_sbom_its_catalog_lists(built) -> None:
     repo, env = built
     run_pants(repo, "package", "//:site", env=env, check=True)

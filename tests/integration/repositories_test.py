@@ -62,7 +62,7 @@ def build_site(root: Path, secret: str) -> Path:
             release=f"1.{dist}",
             arch=arch,
             payload=os.urandom(4096),
-            compression="xz" if dist == "el8" else "zstd",
+            compression="zstd",  # every EL dist (el8 too, from 8.2), as the engine builds them
         )
         url = catalog.package_url("rpm", dist=dist, arch=arch, package_name="node_exporter", filename=rpm.name)
         (site / url).parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from hub.catalog import artifact as catalog
 from hub.common import elf, files, matrix, schemas
 from hub.common.errors import FieldError, HubError
 from hub.manifest.model import Manifest
-from hub.packaging import sbom
+from hub.packaging import debs, sbom
 from hub.packaging.nfpm import run_nfpm, stage
 from hub.packaging.plan import (
     DEB_PRIORITY,
@@ -31,7 +31,7 @@ from hub.packaging.plan import (
 )
 from hub.upstream.lock import Lock, check_lock, read_lock
 
-__all__ = ["build", "check_elf", "metadata", "read_pinned_lock", "upstream_docs", "write_package_sbom"]
+__all__ = ["build", "build_all", "check_elf", "metadata", "read_pinned_lock", "upstream_docs", "write_package_sbom"]
 
 REQUEST_KEYS = ("manifest", "lock", "kind", "arch", "dist", "binaries_dir", "nfpm", "output_dir")
 
@@ -131,33 +131,74 @@ def write_package_sbom(
 
 def build(request: Mapping[str, Any]) -> tuple[Path, Path]:
     """Runs one request (see docs/contracts.md); returns (package file, artifact JSON)."""
+    built = build_all(request)
+    if len(built) != 1:
+        raise HubError(f"package request: {len(built)} packages built, expected one")
+    return built[0]
+
+
+def build_all(request: Mapping[str, Any]) -> list[tuple[Path, Path]]:
+    """Runs a request for one package (`dist`) or, for DEBs, for several dists of one arch
+    (`dists`: a list, or "all" for every DEB dist the manifest declares), whose equal payloads
+    are compressed once (`hub.packaging.debs`); returns (package file, artifact JSON) for each,
+    in the order of the dists."""
     from hub.manifest.load import load_manifest  # the manifest model, with its YAML dependency
 
-    missing = [k for k in REQUEST_KEYS if k not in request]
+    missing = [k for k in REQUEST_KEYS if k not in request and not (k == "dist" and "dists" in request)]
     if missing:
         raise HubError(f"package request: missing {', '.join(missing)}")
-    kind, arch, dist = request["kind"], request["arch"], request["dist"]
+    kind, arch = request["kind"], request["arch"]
     if arch not in matrix.ARCHES:
         raise HubError(f"arch {arch!r}: expected one of {', '.join(matrix.ARCHES)}")
     manifest = load_manifest(request["manifest"])
     lock = read_pinned_lock(request["lock"], manifest, arch)
     binaries_dir = request["binaries_dir"]
     dynamic = [b for b in manifest.build.binaries if check_elf(os.path.join(binaries_dir, b), arch)]
-    plan = plan_package(
-        manifest,
-        lock,
-        kind=kind,
-        arch=arch,
-        dist=dist,
-        binaries_dir=binaries_dir,
-        upstream_docs=upstream_docs(binaries_dir),
-        dynamic_binaries=dynamic,
-    )
+    dists = _requested_dists(request, manifest)
+    plans = [
+        plan_package(
+            manifest,
+            lock,
+            kind=kind,
+            arch=arch,
+            dist=dist,
+            binaries_dir=binaries_dir,
+            upstream_docs=upstream_docs(binaries_dir),
+            dynamic_binaries=dynamic,
+        )
+        for dist in dists
+    ]
     out = Path(request["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hub-nfpm-") as workdir:
-        config = stage(plan, os.path.abspath(workdir))
-        package = run_nfpm(request["nfpm"], config, kind, str(out / plan.filename), plan.source_date_epoch)
+        if "dists" in request:
+            if kind != "deb":
+                raise HubError("package request: `dists` builds DEBs only (RPMs are one package per request)")
+            packages = debs.build_debs(plans, request["nfpm"], out, os.path.abspath(workdir))
+        else:
+            plan = plans[0]
+            config = stage(plan, os.path.abspath(workdir))
+            packages = [run_nfpm(request["nfpm"], config, kind, str(out / plan.filename), plan.source_date_epoch)]
+    return [_describe(plan, package, manifest, lock, binaries_dir, out) for plan, package in zip(plans, packages)]
+
+
+def _requested_dists(request: Mapping[str, Any], manifest: Manifest) -> list[str]:
+    if "dists" not in request:
+        return [request["dist"]]
+    dists = request["dists"]
+    if dists == "all":
+        spec = manifest.deb if request["kind"] == "deb" else None
+        dists = list(spec.targets) if spec is not None else []
+    if not isinstance(dists, list) or not dists or not all(isinstance(d, str) for d in dists):
+        raise HubError(f'package request: dists must be a non-empty list of dist names or "all", got {dists!r}')
+    return dists
+
+
+def _describe(
+    plan: PackagePlan, package: Path, manifest: Manifest, lock: Lock, binaries_dir: str, out: Path
+) -> tuple[Path, Path]:
+    """The package's SBOM and artifact JSON, beside it."""
+    kind, arch, dist = plan.kind, plan.arch, plan.dist.name
     pin = lock.archives[arch]
     source = {"url": pin.url, "sha256": pin.sha256}
     sbom_ref = write_package_sbom(plan, manifest, binaries_dir, source, package)

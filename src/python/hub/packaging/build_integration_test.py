@@ -238,7 +238,7 @@ RPM_QF = "\n".join(
 )
 
 
-@pytest.mark.parametrize("dist, compressor", [("el8", ("xz", "6")), ("el9", ("zstd", "19"))])
+@pytest.mark.parametrize("dist, compressor", [("el8", ("zstd", "6")), ("el9", ("zstd", "6"))])
 def test_rpm_header(out: Path, dist: str, compressor: tuple[str, str]) -> None:
     rpm = out / FILES[f"rpm_amd64_{dist}"]
     fields = dict(line.split("=", 1) for line in run("rpm", "-qp", "--qf", RPM_QF, str(rpm)).splitlines())
@@ -280,7 +280,8 @@ def test_rpm_relations(out: Path) -> None:
     kinds = run("rpm", "-qp", "--qf", "[%{REQUIRENAME} %{REQUIREFLAGS:deptype}\n]", rpm).splitlines()
     assert "/bin/sh post" in kinds and "/bin/sh manual" in kinds  # Requires(post) and Requires
     assert "rpmlib(PayloadIsZstd) <= 5.4.18-1" in requires
-    assert "rpmlib(PayloadIsZstd) <= 5.4.18-1" not in run("rpm", "-qp", "--requires", str(out / FILES["rpm_amd64_el8"]))
+    # el8 too: an rpm without zstd (EL 8.0 and 8.1) refuses it in its transaction check.
+    assert "rpmlib(PayloadIsZstd) <= 5.4.18-1" in run("rpm", "-qp", "--requires", str(out / FILES["rpm_amd64_el8"]))
     assert run("rpm", "-qp", "--conflicts", rpm).split() == ["prometheus-mysqld-exporter"]
     assert run("rpm", "-qp", "--obsoletes", rpm).split() == ["prometheus-mysqld-exporter"]
     assert sorted(run("rpm", "-qp", "--provides", rpm).splitlines()) == [
@@ -510,7 +511,8 @@ def test_deb_payload(out: Path, tmp_path: Path) -> None:
     copyright_text = (root / f"usr/share/doc/{DEB}/copyright").read_text()
     assert "\nLicense: Apache-2.0\n" in copyright_text
     changelog = run("sh", "-c", f"zcat '{root}/usr/share/doc/{DEB}/changelog.Debian.gz'")
-    assert changelog.startswith(f"{DEB} (0.19.0-1+deb12) bookworm; urgency=medium\n")
+    # Shared by every DEB dist: the revision without the dist suffix, every codename served.
+    assert changelog.startswith(f"{DEB} (0.19.0-1) bookworm jammy; urgency=medium\n")
 
 
 @pytest.mark.parametrize("artifact_id", [i for i in FILES if i.startswith("deb_")])

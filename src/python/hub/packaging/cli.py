@@ -11,7 +11,7 @@ from hub.common.build_request import read_request
 from hub.common.options import add_command, add_request
 from hub.manifest.load import find_manifests, load_manifest
 from hub.packaging import exposure
-from hub.packaging.build import build
+from hub.packaging.build import build_all
 from hub.packaging.buildinfo import build_info_json, read_build_info
 
 
@@ -27,11 +27,12 @@ def run_build(args: argparse.Namespace) -> int:
     """build one RPM or DEB with nfpm and write its artifact JSON
 
     Reads a JSON request (manifest, lock, kind, arch, dist, binaries_dir, nfpm, output_dir) and
-    writes <output_dir>/<package file> and <artifact id>.json.
+    writes <output_dir>/<package file> and <artifact id>.json. For DEBs, `dists` (a list, or
+    "all") instead of `dist` builds those dists of the arch, each equal payload compressed once.
     """
-    package, artifact = build(read_request(args.request))
-    print(package)
-    print(artifact)
+    for package, artifact in build_all(read_request(args.request)):
+        print(package)
+        print(artifact)
     return 0
 
 

@@ -128,6 +128,9 @@ def package_name(kind: str, exporter: str) -> str:
 
 # --- the plan ------------------------------------------------------------------------------
 
+# The Debian revision before the dist suffix: 1.11.0-1+deb12 (SPEC, "Names").
+DEB_REVISION = "1"
+
 
 def _spec(manifest: Any, kind: str, arch: str, dist_name: str) -> Any:
     dist = matrix.DISTS.get(dist_name)
@@ -274,12 +277,20 @@ def _sysusers_line(c: _Context) -> str | None:
     return ownership.sysusers_line(c.user, _account_comment(c.user), f"/var/lib/{c.user}", NOLOGIN[c.kind])
 
 
+def _deb_dists(c: _Context) -> list[matrix.Dist]:
+    """Every DEB dist the manifest declares, in matrix order: the dists one DEB payload serves."""
+    return [matrix.DISTS[name] for name in matrix.DEB_DISTS if name in c.spec.targets]
+
+
 def _readme(c: _Context) -> bytes:
+    # A DEB's README names every DEB dist of the exporter, not its own: the four DEBs of an arch
+    # then carry the same payload, compressed once (hub.packaging.debs). RPMs name their dist.
+    dists = ", ".join(d.name for d in _deb_dists(c)) if c.kind == "deb" else c.dist.name
     return render(
         "common/README.j2",
         exporter=c.manifest.name,
         version=c.manifest.version,
-        dist=c.dist.name,
+        dist=dists,
         description=c.manifest.description,
         homepage=c.homepage or "(none)",
         license=c.manifest.license or "not determined",
@@ -333,11 +344,15 @@ def _deb_docs(
         license_body=dep5_body,
     )
     date = datetime.datetime.fromtimestamp(lock.source_date_epoch, datetime.timezone.utc)
+    # Shared by every DEB dist of the exporter, like the rest of the payload: the entry carries
+    # the Debian revision without the dist suffix (1.11.0-1, not 1.11.0-1+deb12) and every
+    # codename the payload ships to, as a binNMU's changelog keeps its source version. Policy
+    # 12.7 asks for the file, not for its version to be the binary's; lintian accepts it.
     changelog = render(
         "deb/changelog.Debian.j2",
         package=c.name,
-        full_version=f"{c.version}-{c.release}",
-        codename=c.dist.codename,
+        full_version=f"{c.version}-{DEB_REVISION}",
+        codename=" ".join(d.codename for d in _deb_dists(c)),
         version=m.version,
         exporter=m.name,
         maintainer=MAINTAINER,
@@ -400,7 +415,7 @@ def _context(manifest: Any, kind: str, arch: str, dist: str) -> _Context:
         dist=d,
         name=package_name(kind, manifest.name),
         version=content.package_version(manifest.clean_version),
-        release=f"1.{d.release_suffix}" if kind == "rpm" else f"1+{d.release_suffix}",
+        release=f"1.{d.release_suffix}" if kind == "rpm" else f"{DEB_REVISION}+{d.release_suffix}",
         user=None if spec.system_user == "root" else spec.system_user,
         homepage=manifest.homepage
         or (f"https://github.com/{manifest.upstream.repo}" if manifest.upstream.repo else None),

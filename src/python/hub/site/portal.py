@@ -144,6 +144,18 @@ _INSTALL_STEPS = {
 }
 
 
+# What a dist's own package manager must be at least, where the oldest release of that dist
+# cannot read our packages. EL 8 before 8.2 has no zstd in rpm (Red Hat bug 1715799, fixed in
+# rpm-4.14.2-26.el8, released with RHEL 8.2); see docs/packaging.md, "Compression".
+MINIMUM_RELEASE = {
+    "el8": (
+        "Needs EL 8.2 or later: the packages' payloads are zstd, which rpm reads since RHEL 8.2 "
+        "(rpm-4.14.2-26.el8). On 8.0 and 8.1, dnf refuses them (rpmlib(PayloadIsZstd) is needed): "
+        "update rpm first."
+    ),
+}
+
+
 def _shell_word(value: Any, pattern: re.Pattern[str]) -> str | None:
     return value if isinstance(value, str) and pattern.match(value) else None
 
@@ -170,6 +182,7 @@ def install_blocks(
                     "family": family,
                     "dist": dist,
                     "title": f"{dist_label(dist)} ({tool})",
+                    "requirement": MINIMUM_RELEASE.get(dist),
                     "statuses": arts[family][dist],
                     "steps": [
                         {"title": add_title, "text": setup, "file": {"path": repo_path, "text": repo_file}},
@@ -198,6 +211,7 @@ def install_blocks(
                 "family": "docker",
                 "dist": None,
                 "title": "Container image (docker)",
+                "requirement": None,
                 "statuses": {"image": arts["docker"]},
                 "steps": steps,
             }

@@ -318,6 +318,9 @@ def test_install_texts_come_from_user_files(site: Path, site_with_base: Path) ->
         assert f"docker run -d --name node_exporter -p 9100:9100 {ref}" in blocks
         assert all("Signed-By: /etc/apt/keyrings/monitoring-hub.asc" in b for b in blocks if b.startswith("Types: deb"))
     placeholder_page = (site / "exporters" / "node_exporter.html").read_text()
+    el8 = placeholder_page.split('id="install-rpm-el8"', 1)[1].split("</details>", 1)[0]
+    assert '<p class="note requirement">Needs EL 8.2 or later' in el8
+    assert placeholder_page.count('class="note requirement"') == 1  # el8 only
     assert 'id="base-note"' in placeholder_page and html.escape(ph) in placeholder_page
     with_base = (site_with_base / "exporters" / "node_exporter.html").read_text()
     assert html.escape(ph) not in with_base and 'id="base-note"' not in with_base
