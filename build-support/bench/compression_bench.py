@@ -216,8 +216,8 @@ def report(
         "under the repository's manifest: the 14 packages of one exporter. Each package is staged once by the engine, "
         "then nfpm alone builds it at each setting; CPU is user+sys of nfpm (medians of the rounds), sizes are exact "
         "(the builds are deterministic). The engine's own start-up, plan and hashing (about 0.35 s CPU per package, "
-        'see "Packaging: one package, side by side") do not depend on the setting and are not included. Other jobs share the 2 cores: compare the '
-        "CPU columns, not wall times."
+        'see "Packaging: one package, side by side") do not depend on the setting and are not included. '
+        "Other jobs share the 2 cores: compare the CPU columns, not wall times."
     )
     lines.append("")
 
