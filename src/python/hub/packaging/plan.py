@@ -463,12 +463,14 @@ def plan_package(
             "tmpfiles_override": ownership.tmpfiles_override_path(name),
             # Each line of the tmpfiles.d file, split where an administrator's
             # dpkg-statoverride entry replaces mode, owner and group (postinst).
-            "owned": [
-                (o.path, ownership.tmpfiles_type(o), ownership.tmpfiles_line(o), ownership.tmpfiles_argument(o))
-                for o in owned
-            ]
-            if kind == "deb"
-            else [],
+            "owned": (
+                [
+                    (o.path, ownership.tmpfiles_type(o), ownership.tmpfiles_line(o), ownership.tmpfiles_argument(o))
+                    for o in owned
+                ]
+                if kind == "deb"
+                else []
+            ),
             "seeded": sorted(seeded),
             "service_dirs": _service_dirs(c),
         },
@@ -504,13 +506,31 @@ def plan_package(
         license=manifest.license or licenses.UNKNOWN_LICENSE,
         homepage=c.homepage,
         depends=tuple(depends),
-        conflicts=tuple(content.relations(spec.conflicts, kind)),
-        replaces=tuple(content.relations(spec.replaces, kind)),
+        conflicts=_with_distribution_packages(content.relations(spec.conflicts, kind), manifest, kind),
+        replaces=(
+            tuple(content.relations(spec.replaces, kind))
+            if kind == "rpm"  # RPM `replaces` are Obsoletes: never on a distribution's package
+            else _with_distribution_packages(content.relations(spec.replaces, kind), manifest, kind)
+        ),
         entries=tuple(entries),
         scripts=tuple(scripts.items()),
         source_date=lock.source_date,
         ownership=tuple(owned),
     )
+
+
+def _with_distribution_packages(relations: list[str], manifest: Any, kind: str) -> tuple[str, ...]:
+    """The manifest's relations, then the distributions' own packages of the same exporter
+    (manifest `distribution_packages`) that they do not name already.
+
+    A DEB declares Conflicts and Replaces on them: apt then shows their removal in the
+    transaction, before the operator agrees, and dpkg lets our files take over theirs. An RPM
+    declares Conflicts only, never Obsoletes: dnf refuses with a message, `--allowerasing`
+    swaps the packages, and a routine `dnf upgrade` never switches vendors silently. No
+    Provides: see docs/migrating.md (their dependants expect paths these packages do not have).
+    """
+    named = {r.split(" ")[0] for r in relations}
+    return tuple(relations + [p for p in manifest.distribution_package_names(kind) if p not in named])
 
 
 def _check_unique(entries: Sequence[Entry]) -> None:
