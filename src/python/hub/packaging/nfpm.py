@@ -30,6 +30,7 @@ BUILDHOST = "monitoring-hub"
 # hub.common.matrix names the algorithm each target's rpm/dpkg can read; the level is a build-cost
 # trade-off, measured in docs/packaging.md: zstd -19 is as small as xz -6 (which el8 gets)
 # at a third of the time, and decompresses faster than zstd -3.
+RPM_ONLY_SCRIPTS = ("pretrans", "posttrans")
 COMPRESSION_LEVEL = {"zstd": "zstd:19", "xz": "xz", "gzip": "gzip"}
 
 
@@ -79,7 +80,9 @@ def nfpm_config(plan: PackagePlan, workdir: str) -> dict[str, Any]:
             elif plan.kind == "rpm" and entry.rpm_type:
                 item["type"] = entry.rpm_type
         contents.append(item)
-    scripts = {key: os.path.join(workdir, "scripts", key) for key, _ in plan.scripts}
+    # nfpm takes RPM's %pretrans/%posttrans under rpm.scripts, the others at the top level.
+    scripts = {key: os.path.join(workdir, "scripts", key) for key, _ in plan.scripts if key not in RPM_ONLY_SCRIPTS}
+    rpm_scripts = {key: os.path.join(workdir, "scripts", key) for key, _ in plan.scripts if key in RPM_ONLY_SCRIPTS}
     config: dict[str, Any] = {
         "name": plan.name,
         "arch": plan.arch,
@@ -114,6 +117,8 @@ def nfpm_config(plan: PackagePlan, workdir: str) -> dict[str, Any]:
             "requires": {"post": [SCRIPT_SHELL]},
             "summary": plan.summary,
         }
+        if rpm_scripts:
+            config["rpm"]["scripts"] = rpm_scripts
     else:
         config["section"] = DEB_SECTION
         config["priority"] = DEB_PRIORITY
