@@ -29,14 +29,13 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-import yaml
 
 from hub import cli
 from hub.manifest.load import load_manifest
 from hub.upstream import debian
 from hub.upstream import lock as upstream_lock
 from integration.roots import cache_dir
-from integration.services import Dockerd, dockerd
+from integration.services import dockerd
 from integration.systemd_host import SystemdHost, add_apt_repository, apt_get, systemd_host
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
