@@ -258,6 +258,7 @@ def check_rpm(path: Path, plan: Any) -> dict[str, str]:
         ("postinstall", "POSTIN"),
         ("preremove", "PREUN"),
         ("postremove", "POSTUN"),
+        ("posttrans", "POSTTRANS"),
     ):
         scripts[key] = run(["rpm", "-qp", "--qf", f"%{{{tag}}}", str(path)]).stdout
     return scripts
@@ -388,7 +389,13 @@ def check_scripts(scripts: dict[str, str], plan: Any, kind: str, spec: Any, tmp:
         run(["sh", "-n", str(path)])
         check_script_values(text, values + [o.path for o in plan.ownership])
         args = {
-            "rpm": {"preinstall": ["1"], "postinstall": ["1"], "preremove": ["0"], "postremove": ["0"]},
+            "rpm": {
+                "preinstall": ["1"],
+                "postinstall": ["1"],
+                "preremove": ["0"],
+                "postremove": ["0"],
+                "posttrans": [],
+            },
             "deb": {"postinstall": ["configure", ""], "preremove": ["remove"], "postremove": ["purge"]},
         }[kind][key]
         calls += run_with_stubs(text, args, tmp / f"{kind}-{key}")
