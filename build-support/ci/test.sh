@@ -11,6 +11,7 @@ source "$(build-support/ci/install-tools.sh | tail -n 1)"
 ./pants lint ::       # black, flake8 (pycodestyle errors, pyflakes, bugbear), the manifests
 ./pants check ::      # mypy over the engine and the plugin
 status=0
+rm -rf dist/test-reports dist/coverage  # the summary reports this run only
 # Everything, the end-to-end suite included (tests/e2e: all 34 exporters' full matrix from a
 # local mirror, installed with dnf and apt from the signed repositories), with line and branch
 # coverage of the engine and the plugin: below 90 % the run fails ([coverage-py] in pants.toml).

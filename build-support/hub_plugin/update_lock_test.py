@@ -68,17 +68,20 @@ def test_each_selected_exporter_gets_its_lock_written_to_the_workspace() -> None
         Address("exporters/node_exporter", generated_name="rpm_amd64_el9"),
     )
     exit_code, stdout, _, workspace, env_requests, processes, merges = run_update_lock(
-        [manifest("node_exporter"), package, manifest("blackbox_exporter")], upstream_mirror=None
+        [manifest("node_exporter"), package, manifest("blackbox_exporter")],
+        upstream_mirror=None,
+        github_api_url="https://api.github.com",
     )
     assert exit_code == 0
-    assert env_requests.only == EnvironmentVarsRequest(NETWORK_ENV)
+    assert env_requests.only == EnvironmentVarsRequest((*NETWORK_ENV, "GITHUB_TOKEN"))
     # One process per exporter (not per target), in path order.
     assert processes.values == [
-        lock_process("exporters/blackbox_exporter", digest(2), None, ENV),
-        lock_process("exporters/node_exporter", digest(1), None, ENV),
+        lock_process("exporters/blackbox_exporter", digest(2), None, ENV, "https://api.github.com"),
+        lock_process("exporters/node_exporter", digest(1), None, ENV, "https://api.github.com"),
     ]
+    # without a mirror, the API tells what the release publishes
     assert processes.values[0] == HubProcess(
-        argv=("update-lock", "exporters/blackbox_exporter/manifest.yaml"),
+        argv=("update-lock", "exporters/blackbox_exporter/manifest.yaml", "--api-url", "https://api.github.com"),
         description="Pin the upstream archives of exporters/blackbox_exporter",
         input_digest=digest(2),
         output_files=("exporters/blackbox_exporter/upstream.lock.json",),
@@ -94,7 +97,11 @@ def test_each_selected_exporter_gets_its_lock_written_to_the_workspace() -> None
 
 
 def test_the_mirror_is_passed_to_the_engine() -> None:
-    _, _, _, _, _, processes, _ = run_update_lock([manifest("node_exporter")], upstream_mirror="http://127.0.0.1:8000/")
+    """Through a mirror (an air-gapped site), the API is not asked: the engine reads the
+    checksums files the mirror serves."""
+    _, _, _, _, _, processes, _ = run_update_lock(
+        [manifest("node_exporter")], upstream_mirror="http://127.0.0.1:8000/", github_api_url="https://api.github.com"
+    )
     assert processes.only.argv == (
         "update-lock",
         "exporters/node_exporter/manifest.yaml",

@@ -6,8 +6,9 @@ from typing import Any
 import pytest
 
 from hub_plugin.engine import HubProcess
-from hub_plugin.testutil import Capture, digest, never, process_result
+from hub_plugin.testutil import Capture, digest, fallible_result, never, process_result
 from hub_plugin.upstream import (
+    ArchiveFetcher,
     ExporterInputs,
     ExporterInputsRequest,
     UpstreamBinaries,
@@ -15,21 +16,25 @@ from hub_plugin.upstream import (
     UpstreamError,
     download_error,
     exporter_inputs,
+    fetch_process,
     parse_lock,
     read_binaries,
     upstream_binaries,
 )
 from hub_plugin.subsystems import HubSubsystem
+from pants.backend.python.util_rules.pex import VenvPexProcess
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import (
     Digest,
     DigestContents,
-    DownloadFile,
+    DigestEntries,
     FileContent,
     FileDigest,
+    FileEntry,
     GlobMatchErrorBehavior,
     PathGlobs,
 )
-from pants.engine.process import ProcessResult
+from pants.engine.process import FallibleProcessResult, ProcessResult
 from pants.testutil.option_util import create_subsystem
 from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
 
@@ -45,15 +50,34 @@ INPUTS = ExporterInputs(
 )
 
 
-def fetch(arch: str = "amd64", download: Any = None, **options: Any):
-    downloads = Capture[DownloadFile]()
+FETCHER = ArchiveFetcher(pex="fetch_archive.pex")  # type: ignore[arg-type]  # only passed through
+ARCHIVE = "node_exporter-1.11.0.linux-amd64.tar.gz"
+PINNED = FileDigest("a" * 64, 1234)
+ENV = {"SSL_CERT_FILE": "/etc/ssl/certs/ca.pem"}
+PINNED_ENTRIES = (FileEntry(ARCHIVE, PINNED),)
+
+
+def fetch(
+    arch: str = "amd64",
+    fetched: Any = None,
+    entries: Any = PINNED_ENTRIES,
+    **options: Any,
+):
+    downloads = Capture[VenvPexProcess]()
     processes = Capture[HubProcess]()
+    listed = Capture[Digest]()
     result = run_rule_with_mocks(
         upstream_binaries,
-        rule_args=[UpstreamBinariesRequest(SPEC_PATH, arch), create_subsystem(HubSubsystem, **options)],
+        rule_args=[UpstreamBinariesRequest(SPEC_PATH, arch), create_subsystem(HubSubsystem, **options), FETCHER],
         mock_gets=[
             MockGet(ExporterInputs, (ExporterInputsRequest,), lambda _: INPUTS),
-            MockGet(Digest, (DownloadFile,), downloads.answering(download or (lambda _: digest(2)))),
+            MockGet(EnvironmentVars, (EnvironmentVarsRequest,), lambda _: EnvironmentVars(ENV)),
+            MockGet(
+                FallibleProcessResult,
+                (VenvPexProcess,),
+                downloads.returning(fetched or fallible_result(output=digest(2))),
+            ),
+            MockGet(DigestEntries, (Digest,), listed.returning(DigestEntries(entries))),
             MockGet(ProcessResult, (HubProcess,), processes.returning(process_result(output=digest(3)))),
         ],
     )
@@ -63,13 +87,16 @@ def fetch(arch: str = "amd64", download: Any = None, **options: Any):
 def test_binaries_come_from_the_pinned_archive_through_hub_extract() -> None:
     result, downloads, processes = fetch(upstream_mirror=None)
     assert result == UpstreamBinaries(digest(3), "binaries/amd64")
-    # The download is checked against the lock's sha256 and size.
-    assert downloads.only == DownloadFile(URL, FileDigest("a" * 64, 1234))
+    # The download is a cached process, checked against the lock's sha256 and size.
+    assert downloads.only == fetch_process(FETCHER, URL, ARCHIVE, PINNED, ENV)
+    assert downloads.only.argv == (URL, "a" * 64, "1234", ARCHIVE)
+    assert downloads.only.output_files == (ARCHIVE,)
+    assert dict(downloads.only.extra_env) == ENV
     assert processes.only == HubProcess(
         argv=(
             "extract",
             "--archive",
-            "node_exporter-1.11.0.linux-amd64.tar.gz",
+            ARCHIVE,
             "--out",
             "binaries/amd64",
             "--arch",
@@ -79,7 +106,7 @@ def test_binaries_come_from_the_pinned_archive_through_hub_extract() -> None:
             "--binary",
             "node_exporter_helper",
         ),
-        description="Extract node_exporter, node_exporter_helper (amd64) from node_exporter-1.11.0.linux-amd64.tar.gz",
+        description=f"Extract node_exporter, node_exporter_helper (amd64) from {ARCHIVE}",
         input_digest=digest(2),
         output_directories=("binaries/amd64",),
     )
@@ -87,27 +114,40 @@ def test_binaries_come_from_the_pinned_archive_through_hub_extract() -> None:
 
 def test_a_mirror_changes_where_the_bytes_come_from_not_what_they_are() -> None:
     _, downloads, processes = fetch(upstream_mirror="http://127.0.0.1:8000/")
-    assert downloads.only == DownloadFile(
-        "http://127.0.0.1:8000/prometheus/node_exporter/releases/download/v1.11.0/node_exporter-1.11.0.linux-amd64.tar.gz",
-        FileDigest("a" * 64, 1234),
-    )
-    assert processes.only.argv[:3] == ("extract", "--archive", "node_exporter-1.11.0.linux-amd64.tar.gz")
+    mirrored = f"http://127.0.0.1:8000/prometheus/node_exporter/releases/download/v1.11.0/{ARCHIVE}"
+    assert downloads.only.argv == (mirrored, "a" * 64, "1234", ARCHIVE)
+    assert processes.only.argv[:3] == ("extract", "--archive", ARCHIVE)
 
 
 def test_an_arch_without_a_pin_is_an_error() -> None:
     with pytest.raises(UpstreamError, match="upstream.lock.json: no pinned archive for arm64"):
-        fetch("arm64", download=never, upstream_mirror=None)
+        fetch("arm64", fetched=never, upstream_mirror=None)
 
 
 def test_a_failed_download_names_the_url_the_mirror_and_the_expected_digest() -> None:
-    # run_rule_with_mocks cannot fail a Get inside the rule: the message is tested on its own.
-    mirror = "http://127.0.0.1:8000/prometheus/node_exporter/a.tar.gz"
-    error = download_error("exporters/x/upstream.lock.json", URL, mirror, "a" * 64, 1234, Exception("too large"))
-    assert str(error) == (
-        f"exporters/x/upstream.lock.json: download of {URL} (from {mirror}) failed; "
-        f"expected sha256 {'a' * 64} (1234 bytes): too large"
+    failed = fallible_result(exit_code=1, stderr=b"sha256 mismatch for http://m/a: expected aaa, got bbb\n")
+    with pytest.raises(UpstreamError) as error:
+        fetch(fetched=failed, upstream_mirror="http://127.0.0.1:8000/")
+    mirror = f"http://127.0.0.1:8000/prometheus/node_exporter/releases/download/v1.11.0/{ARCHIVE}"
+    assert str(error.value) == (
+        f"{SPEC_PATH}/upstream.lock.json: download of {URL} (from {mirror}) failed; "
+        f"expected sha256 {'a' * 64} (1234 bytes): sha256 mismatch for http://m/a: expected aaa, got bbb"
     )
-    assert "(from" not in str(download_error("l", URL, URL, "a" * 64, 1, Exception("x")))
+    assert "(from" not in str(download_error("l", URL, URL, "a" * 64, 1, "x"))
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        (FileEntry(ARCHIVE, FileDigest("b" * 64, 1234)),),  # other bytes (a poisoned cache entry)
+        (FileEntry("other.tar.gz", PINNED),),
+        (FileEntry(ARCHIVE, PINNED), FileEntry("extra", PINNED)),
+        (),
+    ],
+)
+def test_what_the_download_returned_must_be_the_pinned_file(entries: Any) -> None:
+    with pytest.raises(UpstreamError, match="not the pinned file"):
+        fetch(entries=entries, upstream_mirror=None)
 
 
 def test_exporter_inputs_read_the_manifest_and_the_lock() -> None:

@@ -334,7 +334,15 @@ def test_the_manifests_smoke_test_through_the_engine_api(built: Built, daemon: A
 
 def test_push_by_digest_and_pull_back(built: Built, local_registry: Any, engine: Any, tmp_path: Path) -> None:
     host = local_registry.host
-    digest = push_layout(built.layout, registry=host, repository=REPOSITORY, tags=[built.tag, "latest"], insecure=True)
+    # 1 MiB chunks: the 5 MB binaries layers go up in several PATCHes, which the registry reassembles
+    digest = push_layout(
+        built.layout,
+        registry=host,
+        repository=REPOSITORY,
+        tags=[built.tag, "latest"],
+        insecure=True,
+        chunk_size=1 << 20,
+    )
     assert digest == built.image.digest
     by_digest = f"docker://{host}/{REPOSITORY}@{digest}"
     raw = skopeo("inspect", "--tls-verify=false", "--raw", by_digest).stdout

@@ -40,6 +40,7 @@ from hypothesis import strategies as st
 from hub.packaging import content as package_content
 from testkit.injection import (
     ASSETS,
+    CaseCount,
     EDGE_ALPHABET,
     HOSTILE_ATOMS,
     LOCK,
@@ -440,28 +441,35 @@ def _settings() -> Any:
         derandomize=True,
         database=None,
         phases=(Phase.explicit, Phase.generate),
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
 
 
-@_settings()
-@given(data=manifests())
 def test_hostile_manifests_through_the_real_tools(
-    tools: dict[str, str], tmp_path_factory: pytest.TempPathFactory, data: dict[str, Any]
+    tools: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    root = tmp_path_factory.mktemp("case")
-    manifest, packages = build_case(root, data, tools["nfpm"])
-    for kind, dist in (("rpm", "el9"), ("deb", "debian-12")):
-        spec = manifest.rpm if kind == "rpm" else manifest.deb
-        plan = plan_package(
-            manifest, lock_for(manifest), kind=kind, arch="amd64", dist=dist, binaries_dir=str(root / "bin")
-        )
-        tmp = root / kind
-        tmp.mkdir()
-        if kind == "rpm":
-            scripts = check_rpm(packages[kind], plan)
-        else:
-            scripts = check_deb(packages[kind], plan, manifest, tmp)
-            check_unit_with_systemd(packages[kind], plan, manifest, spec, tmp)
-        check_scripts(scripts, plan, kind, spec, tmp)
-    shutil.rmtree(root)
+    count = CaseCount("real tools", CASES)
+
+    @_settings()
+    @given(data=manifests())
+    def case(data: dict[str, Any]) -> None:
+        root = tmp_path_factory.mktemp("case")
+        manifest, packages = build_case(root, data, tools["nfpm"])
+        for kind, dist in (("rpm", "el9"), ("deb", "debian-12")):
+            spec = manifest.rpm if kind == "rpm" else manifest.deb
+            plan = plan_package(
+                manifest, lock_for(manifest), kind=kind, arch="amd64", dist=dist, binaries_dir=str(root / "bin")
+            )
+            tmp = root / kind
+            tmp.mkdir()
+            if kind == "rpm":
+                scripts = check_rpm(packages[kind], plan)
+            else:
+                scripts = check_deb(packages[kind], plan, manifest, tmp)
+                check_unit_with_systemd(packages[kind], plan, manifest, spec, tmp)
+            check_scripts(scripts, plan, kind, spec, tmp)
+        shutil.rmtree(root)
+        count.case("rpm", "deb", "systemd-analyze verify", f"version {manifest.version}")
+
+    case()
+    count.check(["rpm", "deb", "systemd-analyze verify"])

@@ -3,7 +3,8 @@
 The packages are built by the engine (`hub package --request`, nfpm) from a small manifest
 (`demo_exporter`: a config file and a web config in /etc, a secret in the service's home, a
 directory owned by the service user, systemd arguments) around a real exporter: Debian's
-node_exporter build for amd64 and arm64, fetched through `hub.upstream.mirror`. Then:
+node_exporter build for amd64 and arm64, fetched through `hub.upstream.mirror`
+(integration.demo_packages, shared with the lifecycle tests). Then:
 
 - dnf installs, upgrades, reinstalls and removes the el9 x86_64 RPM in an EL-like root;
 - dpkg (the root's own, chrooted) does the same with the debian-12 amd64 DEB in a Debian root;
@@ -22,21 +23,41 @@ does. Run as root; about a minute on 2 cores once the cached Debian root exists.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
-from hub import cli
-from hub.manifest.load import load_manifest
 from hub.upstream import lock as fetch
-from hub.upstream import debian, mirror, repack
+from hub.upstream import repack
+from integration.demo_packages import (
+    ARGUMENTS,
+    BIN,
+    BINARY,
+    CONFIG,
+    CONFIG_DIR,
+    DEB_NAME,
+    ENV_FILE,
+    EXPORTER,
+    FILES,
+    HOME_DIR,
+    NOLOGIN,
+    SECRET,
+    SOURCE_DATE,
+    TEXTFILE_DIR,
+    UNIT,
+    USER,
+    V1,
+    V2,
+    VERSION_LINE,
+    WEB_CONFIG,
+    Packages,
+    build_package,
+)
 from integration.roots import (
     ELF_AARCH64,
     ELF_X86_64,
@@ -48,7 +69,6 @@ from integration.roots import (
     arm64_sysroot,
     base_env,
     build_stub_rpm,
-    cache_dir,
     chroot_cmd,
     chroot_env,
     createrepo,
@@ -69,191 +89,6 @@ from integration.roots import (
     unit_section,
     unpacked_root,
 )
-
-EXPORTER = "demo_exporter"
-DEB_NAME = "demo-exporter"
-BINARY = "node_exporter"
-USER = EXPORTER
-HOME_DIR = f"/var/lib/{USER}"
-TEXTFILE_DIR = f"{HOME_DIR}/textfile"
-SECRET = f"{HOME_DIR}/.my.cnf"  # mode 0600, in the service's directory: owned by the service
-CONFIG_DIR = f"/etc/{EXPORTER}"
-CONFIG = f"{CONFIG_DIR}/demo.yml"  # the operator edits this one
-WEB_CONFIG = f"{CONFIG_DIR}/web.yml"  # read by node_exporter; never edited here
-UNIT = f"/usr/lib/systemd/system/{EXPORTER}.service"
-BIN = f"/usr/bin/{BINARY}"
-ENV_FILE = {"rpm": f"/etc/sysconfig/{EXPORTER}", "deb": f"/etc/default/{EXPORTER}"}
-NOLOGIN = {"rpm": "/sbin/nologin", "deb": "/usr/sbin/nologin"}
-V1, V2 = "1.0.0", "1.1.0"
-SOURCE_DATE = {V1: "2024-01-01T00:00:00Z", V2: "2024-06-01T00:00:00Z"}
-# What the real binary prints for --version (Debian's build: version, then the platform).
-VERSION_LINE = re.compile(r"^node_exporter, version \d+\.\d+\.\d+", re.M)
-
-# A real node_exporter flag whose value needs systemd escaping ($ and |).
-MOUNTS_EXCLUDE = "^/(dev|proc|sys|var/lib/docker/.+)($|/)"
-ARGUMENTS = {
-    V1: [
-        f"--web.config.file={WEB_CONFIG}",
-        f"--collector.textfile.directory={TEXTFILE_DIR}",
-        f"--collector.filesystem.mount-points-exclude={MOUNTS_EXCLUDE}",
-    ],
-}
-ARGUMENTS[V2] = [*ARGUMENTS[V1], "--web.telemetry-path=/metrics"]
-FILES = {
-    V1: {
-        "demo.yml": "# demo_exporter settings\nlevel: info\n",
-        "web.yml": "# node_exporter web configuration (no TLS, no auth in this test)\n"
-        "http_server_config:\n  http2: true\n",
-        "my.cnf": "[client]\nuser=exporter\npassword=changeme\n",
-    },
-}
-FILES[V2] = {
-    "demo.yml": FILES[V1]["demo.yml"] + "# since 1.1.0\ntimeout: 5s\n",
-    "web.yml": FILES[V1]["web.yml"] + "# since 1.1.0: unchanged settings\n",
-    "my.cnf": FILES[V1]["my.cnf"],  # unchanged: never a .rpmnew
-}
-
-
-# --- what is under test: packages built by the engine -------------------------------------------
-
-
-def manifest(version: str) -> dict:
-    package = {
-        "summary": "Demo exporter for the install tests",
-        "systemd": {"arguments": ARGUMENTS[version], "after": ["network-online.target"]},
-        "extra_files": [
-            {"source": "assets/demo.yml", "dest": CONFIG, "mode": "0644", "config": True},
-            {"source": "assets/web.yml", "dest": WEB_CONFIG, "mode": "0644", "config": True},
-            {"source": "assets/my.cnf", "dest": SECRET, "mode": "0600", "config": True},
-        ],
-        "directories": [
-            {"path": CONFIG_DIR, "mode": "0755", "owner": "root", "group": "root"},
-            {"path": HOME_DIR, "mode": "0750", "owner": USER, "group": USER},
-            {"path": TEXTFILE_DIR, "mode": "0755", "owner": USER, "group": USER},
-        ],
-    }
-    return {
-        "name": EXPORTER,
-        "description": "Demo exporter packaging a real node_exporter build for install tests",
-        "category": "System",
-        "version": version,
-        "license": "Apache-2.0",
-        "homepage": "https://github.com/prometheus/node_exporter",
-        "upstream": {"repo": "prometheus/node_exporter"},
-        "build": {"binary_name": BINARY, "archs": ["amd64", "arm64"]},
-        "artifacts": {
-            "rpm": {**package, "targets": ["el9"]},
-            "deb": {**package, "targets": ["debian-12"]},
-            "docker": {"enabled": False},
-        },
-    }
-
-
-@pytest.fixture(scope="session")
-def nfpm() -> str:
-    path = os.environ.get("HUB_NFPM", "")
-    assert path and os.access(path, os.X_OK), (
-        f"HUB_NFPM={path!r} is not an executable nfpm: run "
-        '`source "$(build-support/ci/install-tools.sh | tail -n 1)"` first'
-    )
-    return path
-
-
-@pytest.fixture(scope="session")
-def binaries(tmp_path_factory) -> dict[str, Path]:
-    """arch -> a binaries dir holding Debian's node_exporter (as `node_exporter`) and LICENSE."""
-    debs = cache_dir() / "debian-debs"
-    source = debian.DEBIAN_BUILDS["node_exporter"]
-    copyright_path = f"/usr/share/doc/{source.package}/copyright"
-    out = {}
-    for arch, machine in (("amd64", ELF_X86_64), ("arm64", ELF_AARCH64)):
-        deb = debian.fetch_deb(source.package, arch, debs)
-        files = debian.read_deb_files(deb.path, [source.main_binary, copyright_path])
-        data = files[source.main_binary][0]
-        assert mirror.elf_machine(data) == machine, f"{deb.path.name}: not an {arch} binary"
-        d = tmp_path_factory.mktemp(f"binaries-{arch}")
-        (d / BINARY).write_bytes(data)
-        (d / BINARY).chmod(0o755)
-        (d / "LICENSE").write_bytes(files[copyright_path][0])
-        out[arch] = d
-    return out
-
-
-@dataclass(frozen=True)
-class Built:
-    path: Path
-    artifact: dict
-
-
-class Packages:
-    """Packages built on demand by `hub package --request`, once per session."""
-
-    def __init__(self, workdir: Path, binaries: dict[str, Path], nfpm: str):
-        self.workdir, self.binaries, self.nfpm = workdir, binaries, nfpm
-        self.built: dict[tuple[str, str, str], Built] = {}
-
-    def exporter_dir(self, version: str) -> Path:
-        d = self.workdir / "exporters" / version / EXPORTER
-        if not d.exists():
-            (d / "assets").mkdir(parents=True)
-            for name, text in FILES[version].items():
-                (d / "assets" / name).write_text(text)
-            (d / "manifest.yaml").write_text(yaml.safe_dump(manifest(version), sort_keys=False))
-            archives = {}
-            loaded = load_manifest(d / "manifest.yaml")
-            for arch, bdir in self.binaries.items():
-                data = (bdir / BINARY).read_bytes()
-                archives[arch] = fetch.LockedArchive(
-                    url=loaded.archive_url(arch),
-                    # The package step takes the binaries dir; this pins the binary itself.
-                    sha256=hashlib.sha256(data).hexdigest(),
-                    size=len(data),
-                )
-            lock = fetch.Lock(EXPORTER, version, SOURCE_DATE[version], archives)
-            fetch.write_lock(d / "upstream.lock.json", lock)
-            fetch.parse_lock((d / "upstream.lock.json").read_text())  # a valid lock
-        return d
-
-    def get(self, kind: str, arch: str, version: str) -> Built:
-        key = (kind, arch, version)
-        if key not in self.built:
-            self.built[key] = build_package(
-                self.exporter_dir(version),
-                kind,
-                arch,
-                self.binaries[arch],
-                self.nfpm,
-                self.workdir / "out" / f"{kind}-{arch}-{version}",
-            )
-        return self.built[key]
-
-
-def build_package(exporter: Path, kind: str, arch: str, binaries: Path, nfpm: str, out: Path) -> Built:
-    """`hub package --request` (the engine's CLI, as the Pants rule runs it) for one package."""
-    dist = "el9" if kind == "rpm" else "debian-12"
-    request = {
-        "manifest": str(exporter / "manifest.yaml"),
-        "lock": str(exporter / "upstream.lock.json"),
-        "kind": kind,
-        "arch": arch,
-        "dist": dist,
-        "binaries_dir": str(binaries),
-        "nfpm": nfpm,
-        "output_dir": str(out),
-    }
-    out.mkdir(parents=True)
-    request_file = out / "request.json"
-    request_file.write_text(json.dumps(request))
-    assert cli.main(["package", "--request", str(request_file)]) == 0
-    artifact = json.loads((out / f"{kind}_{arch}_{dist}.json").read_text())
-    path = out / artifact["package"]["filename"]
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == artifact["package"]["sha256"]
-    return Built(path, artifact)
-
-
-@pytest.fixture(scope="session")
-def packages(tmp_path_factory, binaries, nfpm) -> Packages:
-    return Packages(tmp_path_factory.mktemp("packages"), binaries, nfpm)
 
 
 # --- the roots ------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ The needles: 32-byte slices of each secret RSA value (d, p, q, u) of `gpg
 base64 line of the armored export that encodes only secret bytes, and the "PRIVATE KEY
 BLOCK" armor header. `Scan` looks for them in the raw bytes of every file and blob, and in
 the decompressed bytes of every gzip, xz or zstd stream found in them (OCI layers, DEB
-members, RPM payloads, compressed values in a store), and keeps the sha256 of every whole
+members, RPM payloads, compressed values in a store; zstd through the `zstd` command, without
+which the scan fails rather than skip them), and keeps the sha256 of every whole
 blob and which of the given probes (public bytes that must be there) it saw: the positive
 controls that show a scan really read what it claims.
 """
@@ -151,7 +152,22 @@ def describe(needle: Needle) -> str:
 GZIP_MAGIC = b"\x1f\x8b\x08"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+STREAM_KINDS = {GZIP_MAGIC: "gzip", XZ_MAGIC: "xz", ZSTD_MAGIC: "zstd"}
 MAX_INFLATED = 1 << 30  # per stream: a bound, not a limit any real blob here reaches
+
+
+def zstd_command() -> str:
+    """The zstd command line tool, which decompresses zstd streams for the scan (no zstd module
+    is in a resolve). Missing, it fails the scan: RPM payloads and DEB members are zstd, and a
+    scan that skipped them would pass without reading them."""
+    path = shutil.which("zstd")
+    assert path, "the key scan reads zstd streams with the `zstd` command: install zstd (Debian package zstd)"
+    return path
+
+
+def zstd_compress(data: bytes) -> bytes:
+    """A zstd frame of `data`, for the scan's positive controls."""
+    return subprocess.run([zstd_command(), "-q", "-c"], input=data, capture_output=True, check=True).stdout
 
 
 def _inflate_at(data: bytes, offset: int, magic: bytes) -> bytes:
@@ -162,12 +178,10 @@ def _inflate_at(data: bytes, offset: int, magic: bytes) -> bytes:
             return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(memoryview(data)[offset:], MAX_INFLATED)
         if magic == XZ_MAGIC:
             return lzma.LZMADecompressor().decompress(memoryview(data)[offset:], MAX_INFLATED)
-        zstd = shutil.which("zstd")
-        if zstd:
-            # Trailing bytes after the frame make zstd complain; what it decoded is on stdout.
-            return subprocess.run([zstd, "-dcq"], input=bytes(memoryview(data)[offset:]), capture_output=True).stdout[
-                :MAX_INFLATED
-            ]
+        # Trailing bytes after the frame make zstd exit non-zero; what it decoded is on stdout.
+        return subprocess.run(
+            [zstd_command(), "-dcq"], input=bytes(memoryview(data)[offset:]), capture_output=True
+        ).stdout[:MAX_INFLATED]
     except (zlib.error, lzma.LZMAError, EOFError):
         pass
     return b""
@@ -186,6 +200,7 @@ class Scan:
     files: Counter = field(default_factory=Counter)  # per area
     bytes: Counter = field(default_factory=Counter)
     streams: Counter = field(default_factory=Counter)  # compressed streams opened, per area
+    stream_kinds: Counter = field(default_factory=Counter)  # compressed streams opened: gzip, xz, zstd
     digests: dict[str, set[str]] = field(default_factory=dict)  # area -> sha256 of each blob
     seen: dict[str, set[str]] = field(default_factory=dict)  # probe label -> areas
 
@@ -203,12 +218,13 @@ class Scan:
                 self.seen.setdefault(label, set()).add(area)
         if depth >= 2:
             return
-        for magic in (GZIP_MAGIC, XZ_MAGIC, ZSTD_MAGIC):
+        for magic in STREAM_KINDS:
             at = data.find(magic)
             while at >= 0:
                 inflated = _inflate_at(data, at, magic)
                 if inflated:
                     self.streams[area] += 1
+                    self.stream_kinds[STREAM_KINDS[magic]] += 1
                     self.blob(area, f"{where} (stream at {at})", inflated, depth=depth + 1)
                 at = data.find(magic, at + 1)
 
@@ -226,10 +242,12 @@ class Scan:
         return self.files[area] - before
 
     def summary(self) -> str:
-        areas = sorted(self.files)
-        return "; ".join(
-            f"{a}: {self.files[a]} files/blobs, {self.bytes[a] / 1e6:.1f} MB, {self.streams[a]} streams" for a in areas
-        )
+        areas = [
+            f"{a}: {self.files[a]} files/blobs, {self.bytes[a] / 1e6:.1f} MB, {self.streams[a]} streams"
+            for a in sorted(self.files)
+        ]
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.stream_kinds.items()))
+        return "; ".join(areas + ([f"streams opened: {kinds}"] if kinds else []))
 
 
 def scan(paths: Sequence[Path], needles: Sequence[Needle], *, exclude: Sequence[Path] = ()) -> tuple[int, list[str]]:

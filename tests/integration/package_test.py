@@ -1,14 +1,15 @@
 """`./pants package exporters/node_exporter::` end to end, from a local mirror of real binaries.
 
 Runs the real launcher in a copy of the repository: pins the mirror with `update-lock`, builds
-the 14 packages, checks them with rpm and dpkg, rebuilds from an empty store and compares bytes,
-and checks the failure modes (wrong checksum, unpinned upstream).
+the 14 packages, checks them with rpm and dpkg, rebuilds from an empty store into an empty
+dist/ and compares bytes, and checks the failure modes (wrong checksum, unpinned upstream).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -156,7 +157,9 @@ def test_clean_rebuild_is_byte_identical(built, tmp_path: Path) -> None:
     repo, env = built
     dist = repo / "dist" / "node_exporter"
     first = tree_digests(dist)
-    # A fresh local store: every process runs again, nothing comes from the first build's cache.
+    # A fresh local store: every process runs again, nothing comes from the first build's cache;
+    # and an empty dist/, so every file compared below was written by the second build.
+    shutil.rmtree(repo / "dist")
     run_pants(
         repo,
         f"--local-store-dir={tmp_path / 'store'}",

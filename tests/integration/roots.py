@@ -165,13 +165,19 @@ EL_ROOT_ABSENT = ("/usr/bin/systemctl", "/usr/bin/systemd-sysusers", "/usr/bin/s
 
 
 def debian_root_tarball(cache: Path | None = None, suite: str = SUITE) -> Path:
-    """`mmdebstrap --variant=minbase --mode=root --include=systemd <suite>` as a tarball, built
-    once and kept (keyed by suite, variant and includes, not by date). Concurrent test
-    processes wait for one build."""
-    roots = (cache or cache_dir()) / "roots"
-    tarball = roots / f"debian-{suite}-minbase+{'+'.join(DEBIAN_ROOT_INCLUDES)}.tar"
+    """`mmdebstrap --variant=minbase --mode=root --include=systemd <suite>` as a tarball (see
+    mmdebstrap_tarball)."""
+    name = f"debian-{suite}-minbase+{'+'.join(DEBIAN_ROOT_INCLUDES)}.tar"
+    return mmdebstrap_tarball(suite, DEBIAN_ROOT_INCLUDES, (cache or cache_dir()) / "roots" / name)
+
+
+def mmdebstrap_tarball(suite: str, packages: Sequence[str], tarball: Path, *, timeout: int = 1200) -> Path:
+    """`mmdebstrap --variant=minbase --mode=root --include=<packages> <suite>` as `tarball`,
+    built once and kept (its name is the cache key, not the date: delete it to refresh).
+    Concurrent test processes wait for one build (a file lock); it appears by an atomic rename."""
     if tarball.is_file():
         return tarball
+    roots = tarball.parent
     with _file_lock(roots / ".lock"):
         if tarball.is_file():  # built by another process while we waited
             return tarball
@@ -184,13 +190,13 @@ def debian_root_tarball(cache: Path | None = None, suite: str = SUITE) -> Path:
                     "--quiet",
                     "--variant=minbase",
                     "--mode=root",
-                    f"--include={','.join(DEBIAN_ROOT_INCLUDES)}",
+                    f"--include={','.join(packages)}",
                     suite,
                     tmp,
                 ],
                 env=base_env(),
-                timeout=900,
-                what=f"building the {suite} root",
+                timeout=timeout,
+                what=f"building the {suite} root with {', '.join(packages)}",
             )
             os.chmod(tmp, 0o644)
             os.replace(tmp, tarball)

@@ -42,13 +42,12 @@ import re
 import shlex
 import subprocess
 import tarfile
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Iterator, Mapping, NamedTuple, Sequence
 
-from integration.roots import CommandFailed, _file_lock, base_env, cache_dir, describe, run
+from integration.roots import CommandFailed, base_env, cache_dir, describe, mmdebstrap_tarball
 from integration.services import Dockerd
 
 SUITES = ("bookworm", "trixie")
@@ -93,36 +92,8 @@ def systemd_root_tarball(suite: str, cache: Path | None = None, packages: Sequen
     test processes wait for one build (a file lock); the tarball appears by an atomic rename."""
     if suite not in SUITES:
         raise ValueError(f"suite {suite!r}: expected one of {', '.join(SUITES)}")
-    roots = (cache or cache_dir()) / "roots"
-    tarball = roots / f"debian-{suite}-systemd-{_package_key(packages)}.tar"
-    if tarball.is_file():
-        return tarball
-    with _file_lock(roots / ".lock"):
-        if tarball.is_file():  # built by another process while we waited
-            return tarball
-        fd, tmp = tempfile.mkstemp(prefix=f".{tarball.stem}.", suffix=".tar", dir=roots)
-        os.close(fd)
-        try:
-            run(
-                [
-                    "mmdebstrap",
-                    "--quiet",
-                    "--variant=minbase",
-                    "--mode=root",
-                    f"--include={','.join(packages)}",
-                    suite,
-                    tmp,
-                ],
-                env=base_env(),
-                timeout=1200,
-                what=f"building the {suite} systemd root",
-            )
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, tarball)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-    return tarball
+    name = f"debian-{suite}-systemd-{_package_key(packages)}.tar"
+    return mmdebstrap_tarball(suite, packages, (cache or cache_dir()) / "roots" / name)
 
 
 # --- the private dockerd's CLI ------------------------------------------------------------------
@@ -234,6 +205,29 @@ for d in /proc/[0-9]*; do
   tr '\0' '\036' < "$d/cmdline" 2>/dev/null
   printf '\035'
 done
+"""
+
+# A stand-in exporter: a Prometheus text endpoint on 127.0.0.1:<port>, in perl (perl-base is
+# in every Debian system). It reads the request, answers, and names its host and user. Tests
+# run it as a service of their own: `/usr/bin/perl <script> <port>`.
+HTTP_EXPORTER = r"""
+use strict;
+use IO::Socket::INET;
+my $port = shift or die "usage: $0 PORT\n";
+my $server = IO::Socket::INET->new(
+    LocalAddr => "127.0.0.1", LocalPort => $port, Proto => "tcp", Listen => 16, ReuseAddr => 1,
+) or die "cannot listen on 127.0.0.1:$port: $!\n";
+open(my $fh, "<", "/proc/sys/kernel/hostname") or die "hostname: $!\n";
+chomp(my $host = <$fh>);
+my $user = getpwuid($<) // $<;
+$| = 1;
+print "listening on 127.0.0.1:$port\n";
+while (my $client = $server->accept) {
+    while (defined(my $line = <$client>)) { last if $line =~ /^\r?\n\z/ }
+    print $client "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\r\n"
+        . "# TYPE hub_probe_up gauge\nhub_probe_up{host=\"$host\",user=\"$user\"} 1\n";
+    close $client;
+}
 """
 
 ONESHOT_DIR = "/usr/local/lib/hub-test-oneshot"
@@ -373,6 +367,31 @@ class SystemdHost:
     def exists(self, path: str) -> bool:
         return self.exec("test", "-e", path, check=False).returncode == 0
 
+    def lexists(self, path: str) -> bool:
+        """Whether anything, a dangling symbolic link included, is at `path`."""
+        return self.exec("sh", "-c", 'test -e "$1" || test -L "$1"', "sh", path, check=False).returncode == 0
+
+    def stat(self, path: str) -> str:
+        """`<type> <uid>:<gid> <octal mode> <links>` of `path` itself (never through a link)."""
+        return self.exec("stat", "-c", "%F %u:%g %a %h", "--", path).stdout.strip()
+
+    def listing(self, roots: Sequence[str], *, pruned: Sequence[str] = ()) -> dict[str, str]:
+        """Every path below `roots` (one file system each) -> `<type> <owner>:<group> <mode>`,
+        leaving out the trees in `pruned`."""
+        prune: list[str] = []
+        for path in pruned:
+            prune += (["-o"] if prune else []) + ["-path", path]
+        argv = ["find", *roots, "-xdev"]
+        if prune:
+            argv += ["(", *prune, ")", "-prune", "-o"]
+        argv += ["-printf", r"%y %u:%g %m\t%p\0"]
+        out = {}
+        for record in self.exec(*argv).stdout.split("\0"):
+            if record:
+                meta, _, path = record.partition("\t")
+                out[path] = meta
+        return out
+
     # -- units --
 
     def write_unit(self, name: str, text: str, *, directory: str = "/etc/systemd/system") -> None:
@@ -490,6 +509,17 @@ class SystemdHost:
         return float(m.group(1))
 
     # -- processes --
+
+    def proc_status(self, pid: int) -> dict[str, str]:
+        """/proc/<pid>/status as {field: value} (Uid, CapEff, NoNewPrivs, Seccomp...), read by
+        root in the container: a service's ProtectProc= hides nothing from there."""
+        text = self.exec("cat", f"/proc/{pid}/status").stdout
+        return {k: v.strip() for k, _, v in (line.partition(":") for line in text.splitlines())}
+
+    def cmdline(self, pid: int) -> list[str]:
+        """The command line of a process, word by word."""
+        raw = self.exec("cat", f"/proc/{pid}/cmdline").stdout
+        return [word for word in raw.split("\0") if word]
 
     def users(self) -> dict[int, str]:
         """uid -> name from the container's /etc/passwd."""

@@ -24,6 +24,7 @@ import pytest
 from integration.roots import CommandFailed
 from integration.services import Dockerd, dockerd
 from integration.systemd_host import (
+    HTTP_EXPORTER,
     SUITES,
     SystemdHost,
     add_apt_repository,
@@ -40,28 +41,6 @@ from integration.systemd_host import (
 PROBE_USER = "hub-probe"
 LISTENER_PORT = 9199  # the stand-in exporter every host runs, for the network probes
 PROBE_DIR = "/usr/local/lib/hub-probe"
-
-# A stand-in exporter: a Prometheus text endpoint on 127.0.0.1:<port>, in perl (perl-base is
-# in every Debian system). It reads the request, answers, and names its host and user.
-HTTP_EXPORTER = r"""
-use strict;
-use IO::Socket::INET;
-my $port = shift or die "usage: $0 PORT\n";
-my $server = IO::Socket::INET->new(
-    LocalAddr => "127.0.0.1", LocalPort => $port, Proto => "tcp", Listen => 16, ReuseAddr => 1,
-) or die "cannot listen on 127.0.0.1:$port: $!\n";
-open(my $fh, "<", "/proc/sys/kernel/hostname") or die "hostname: $!\n";
-chomp(my $host = <$fh>);
-my $user = getpwuid($<) // $<;
-$| = 1;
-print "listening on 127.0.0.1:$port\n";
-while (my $client = $server->accept) {
-    while (defined(my $line = <$client>)) { last if $line =~ /^\r?\n\z/ }
-    print $client "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n\r\n"
-        . "# TYPE hub_probe_up gauge\nhub_probe_up{host=\"$host\",user=\"$user\"} 1\n";
-    close $client;
-}
-"""
 
 
 def exporter_unit(port: int, *settings: str) -> str:

@@ -20,7 +20,8 @@ WORKSPACE_ROOTS = (
     ".github",
     ".ci",
     "README.md",
-    # Tool configuration read by `pants lint/check/test` (flake8, mypy, coverage).
+    # Tool configuration read by `pants lint/check` (flake8, mypy, black). Not .coveragerc: see
+    # that file (copies never run coverage).
     ".flake8",
     "mypy.ini",
     "pyproject.toml",

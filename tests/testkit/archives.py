@@ -13,9 +13,12 @@ import bz2
 import gzip
 import io
 import lzma
+import os
 import random
 import stat
 import struct
+import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -174,3 +177,42 @@ class Corpus:
         assert isinstance(raised.value, HubError)
         assert "\n" not in message and archive.name in message
         assert out_files(out) == []
+
+
+def pax_header_bomb(path: Path, header_size: int = 400 * MiB) -> Path:
+    """A .tar.gz of ~400 KB whose first member has a pax header of ``header_size`` bytes (one
+    ``comment`` record of "A"s), then an ordinary small file. Written in 1 MiB pieces, so that
+    making it costs no memory; tarfile reads such a header whole into memory."""
+    prefix = " comment="
+    digits = len(str(header_size))
+    value_size = header_size - digits - len(prefix) - 1
+    assert len(str(header_size)) == digits and value_size > 0
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = header_size
+    member = tarfile.TarInfo(f"{ROOT}/LICENSE")
+    member.size, member.mtime = 1, 1_700_000_000
+    with gzip.GzipFile(path, "wb", mtime=0) as gz:
+        gz.write(header.tobuf(tarfile.USTAR_FORMAT))
+        gz.write(f"{header_size}{prefix}".encode())
+        left = value_size
+        piece = b"A" * MiB
+        while left:
+            gz.write(piece[: min(left, MiB)])
+            left -= min(left, MiB)
+        gz.write(b"\n" + b"\0" * (-header_size % 512))
+        gz.write(member.tobuf(tarfile.USTAR_FORMAT) + b"x" + b"\0" * 511 + b"\0" * 1024)
+    return path
+
+
+def run_capped(code: str, *args: str, address_space: int = 512 * MiB) -> subprocess.CompletedProcess[str]:
+    """Runs ``code`` in a child Python whose address space is capped (RLIMIT_AS), with this
+    process' import path; ``sys.argv[1:]`` are ``args``."""
+    capped = f"import resource\nresource.setrlimit(resource.RLIMIT_AS, ({address_space}, {address_space}))\n" + code
+    return subprocess.run(
+        [sys.executable, "-c", capped, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        timeout=300,
+    )

@@ -9,8 +9,11 @@ payload) and its copyright file; ``FAKE_TABLE`` is the Debian build table that s
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 from hub.upstream.debian import DebianBuild
@@ -114,3 +117,30 @@ def write_manifest(
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def deb_around(data_tar_gz: Path, deb: Path, *, package: str = FAKE_PACKAGE, arch: str = "amd64") -> Path:
+    """A .deb written by hand (ar: debian-binary, control.tar.gz, data.tar.gz) around a given
+    data.tar.gz, which dpkg-deb would never build itself (a hostile one, say)."""
+    control = io.BytesIO()
+    with tarfile.open(fileobj=control, mode="w:gz", format=tarfile.GNU_FORMAT) as tar:
+        text = (
+            f"Package: {package}\nVersion: 0.9.0-1\nArchitecture: {arch}\n"
+            "Maintainer: Test <test@example.invalid>\nDescription: hostile data for tests\n"
+        ).encode()
+        info = tarfile.TarInfo("./control")
+        info.size, info.mtime = len(text), FAKE_MTIME
+        tar.addfile(info, io.BytesIO(text))
+    with open(deb, "wb") as out:
+        out.write(b"!<arch>\n")
+        for name, size, source in (
+            ("debian-binary", 4, io.BytesIO(b"2.0\n")),
+            ("control.tar.gz", len(control.getvalue()), io.BytesIO(control.getvalue())),
+            ("data.tar.gz", data_tar_gz.stat().st_size, open(data_tar_gz, "rb")),
+        ):
+            out.write(f"{name:<16}{FAKE_MTIME:<12}{0:<6}{0:<6}{100644:<8}{size:<10}`\n".encode())
+            with source:
+                shutil.copyfileobj(source, out)
+            if size % 2:
+                out.write(b"\n")
+    return deb

@@ -15,8 +15,9 @@ import copy
 import gzip
 import re
 import shlex
-from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from hub.common import matrix
 from hub.packaging.plan import NOLOGIN, PackagePlan
@@ -282,9 +283,39 @@ def with_value(data: Mapping[str, Any], path: Sequence[Any], value: Any) -> dict
 
 
 def _move_paths(spec: dict[str, Any], old: str, new: str) -> None:
-    for item, key in [(f, "dest") for f in spec.get("extra_files", [])] + [(d, "path") for d in spec.get("directories", [])]:
+    for item, key in [(f, "dest") for f in spec.get("extra_files", [])] + [
+        (d, "path") for d in spec.get("directories", [])
+    ]:
         if item[key] == old or item[key].startswith(old + "/"):
             item[key] = new + item[key][len(old) :]
+
+
+# --- counting the cases ----------------------------------------------------------------------
+
+
+@dataclass
+class CaseCount:
+    """The cases a campaign really ran, in total and per family (a field, an outcome such as
+    "refused" or "rendered rpm"). ``check`` fails when the total differs from the number the
+    campaign claims, or when a family it must cover got no case: a generator that runs out of
+    examples, or a field whose every value is refused before rendering, fails instead of
+    passing with less coverage than it claims."""
+
+    campaign: str
+    claimed: int
+    cases: int = 0
+    families: Counter = field(default_factory=Counter)
+
+    def case(self, *families: str) -> None:
+        """One case finished, in these families."""
+        self.cases += 1
+        self.families.update(families)
+
+    def check(self, required: Iterable[str]) -> None:
+        counts = ", ".join(f"{k}: {n}" for k, n in sorted(self.families.items()))
+        assert self.cases == self.claimed, f"{self.campaign}: {self.cases} cases ran, {self.claimed} claimed ({counts})"
+        empty = sorted(f for f in set(required) if not self.families[f])
+        assert not empty, f"{self.campaign}: no case for {', '.join(empty)} ({counts})"
 
 
 # --- systemd -------------------------------------------------------------------------------
@@ -544,6 +575,7 @@ SHELL_COMMANDS = frozenset(
         "mv",
         "_overridden=",
         "_overridden=yes",
+        "grep",
         "rm",
         "systemctl",
         "deb-systemd-helper",
@@ -738,7 +770,11 @@ def check_declarations(texts: Mapping[str, str], plan: PackagePlan, user: str) -
     account, and one line per owned path, each with its fields in their columns (a value
     with a space or a specifier would shift or expand them)."""
     accounts = _declaration_lines(texts[f"/usr/lib/sysusers.d/{plan.name}.conf"])
-    if len(accounts) != 1 or accounts[0][:2] != ["u", user] or accounts[0][-2:] != [f"/var/lib/{user}", NOLOGIN[plan.kind]]:
+    if (
+        len(accounts) != 1
+        or accounts[0][:2] != ["u", user]
+        or accounts[0][-2:] != [f"/var/lib/{user}", NOLOGIN[plan.kind]]
+    ):
         raise Malformed(f"sysusers.d declares {accounts}, expected one account {user!r}")
     path = f"/usr/lib/tmpfiles.d/{plan.name}.conf"
     if plan.kind == "rpm" or not plan.ownership:

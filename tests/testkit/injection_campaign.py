@@ -54,10 +54,22 @@ CASES = {"free_text": 4000, "structured": 3500, "valid_edges": 2500, "portal": 2
 SCALE = float(os.environ.get("HUB_INJECTION_SCALE", "1"))  # to iterate faster; 1 in CI
 
 
+def campaign_size(n: int) -> int:
+    """The cases a campaign of ``n`` runs (scaled by HUB_INJECTION_SCALE): what its CaseCount
+    must count."""
+    return max(1, int(n * SCALE))
+
+
+def at_full_scale(families: list[str]) -> list[str]:
+    """Families a campaign must cover only at its full size: a scaled-down run to iterate
+    faster has too few cases to reach every field."""
+    return families if SCALE >= 1 else []
+
+
 def campaign_settings(n: int) -> Any:
     """hypothesis settings for a campaign of ``n`` cases (scaled by HUB_INJECTION_SCALE)."""
     return settings(
-        max_examples=max(1, int(n * SCALE)),
+        max_examples=campaign_size(n),
         deadline=None,
         derandomize=True,
         database=None,
@@ -96,6 +108,11 @@ how = st.tuples(
     st.integers(0, 9).map(lambda i: i == 0),
     st.sampled_from([("rpm",), ("deb",)]),
 )
+
+
+def how_families(how: tuple[bool, tuple[str, ...]]) -> tuple[str, ...]:
+    """The CaseCount families of a case's `how`: read through YAML text or not."""
+    return ("through YAML",) if how[0] else ("without YAML",)
 
 
 def mutations(base: str) -> st.SearchStrategy[str]:

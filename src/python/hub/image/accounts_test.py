@@ -58,14 +58,16 @@ def test_root_only_when_explicit(tmp_path: Path) -> None:
 
 def test_default_user_follows_the_packages_system_user(tmp_path: Path) -> None:
     m = merge(MANIFEST, {"artifacts": {"rpm": {"system_user": "prometheus"}}})
-    m["artifacts"]["rpm"]["directories"][1].update(owner="prometheus", group="prometheus")
+    # A shared account's paths are its own (the privilege policy: /var/lib/<user>).
+    m["artifacts"]["rpm"]["directories"][1].update(path="/var/lib/prometheus", owner="prometheus", group="prometheus")
+    m["artifacts"]["rpm"]["extra_files"][1]["dest"] = "/var/lib/prometheus/.secret.cnf"
     ws = Workspace(tmp_path / "ws", m)
     built, doc = ws.build()
     _, config = image(built.layout_dir, "amd64")
     assert config["config"]["User"] == "65532:65532"
     got = members(built.layout_dir, layer_by_comment(built.layout_dir, "amd64", "system"))
     assert b"\nprometheus:x:65532:65532:prometheus:/var/lib/prometheus:/sbin/nologin\n" in got["etc/passwd"][5]
-    assert got["var/lib/prometheus"][:4] == ("dir", 0o755, 65532, 65532)
+    assert got["var/lib/prometheus"][:4] == ("dir", 0o750, 65532, 65532)  # as the manifest declares it
     assert doc["user"] == "prometheus"
 
 

@@ -2,11 +2,12 @@
 
 Vocabulary: a *registry* is ``host[:port]``, a *repository* a lowercase path in it
 (``monitoring-hub/node_exporter``), a *tag* a name for a manifest or index in a repository.
-A push uploads every blob the registry lacks, then each platform's manifest and the index by
-digest, and only then the tags, so a tag never points to something incomplete.
+A push uploads every blob the registry lacks (in chunks), then each platform's manifest and
+the index by digest, and only then the tags, so a tag never points to something incomplete.
 
 Credentials come from the environment (``HUB_REGISTRY_USER``/``HUB_REGISTRY_PASSWORD``) or
-the user's docker config, never from a file of the repository.
+the user's docker config, never from a file of the repository; :mod:`hub.image.registry_http`
+sends them to the registry's origin only.
 """
 
 from __future__ import annotations
@@ -16,19 +17,19 @@ import json
 import os
 import re
 import subprocess
-import urllib.error
+import time
 import urllib.parse
-import urllib.request
-from http.client import HTTPMessage
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from hub.common.errors import HubError
 from hub.image.layout import INDEX_TYPES, REF_NAME, Layout, blob_digest
+from hub.image.registry_http import DEFAULT_ATTEMPTS, RegistrySession, Response
 
 REGISTRY_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
 REPOSITORY_RE = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+DEFAULT_CHUNK_SIZE = 8 << 20  # bytes per PATCH: what one request holds in memory
 
 
 def _docker_config_dir() -> Path:
@@ -92,21 +93,10 @@ def registry_credentials(registry: str, env: Mapping[str, str] | None = None) ->
     return None
 
 
-_CREDENTIALS_HINT = " (credentials: HUB_REGISTRY_USER/HUB_REGISTRY_PASSWORD, or `docker login`)"
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(
-        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: HTTPMessage, newurl: str
-    ) -> urllib.request.Request | None:
-        if req.get_method() in ("GET", "HEAD"):
-            return super().redirect_request(req, fp, code, msg, headers, newurl)
-        return None
-
-
 class RegistryClient:
-    """Just enough of the OCI distribution API to push by digest: blob HEAD / POST+PUT
-    (monolithic upload), manifest PUT. Basic and bearer-token authentication."""
+    """Just enough of the OCI distribution API to push by digest: blob HEAD, chunked upload
+    (POST, PATCH chunks, PUT ?digest=), manifest PUT. The HTTP rules (credentials bound to the
+    registry's origin, Basic only over https or loopback, retries) are :mod:`registry_http`'s."""
 
     def __init__(
         self,
@@ -116,138 +106,118 @@ class RegistryClient:
         insecure: bool = False,
         credentials: tuple[str, str] | None = None,
         timeout: float = 120,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        attempts: int = DEFAULT_ATTEMPTS,
+        backoff: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
     ):
-        self.base = f"{'http' if insecure else 'https'}://{registry}"
-        self.repository = repository
-        self.credentials = credentials
-        self.timeout = timeout
-        self.auth_header: str | None = None
-        self.opener = urllib.request.build_opener(_NoRedirect())
-
-    def _basic(self) -> str | None:
-        if not self.credentials:
-            return None
-        raw = f"{self.credentials[0]}:{self.credentials[1]}".encode("utf-8")
-        return "Basic " + base64.b64encode(raw).decode("ascii")
-
-    def _authenticate(self, challenge: str) -> bool:
-        scheme, _, params = challenge.partition(" ")
-        if scheme.lower() == "basic":
-            self.auth_header = self._basic()
-            return self.auth_header is not None
-        if scheme.lower() != "bearer":
-            return False
-        values = dict(re.findall(r'(\w+)="([^"]*)"', params))
-        if "realm" not in values:
-            return False
-        query = {"service": values.get("service", ""), "scope": f"repository:{self.repository}:pull,push"}
-        url = (
-            values["realm"]
-            + ("&" if "?" in values["realm"] else "?")
-            + urllib.parse.urlencode({k: v for k, v in query.items() if v})
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be positive")
+        self.session = RegistrySession(
+            f"{'http' if insecure else 'https'}://{registry}",
+            repository,
+            credentials=credentials,
+            timeout=timeout,
+            attempts=attempts,
+            backoff=backoff,
+            sleep=sleep,
         )
-        req = urllib.request.Request(url)
-        basic = self._basic()
-        if basic:
-            req.add_header("Authorization", basic)
-        try:
-            with self.opener.open(req, timeout=self.timeout) as resp:
-                token = json.loads(resp.read())
-        except urllib.error.HTTPError as e:
-            hint = _CREDENTIALS_HINT if e.code in (401, 403) else ""
-            raise HubError(f"{values['realm']}: cannot get a registry token: HTTP {e.code}{hint}")
-        except (urllib.error.URLError, ValueError) as e:
-            raise HubError(f"{values['realm']}: cannot get a registry token ({e})")
-        value = token.get("token") or token.get("access_token")
-        if not value:
-            raise HubError(f"{values['realm']}: the token response has no token")
-        self.auth_header = f"Bearer {value}"
-        return True
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        body: Callable[[], Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        ok: Sequence[int] = (200,),
-    ) -> tuple[int, Any, bytes]:
-        if not url.startswith(("http://", "https://")):
-            url = urllib.parse.urljoin(self.base + "/", url.lstrip("/")) if not url.startswith("/") else self.base + url
-        for attempt in range(2):
-            req = urllib.request.Request(url, data=body() if body else None, method=method)
-            for k, v in (headers or {}).items():
-                req.add_header(k, v)
-            if self.auth_header:
-                req.add_header("Authorization", self.auth_header)
-            try:
-                with self.opener.open(req, timeout=self.timeout) as resp:
-                    status, resp_headers, data = resp.status, resp.headers, resp.read()
-            except urllib.error.HTTPError as e:
-                status, resp_headers, data = e.code, e.headers, e.read()
-            except urllib.error.URLError as e:
-                raise HubError(f"{method} {url}: {e.reason}")
-            if status == 401 and attempt == 0 and self._authenticate(resp_headers.get("WWW-Authenticate", "")):
-                continue
-            if status not in ok:
-                detail = data.decode("utf-8", "replace")[:500]
-                hint = _CREDENTIALS_HINT if status in (401, 403) else ""
-                raise HubError(f"{method} {url}: HTTP {status}{hint}: {detail}")
-            return status, resp_headers, data
-        raise AssertionError("unreachable")
+        self.base = self.session.base
+        self.repository = repository
+        self.chunk_size = chunk_size
 
     def has_blob(self, digest: str) -> bool:
-        status, _, _ = self.request("HEAD", f"/v2/{self.repository}/blobs/{digest}", ok=(200, 404))
-        return status == 200
+        response = self.session.request("HEAD", f"/v2/{self.repository}/blobs/{digest}", ok=(200, 404))
+        return response.status == 200
 
     def push_blob(self, path: Path, digest: str) -> bool:
-        """Uploads a blob unless the registry has it; returns whether it was uploaded."""
+        """Uploads a blob unless the registry has it; returns whether it was uploaded.
+
+        In chunks: POST starts an upload session, each chunk is a PATCH with its Content-Range
+        (at most ``chunk_size`` bytes in memory), and a PUT with the digest closes it."""
         if self.has_blob(digest):
             return False
-        _, headers, _ = self.request("POST", f"/v2/{self.repository}/blobs/uploads/", ok=(202,))
-        location = headers.get("Location")
-        if not location:
-            raise HubError(f"{self.base}: the upload response has no Location")
-        location = urllib.parse.urljoin(self.base + "/", location)
-        url = location + ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": digest})
+        response = self.session.request("POST", f"/v2/{self.repository}/blobs/uploads/", ok=(202,))
+        location = _location(response)
+        min_chunk = response.headers.get("OCI-Chunk-Min-Length", "")
+        chunk_size = max(self.chunk_size, int(min_chunk) if min_chunk.isdigit() else 0)
         size = path.stat().st_size
-        files: list[IO[bytes]] = []
-
-        def body() -> IO[bytes]:
-            for f in files:
-                f.close()
-            files.append(open(path, "rb"))
-            return files[-1]
-
+        offset = 0
+        with open(path, "rb") as f:
+            while offset < size:
+                f.seek(offset)
+                chunk = f.read(chunk_size)
+                if not chunk:
+                    raise HubError(f"{path}: shorter than its {size} bytes while uploading")
+                response = self.session.request(
+                    "PATCH",
+                    location,
+                    body=chunk,
+                    headers={
+                        "Content-Type": "application/octet-stream",
+                        "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+                        "Content-Length": str(len(chunk)),
+                    },
+                    ok=(202, 416),
+                )
+                if response.status == 416:
+                    # a chunk sent again after a broken connection, which the registry had
+                    # taken already: continue from where the registry says the upload stands
+                    location, stored = self._upload_status(location, offset)
+                    offset = stored
+                    continue
+                location = _location(response) if response.headers.get("Location") else location
+                offset += len(chunk)
+        close = location + ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": digest})
         try:
-            _, headers, _ = self.request(
-                "PUT",
-                url,
-                body=body,
-                ok=(201,),
-                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+            response = self.session.request(
+                "PUT", close, body=b"", headers={"Content-Type": "application/octet-stream"}, ok=(201,)
             )
-        finally:
-            for f in files:
-                f.close()
-        got = headers.get("Docker-Content-Digest")
+        except HubError:
+            if self.has_blob(digest):  # the PUT went through but its answer was lost
+                return True
+            raise
+        got = response.headers.get("Docker-Content-Digest")
         if got and got != digest:
             raise HubError(f"{self.base}: blob uploaded as {got}, expected {digest}")
         return True
 
+    def _upload_status(self, location: str, offset: int) -> tuple[str, int]:
+        """(location, bytes stored) of an upload session; the registry must have more than
+        ``offset`` bytes, or the upload cannot go on."""
+        response = self.session.request("GET", location, ok=(204,))
+        match = re.fullmatch(r"0-([0-9]+)", response.headers.get("Range", "").strip())
+        stored = int(match.group(1)) + 1 if match else 0
+        if stored <= offset:
+            raise HubError(
+                f"PATCH {location}: the registry refused the chunk at byte {offset} (HTTP 416) and holds"
+                f" {stored} bytes of the upload; expected more than {offset}"
+            )
+        return (_location(response) if response.headers.get("Location") else location), stored
+
     def put_manifest(self, reference: str, data: bytes, media_type: str) -> str:
-        _, headers, _ = self.request(
+        response = self.session.request(
             "PUT",
             f"/v2/{self.repository}/manifests/{reference}",
-            body=lambda: data,
+            body=data,
             ok=(201, 200),
             headers={"Content-Type": media_type},
         )
-        digest = headers.get("Docker-Content-Digest") or blob_digest(data)
+        digest = response.headers.get("Docker-Content-Digest") or blob_digest(data)
         if digest != blob_digest(data):
             raise HubError(f"{self.base}: manifest stored as {digest}, expected {blob_digest(data)}")
         return digest
+
+
+def _location(response: Response) -> str:
+    """The upload session's URL, from a response's Location (relative to that response)."""
+    location = response.headers.get("Location")
+    if not location:
+        raise HubError(f"{response.url}: the upload response has no Location")
+    url = urllib.parse.urljoin(response.url, location)
+    if not url.startswith(("https://", "http://")):
+        raise HubError(f"{response.url}: the upload Location {location!r} is not an http(s) URL")
+    return url
 
 
 def _select(layout: Layout, ref: str | None) -> dict[str, Any]:
@@ -275,13 +245,26 @@ def push_layout(
     ref: str | None = None,
     insecure: bool = False,
     credentials: tuple[str, str] | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    attempts: int = DEFAULT_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
     log: Callable[[str], None] = lambda s: None,
 ) -> str:
     """Pushes the layout's image by digest: every blob, each platform manifest, the index,
-    and only then the tags. Returns the index (or single manifest) digest."""
+    and only then the tags. Returns the index (or single manifest) digest.
+
+    Each request is tried at most ``attempts`` times; ``sleep`` waits between attempts."""
     layout = Layout(layout_dir)
     top = _select(layout, ref)
-    client = RegistryClient(registry, repository, insecure=insecure, credentials=credentials)
+    client = RegistryClient(
+        registry,
+        repository,
+        insecure=insecure,
+        credentials=credentials,
+        chunk_size=chunk_size,
+        attempts=attempts,
+        sleep=sleep,
+    )
     top_data = layout.read(top["digest"])
     top_json = json.loads(top_data)
     children = []

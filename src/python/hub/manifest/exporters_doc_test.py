@@ -88,7 +88,14 @@ def test_rows_sorted_with_defaults_and_matrix_counts(tmp_path: Path) -> None:
 
 
 def test_pipes_are_escaped_in_cells(tmp_path: Path) -> None:
-    write_exporter(tmp_path, "foo", artifacts={"rpm": {"system_user": "root", "systemd": {"run_as_root": "reads devices only root may open"}}, "deb": {"system_user": "root", "systemd": {"run_as_root": "reads devices only root may open"}}})
+    write_exporter(
+        tmp_path,
+        "foo",
+        artifacts={
+            "rpm": {"system_user": "root", "systemd": {"run_as_root": "reads devices only root may open"}},
+            "deb": {"system_user": "root", "systemd": {"run_as_root": "reads devices only root may open"}},
+        },
+    )
     (row,) = table_rows(render(load_exporters(str(tmp_path))))
     assert row[4] == "`root`"
     from hub.manifest.exporters_doc import _cell

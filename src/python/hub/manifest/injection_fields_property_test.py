@@ -13,15 +13,18 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from testkit.injection import STRUCTURED_FIELDS, base_manifest, field_name, with_value
+from testkit.injection import STRUCTURED_FIELDS, CaseCount, base_manifest, field_name, with_value
 from testkit.injection_campaign import (
     CASES,
     FILE,
+    at_full_scale,
     campaign_settings,
+    campaign_size,
     check_refusal,
     check_rendered,
     edge_words,
     how,
+    how_families,
     load,
     mutations,
     printable,
@@ -32,18 +35,29 @@ from testkit.injection_campaign import (
 from hub.packaging import content as package_content
 
 
-@campaign_settings(CASES["structured"])
-@given(data=st.data(), field=st.sampled_from(STRUCTURED_FIELDS), how=how)
-def test_structured_field_is_refused_or_inert(
-    data: st.DataObject, field: tuple[Any, ...], how: tuple[bool, tuple[str, ...]]
-) -> None:
-    base = base_manifest()
-    value = data.draw(mutations(str(value_at(base, field))))
-    m, errors = load(with_value(base, field, value), via_yaml=how[0])
-    if errors:
-        check_refusal(errors, field_name(field))
-        return
-    check_rendered(m, kinds=how[1])
+def test_structured_field_is_refused_or_inert() -> None:
+    count = CaseCount("structured fields", campaign_size(CASES["structured"]))
+
+    @campaign_settings(CASES["structured"])
+    @given(data=st.data(), field=st.sampled_from(STRUCTURED_FIELDS), how=how)
+    def case(data: st.DataObject, field: tuple[Any, ...], how: tuple[bool, tuple[str, ...]]) -> None:
+        name = field_name(field)
+        base = base_manifest()
+        value = data.draw(mutations(str(value_at(base, field))))
+        m, errors = load(with_value(base, field, value), via_yaml=how[0])
+        if errors:
+            check_refusal(errors, name)
+            count.case(f"{name}: refused", *how_families(how))
+            return
+        check_rendered(m, kinds=how[1])
+        count.case(f"{name}: rendered", f"rendered {how[1][0]}", *how_families(how))
+
+    case()
+    # A hostile value in each field was refused at least once; some were rendered.
+    count.check(
+        at_full_scale([f"{field_name(f)}: refused" for f in STRUCTURED_FIELDS])
+        + ["rendered rpm", "rendered deb", "through YAML", "without YAML"]
+    )
 
 
 # Values that pass validation on the edges of each pattern: they must render inertly.
@@ -130,19 +144,29 @@ def valid_edge_manifest(draw: Any) -> dict[str, Any]:
     return data
 
 
-@campaign_settings(CASES["valid_edges"])
-@given(data=valid_edge_manifest(), how=how)
-def test_valid_values_on_the_edges_render_inertly(data: dict[str, Any], how: tuple[bool, tuple[str, ...]]) -> None:
-    m, errors = load(data, via_yaml=how[0])
-    # The generators stay inside the patterns; the few semantic refusals (a DEB relation
-    # naming the package itself, two identical paths) must still read well.
-    if errors:
-        for e in errors:
-            assert e.render(FILE).startswith(f"{FILE}: {e.field}: ") and e.render(FILE).isprintable()
-        return
-    try:
-        check_rendered(m, kinds=how[1])
-    except package_content.HubError as e:
-        # Plan-time refusals (an owner that is neither root nor the service user...) are
-        # errors, never rendered: they must say what is wrong.
-        assert str(e).isprintable() and str(e), e
+def test_valid_values_on_the_edges_render_inertly() -> None:
+    count = CaseCount("valid values on the edges", campaign_size(CASES["valid_edges"]))
+
+    @campaign_settings(CASES["valid_edges"])
+    @given(data=valid_edge_manifest(), how=how)
+    def case(data: dict[str, Any], how: tuple[bool, tuple[str, ...]]) -> None:
+        m, errors = load(data, via_yaml=how[0])
+        # The generators stay inside the patterns; the few semantic refusals (a DEB relation
+        # naming the package itself, two identical paths) must still read well.
+        if errors:
+            for e in errors:
+                assert e.render(FILE).startswith(f"{FILE}: {e.field}: ") and e.render(FILE).isprintable()
+            count.case("refused", *how_families(how))
+            return
+        try:
+            check_rendered(m, kinds=how[1])
+        except package_content.HubError as e:
+            # Plan-time refusals (an owner that is neither root nor the service user...) are
+            # errors, never rendered: they must say what is wrong.
+            assert str(e).isprintable() and str(e), e
+            count.case("refused when planned", *how_families(how))
+            return
+        count.case(f"rendered {how[1][0]}", *how_families(how))
+
+    case()
+    count.check(["rendered rpm", "rendered deb", "through YAML", "without YAML"])

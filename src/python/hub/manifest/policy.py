@@ -138,7 +138,7 @@ def _package_errors(prefix: str, spec: dict[str, Any], name: str) -> list[FieldE
     user = spec.get("system_user", name)
     if not (isinstance(user, str) and _USER.fullmatch(user)):
         return []  # the schema's problem: every rule below depends on the user
-    systemd = spec.get("systemd") if isinstance(spec.get("systemd"), dict) else {}
+    systemd: dict[str, Any] = spec["systemd"] if isinstance(spec.get("systemd"), dict) else {}
     errors = list(_account_errors(prefix, user, systemd))
     for i, item in enumerate(_list(spec.get("extra_files"))):
         where = f"{prefix}.extra_files[{i}]"
@@ -214,7 +214,9 @@ def _grant_errors(where: str, grant: dict[str, Any], name: str, user: str) -> It
     if not isinstance(value, str):
         return
     if kind == "capability" and value not in CAPABILITIES:
-        yield FieldError(f"{where}.capability", f"{value!r} is not a Linux capability (expected CAP_NET_RAW and the like)")
+        yield FieldError(
+            f"{where}.capability", f"{value!r} is not a Linux capability (expected CAP_NET_RAW and the like)"
+        )
     elif kind == "address_family" and value not in ADDRESS_FAMILIES:
         families = ", ".join(sorted(ADDRESS_FAMILIES))
         yield FieldError(

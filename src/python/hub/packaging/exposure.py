@@ -91,7 +91,7 @@ def render(rows: Sequence[Exposure], systemd_version: str) -> str:
         "",
         f"`systemd-analyze security` of each packaged unit, scored by {systemd_version} (lower is",
         "safer: 0–2 OK, 2–5 MEDIUM, 5–7 EXPOSED, above UNSAFE). Every unit starts from the same",
-        "strict sandbox (docs/packaging.md, \"Least privilege\"); the grants are what its manifest",
+        'strict sandbox (docs/packaging.md, "Least privilege"); the grants are what its manifest',
         "opens, each with its reason. An exporter that needs no capability, no device and no write",
         f"outside its own directories must score at most {GOAL}.",
         "",

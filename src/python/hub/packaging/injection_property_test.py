@@ -33,6 +33,7 @@ from testkit import synthetic
 from testkit.injection import (
     FREE_TEXT_FIELDS,
     LOCK,
+    CaseCount,
     Malformed,
     UnitExpectation,
     expected_sandbox,
@@ -47,12 +48,15 @@ from testkit.injection import (
 from testkit.injection_campaign import (
     CASES,
     FILE,
+    at_full_scale,
     campaign_settings,
+    campaign_size,
     check_control,
     check_refusal,
     check_rendered,
     hostile,
     how,
+    how_families,
     load,
     printable,
 )
@@ -65,15 +69,28 @@ from hub.packaging.plan import plan_package
 # --- the campaigns ----------------------------------------------------------------------------
 
 
-@campaign_settings(CASES["free_text"])
-@given(field=st.sampled_from(FREE_TEXT_FIELDS), value=st.one_of(printable, printable, hostile), how=how)
-def test_free_text_is_refused_or_inert(field: tuple[Any, ...], value: str, how: tuple[bool, tuple[str, ...]]) -> None:
-    data = with_value(base_manifest(), field, value)
-    m, errors = load(data, via_yaml=how[0])
-    if errors:
-        check_refusal(errors, field_name(field))
-        return
-    check_rendered(m, kinds=how[1])
+def test_free_text_is_refused_or_inert() -> None:
+    count = CaseCount("free text", campaign_size(CASES["free_text"]))
+
+    @campaign_settings(CASES["free_text"])
+    @given(field=st.sampled_from(FREE_TEXT_FIELDS), value=st.one_of(printable, printable, hostile), how=how)
+    def case(field: tuple[Any, ...], value: str, how: tuple[bool, tuple[str, ...]]) -> None:
+        name = field_name(field)
+        m, errors = load(with_value(base_manifest(), field, value), via_yaml=how[0])
+        if errors:
+            check_refusal(errors, name)
+            count.case(f"{name}: refused", *how_families(how))
+            return
+        check_rendered(m, kinds=how[1])
+        count.case(f"{name}: rendered", f"rendered {how[1][0]}", *how_families(how))
+
+    case()
+    # Every field both refused (hostile characters) and rendered (printable hostile text).
+    names = [field_name(f) for f in FREE_TEXT_FIELDS]
+    count.check(
+        at_full_scale([f"{n}: {outcome}" for n in names for outcome in ("refused", "rendered")])
+        + ["rendered rpm", "rendered deb", "through YAML", "without YAML"]
+    )
 
 
 # --- the portal --------------------------------------------------------------------------------
@@ -126,22 +143,30 @@ def plain_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, _Tags]:
     return _page(tmp_path_factory.mktemp("portal"), "A plain description", "plain")
 
 
-@campaign_settings(CASES["portal"])
-@given(description=printable)
 def test_portal_escapes_the_description(
-    tmp_path_factory: pytest.TempPathFactory, plain_pages: dict[str, _Tags], description: str
+    tmp_path_factory: pytest.TempPathFactory, plain_pages: dict[str, _Tags]
 ) -> None:
-    if manifest_module.validate_manifest_data(
-        {**synthetic.manifest_data(synthetic.Spec("demo_exporter")), "description": description}
-    ):
-        return  # refused: covered above
-    pages = _page(tmp_path_factory.mktemp("portal"), description, "hostile")
-    for page, parsed in pages.items():
-        assert parsed.tags == plain_pages[page].tags, f"{page}: the description changed the markup"
-        assert any(description in t or html.escape(description) in t for t in parsed.text), page
-        for script in parsed.scripts:
-            if script.strip().startswith(("{", "[")):
-                assert description in _strings(json.loads(script)), page
+    count = CaseCount("portal", campaign_size(CASES["portal"]))
+
+    @campaign_settings(CASES["portal"])
+    @given(description=printable)
+    def case(description: str) -> None:
+        if manifest_module.validate_manifest_data(
+            {**synthetic.manifest_data(synthetic.Spec("demo_exporter")), "description": description}
+        ):
+            count.case("refused")
+            return  # refused: covered above
+        pages = _page(tmp_path_factory.mktemp("portal"), description, "hostile")
+        for page, parsed in pages.items():
+            assert parsed.tags == plain_pages[page].tags, f"{page}: the description changed the markup"
+            assert any(description in t or html.escape(description) in t for t in parsed.text), page
+            for script in parsed.scripts:
+                if script.strip().startswith(("{", "[")):
+                    assert description in _strings(json.loads(script)), page
+        count.case("rendered")
+
+    case()
+    count.check(["rendered"])
 
 
 def _strings(data: Any) -> list[str]:
@@ -238,3 +263,24 @@ def test_nfpm_reads_characters_outside_the_bmp() -> None:
     _, plan = _plan("rpm", description="Emoji \U0001f600 exporter")
     text = nfpm.config_text(plan, "/w")
     assert "\U0001f600" in text and "\\ud83d" not in text
+
+
+def test_a_campaign_that_runs_fewer_cases_than_it_claims_fails() -> None:
+    """The count catches a generator that runs out of examples: three values cannot make 50
+    cases, and hypothesis stops after the three."""
+    count = CaseCount("exhausted", 50)
+
+    @campaign_settings(50)
+    @given(value=st.sampled_from(["a", "b", "c"]))
+    def case(value: str) -> None:
+        count.case(value)
+
+    case()
+    assert count.cases < 50
+    with pytest.raises(AssertionError, match=f"exhausted: {count.cases} cases ran, 50 claimed"):
+        count.check([])
+    full = CaseCount("families", 2)
+    full.case("refused")
+    full.case("refused")
+    with pytest.raises(AssertionError, match="families: no case for rendered"):
+        full.check(["refused", "rendered"])

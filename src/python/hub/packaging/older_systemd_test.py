@@ -57,6 +57,7 @@ DIRECTIVE_SINCE = {
     "RestrictNamespaces": 233,
     "LockPersonality": 235,
     "KeyringMode": 235,
+    "PrivateMounts": 239,
     "ProtectHostname": 242,
     "RestrictSUIDSGID": 242,
     "ProtectKernelLogs": 244,

@@ -239,14 +239,16 @@ def _extra_entries(c: _Context, seeded: dict[str, str], owned: Sequence[Ownershi
             entries.append(Entry(seeded[f.dest], mode, src=src))
         else:
             o = owners.get(f.dest)
-            entries.append(Entry(f.dest, mode, src=src, config=f.config, **_owner(o)))
+            owner, group = _owner(o)
+            entries.append(Entry(f.dest, mode, src=src, config=f.config, owner=owner, group=group))
     for d in c.spec.directories:
-        entries.append(Entry(d.path, parse_mode(d.mode), is_dir=True, **_owner(owners.get(d.path))))
+        owner, group = _owner(owners.get(d.path))
+        entries.append(Entry(d.path, parse_mode(d.mode), is_dir=True, owner=owner, group=group))
     return entries
 
 
-def _owner(o: Ownership | None) -> dict[str, str]:
-    return {"owner": o.owner, "group": o.group} if o else {}
+def _owner(o: Ownership | None) -> tuple[str, str]:
+    return (o.owner, o.group) if o else ("root", "root")
 
 
 def _account_entries(c: _Context, owned: Sequence[Ownership]) -> list[Entry]:
@@ -490,6 +492,7 @@ def plan_package(
         kind,
         {
             "package": name,
+            "arch": arch,  # dpkg-query names a package "name:arch" when it is Multi-Arch: same
             "user": c.user,
             "home": f"/var/lib/{c.user}" if c.user else None,
             "comment": _account_comment(c.user) if c.user else None,

@@ -89,6 +89,7 @@ def test_unit_file(manifest: Any) -> None:
         "RestartSec=5s",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
+        "PrivateMounts=yes",
         "ProtectKernelTunables=yes",
         "ProtectKernelModules=yes",
         "ProtectKernelLogs=yes",
@@ -249,7 +250,9 @@ def test_unique_destinations(tmp_path: Path) -> None:
     m = load_manifest(write_exporter(tmp_path, data))
     with pytest.raises(HubError, match=f"{template}: two files"):
         plan(m, "deb", "debian-12")
-    data["artifacts"]["rpm"]["extra_files"].append({"source": "assets/web.yml", "dest": "/etc/sysconfig/mysqld_exporter"})
+    data["artifacts"]["rpm"]["extra_files"].append(
+        {"source": "assets/web.yml", "dest": "/etc/sysconfig/mysqld_exporter"}
+    )
     with pytest.raises(ManifestError, match="'/etc/sysconfig/mysqld_exporter' is outside this exporter's paths"):
         load_manifest(write_exporter(tmp_path, data))
 

@@ -22,6 +22,8 @@ def test_the_default_is_strict() -> None:
     assert s["RestrictAddressFamilies"] == ["AF_INET AF_INET6 AF_UNIX"]
     assert s["SystemCallFilter"] == ["~" + " ".join(DENIED_CALLS)] and s["SystemCallErrorNumber"] == ["EPERM"]
     assert "ReadWritePaths" not in s and "DeviceAllow" not in s
+    # Explicit, though implied at run time: the offline score of the page is the running one.
+    assert s["PrivateMounts"] == ["yes"]
 
 
 def test_each_grant_opens_only_its_setting() -> None:
@@ -51,3 +53,20 @@ def test_each_grant_opens_only_its_setting() -> None:
 def test_a_call_outside_the_clock_group_keeps_protect_clock() -> None:
     s = settings([Grant("system_call", "bpf", "programs")])
     assert s["ProtectClock"] == ["yes"] and s["SystemCallFilter"][-1] == "bpf"
+
+
+def test_alertmanager_may_read_the_interfaces_its_gossip_advertises() -> None:
+    """Alertmanager's clustering is on by default and looks up the private address it
+    advertises from the host's interfaces over rtnetlink; without AF_NETLINK it exits with
+    "unable to initialize gossip mesh" (seen under systemd by tests/e2e/site_test.py)."""
+    from pathlib import Path
+
+    from hub.manifest.load import load_manifest
+    from hub.packaging.plan import service_unit
+
+    repo = Path(__file__).resolve().parents[4]
+    manifest = load_manifest(repo / "exporters" / "alertmanager" / "manifest.yaml")
+    for kind, spec in (("rpm", manifest.rpm), ("deb", manifest.deb)):
+        unit = service_unit(manifest, kind, spec.targets[0]).content.decode()
+        grant = next(g for g in spec.systemd.grants if g.kind == "address_family")
+        assert f"# AF_NETLINK: {grant.reason}\nRestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK\n" in unit

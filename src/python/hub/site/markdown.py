@@ -1,47 +1,49 @@
-"""A small, safe Markdown subset for exporter READMEs in the portal.
+"""Exporter READMEs in the portal: CommonMark, rendered by markdown-it-py, made safe.
 
-Everything is escaped; only the constructs below become HTML, built here from escaped text:
+A README is upstream text: hostile until proven otherwise. The renderer is markdown-it-py's
+CommonMark preset (plus GitHub pipe tables), configured so that:
 
-- ATX headings (``#`` ... ``######``), shifted down by ``heading_offset`` levels so a README's
-  ``# title`` fits under the page's own headings;
-- paragraphs, ``---`` rules, ``>`` quotes;
-- fenced code blocks (``` or ~~~, with an optional language) and indented code blocks;
-- ``-``/``*``/``+`` and ``1.`` lists (one level; indented continuation lines join the item);
-- GitHub pipe tables;
-- inline: `` `code` ``, ``**strong**``, ``*em*``/``_em_``, ``[text](url)``, ``<url>``,
-  ``![alt](url)`` (shown as a link to the image, never loaded: the portal makes no request).
+- raw HTML is never passed through (``html: False``): ``<script>`` in a README shows as text;
+- links keep only absolute ``http:``/``https:`` URLs (:func:`safe_url`); anything else
+  (``javascript:``, ``data:``, relative paths, which would point into the portal) renders as
+  its plain label, and every link gets ``rel="nofollow noopener noreferrer"``;
+- images become links to the image (``[image: alt]``), never loaded: the portal makes no request;
+- headings move down by ``heading_offset`` levels, so a README's ``# title`` fits under the
+  page's own headings; tables are wrapped for scrolling, with ``scope="col"`` headers and no
+  inline styles (the page's CSP allows none);
+- blocks and inlines nest at most ``MAX_NESTING`` levels deep (markdown-it's ``maxNesting``):
+  deeper content is dropped, so ``">" * 1200`` renders 20 quotes instead of recursing 1200
+  times.
 
-Links keep only ``http:`` and ``https:`` URLs (anything else, ``javascript:`` included, renders
-as plain text). Raw HTML is never passed through: ``<script>`` in a README shows as text.
+And so that the work grows linearly with the input: markdown-it-py 3.0 joins adjacent text
+tokens by repeated string concatenation (``"_a " * n`` is quadratic: 84 KB took seconds) and
+gathers the rest of the paragraph for every reference definition (thousands of ``[a]: /u``
+lines are quadratic too). Both rules are replaced here, by linear joins and by a definition
+that looks at most ``MAX_REFERENCE_LINES`` lines ahead.
 """
 
 from __future__ import annotations
 
 import html
-import re
-from typing import Iterator
+from typing import Any, List, Sequence
 from urllib.parse import urlsplit
 
-__all__ = ["render", "safe_url"]
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.rules_block.reference import reference as commonmark_reference
+from markdown_it.rules_block.state_block import StateBlock
+from markdown_it.rules_core.state_core import StateCore
+from markdown_it.rules_inline.state_inline import StateInline
+from markdown_it.token import Token
+from markdown_it.common.utils import unescapeAll
+from markdown_it.utils import EnvType, OptionsDict
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([A-Za-z0-9_+.#-]*)[^`]*$")
-_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
-_BULLET = re.compile(r"^ {0,3}([-*+])[ \t]+(.*)$")
-_ORDERED = re.compile(r"^ {0,3}([0-9]{1,9})[.)][ \t]+(.*)$")
-_QUOTE = re.compile(r"^ {0,3}>[ ]?(.*)$")
-_TABLE_SEP = re.compile(r"^ {0,3}\|?[ \t]*:?-{1,}:?[ \t]*(\|[ \t]*:?-{1,}:?[ \t]*)*\|?[ \t]*$")
+__all__ = ["render", "safe_url", "MAX_NESTING", "MAX_REFERENCE_LINES"]
 
-# Inline tokens, leftmost first: code span, image, link, autolink.
-_INLINE = re.compile(
-    r"(?P<code>(?P<ticks>`+)(?P<codetext>.+?)(?P=ticks))"
-    r"|(?P<image>!\[(?P<alt>[^\]\n]*)\]\((?P<isrc>[^()\s]+)(?:\s+\"[^\"\n]*\")?\))"
-    r"|(?P<link>\[(?P<text>[^\]]+)\]\((?P<href>[^()\s]+(?:\([^()\s]*\))?[^()\s]*)(?:\s+\"[^\"\n]*\")?\))"
-    r"|(?P<auto><(?P<aurl>https?://[^\s<>]+)>)",
-    re.S,
-)
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", re.S)
-_EM = re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])|(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])", re.S)
+MAX_NESTING = 20  # CommonMark preset's default: quotes, lists and inlines inside one another
+MAX_REFERENCE_LINES = 20  # a reference definition (label, destination, title) spans fewer lines
+LINK_REL = "nofollow noopener noreferrer"
+UNSAFE = "unsafe:"  # what an unsafe link destination becomes while parsing
 
 
 def safe_url(url: str) -> str | None:
@@ -58,166 +60,187 @@ def safe_url(url: str) -> str | None:
     return url
 
 
-def _emphasis(escaped: str) -> str:
-    """Strong and emphasis on already-escaped text (only our own tags are added)."""
-    escaped = _STRONG.sub(lambda m: f"<strong>{m.group(2)}</strong>", escaped)
-    return _EM.sub(lambda m: f"<em>{m.group(1) or m.group(2)}</em>", escaped)
+# --- linear replacements of markdown-it-py's quadratic rules ----------------------------------
 
 
-def _link(url: str, label_html: str) -> str:
-    return f'<a href="{html.escape(url, quote=True)}" rel="nofollow noopener noreferrer">{label_html}</a>'
+def _joined(run: List[Token]) -> Token:
+    """The first text token of a run, holding the whole run's text (one join, not n concatenations)."""
+    if len(run) > 1:
+        run[0].content = "".join(token.content for token in run)
+    return run[0]
 
 
-def inline(text: str) -> str:
-    """One paragraph's worth of inline Markdown to HTML; everything else is escaped."""
-    out = []
-    pos = 0
-    for m in _INLINE.finditer(text):
-        out.append(_emphasis(html.escape(text[pos : m.start()], quote=True)))
-        pos = m.end()
-        if m.group("code"):
-            code = m.group("codetext")
-            if code.startswith(" ") and code.endswith(" ") and code.strip():
-                code = code[1:-1]
-            out.append(f"<code>{html.escape(code, quote=True)}</code>")
-        elif m.group("image"):
-            alt = html.escape(m.group("alt") or "image", quote=True)
-            url = safe_url(m.group("isrc"))
-            out.append(_link(url, f"[image: {alt}]") if url else alt)
-        elif m.group("link"):
-            label = inline(m.group("text"))
-            url = safe_url(m.group("href"))
-            out.append(_link(url, label) if url else label)
-        else:
-            url = safe_url(m.group("aurl"))
-            shown = html.escape(m.group("aurl"), quote=True)
-            out.append(_link(url, shown) if url else html.escape(m.group(0), quote=True))
-    out.append(_emphasis(html.escape(text[pos:], quote=True)))
-    return "".join(out)
-
-
-def _is_block_start(line: str) -> bool:
-    return bool(
-        _FENCE.match(line)
-        or _HEADING.match(line)
-        or _RULE.match(line)
-        or _BULLET.match(line)
-        or _ORDERED.match(line)
-        or _QUOTE.match(line)
-    )
-
-
-def _table_start(lines: list[str], i: int) -> bool:
-    return "|" in lines[i] and i + 1 < len(lines) and "-" in lines[i + 1] and bool(_TABLE_SEP.match(lines[i + 1]))
-
-
-def _split_row(line: str) -> list[str]:
-    row = line.strip()
-    if row.startswith("|"):
-        row = row[1:]
-    if row.endswith("|") and not row.endswith("\\|"):
-        row = row[:-1]
-    cells = re.split(r"(?<!\\)\|", row)
-    return [c.strip().replace("\\|", "|") for c in cells]
-
-
-def _blocks(lines: list[str], offset: int) -> Iterator[str]:
-    i, n = 0, len(lines)
-    while i < n:
-        line = lines[i]
-        if not line.strip():
-            i += 1
+def _join_text_runs(tokens: Sequence[Token], *, levels: bool) -> List[Token]:
+    """Adjacent text tokens merged into one; with ``levels``, every token's nesting level is
+    computed again (what markdown-it's ``fragments_join`` does after emphasis)."""
+    out: List[Token] = []
+    run: List[Token] = []
+    level = 0
+    for token in tokens:
+        if levels:
+            if token.nesting < 0:
+                level -= 1
+            token.level = level
+            if token.nesting > 0:
+                level += 1
+        if token.type == "text":
+            run.append(token)
             continue
-        fence = _FENCE.match(line)
-        if fence:
-            marker, lang = fence.group(1), fence.group(2)
-            body = []
-            i += 1
-            while i < n and not (
-                lines[i].strip().startswith(marker[0] * len(marker)) and not lines[i].strip().strip(marker[0])
-            ):
-                body.append(lines[i])
-                i += 1
-            i += 1  # the closing fence (or the end of the document)
-            cls = f' class="language-{html.escape(lang, quote=True)}"' if lang else ""
-            yield f"<pre><code{cls}>{html.escape(chr(10).join(body), quote=True)}</code></pre>"
+        if run:
+            out.append(_joined(run))
+            run = []
+        out.append(token)
+    if run:
+        out.append(_joined(run))
+    return out
+
+
+def _fragments_join(state: StateInline) -> None:
+    state.tokens[:] = _join_text_runs(state.tokens, levels=True)
+
+
+def _text_join(state: StateCore) -> None:
+    for token in state.tokens:
+        if token.type != "inline" or not token.children:
             continue
-        if line.startswith("    ") or line.startswith("\t"):
-            body = []
-            while i < n and (lines[i].startswith("    ") or lines[i].startswith("\t") or not lines[i].strip()):
-                body.append(lines[i][4:] if lines[i].startswith("    ") else lines[i][1:])
-                i += 1
-            while body and not body[-1].strip():
-                body.pop()
-            yield f"<pre><code>{html.escape(chr(10).join(body), quote=True)}</code></pre>"
-            continue
-        heading = _HEADING.match(line)
-        if heading:
-            level = min(6, len(heading.group(1)) + offset)
-            yield f"<h{level}>{inline(heading.group(2) or '')}</h{level}>"
-            i += 1
-            continue
-        if _RULE.match(line):
-            yield "<hr>"
-            i += 1
-            continue
-        if _QUOTE.match(line):
-            body = []
-            while i < n and lines[i].strip() and (_QUOTE.match(lines[i]) or not _is_block_start(lines[i])):
-                q = _QUOTE.match(lines[i])
-                body.append(q.group(1) if q else lines[i])
-                i += 1
-            yield "<blockquote>" + "".join(_blocks(body, offset)) + "</blockquote>"
-            continue
-        for pattern, tag in ((_BULLET, "ul"), (_ORDERED, "ol")):
-            opener = pattern.match(line)
-            if opener:
-                items: list[list[str]] = []
-                while i < n:
-                    m = pattern.match(lines[i])
-                    if m:
-                        items.append([m.group(2)])
-                    elif lines[i].strip() and (lines[i].startswith(" ") or lines[i].startswith("\t")) and items:
-                        items[-1].append(lines[i].strip())
-                    elif lines[i].strip() and items and not _is_block_start(lines[i]) and lines[i - 1].strip():
-                        items[-1].append(lines[i].strip())  # a lazy continuation line
-                    else:
-                        break
-                    i += 1
-                start = ""
-                if tag == "ol":
-                    first = int(opener.group(1))
-                    start = f' start="{first}"' if first != 1 else ""
-                yield f"<{tag}{start}>" + "".join(f"<li>{inline(chr(10).join(it))}</li>" for it in items) + f"</{tag}>"
-                break
-        else:
-            if _table_start(lines, i):
-                header = _split_row(line)
-                rows = []
-                i += 2
-                while i < n and lines[i].strip() and "|" in lines[i]:
-                    rows.append(_split_row(lines[i]))
-                    i += 1
-                head = "".join(f'<th scope="col">{inline(c)}</th>' for c in header)
-                tbody = "".join(
-                    "<tr>"
-                    + "".join(f"<td>{inline(c)}</td>" for c in (row + [""] * len(header))[: len(header)])
-                    + "</tr>"
-                    for row in rows
-                )
-                yield f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{tbody}</tbody></table></div>'
-                continue
-            para: list[str] = []
-            while (
-                i < n and lines[i].strip() and (not para or not (_is_block_start(lines[i]) or _table_start(lines, i)))
-            ):
-                para.append(lines[i].strip())
-                i += 1
-            yield f"<p>{inline(chr(10).join(para))}</p>"
-        continue
+        for child in token.children:
+            if child.type == "text_special":  # an escaped character, text from now on
+                child.type = "text"
+        token.children = _join_text_runs(token.children, levels=False)
+
+
+def _reference(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
+    """CommonMark's reference definition, looking at most MAX_REFERENCE_LINES lines ahead
+    (the stock rule reads up to the end of the paragraph for each line of it)."""
+    line_max = state.lineMax
+    state.lineMax = min(line_max, start_line + MAX_REFERENCE_LINES)
+    try:
+        return commonmark_reference(state, start_line, end_line, silent)
+    finally:
+        state.lineMax = line_max
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def _normalize_link(url: str) -> str:
+    """Checked before normalizing (``https://a/"on..`` must not survive as ``https://a/%22on..``):
+    a safe destination is normalized as usual (percent-encoding), anything else becomes
+    :data:`UNSAFE`, which the renderer shows as the label alone."""
+    return _STOCK_NORMALIZE_LINK(url) if safe_url(url) else UNSAFE
+
+
+def _validate_link(url: str) -> bool:
+    """Every destination is parsed as a link (so that ``[t](javascript:x)`` shows ``t``, not
+    the whole source); what is not safe is never rendered as one (:func:`_link_open`)."""
+    return bool(url)
+
+
+_OPEN_LINKS = "hub_open_links"  # env key: for each open link, whether it shows as its label alone
+
+
+def _link_open(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    token = tokens[idx]
+    unsafe = safe_url(str(token.attrGet("href") or "")) is None
+    env.setdefault(_OPEN_LINKS, []).append(unsafe)
+    if unsafe:
+        return ""
+    token.attrSet("rel", LINK_REL)
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _link_close(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    opened = env.get(_OPEN_LINKS)
+    if opened and opened.pop():
+        return ""
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _image(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    """A link to the image, labelled with its alt text; never an <img>."""
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env) or "image"
+    label = f"[image: {_escape(alt)}]"
+    src = safe_url(str(token.attrGet("src") or ""))
+    if src is None:
+        return _escape(alt)
+    return f'<a href="{_escape(src)}" rel="{LINK_REL}">{label}</a>'
+
+
+def _table_open(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    return '<div class="table-wrap"><table>\n'
+
+
+def _table_close(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    return "</table></div>\n"
+
+
+def _cell_open(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    token = tokens[idx]
+    token.attrs.pop("style", None)  # alignment as an inline style: the page's CSP refuses those
+    if token.type == "th_open":
+        token.attrSet("scope", "col")
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _escape(text: str) -> str:
+    """Text as HTML, quotes included (markdown-it leaves ``'`` as it is): the same escaping
+    as the page's own (MarkupSafe) everywhere in a README."""
+    return html.escape(text, quote=True)
+
+
+def _text(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    return _escape(tokens[idx].content)
+
+
+def _code_inline(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    return f"<code>{_escape(tokens[idx].content)}</code>"
+
+
+def _code_block(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    """Indented and fenced code; a fence's first info word names the language (a class)."""
+    token = tokens[idx]
+    info = unescapeAll(token.info).strip() if token.type == "fence" else ""
+    language = info.split(maxsplit=1)[0] if info else ""
+    attribute = f' class="language-{_escape(language)}"' if language else ""
+    return f"<pre><code{attribute}>{_escape(token.content)}</code></pre>\n"
+
+
+def _make_parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "maxNesting": MAX_NESTING})
+    md.enable("table")
+    md.inline.ruler2.at("fragments_join", _fragments_join)
+    md.core.ruler.at("text_join", _text_join)
+    md.block.ruler.at("reference", _reference)
+    md.normalizeLink = _normalize_link  # type: ignore[method-assign]
+    md.validateLink = _validate_link  # type: ignore[method-assign]
+    rules: dict[str, Any] = {
+        "text": _text,
+        "code_inline": _code_inline,
+        "code_block": _code_block,
+        "fence": _code_block,
+        "link_open": _link_open,
+        "link_close": _link_close,
+        "image": _image,
+        "table_open": _table_open,
+        "table_close": _table_close,
+        "th_open": _cell_open,
+        "td_open": _cell_open,
+    }
+    for name, rule in rules.items():
+        md.add_render_rule(name, rule)
+    return md
+
+
+_STOCK_NORMALIZE_LINK = MarkdownIt().normalizeLink
+_PARSER = _make_parser()
 
 
 def render(text: str, *, heading_offset: int = 0) -> str:
     """Markdown to safe HTML (a string to mark safe in a template)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "\ufffd")
-    return "\n".join(_blocks(text.split("\n"), heading_offset))
+    env: dict[str, Any] = {}
+    tokens = _PARSER.parse(text, env)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1:]) + heading_offset)}"
+    return _PARSER.renderer.render(tokens, _PARSER.options, env).rstrip("\n")

@@ -175,10 +175,10 @@ def test_hostile_readme_renders_inert() -> None:
     [
         ("## Title", "<h4>Title</h4>"),
         ("a `x<y` b", "<p>a <code>x&lt;y</code> b</p>"),
-        ("- one\n- two\n  continued", "<ul><li>one</li><li>two\ncontinued</li></ul>"),
-        ("3. c\n4. d", '<ol start="3"><li>c</li><li>d</li></ol>'),
-        ("```\n<x>\n```", "<pre><code>&lt;x&gt;</code></pre>"),
-        ("    indented <x>", "<pre><code>indented &lt;x&gt;</code></pre>"),
+        ("- one\n- two\n  continued", "<ul>\n<li>one</li>\n<li>two\ncontinued</li>\n</ul>"),
+        ("3. c\n4. d", '<ol start="3">\n<li>c</li>\n<li>d</li>\n</ol>'),
+        ("```\n<x>\n```", "<pre><code>&lt;x&gt;\n</code></pre>"),
+        ("    indented <x>", "<pre><code>indented &lt;x&gt;\n</code></pre>"),
         (
             "[t](http://a.example/x?y=1&z=2)",
             '<p><a href="http://a.example/x?y=1&amp;z=2" rel="nofollow noopener noreferrer">t</a></p>',
@@ -187,7 +187,8 @@ def test_hostile_readme_renders_inert() -> None:
         ("[t](JAVASCRIPT:alert(1))", "<p>t</p>"),
         (
             "| a | b |\n|---|---|\n| 1 | 2 |",
-            '<div class="table-wrap"><table><thead><tr><th scope="col">a</th><th scope="col">b</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr></tbody></table></div>',  # noqa: B950 - data
+            '<div class="table-wrap"><table>\n<thead>\n<tr>\n<th scope="col">a</th>\n<th scope="col">b</th>\n</tr>\n'
+            "</thead>\n<tbody>\n<tr>\n<td>1</td>\n<td>2</td>\n</tr>\n</tbody>\n</table></div>",
         ),
         ("snake_case_name and *em*", "<p>snake_case_name and <em>em</em></p>"),
     ],

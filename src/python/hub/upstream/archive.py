@@ -33,7 +33,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Dict, List, Optional, Sequence
+from typing import IO, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from hub.common import elf
 from hub.common.matrix import ELF_MACHINE
@@ -68,6 +68,7 @@ __all__ = [
     "RATIO_MIN_SIZE",
     "MAX_METADATA",
     "extract_binaries",
+    "scan_archive",
 ]
 
 
@@ -184,6 +185,34 @@ def _copy(src: Readable, dst: IO[bytes], entry: Entry, label: str) -> None:
         )
 
 
+@contextlib.contextmanager
+def _open_archive(archive: Path, display_name: Optional[str], label: str) -> Iterator[Tuple[IO[bytes], Format]]:
+    """The archive open for reading, and its format (from the name, checked against the magic)."""
+    fmt = archive_format(archive, display_name, label)
+    try:
+        fp = open(archive, "rb")
+    except OSError as e:
+        raise ArchiveError(
+            f"{label}: cannot read the archive ({e.strerror or e}); " f"expected a readable {fmt.description}",
+            archive=label,
+        ) from None
+    with fp:
+        with reading(label, fmt.description):
+            check_magic(fp, fmt, label)
+        yield fp, fmt
+
+
+def scan_archive(archive: Path, *, display_name: Optional[str] = None, limits: Limits = DEFAULT_LIMITS) -> Inventory:
+    """Reads the whole archive under the limits of an extraction, and checks every member as
+    :func:`extract_binaries` does, without writing anything. The inventory lists the members
+    and the newest modification time (``newest_mtime``). Every other read of an upstream
+    archive goes through here (the source date of ``update-lock``)."""
+    archive = Path(archive)
+    label = display_name or str(archive)
+    with _open_archive(archive, display_name, label) as (fp, fmt):
+        return SCANNERS[fmt.container](fp, fmt, label, limits, ())
+
+
 def extract_binaries(
     archive: Path,
     names: Sequence[str],
@@ -205,18 +234,7 @@ def extract_binaries(
     wanted = _check_names(names, label)
     if arch is not None and arch not in ELF_MACHINE:
         raise ArchiveError(f"{label}: unknown arch {arch!r}; expected one of {', '.join(ELF_MACHINE)}")
-    fmt = archive_format(archive, display_name, label)
-
-    try:
-        fp = open(archive, "rb")
-    except OSError as e:
-        raise ArchiveError(
-            f"{label}: cannot read the archive ({e.strerror or e}); " f"expected a readable {fmt.description}",
-            archive=label,
-        ) from None
-    with fp:
-        with reading(label, fmt.description):
-            check_magic(fp, fmt, label)
+    with _open_archive(archive, display_name, label) as (fp, fmt):
         inventory = SCANNERS[fmt.container](fp, fmt, label, limits, wanted)
         chosen = _choose(inventory, fmt, wanted, label)
         if arch is not None:

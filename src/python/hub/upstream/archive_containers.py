@@ -10,7 +10,9 @@ members, by their index in the archive, which is the same in both passes.
 
 from __future__ import annotations
 
+import calendar
 import stat
+import struct
 import tarfile
 import zipfile
 from typing import IO, Callable, Iterator, Optional, Sequence, Set, Tuple, cast
@@ -95,7 +97,14 @@ def _scan_tar(fp: IO[bytes], fmt: Format, label: str, limits: Limits, wanted: Se
             kind, refused = _tar_kind(member)
             link = member.linkname if kind in ("symlink", "hardlink") else None
             entry = inventory.add(
-                index, member.name, kind, member.mode & 0o7777, member.size if kind == "file" else None, link, refused
+                index,
+                member.name,
+                kind,
+                member.mode & 0o7777,
+                member.size if kind == "file" else None,
+                link,
+                refused,
+                mtime=int(member.mtime),
             )
             if entry is not None and kind == "file":
                 data = tar.extractfile(member)
@@ -152,6 +161,59 @@ def _tar_payloads(
         index += 1
 
 
+def read_tar_stream(
+    fp: IO[bytes], label: str, limits: Limits, keep: Callable[[tarfile.TarInfo], bool]
+) -> Iterator[Tuple[tarfile.TarInfo, Optional[bytes]]]:
+    """Every member of an uncompressed tar stream (a pipe: ``dpkg-deb --fsys-tarfile``), read
+    forward under the limits of an extraction: members, header bytes (pax records), bytes per
+    member and in total. Yields each member with its data if ``keep(member)`` says so (a
+    regular file), else None. Unlike the scan, it does not judge names or links: a Debian
+    package's paths are absolute by design and its links may point anywhere."""
+    stream = Stream(fp, "none", label, _tar_cap(limits), meta_limit=limits.max_metadata)
+    inventory = Inventory(label, limits, ())
+    with reading(label, "a tar archive"):
+        tar = _open_tar(stream, Format("tar", "none", ".tar", "a tar archive"), label)
+        count = 0
+        while True:
+            member = tar.next()
+            if member is None:
+                return
+            count += 1
+            if count > limits.max_members:
+                raise ArchiveError(
+                    f"{label}: more than {limits.max_members} members; expected at most {limits.max_members}"
+                )
+            data = None
+            if member.isreg():
+                inventory.check_size(member.name, member.size)
+                entry = Entry(index=count - 1, path=member.name, raw=member.name, kind="file", size=member.size)
+                body = tar.extractfile(member)
+                assert body is not None
+                stream.data_mode = True
+                if keep(member):
+                    kept = _Keep(body)
+                    inventory.consume(entry, kept, None)
+                    data = b"".join(kept.parts)
+                else:
+                    inventory.consume(entry, body, None)
+            stream.data_mode = False
+            stream.meta = 0
+            yield member, data
+
+
+class _Keep:
+    """A member's data as Inventory.consume reads it (under the limits), kept."""
+
+    def __init__(self, fp: Readable):
+        self._fp = fp
+        self.parts: list[bytes] = []
+
+    def read(self, size: int, /) -> bytes:
+        part = self._fp.read(size)
+        self.parts.append(part)
+        return part
+
+
 # --- zip --------------------------------------------------------------------------------------
 
 _ZIP_REFUSED = {
@@ -180,6 +242,19 @@ def _zip_kind(info: zipfile.ZipInfo) -> Tuple[str, int, Optional[str]]:
     if file_type == stat.S_IFLNK:
         return "symlink", stat.S_IMODE(mode), None
     return "", 0, f"an entry of unknown type (mode {mode:06o})"
+
+
+def _zip_mtime(info: zipfile.ZipInfo) -> int:
+    """The UTC mtime from the extended-timestamp extra field, else the DOS time read as UTC."""
+    extra = info.extra
+    i = 0
+    while i + 4 <= len(extra):
+        header_id, length = struct.unpack("<HH", extra[i : i + 4])
+        body = extra[i + 4 : i + 4 + length]
+        if header_id == 0x5455 and len(body) >= 5 and body[0] & 1:
+            return int(struct.unpack("<I", body[1:5])[0])
+        i += 4 + length
+    return calendar.timegm((*info.date_time, 0, 0, 0))
 
 
 def _zip_member_ratio(info: zipfile.ZipInfo) -> Callable[[], int]:
@@ -221,7 +296,14 @@ def _scan_zip(fp: IO[bytes], fmt: Format, label: str, limits: Limits, wanted: Se
                     raw_target = data.read(MAX_LINK_TARGET + 1)
                 link = raw_target.decode("utf-8", "surrogateescape")
             entry = inventory.add(
-                index, info.filename, kind, mode, info.file_size if kind == "file" else None, link, refused
+                index,
+                info.filename,
+                kind,
+                mode,
+                info.file_size if kind == "file" else None,
+                link,
+                refused,
+                mtime=_zip_mtime(info),
             )
             if entry is not None and kind == "file":
                 with archive.open(info) as data:
@@ -249,7 +331,7 @@ def _single_name(fmt: Format, label: str) -> str:
 
 
 def _scan_single(fp: IO[bytes], fmt: Format, label: str, limits: Limits, wanted: Sequence[str]) -> Inventory:
-    if len(wanted) != 1:
+    if len(wanted) > 1:
         raise ArchiveError(
             f"{label}: {fmt.description} holds exactly one file, but "
             f"{len(wanted)} binaries were requested ({', '.join(wanted)}); "
@@ -259,6 +341,10 @@ def _scan_single(fp: IO[bytes], fmt: Format, label: str, limits: Limits, wanted:
     name = _single_name(fmt, label)
     entry = Entry(index=0, path=name, raw=name, kind="file", size=None)
     inventory.entries.append(entry)
+    header = fp.read(10)  # the gzip header's MTIME is the file's date (check_magic made it gzip)
+    fp.seek(0)
+    if len(header) == 10:
+        inventory.newest_mtime = int(struct.unpack("<I", header[4:8])[0])
     stream = Stream(fp, fmt.compression, label, limits.max_member_size + 2 * CHUNK)
     with reading(label, fmt.description):
         inventory.consume(entry, stream, lambda: stream.compressed + stream.slack, candidate=True)

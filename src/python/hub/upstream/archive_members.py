@@ -144,6 +144,7 @@ class Inventory:
         self._by_key: Dict[str, Entry] = {}
         self._count = 0
         self.total = 0
+        self.newest_mtime = 0  # of every member seen, "./" included: the archive's source date
 
     def fail(self, raw: str, problem: str, expected: str) -> ArchiveError:
         return member_error(self.label, raw, problem, expected)
@@ -157,8 +158,10 @@ class Inventory:
         size: Optional[int],
         link: Optional[str] = None,
         refused: Optional[str] = None,
+        mtime: int = 0,
     ) -> Optional[Entry]:
-        """Validate one member's header; ``refused`` describes a type that is never accepted."""
+        """Validate one member's header; ``refused`` describes a type that is never accepted.
+        ``mtime`` is its modification time (UTC seconds)."""
         self._count += 1
         if self._count > self.limits.max_members:
             raise ArchiveError(
@@ -183,12 +186,13 @@ class Inventory:
                 f"has the {'/'.join(bits)} bit set (mode {mode & 0o7777:04o})",
                 "no setuid, setgid or sticky bits",
             )
+        self.newest_mtime = max(self.newest_mtime, mtime)
         if not path:
             if kind == "dir":
                 return None  # "./": the root itself
             raise self.fail(raw, "has an empty path", "a file name")
         if kind == "file" and size is not None:
-            self._check_size(raw, size)
+            self.check_size(raw, size)
         key = unicodedata.normalize("NFC", path)
         previous = self._by_key.get(key)
         if previous is not None and not (previous.kind == "dir" and kind == "dir"):
@@ -209,7 +213,8 @@ class Inventory:
         self._by_key.setdefault(key, entry)
         return entry
 
-    def _check_size(self, raw: str, size: int) -> None:
+    def check_size(self, raw: str, size: int) -> None:
+        """Refuses a member whose header claims more than a member may hold."""
         limits = self.limits
         if size > limits.max_member_size:
             raise self.fail(

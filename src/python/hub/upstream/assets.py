@@ -20,15 +20,19 @@ from typing import Any
 
 from hub.common.errors import HubError
 from hub.manifest.model import GITHUB_PREFIX, Manifest
-from hub.upstream.checksums import checksum_assets, parse_checksums
+from hub.upstream.checksums import (
+    MAX_CHECKSUMS_BYTES,
+    METHOD_CHECKSUMS,
+    METHOD_DIGEST,
+    Published,
+    check_published,
+    checksum_assets,
+    parse_checksums,
+)
 from hub.upstream.download import download, mirror_url
 from hub.upstream.github import Asset, Release
 from hub.upstream.source_date import source_date_of
 
-MAX_CHECKSUMS_BYTES = 1 << 20
-
-METHOD_DIGEST = "api-digest"
-METHOD_CHECKSUMS = "checksums-file"
 METHOD_DOWNLOAD = "download"
 
 _DIGEST_RE = re.compile(r"sha256:([0-9a-fA-F]{64})")
@@ -102,34 +106,39 @@ class AssetPinner:
                 self._checksums[asset.name] = f.read().decode("utf-8", errors="replace")
         return self._checksums[asset.name]
 
+    def published(self, asset: Asset) -> Published | None:
+        """The sha256 the release publishes for ``asset``: the API digest, else the first
+        checksums file that lists it (read once per file), else None."""
+        digest = _DIGEST_RE.fullmatch(asset.digest or "")
+        if digest:
+            return Published(digest.group(1).lower(), METHOD_DIGEST, f"the GitHub API's digest of {asset.name}")
+        for candidate in checksum_assets(self.release, asset.name):
+            found = parse_checksums(self._checksums_text(candidate), asset.name)
+            if found:
+                return Published(found, METHOD_CHECKSUMS, f"the checksums file {self.url_of(candidate)}")
+        return None
+
     def pin(self, arch: str, asset: Asset, canonical: str) -> PinnedAsset:
         """sha256 from the API digest, else a checksums file, else the bytes; downloads only
-        when needed (or asked). A dry run downloads nothing and reports the planned method."""
-        digest = _DIGEST_RE.fullmatch(asset.digest or "")
-        sha256: str | None = digest.group(1).lower() if digest else None
-        method = METHOD_DIGEST if sha256 else ""
-        if sha256 is None:
-            candidates = checksum_assets(self.release, asset.name)
-            if candidates and self.dry_run:
-                method = METHOD_CHECKSUMS  # planned: the file is not read in a dry run
-            for candidate in candidates if not self.dry_run else ():
-                found = parse_checksums(self._checksums_text(candidate), asset.name)
-                if found:
-                    sha256, method = found, METHOD_CHECKSUMS
-                    break
+        when needed (or asked), and then checks the bytes against what the release publishes.
+        A dry run downloads nothing and reports the planned method."""
         if self.dry_run:
+            digest = _DIGEST_RE.fullmatch(asset.digest or "")
+            method = METHOD_DIGEST if digest else METHOD_CHECKSUMS if checksum_assets(self.release, asset.name) else ""
             planned = METHOD_DOWNLOAD if self.download_all or not method else method
+            sha256 = digest.group(1).lower() if digest else None
             return PinnedAsset(arch, asset.name, canonical, sha256, asset.size, planned)
-        if self.download_all or sha256 is None:
+        published = self.published(asset)
+        if self.download_all or published is None:
             dest = os.path.join(self.tmp, f"{arch}-{asset.name}")
-            got = download(
-                self.url_of(asset), dest, expected_sha256=sha256, expected_size=asset.size, timeout=self.timeout
-            )
-            self.dates.append(source_date_of(dest))
-            how = f"{METHOD_DOWNLOAD} (matches {method})" if method else METHOD_DOWNLOAD
+            url = self.url_of(asset)
+            got = download(url, dest, expected_size=asset.size, timeout=self.timeout)
+            check_published(url, got.sha256, published)
+            self.dates.append(source_date_of(dest, display_name=url))
+            how = f"{METHOD_DOWNLOAD} (matches {published.method})" if published else METHOD_DOWNLOAD
             return PinnedAsset(arch, asset.name, canonical, got.sha256, got.size, how)
         if asset.size is None:
             raise HubError(
                 f"release {self.release.tag}: asset {asset.name} has no size in the API answer; use --download"
             )
-        return PinnedAsset(arch, asset.name, canonical, sha256, asset.size, method)
+        return PinnedAsset(arch, asset.name, canonical, published.sha256, asset.size, published.method)

@@ -31,6 +31,13 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("manifests", nargs="+", metavar="MANIFEST", help="manifest.yaml files")
     _add_mirror_option(p)
     p.add_argument("--force", action="store_true", help="download again even if the lock is current")
+    p.add_argument(
+        "--api-url",
+        metavar="URL",
+        help="GitHub REST API base URL: without --mirror, the release's digests and checksums files "
+        f"are read from there ({TOKEN_ENV} as a Bearer token when set); without it, checksums files "
+        "are looked for by their usual names",
+    )
 
     p = add_command(subparsers, "fetch", run_fetch)
     p.add_argument("manifest", metavar="MANIFEST")
@@ -130,6 +137,12 @@ def _add_mirror_command(subparsers: Any) -> None:
         default=os.cpu_count() or 1,
         help="archives repacked at once (default: the number of CPUs)",
     )
+    build.add_argument(
+        "--relabel",
+        action="store_true",
+        help="first set each manifest's version to its Debian build's (rewrites the manifest files: "
+        "for a scratch copy of the repository, as the offline quick start does)",
+    )
     build.add_argument("manifests", nargs="+", metavar="MANIFEST", help="manifest.yaml files (or exporter directories)")
 
     srv = add_command(sub, "serve", run_mirror_serve)
@@ -141,13 +154,22 @@ def _add_mirror_command(subparsers: Any) -> None:
 def run_update_lock(args: argparse.Namespace) -> int:
     """pin the upstream archives of manifests (writes upstream.lock.json next to each)
 
-    Downloads every arch's archive, records url, sha256, size and the source date.
+    Downloads every arch's archive, checks it against the sha256 its release publishes (API
+    digest or checksums file) when there is one, records url, sha256, size and the source date.
     """
+    github = GitHubClient(args.api_url, os.environ.get(TOKEN_ENV) or None) if args.api_url else None
     for path in args.manifests:
         manifest = load_manifest(path)
         lock_path = lock_path_for(path)
         before = read_lock(lock_path) if os.path.exists(lock_path) else None
-        lock = update_lock(manifest, lock_path, mirror=args.mirror, force=args.force)
+        lock = update_lock(
+            manifest,
+            lock_path,
+            mirror=args.mirror,
+            force=args.force,
+            github=github,
+            log=lambda s: print(f"note: {s}", file=sys.stderr),
+        )
         note = " (unchanged)" if before == lock else ""
         for arch, a in lock.archives.items():
             print(f"{lock_path}: {arch} sha256={a.sha256} size={a.size} {a.url}{note}")
@@ -208,6 +230,10 @@ def run_mirror_build(args: argparse.Namespace) -> int:
     manifests = _load_manifests(args.manifests)
     out = Path(args.out)
     cache = Path(args.cache) if args.cache else out.parent / f".{out.name}-deb-cache"
+    if args.relabel:
+        for r in mirror.relabel_manifests(manifests, cache_dir=cache, archs=args.arch or None):
+            print(f"{r.exporter}: version {r.old_version} -> {r.new_version} ({r.debian_package} {r.debian_version})")
+        manifests = _load_manifests(args.manifests)
     entries = mirror.build_mirror(manifests, out, cache_dir=cache, archs=args.arch or None, jobs=args.jobs)
     written = [e for e in entries if e.ok]
     skipped = [e for e in entries if not e.ok]

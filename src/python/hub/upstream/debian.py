@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import posixpath
+import re
 import shutil
 import subprocess
 import tarfile
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from hub.common.errors import HubError
+from hub.upstream.archive_containers import read_tar_stream
+from hub.upstream.archive_limits import DEFAULT_LIMITS, Limits
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,22 @@ class DebFile:
     package: str
     version: str
     arch: str
+
+    @property
+    def upstream_version(self) -> str:
+        return upstream_version(self.version)
+
+
+# A repacked upstream tarball's suffix (Debian policy's usual spellings): +ds, +dfsg, +repack.
+_REPACK_SUFFIX = re.compile(r"[+~](?:ds|dfsg|repack)\d*$")
+
+
+def upstream_version(debian_version: str) -> str:
+    """The upstream version of a Debian version: without the epoch, the Debian revision and a
+    repack suffix. ``1:2.42.0+ds-5+deb12u1`` -> ``2.42.0``, ``1.5.0-1+b6`` -> ``1.5.0``."""
+    version = debian_version.partition(":")[2] if ":" in debian_version else debian_version
+    version = version.rpartition("-")[0] or version
+    return _REPACK_SUFFIX.sub("", version)
 
 
 def _run(cmd: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
@@ -197,8 +216,13 @@ def _norm(path: str) -> str:
     return posixpath.normpath(posixpath.join("/", path)).lstrip("/")
 
 
-def read_deb_files(deb: Path, paths: Sequence[str]) -> dict:
-    """Read regular files out of a .deb's data (no root, no dpkg database).
+def _kept(paths: frozenset, member: tarfile.TarInfo) -> bool:
+    return _norm(member.name) in paths
+
+
+def read_deb_files(deb: Path, paths: Sequence[str], *, limits: Limits = DEFAULT_LIMITS) -> dict:
+    """Read regular files out of a .deb's data (no root, no dpkg database), under ``limits``
+    (those of an upstream archive's extraction: members, header bytes, sizes).
 
     Returns ``{path: (data, mtime)}`` for each of ``paths`` found (absolute paths as
     installed); symbolic links inside the package are followed.
@@ -218,18 +242,19 @@ def read_deb_files(deb: Path, paths: Sequence[str]) -> dict:
         )
         assert proc.stdout is not None and proc.stderr is not None  # both are PIPEs
         try:
-            with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-                for member in tar:
-                    name = _norm(member.name)
-                    if name not in pending:
-                        continue
-                    if member.isfile():
-                        f = tar.extractfile(member)
-                        found[pending[name]] = (f.read() if f else b"", int(member.mtime))
-                    elif member.issym() or member.islnk():
-                        # a symlink is relative to its directory, a hard link to the root
-                        base = posixpath.dirname("/" + name) if member.issym() else "/"
-                        links[_norm(posixpath.join(base, member.linkname))] = pending[name]
+            # under the limits of an upstream archive's extraction: a package is big, not huge
+            keep = frozenset(pending)  # this pass's paths (links found here are read in the next)
+            members = read_tar_stream(proc.stdout, f"{deb} (data)", limits, functools.partial(_kept, keep))
+            for member, data in members:
+                name = _norm(member.name)
+                if name not in pending:
+                    continue
+                if data is not None:
+                    found[pending[name]] = (data, int(member.mtime))
+                elif member.issym() or member.islnk():
+                    # a symlink is relative to its directory, a hard link to the root
+                    base = posixpath.dirname("/" + name) if member.issym() else "/"
+                    links[_norm(posixpath.join(base, member.linkname))] = pending[name]
         finally:
             proc.stdout.close()
             stderr = proc.stderr.read()

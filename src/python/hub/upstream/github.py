@@ -253,6 +253,18 @@ class GitHubClient:
             ) from None
         return out
 
+    def release(self, repo: str, tag: str) -> Release:
+        """The release tagged ``tag`` (drafts are not visible here)."""
+        url = self._repo_url(repo, f"/releases/tags/{urllib.parse.quote(tag, safe='')}")
+        try:
+            data, _ = self.get(url)
+        except NotFound:
+            raise NotFound(f"{repo}: no release tagged {tag!r} on GitHub (HTTP 404 from {url})") from None
+        found = _release(data)
+        if found is None:
+            raise GitHubError(f"{url}: expected a release object")
+        return found
+
     def repository(self, repo: str) -> Mapping[str, Any]:
         url = self._repo_url(repo)
         try:

@@ -8,11 +8,16 @@ from::
     <out>/<owner>/<repo>/releases/download/<tag>/<archive file>
 
 so that a URL serving ``<out>/`` can replace the ``https://github.com/`` prefix of every
-upstream URL (the ``[hub].upstream_mirror`` option).
+upstream URL (the ``[hub].upstream_mirror`` option). Each release directory also gets a
+``sha256sums.txt`` of its archives, as Prometheus' releases publish one: ``update-lock`` checks
+every download against it, through the mirror as against GitHub.
 
 Debian's builds are older than the manifests' versions. They are served under the manifest's
-file names as they are: nothing rewrites or compares ``--version``. They are also dynamically
-linked against glibc, where upstream's release binaries are static.
+file names as they are: nothing rewrites ``--version``. :func:`relabel_manifests` sets a
+manifest's version to its Debian build's instead, so that the packages say which binary they
+hold; it rewrites manifests in place, so the offline quick start runs it on a scratch copy
+only. The binaries are also dynamically linked against glibc, where upstream's release
+binaries are static.
 
 The archives are reproducible: the same .deb files give byte-identical archives (see
 :mod:`hub.upstream.repack`), each member dated by the binaries' own date in the .deb. Which
@@ -35,9 +40,11 @@ from hub.common import elf
 from hub.common.errors import HubError
 from hub.common.files import write_atomic
 from hub.common.matrix import ELF_MACHINE
-from hub.upstream import debian
+from hub.upstream import debian, manifest_edit
+from hub.upstream.download import sha256_file
 from hub.upstream.repack import pack_archive
 
+CHECKSUMS_FILE = "sha256sums.txt"  # in every release directory, as promu names it
 STATUS_OK = "ok"
 STATUS_NO_DEBIAN_BUILD = "no-debian-build"
 STATUS_LOCAL = "local-source"
@@ -62,6 +69,55 @@ class MirrorEntry:
     @property
     def ok(self) -> bool:
         return self.status == STATUS_OK
+
+
+@dataclass(frozen=True)
+class Relabel:
+    """A manifest's version set to the version of the Debian build it is mirrored from."""
+
+    exporter: str
+    old_version: str
+    new_version: str
+    debian_package: str
+    debian_version: str
+
+
+def relabel_manifests(
+    manifests: Sequence,
+    *,
+    cache_dir: Path,
+    archs: Sequence[str] | None = None,
+    table: Mapping[str, debian.DebianBuild] | None = None,
+) -> list:
+    """Rewrite each manifest's ``version:`` to its Debian build's upstream version, in place.
+
+    A manifest keeps its ``v`` prefix style (v1.11.0 -> v1.5.0). Exporters Debian does not
+    ship, and local upstreams, are left as they are. The .debs come from ``cache_dir`` (or apt,
+    as :func:`build_mirror` gets them); every arch must hold the same Debian version. Returns
+    one :class:`Relabel` per manifest with a Debian build, in order (the version may already
+    be the build's).
+    """
+    table = debian.DEBIAN_BUILDS if table is None else table
+    relabels = []
+    for manifest in manifests:
+        source = table.get(manifest.name)
+        if source is None or getattr(manifest.upstream, "local", None):
+            continue
+        debs = [
+            debian.fetch_deb(source.package, arch, Path(cache_dir))
+            for arch in manifest.build.archs
+            if archs is None or arch in archs
+        ]
+        versions = sorted({d.version for d in debs})
+        if len(versions) != 1:
+            raise HubError(f"{manifest.name}: Debian's {source.package} differs between arches: {', '.join(versions)}")
+        new_version = ("v" if manifest.version.startswith("v") else "") + debs[0].upstream_version
+        if new_version != manifest.version:
+            text = manifest_edit.read_text(manifest.path)
+            edited = manifest_edit.bump_manifest_text(text, manifest.version, new_version, file=manifest.path)
+            manifest_edit.write_manifest(manifest, edited, new_version, None)
+        relabels.append(Relabel(manifest.name, manifest.version, new_version, source.package, versions[0]))
+    return relabels
 
 
 def elf_machine(data: bytes) -> int | None:
@@ -123,7 +179,25 @@ def build_mirror(
                 else:
                     results.append(pool.submit(_mirror_one, manifest, arch, source, out_dir, cache_dir, download_lock))
         # In input order; the first failure is raised as it is (a HubError names its cause).
-        return [r.result() if isinstance(r, concurrent.futures.Future) else r for r in results]
+        entries = [r.result() if isinstance(r, concurrent.futures.Future) else r for r in results]
+    for directory in sorted({e.path.parent for e in entries if e.ok and e.path is not None}):
+        write_checksums(directory)
+    return entries
+
+
+def write_checksums(directory: Path) -> Path:
+    """``<directory>/sha256sums.txt``: the sha256 of every archive in a release directory, as
+    Prometheus' releases publish it (GNU format, sorted), so that ``update-lock`` through the
+    mirror checks each archive against it. Made from the files present, so a mirror built one
+    arch at a time still lists them all."""
+    directory = Path(directory)
+    lines = []
+    for path in sorted(directory.iterdir()):
+        if path.is_file() and path.name != CHECKSUMS_FILE and not path.name.startswith("."):
+            lines.append(f"{sha256_file(str(path)).sha256}  {path.name}\n")
+    target = directory / CHECKSUMS_FILE
+    write_atomic(target, "".join(lines).encode())
+    return target
 
 
 def _binary_paths(manifest, source: debian.DebianBuild) -> dict:

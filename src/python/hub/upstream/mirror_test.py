@@ -21,9 +21,10 @@ from hub.common.errors import HubError
 from hub.manifest.load import load_manifest
 from hub.upstream import debian
 from hub.upstream.debian import DebianBuild
-from hub.upstream.mirror import build_mirror, serve
+from hub.upstream.mirror import Relabel, build_mirror, relabel_manifests, serve
 from testkit.debs import (
     EM,
+    FAKE_PACKAGE,
     FAKE_TABLE,
     make_cache,
     make_deb,
@@ -115,6 +116,50 @@ def test_cli_build_apt_error_exits_2(tmp_path: Path, monkeypatch, capsys) -> Non
     assert err.startswith("error: apt-get download hub-no-such-package-for-tests:amd64 failed")
 
 
+def test_relabel_sets_the_debian_builds_version(tmp_path: Path, cache: Path) -> None:
+    path = write_manifest(tmp_path)
+    text = path.read_text()
+    (relabel,) = relabel_manifests([load_manifest(path)], cache_dir=cache, table=FAKE_TABLE)
+    assert relabel == Relabel("fake_exporter", "v1.2.3", "v0.9.0", FAKE_PACKAGE, "0.9.0-1")
+    # Only the version line changed, and the archives are now named after the build's version.
+    assert path.read_text() == text.replace("version: v1.2.3", "version: v0.9.0")
+    manifest = load_manifest(path)
+    (entry,) = build_mirror([manifest], tmp_path / "m", cache_dir=cache, table=FAKE_TABLE, archs=["amd64"])
+    assert entry.url_path == "example/fake_exporter/releases/download/v0.9.0/fake_exporter-0.9.0.linux-amd64.tar.gz"
+    # Again: nothing to change.
+    assert relabel_manifests([manifest], cache_dir=cache, table=FAKE_TABLE)[0].new_version == "v0.9.0"
+    assert path.read_text() == text.replace("version: v1.2.3", "version: v0.9.0")
+
+
+def test_relabel_leaves_exporters_without_a_debian_build_and_refuses_mixed_versions(tmp_path: Path) -> None:
+    other = write_manifest(tmp_path, name="other_exporter")
+    before = other.read_text()
+    assert relabel_manifests([load_manifest(other)], cache_dir=tmp_path / "c", table=FAKE_TABLE) == []
+    assert other.read_text() == before
+    cache = tmp_path / "cache"
+    make_deb(cache, tmp_path / "debs", "amd64", standard_files("amd64"), version="0.9.0-1")
+    make_deb(cache, tmp_path / "debs", "arm64", standard_files("arm64"), version="1.0.0-1")
+    fake = write_manifest(tmp_path)
+    with pytest.raises(HubError, match=f"{FAKE_PACKAGE} differs between arches: 0.9.0-1, 1.0.0-1"):
+        relabel_manifests([load_manifest(fake)], cache_dir=cache, table=FAKE_TABLE)
+    assert "version: v1.2.3" in fake.read_text()
+
+
+def test_cli_build_relabel(tmp_path: Path, cache: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(debian, "DEBIAN_BUILDS", FAKE_TABLE)
+    fake = write_manifest(tmp_path)
+    out = tmp_path / "m"
+    rc = cli.main(
+        ["mirror", "build", "--relabel", "--out", str(out), "--cache", str(cache), "--arch", "amd64", str(fake)]
+    )
+    assert rc == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"fake_exporter: version v1.2.3 -> v0.9.0 ({FAKE_PACKAGE} 0.9.0-1)"
+    archive = out / "example/fake_exporter/releases/download/v0.9.0/fake_exporter-0.9.0.linux-amd64.tar.gz"
+    assert lines[1] == f"fake_exporter\tamd64\t{archive}\t{sha256(archive)}"
+    assert load_manifest(fake).version == "v0.9.0"
+
+
 def node_exporter_manifest(tmp_path: Path):
     real = REPO_ROOT / "exporters" / "node_exporter" / "manifest.yaml"
     if real.is_file():
@@ -149,3 +194,16 @@ def test_real_node_exporter(tmp_path: Path) -> None:
     # A second run is served from the cache (no apt-get) and gives identical archives.
     again = build_mirror([manifest], tmp_path / "m2", cache_dir=cache)
     assert [e.sha256 for e in again] == [e.sha256 for e in entries]
+
+
+def test_each_release_directory_gets_a_checksums_file(tmp_path: Path, cache: Path) -> None:
+    """As Prometheus' releases publish sha256sums.txt; a mirror built one arch at a time still
+    lists every archive of the directory."""
+    manifest = load_manifest(write_manifest(tmp_path))
+    out = tmp_path / "m"
+    build_mirror([manifest], out, cache_dir=cache, table=FAKE_TABLE, archs=["amd64"])
+    entries = build_mirror([manifest], out, cache_dir=cache, table=FAKE_TABLE, archs=["arm64"])
+    sums = entries[0].path.parent / "sha256sums.txt"
+    archives = sorted(p for p in sums.parent.iterdir() if p.name != sums.name)
+    assert sums.read_text() == "".join(f"{sha256(p)}  {p.name}\n" for p in archives)
+    assert len(archives) == 2
