@@ -197,15 +197,12 @@ def run_script(
             continue
         status = {"getent": 2, "dpkg-query": 0 if owners else 1}.get(name, 0)
         body = f'{logger} {name} "$@" >> {shlex.quote(str(log))}\n'
-<<<<<<< HEAD
         if name in (outputs or {}):
             body += f"printf '%s\\n' {shlex.quote((outputs or {})[name])}\n"
         if name == "systemctl":  # nothing ran before; once started, a service stays active
             body += f'case "$*" in *is-active*) exit {service_active_status};; *"show -p ActiveState"*) echo {shlex.quote(active_state)};; esac\n'
-=======
         if name == "dpkg-query":
             body += "".join(f'printf "%s: %s\\n" {shlex.quote(o)} "$2"\n' for o in owners)
->>>>>>> main
         if name == "dpkg-statoverride":  # the shell's own builtins only: PATH has the stubs
             body += f'while read -r o g m p; do [ "$p" = "$2" ] && echo "$o $g $m $p" && exit 0; done < {overrides}\n'
             status = 1
