@@ -49,6 +49,7 @@ from testkit.injection import (
     base_manifest,
     check_environment_file,
     check_script_values,
+    packaged_flags,
     check_unit,
     deb_description_paragraphs,
     exec_words,
@@ -59,7 +60,7 @@ from testkit.injection import (
 from hub.manifest.load import load_manifest
 from hub.manifest.policy import is_system_account
 from hub.packaging.build import build
-from hub.packaging.plan import NOLOGIN, plan_package
+from hub.packaging.plan import NOLOGIN, old_unit_name, plan_package
 from hub.upstream.lock import Lock, LockedArchive, write_lock
 from testkit.packages import nfpm_path
 
@@ -381,6 +382,8 @@ def check_scripts(scripts: dict[str, str], plan: Any, kind: str, spec: Any, tmp:
     assert scripts == dict(plan.scripts), "the package's scripts differ from the rendered ones"
     user = spec.system_user
     unit = f"{plan.exporter}.service"
+    # The unit of the original monitoring-hub's DEB, which the DEB's postinst carries over.
+    old_unit = old_unit_name(kind, plan.exporter)
     values = [unit, user, f"/var/lib/{user}", f"{user} service account (Monitoring Hub)", NOLOGIN[kind]]
     calls: list[list[str]] = []
     fallback: list[list[str]] = []
@@ -388,7 +391,11 @@ def check_scripts(scripts: dict[str, str], plan: Any, kind: str, spec: Any, tmp:
         path = tmp / f"{kind}-{key}.sh"
         path.write_text(text)
         run(["sh", "-n", str(path)])
-        check_script_values(text, values + [o.path for o in plan.ownership])
+        check_script_values(
+            text,
+            values + [o.path for o in plan.ownership],
+            pattern_values=packaged_flags(spec.systemd.arguments) if kind == "deb" else (),
+        )
         args = {
             "rpm": {
                 "preinstall": ["1"],
@@ -431,7 +438,7 @@ def check_scripts(scripts: dict[str, str], plan: Any, kind: str, spec: Any, tmp:
     ], useradd
     for c in calls:
         if c[0] in ("systemctl", "deb-systemd-helper", "deb-systemd-invoke") and "daemon-reload" not in c:
-            assert c[-1] == unit, c
+            assert c[-1] in (unit, old_unit), c
 
 
 def _settings() -> Any:

@@ -118,8 +118,10 @@ def valid_edge_manifest(draw: Any) -> dict[str, Any]:
         spec["summary"] = draw(printable)
         spec["systemd"]["arguments"] = draw(st.lists(argument, max_size=4))
         spec["systemd"]["after"] = draw(st.lists(unit_name, max_size=2, unique=True))
-        base_dir = "/" + "/".join(draw(st.lists(segment, min_size=1, max_size=3)))
-        conf = draw(st.sampled_from(["/etc/", "/var/lib/", "/opt/"])) + draw(segment)
+        # Anywhere below the exporter's own roots, which the privilege policy allows
+        # (hub.manifest.policy): the service user's /var/lib/<user>, and /etc/<name>.
+        base_dir = "/".join([f"/var/lib/{owner}", *draw(st.lists(segment, min_size=1, max_size=3))])
+        conf = draw(st.sampled_from([f"/etc/{data['name']}/", f"/var/lib/{owner}/"])) + draw(segment)
         spec["directories"] = [
             {
                 "path": base_dir,
