@@ -25,8 +25,12 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Iterator
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import pytest
 
@@ -36,7 +40,8 @@ from hub.upstream import debian
 from hub.upstream import lock as upstream_lock
 from integration.roots import cache_dir
 from integration.services import dockerd
-from integration.systemd_host import SystemdHost, add_apt_repository, apt_get, systemd_host
+from integration.original_packages import Original, build_original_deb, build_original_rpm
+from integration.systemd_host import SystemdHost, add_apt_repository, apt_get, rpm, systemd_host
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SUITE, DIST, SUFFIX = "bookworm", "debian-12", "deb12"
@@ -60,38 +65,44 @@ def _nfpm() -> str:
     return path
 
 
-def build_node_exporter(work: Path, debian_deb: Path) -> Path:
-    """Our node-exporter DEB for Debian 12 from the repository's manifest, around Debian's build
-    of the binary (pinned in a lock of its own)."""
-    exporter = work / "exporters" / "node_exporter"
-    shutil.copytree(REPO_ROOT / "exporters" / "node_exporter", exporter)
-    binaries = work / "bin"
-    binaries.mkdir()
-    data = debian.read_deb_files(debian_deb, [DEBIAN_BINARY])[DEBIAN_BINARY][0]
-    (binaries / "node_exporter").write_bytes(data)
-    (binaries / "node_exporter").chmod(0o755)
+def build_ours(work: Path, exporter_name: str, binary: bytes, kind: str = "deb", dist: str = DIST) -> Path:
+    """Our package of one of the repository's exporters (its manifest), around this binary
+    (pinned in a lock of its own): Debian's node_exporter build, which stands in for every
+    exporter here (what is checked is which binary runs under which unit)."""
+    work.mkdir(parents=True, exist_ok=True)
+    exporter = work / "exporters" / exporter_name
+    if not exporter.exists():
+        shutil.copytree(REPO_ROOT / "exporters" / exporter_name, exporter)
     manifest = load_manifest(exporter / "manifest.yaml")
+    binaries = work / "bin" / exporter_name
+    binaries.mkdir(parents=True, exist_ok=True)
+    (binaries / manifest.build.binary_name).write_bytes(binary)
+    (binaries / manifest.build.binary_name).chmod(0o755)
     archive = upstream_lock.LockedArchive(
-        url=manifest.archive_url("amd64"), sha256=hashlib.sha256(data).hexdigest(), size=len(data)
+        url=manifest.archive_url("amd64"), sha256=hashlib.sha256(binary).hexdigest(), size=len(binary)
     )
     lock = upstream_lock.Lock(manifest.name, manifest.version, "2025-01-01T00:00:00Z", {"amd64": archive})
     upstream_lock.write_lock(exporter / "upstream.lock.json", lock)
-    out = work / "out"
-    out.mkdir()
+    out = work / "out" / exporter_name / kind
+    out.mkdir(parents=True)
     request = {
         "manifest": str(exporter / "manifest.yaml"),
         "lock": str(exporter / "upstream.lock.json"),
-        "kind": "deb",
+        "kind": kind,
         "arch": "amd64",
-        "dist": DIST,
+        "dist": dist,
         "binaries_dir": str(binaries),
         "nfpm": _nfpm(),
         "output_dir": str(out),
     }
-    (work / "request.json").write_text(json.dumps(request))
-    assert cli.main(["package", "--request", str(work / "request.json")]) == 0
-    artifact = json.loads((out / f"deb_amd64_{DIST}.json").read_text())
+    (out / "request.json").write_text(json.dumps(request))
+    assert cli.main(["package", "--request", str(out / "request.json")]) == 0
+    artifact = json.loads((out / f"{kind}_amd64_{dist}.json").read_text())
     return out / artifact["package"]["filename"]
+
+
+def debian_node_exporter_binary(debian_deb: Path) -> bytes:
+    return debian.read_deb_files(debian_deb, [DEBIAN_BINARY])[DEBIAN_BINARY][0]
 
 
 def signed_site(root: Path, debs: list[Path], secret: str) -> Path:
@@ -114,35 +125,77 @@ def signed_site(root: Path, debs: list[Path], secret: str) -> Path:
     return site
 
 
+# The original monitoring-hub's packages the upgrade tests start from (integration.original_packages):
+# node_exporter, and the two exporters of those whose binary name differs from the exporter's
+# that Debian also ships (their DEB unit is renamed; their RPM binary moves).
+ORIGINALS = {
+    "node_exporter": Original("node_exporter", "node_exporter", "1.5.0"),
+    "process_exporter": Original("process_exporter", "process-exporter", "0.7.0"),
+    "nginx_exporter": Original("nginx_exporter", "nginx-prometheus-exporter", "0.11.0"),
+}
+RPM_UPGRADES = ("node_exporter", "process_exporter")
+
+
+class Packages(NamedTuple):
+    site: Path  # the signed APT site: our DEBs and Debian's prometheus-node-exporter
+    original_debs: dict[str, Path]  # exporter -> the original's DEB
+    original_rpms: dict[str, Path]
+    our_rpms: dict[str, Path]
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Packages]:
     from testkit.packages import export_secret_key, generate_key, stop_agent
 
     debian_deb = debian.fetch_deb(DEBIAN_PACKAGE, "amd64", cache_dir() / "debian-debs").path
-    ours = build_node_exporter(tmp_path_factory.mktemp("build"), debian_deb)
+    binary = debian_node_exporter_binary(debian_deb)
+    work = tmp_path_factory.mktemp("build")
+    # dpkg-buildpackage and rpmbuild run in two threads while the engine packages ours
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        original_debs = {
+            name: pool.submit(build_original_deb, work / "original-deb" / name, o, binary)
+            for name, o in ORIGINALS.items()
+            if (work / "original-deb" / name).mkdir(parents=True) is None
+        }
+        original_rpms = {
+            name: pool.submit(build_original_rpm, work / "original-rpm" / name, ORIGINALS[name], binary)
+            for name in RPM_UPGRADES
+            if (work / "original-rpm" / name).mkdir(parents=True) is None
+        }
+        ours = [build_ours(work / "ours", name, binary) for name in ORIGINALS]
+        our_rpms = {name: build_ours(work / "ours", name, binary, "rpm", "el9") for name in RPM_UPGRADES}
+        original_debs = {name: f.result() for name, f in original_debs.items()}
+        original_rpms = {name: f.result() for name, f in original_rpms.items()}
     home = tmp_path_factory.mktemp("gpg")
     fpr = generate_key(home, email="release@monitoring-hub.example")
     try:
-        yield signed_site(tmp_path_factory.mktemp("site"), [ours, debian_deb], export_secret_key(home, fpr))
+        site = signed_site(tmp_path_factory.mktemp("site"), [*ours, debian_deb], export_secret_key(home, fpr))
+        yield Packages(site, original_debs, original_rpms, our_rpms)
     finally:
         stop_agent(home)
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory, site: Path) -> Iterator[SystemdHost]:
+def host(tmp_path_factory: pytest.TempPathFactory, packages: Packages) -> Iterator[SystemdHost]:
     from hub.repos import user_files
 
+    site = packages.site
     with dockerd(tmp_path_factory.mktemp("dockerd")) as daemon:
         with systemd_host(daemon, SUITE) as h:
             add_apt_repository(h, site, (site / user_files.PUBLIC_KEY_FILE).read_bytes())
             apt_get(h, "update", "--error-on=any")
+            h.exec("mkdir", "-p", "/root/packages")
+            for path in [*packages.original_debs.values(), *packages.original_rpms.values(), *packages.our_rpms.values()]:
+                h.copy_in(path, f"/root/packages/{path.name}")
             yield h
 
 
 @pytest.fixture
 def clean(host: SystemdHost) -> Iterator[SystemdHost]:
     yield host
-    apt_get(host, "purge", "-y", "node-exporter", DEBIAN_PACKAGE, check=False)
+    debs = [o.deb_name for o in ORIGINALS.values()]
+    apt_get(host, "purge", "-y", *debs, DEBIAN_PACKAGE, check=False)
+    rpm(host, "-e", *RPM_UPGRADES, check=False)
     host.exec("rm", "-f", f"/etc/systemd/system/{UNIT}")
     host.systemctl("stop", "hub-foreign-listener.service", check=False)
     host.systemctl("reset-failed", check=False)
@@ -258,3 +311,147 @@ def test_switching_from_debians_package_carries_its_flags(clean: SystemdHost) ->
     assert ours.argv[0] == BINARY and ours.user == "node_exporter"
     assert all(flag in ours.argv for flag in DEBIAN_FLAGS.split())
     assert "warning" not in out.lower().replace("warning: apt does not have a stable cli", ""), out
+
+
+# --- from the original monitoring-hub's packages ------------------------------------------------------
+
+
+def processes_of(host: SystemdHost, original: Original) -> list[tuple[str, str]]:
+    """(binary, unit) of every process of this exporter: the original's binary or ours."""
+    names = {original.binary_name, original.name}
+    return [(p.argv[0], p.unit) for p in host.processes() if p.argv and p.argv[0].rsplit("/", 1)[-1] in names]
+
+
+def old_name_left(host: SystemdHost, unit: str) -> list[str]:
+    """Everything of a unit's name systemd and deb-systemd-helper keep outside the package: links,
+    drop-ins, a mask, deb-systemd-helper's state."""
+    found = host.sh(
+        "find /etc/systemd/system /var/lib/systemd/deb-systemd-helper-enabled"
+        f" /var/lib/systemd/deb-systemd-helper-masked -name '{unit}*' 2>/dev/null || true"
+    ).stdout
+    return found.split()
+
+
+def install_original_deb(host: SystemdHost, packages: Packages, original: Original) -> None:
+    host.exec("dpkg", "-i", f"/root/packages/{packages.original_debs[original.name].name}")
+    host.wait_port(PORT, unit=original.deb_unit)  # debhelper's postinst enabled and started it
+    assert host.unit_state(original.deb_unit).file_state == "enabled"
+    assert processes_of(host, original) == [(f"/usr/bin/{original.binary_name}", original.deb_unit)]
+
+
+@pytest.mark.parametrize("name", list(ORIGINALS))
+def test_upgrade_from_the_original_deb_enabled(clean: SystemdHost, packages: Packages, name: str) -> None:
+    host, original = clean, ORIGINALS[name]
+    new_unit = f"{name}.service"
+    install_original_deb(host, packages, original)
+    result = apt_get(host, "install", "-y", original.deb_name)
+    out = result.stdout + result.stderr
+    assert "1 upgraded" in out, out
+    # the upgrade names the old and the new unit, once
+    notice = f"the service is now {new_unit} (it was {original.deb_unit}"
+    assert out.count(notice) == 1 and "enabled and running, as before" in out, out
+    host.wait_port(PORT, unit=new_unit)
+    # exactly one process of the exporter: the new binary, under our unit
+    wait_for(
+        lambda: processes_of(host, original) == [(f"/usr/bin/{original.binary_name}", new_unit)],
+        f"only {new_unit} runs",
+    )
+    assert host.unit_state(new_unit).file_state == "enabled"
+    assert host.unit_state(original.deb_unit).active in ("inactive", "")
+    assert old_name_left(host, original.deb_unit) == []
+    assert "warning" not in out.lower().replace("warning: apt does not have a stable cli", ""), out
+
+    # a purge removes everything of both names, and nothing of the exporter runs
+    apt_get(host, "purge", "-y", original.deb_name)
+    assert old_name_left(host, original.deb_unit) == [] and old_name_left(host, new_unit) == []
+    wait_for(lambda: processes_of(host, original) == [], "no process of the exporter is left")
+
+
+@pytest.mark.parametrize("state", ["disabled", "masked"])
+def test_upgrade_from_the_original_deb_keeps_its_state(clean: SystemdHost, packages: Packages, state: str) -> None:
+    host, original = clean, ORIGINALS["node_exporter"]
+    install_original_deb(host, packages, original)
+    host.systemctl("disable" if state == "disabled" else "mask", "--now", original.deb_unit)
+    assert processes_of(host, original) == []
+    result = apt_get(host, "install", "-y", original.deb_name)
+    out = result.stdout + result.stderr
+    assert out.count(f"the service is now {UNIT} (it was {original.deb_unit}") == 1, out
+    assert f"{state}, as before" in out, out
+    # the state carried over, and nothing was started
+    assert host.unit_state(UNIT).file_state == state
+    assert host.unit_state(UNIT).active == "inactive"
+    assert processes_of(host, original) == [] and not host.listening(PORT)
+    assert old_name_left(host, original.deb_unit) == []
+
+
+@pytest.mark.parametrize("name", RPM_UPGRADES)
+def test_upgrade_from_the_original_rpm_enabled(clean: SystemdHost, packages: Packages, name: str) -> None:
+    host, original = clean, ORIGINALS[name]
+    unit = original.rpm_unit  # the same name before and after
+    # --nodeps: the original requires shadow-utils, which this Debian host's rpm database lacks
+    rpm(host, "-i", "--nodeps", f"/root/packages/{packages.original_rpms[name].name}")
+    host.systemctl("enable", "--now", unit)
+    host.wait_port(PORT, unit=unit)
+    assert processes_of(host, original) == [(f"/usr/bin/{name}", unit)]  # the original's path
+
+    rpm(host, "-U", "--nodeps", f"/root/packages/{packages.our_rpms[name].name}")  # ours: /bin/sh, shadow-utils
+    host.wait_port(PORT, unit=unit)
+    # exactly one process: our binary (at upstream's name), under the same unit, as our user
+    binary = f"/usr/bin/{original.binary_name}"
+    wait_for(lambda: processes_of(host, original) == [(binary, unit)], f"only {binary} runs")
+    assert host.unit_state(unit).file_state == "enabled"
+    if binary != f"/usr/bin/{name}":
+        assert not host.lexists(f"/usr/bin/{name}")  # the original's path went with it
+    rpm(host, "-e", name)
+    wait_for(lambda: processes_of(host, original) == [], "no process of the exporter is left")
+
+
+# --- next to Fedora's and EPEL's package: dnf refuses, --allowerasing swaps ------------------------
+
+
+def build_fedora_stand_in(work: Path) -> Path:
+    """A package named like Fedora's and EPEL's node_exporter package (rpmbuild, no scripts, no
+    file in common with ours: only the Conflicts header can refuse the pair)."""
+    top = work / "rpmbuild"
+    (top / "SPECS").mkdir(parents=True)
+    spec = top / "SPECS" / "fedora.spec"
+    spec.write_text(
+        f"Name: {FEDORA_PACKAGE}\nVersion: 1.3.1\nRelease: 5.el9\nSummary: Fedora's node_exporter (stand-in)\n"
+        "License: Apache-2.0\nBuildArch: noarch\n\n%description\nStand-in.\n\n"
+        "%install\nmkdir -p %{buildroot}/usr/share/doc/fedora-node-exporter\n"
+        "echo stand-in > %{buildroot}/usr/share/doc/fedora-node-exporter/README\n\n"
+        "%files\n/usr/share/doc/fedora-node-exporter/README\n"
+    )
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "LC_ALL": "C.UTF-8"}
+    subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}", str(spec)], env=env, check=True, capture_output=True)
+    (rpm_file,) = (top / "RPMS" / "noarch").glob("*.rpm")
+    return rpm_file
+
+
+FEDORA_PACKAGE = "golang-github-prometheus-node-exporter"
+
+
+def test_dnf_refuses_next_to_fedoras_package_until_allowerasing(packages: Packages, tmp_path: Path) -> None:
+    from integration.roots import ElRoot, createrepo
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(build_fedora_stand_in(tmp_path / "fedora"), repo)
+    shutil.copy(packages.our_rpms["node_exporter"], repo)
+    createrepo(repo)
+    (tmp_path / "root").mkdir()
+    root = ElRoot.create(tmp_path / "root", tmp_path / "el-work", repo)
+    # no scriptlets: an empty root has no shell; what is tested is dnf's resolution
+    noscripts = "--setopt=tsflags=noscripts"
+    root.dnf(noscripts, "install", FEDORA_PACKAGE)
+    refused = root.dnf(noscripts, "install", "node_exporter", check=False)
+    assert refused.returncode != 0, refused.stdout
+    said = refused.stdout + refused.stderr
+    assert "conflicts" in said and FEDORA_PACKAGE in said and "--allowerasing" in said, said
+    assert root.installed("node_exporter") is None and root.installed(FEDORA_PACKAGE)
+    # a routine upgrade never switches vendors
+    root.dnf(noscripts, "upgrade")
+    assert root.installed("node_exporter") is None
+    swapped = root.dnf(noscripts, "install", "--allowerasing", "node_exporter")
+    assert "Removing" in swapped.stdout and FEDORA_PACKAGE in swapped.stdout, swapped.stdout
+    assert root.installed(FEDORA_PACKAGE) is None and root.installed("node_exporter")
