@@ -1,10 +1,13 @@
 """Switching hosts in place, under a real systemd (PID 1 in a Debian 12 container, the harness
 of systemd_host.py), with apt installing from a signed repository through Signed-By.
 
-What is installed: the repository's own node_exporter manifest, packaged by the engine
-(`hub package --request`, as the Pants rule runs it) around Debian's node_exporter build
-(the binary of Debian's prometheus-node-exporter, renamed as upstream names it), and Debian's
-prometheus-node-exporter itself, both served from one signed repository.
+What is installed: the repository's own manifests (node_exporter, process_exporter,
+nginx_exporter), packaged by the engine (`hub package --request`, as the Pants rule runs it)
+around Debian's node_exporter build (the binary of Debian's prometheus-node-exporter, under
+each exporter's binary name: it stands in for all three, since what is checked is which binary
+runs under which unit); Debian's prometheus-node-exporter itself; and the original
+monitoring-hub's packages of the same exporters, built the way it built them
+(integration.original_packages).
 
 - a foreign process holds port 9100 during a fresh install: apt succeeds, the package is
   configured, and the output names the port, the holder (its command, PID and unit) and the
@@ -13,10 +16,23 @@ prometheus-node-exporter itself, both served from one signed repository.
   the output names that file, and the process that runs is the hand-written unit's;
 - Debian's prometheus-node-exporter runs, with flags of the operator's in its
   /etc/default file: apt shows its removal in the transaction, and afterwards exactly one
-  process of the exporter runs, our binary under node_exporter.service, with those flags.
+  process of the exporter runs, our binary under node_exporter.service, with those flags;
+- Debian's prometheus-blackbox-exporter, whose flags name its configuration file (a flag our
+  unit passes too), with a module of the operator's in that file: its content becomes our
+  configuration file, and ours (Debian's blackbox build) serves that module;
+- the original's DEB (unit named after the package: node-exporter.service), enabled and
+  running, then ours: one notice names both units; exactly one process, the new binary under
+  the new unit; nothing of the old name left; a purge leaves nothing of either name. For
+  node_exporter and the two exporters whose binary name differs (process-exporter,
+  nginx-prometheus-exporter). Disabled, or masked, it stays so and nothing starts;
+- the original's RPM (binary /usr/bin/<name>) enabled and running, then ours with `rpm -U`
+  in the same container: exactly one process, our binary at upstream's name;
+- dnf --installroot next to a package named like Fedora's: refused with the conflict named,
+  `dnf upgrade` does not switch, `--allowerasing` swaps.
 
 Each test checks the processes themselves (binary and unit), not only apt's exit status.
-One container is shared by the module; each test purges what it installed.
+One container is shared by the module; each test purges what it installed. Every package
+is built once per module (the originals in two threads while the engine builds ours).
 """
 
 from __future__ import annotations
@@ -51,6 +67,9 @@ BINARY = "/usr/bin/node_exporter"
 DEBIAN_PACKAGE = "prometheus-node-exporter"
 DEBIAN_BINARY = "/usr/bin/prometheus-node-exporter"
 DEBIAN_UNIT = "prometheus-node-exporter.service"
+# The second exporter switched from Debian's package: its flags name a configuration file.
+BLACKBOX_DEBS = ("prometheus-blackbox-exporter", "libcap2-bin")
+DEBIAN_BLACKBOX_BINARY = "/usr/bin/prometheus-blackbox-exporter"
 
 
 # --- the packages and the repository ------------------------------------------------------------
@@ -149,6 +168,9 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Packages]:
 
     debian_deb = debian.fetch_deb(DEBIAN_PACKAGE, "amd64", cache_dir() / "debian-debs").path
     binary = debian_node_exporter_binary(debian_deb)
+    # Debian's blackbox exporter, with what it needs that the container lacks, and its binary
+    debian_blackbox = [debian.fetch_deb(p, "amd64", cache_dir() / "debian-debs").path for p in BLACKBOX_DEBS]
+    blackbox_binary = debian.read_deb_files(debian_blackbox[0], [DEBIAN_BLACKBOX_BINARY])[DEBIAN_BLACKBOX_BINARY][0]
     work = tmp_path_factory.mktemp("build")
     # dpkg-buildpackage and rpmbuild run in two threads while the engine packages ours
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -163,13 +185,15 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Packages]:
             if (work / "original-rpm" / name).mkdir(parents=True) is None
         }
         ours = [build_ours(work / "ours", name, binary) for name in ORIGINALS]
+        ours.append(build_ours(work / "ours", "blackbox_exporter", blackbox_binary))
         our_rpms = {name: build_ours(work / "ours", name, binary, "rpm", "el9") for name in RPM_UPGRADES}
         original_debs = {name: f.result() for name, f in original_debs.items()}
         original_rpms = {name: f.result() for name, f in original_rpms.items()}
     home = tmp_path_factory.mktemp("gpg")
     fpr = generate_key(home, email="release@monitoring-hub.example")
     try:
-        site = signed_site(tmp_path_factory.mktemp("site"), [*ours, debian_deb], export_secret_key(home, fpr))
+        debs = [*ours, debian_deb, *debian_blackbox]
+        site = signed_site(tmp_path_factory.mktemp("site"), debs, export_secret_key(home, fpr))
         yield Packages(site, original_debs, original_rpms, our_rpms)
     finally:
         stop_agent(home)
@@ -194,7 +218,7 @@ def host(tmp_path_factory: pytest.TempPathFactory, packages: Packages) -> Iterat
 def clean(host: SystemdHost) -> Iterator[SystemdHost]:
     yield host
     debs = [o.deb_name for o in ORIGINALS.values()]
-    apt_get(host, "purge", "-y", *debs, DEBIAN_PACKAGE, check=False)
+    apt_get(host, "purge", "-y", *debs, DEBIAN_PACKAGE, "blackbox-exporter", BLACKBOX_DEBS[0], check=False)
     rpm(host, "-e", *RPM_UPGRADES, check=False)
     host.exec("rm", "-f", f"/etc/systemd/system/{UNIT}")
     host.systemctl("stop", "hub-foreign-listener.service", check=False)
@@ -310,6 +334,43 @@ def test_switching_from_debians_package_carries_its_flags(clean: SystemdHost) ->
     (ours,) = [p for p in host.processes() if p.unit == UNIT]
     assert ours.argv[0] == BINARY and ours.user == "node_exporter"
     assert all(flag in ours.argv for flag in DEBIAN_FLAGS.split())
+    assert "warning" not in out.lower().replace("warning: apt does not have a stable cli", ""), out
+
+
+BLACKBOX_PORT = 9115
+
+
+def test_switching_from_debians_blackbox_carries_its_configuration_file(clean: SystemdHost) -> None:
+    """Debian's flags name its configuration file (`--config.file /etc/prometheus/blackbox.yml`),
+    a flag our unit already passes: that file's content becomes ours."""
+    host = clean
+    debian_unit, unit = "prometheus-blackbox-exporter.service", "blackbox_exporter.service"
+    apt_get(host, "install", "-y", BLACKBOX_DEBS[0])
+    host.wait_port(BLACKBOX_PORT, unit=debian_unit)
+    assert "--config.file /etc/prometheus/blackbox.yml" in host.read("/etc/default/prometheus-blackbox-exporter")
+    # the operator's own module, in Debian's configuration file
+    host.exec("sed", "-i", r"s/^modules:$/modules:\n  hub_operator_module:\n    prober: tcp/", "/etc/prometheus/blackbox.yml")
+    host.systemctl("restart", debian_unit)
+    host.wait_port(BLACKBOX_PORT, unit=debian_unit)
+
+    result = apt_get(host, "install", "-y", "blackbox-exporter")
+    out = result.stdout + result.stderr
+    assert "The following packages will be REMOVED:" in out and BLACKBOX_DEBS[0] in out, out
+    assert (
+        "carried over from /etc/default/prometheus-blackbox-exporter: --config.file /etc/prometheus/blackbox.yml;"
+        " its content is now /etc/blackbox_exporter/blackbox.yml" in out
+    ), out
+    assert "hub_operator_module" in host.read("/etc/blackbox_exporter/blackbox.yml")
+    assert host.exists("/etc/blackbox_exporter/blackbox.yml.dpkg-dist")
+    host.wait_port(BLACKBOX_PORT, unit=unit)
+    blackbox = lambda: [  # noqa: E731
+        (p.argv[0], p.unit) for p in host.processes() if p.argv and "blackbox" in p.argv[0].rsplit("/", 1)[-1]
+    ]
+    # exactly one blackbox exporter: ours, reading its own file, which has the operator's module
+    wait_for(lambda: blackbox() == [("/usr/bin/blackbox_exporter", unit)], f"only {unit} runs")
+    (ours,) = [p for p in host.processes() if p.unit == unit]
+    assert "--config.file=/etc/blackbox_exporter/blackbox.yml" in ours.argv and ours.user == "blackbox_exporter"
+    assert "hub_operator_module" in host.scrape(BLACKBOX_PORT, "/config")
     assert "warning" not in out.lower().replace("warning: apt does not have a stable cli", ""), out
 
 
@@ -432,10 +493,11 @@ FEDORA_PACKAGE = "golang-github-prometheus-node-exporter"
 
 
 def test_dnf_refuses_next_to_fedoras_package_until_allowerasing(packages: Packages, tmp_path: Path) -> None:
-    from integration.roots import ElRoot, createrepo
+    from integration.roots import STUB_NAME, ElRoot, build_stub_rpm, createrepo
 
     repo = tmp_path / "repo"
     repo.mkdir()
+    shutil.copy(build_stub_rpm(tmp_path / "stub"), repo)  # what EL's base provides: /bin/sh, shadow-utils
     shutil.copy(build_fedora_stand_in(tmp_path / "fedora"), repo)
     shutil.copy(packages.our_rpms["node_exporter"], repo)
     createrepo(repo)
@@ -443,7 +505,7 @@ def test_dnf_refuses_next_to_fedoras_package_until_allowerasing(packages: Packag
     root = ElRoot.create(tmp_path / "root", tmp_path / "el-work", repo)
     # no scriptlets: an empty root has no shell; what is tested is dnf's resolution
     noscripts = "--setopt=tsflags=noscripts"
-    root.dnf(noscripts, "install", FEDORA_PACKAGE)
+    root.dnf(noscripts, "install", STUB_NAME, FEDORA_PACKAGE)
     refused = root.dnf(noscripts, "install", "node_exporter", check=False)
     assert refused.returncode != 0, refused.stdout
     said = refused.stdout + refused.stderr
