@@ -209,7 +209,11 @@ def host(tmp_path_factory: pytest.TempPathFactory, packages: Packages) -> Iterat
             add_apt_repository(h, site, (site / user_files.PUBLIC_KEY_FILE).read_bytes())
             apt_get(h, "update", "--error-on=any")
             h.exec("mkdir", "-p", "/root/packages")
-            for path in [*packages.original_debs.values(), *packages.original_rpms.values(), *packages.our_rpms.values()]:
+            for path in [
+                *packages.original_debs.values(),
+                *packages.original_rpms.values(),
+                *packages.our_rpms.values(),
+            ]:
                 h.copy_in(path, f"/root/packages/{path.name}")
             yield h
 
@@ -349,7 +353,9 @@ def test_switching_from_debians_blackbox_carries_its_configuration_file(clean: S
     host.wait_port(BLACKBOX_PORT, unit=debian_unit)
     assert "--config.file /etc/prometheus/blackbox.yml" in host.read("/etc/default/prometheus-blackbox-exporter")
     # the operator's own module, in Debian's configuration file
-    host.exec("sed", "-i", r"s/^modules:$/modules:\n  hub_operator_module:\n    prober: tcp/", "/etc/prometheus/blackbox.yml")
+    host.exec(
+        "sed", "-i", r"s/^modules:$/modules:\n  hub_operator_module:\n    prober: tcp/", "/etc/prometheus/blackbox.yml"
+    )
     host.systemctl("restart", debian_unit)
     host.wait_port(BLACKBOX_PORT, unit=debian_unit)
 
@@ -484,7 +490,9 @@ def build_fedora_stand_in(work: Path) -> Path:
         "%files\n/usr/share/doc/fedora-node-exporter/README\n"
     )
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "LC_ALL": "C.UTF-8"}
-    subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}", str(spec)], env=env, check=True, capture_output=True)
+    subprocess.run(
+        ["rpmbuild", "-bb", "--define", f"_topdir {top}", str(spec)], env=env, check=True, capture_output=True
+    )
     (rpm_file,) = (top / "RPMS" / "noarch").glob("*.rpm")
     return rpm_file
 

@@ -934,9 +934,7 @@ def assigned_word(word: Word) -> Word | None:
     return Word.of(([Part("bare", rest)] if rest else []) + list(word.parts[1:]))
 
 
-def check_script_values(
-    script: str, values: Sequence[str], pattern_values: Sequence[str] = ()
-) -> list[list[Word]]:
+def check_script_values(script: str, values: Sequence[str], pattern_values: Sequence[str] = ()) -> list[list[Word]]:
     """The script has only our commands and expansions (shell_commands), and each word that
     is exactly one of the values, or what an assignment word assigns, is a literal:
     single-quoted (shlex.quote) unless made of characters no shell treats specially. No value

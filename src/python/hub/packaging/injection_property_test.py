@@ -290,7 +290,7 @@ def test_a_campaign_that_runs_fewer_cases_than_it_claims_fails() -> None:
 
 # --- positive controls of the shell reader ----------------------------------------------------
 
-_FUNCTION = "_hub_f() {\n    _v=1\n    %s\n}\n_hub_f \"$@\" || true\n"
+_FUNCTION = '_hub_f() {\n    _v=1\n    %s\n}\n_hub_f "$@" || true\n'
 
 
 @pytest.mark.parametrize(
@@ -338,13 +338,13 @@ def test_the_shell_reader_takes_what_the_templates_write() -> None:
     script = (
         "#!/bin/sh\n_hub_f() {\n"
         "    for _x in 'a b' c; do\n"
-        "        case ${_x#\"${_x%%[!-]*}\"} in\n"
+        '        case ${_x#"${_x%%[!-]*}"} in\n'
         "            '-x'|'*') _v='-x' _w=\"${_v:+ and $_x}\" ;;\n"
         "            *) [ $# -gt 0 ] && shift && continue ;;\n"
         "        esac\n"
         "        _y=$(printf '%s' \"$_v\" | sed 's/a/b/') || _y=\n"
-        "        { [ -n \"$_y\" ] || [ -z \"$1\" ]; } && echo 'x: '\"\\\"$_y\\\"\" >&2\n"
-        "    done\n}\n_hub_f \"$@\" || true\n"
+        '        { [ -n "$_y" ] || [ -z "$1" ]; } && echo \'x: \'"\\"$_y\\"" >&2\n'
+        '    done\n}\n_hub_f "$@" || true\n'
     )
     commands = check_script_values(script, ["a b"], pattern_values=["-x", "*"])
     assert ["printf", "%s", "$_v"] in [[w.value for w in c] for c in commands]
