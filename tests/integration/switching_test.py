@@ -76,12 +76,9 @@ DEBIAN_BLACKBOX_BINARY = "/usr/bin/prometheus-blackbox-exporter"
 
 
 def _nfpm() -> str:
-    path = os.environ.get("HUB_NFPM", "")
-    assert path and os.access(path, os.X_OK), (
-        f"HUB_NFPM={path!r} is not an executable nfpm: run "
-        '`source "$(build-support/ci/install-tools.sh | tail -n 1)"` first'
-    )
-    return path
+    from testkit.packages import nfpm_path
+
+    return nfpm_path()  # HUB_NFPM, PATH or the tools cache; a clear error otherwise
 
 
 def build_ours(work: Path, exporter_name: str, binary: bytes, kind: str = "deb", dist: str = DIST) -> Path:
