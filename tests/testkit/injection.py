@@ -176,6 +176,13 @@ def base_manifest() -> dict[str, Any]:
         "conflicts": ["prometheus-demo-exporter"],
         "replaces": ["prometheus-demo-exporter"],
     }
+    # The distributions' own package (docs/migrating.md): the DEB's postinst then carries its
+    # flags over and names the unit's own flags in a case statement, quoted like the rest.
+    checked = {"packages": ["prometheus-demo-exporter"], "checked": "the injection tests' own table"}
+    distribution_packages = {
+        **{dist: dict(checked) for dist in ("debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04")},
+        **{dist: {"packages": [], "checked": "the injection tests' own table"} for dist in ("fedora", "epel")},
+    }
     return {
         "name": "demo_exporter",
         "description": "Demo exporter for the injection tests",
@@ -183,6 +190,7 @@ def base_manifest() -> dict[str, Any]:
         "version": "v1.0.0",
         "license": "Apache-2.0",
         "homepage": "https://example.org/demo",
+        "distribution_packages": distribution_packages,
         "upstream": {
             "repo": "example/demo_exporter",
             "tag": "v{version}",
@@ -249,6 +257,18 @@ STRUCTURED_FIELDS: tuple[tuple[Any, ...], ...] = (
     ("artifacts", "docker", "validation", "path"),
     ("artifacts", "docker", "validation", "expect"),
 )
+
+
+def packaged_flags(arguments: Sequence[str]) -> list[str]:
+    """The unit's `--flag=value` arguments as the DEB's postinst names them when it carries
+    the distribution's flags over (hub.packaging.plan): each flag without its dashes, and its
+    value. Both must reach the script as quoted literals."""
+    out = []
+    for argument in arguments:
+        if argument.startswith("-") and "=" in argument:
+            flag, value = argument.split("=", 1)
+            out += [flag.lstrip("-"), value]
+    return [v for v in out if v]
 
 
 def field_name(path: Sequence[Any]) -> str:
@@ -525,14 +545,15 @@ def check_environment_file(text: str) -> None:
 
 @dataclass(frozen=True)
 class Part:
-    kind: str  # "bare", "single" or "double"
-    text: str  # as written (without the quotes)
+    # "bare", "single", "double", "expansion" ($name, ${name...}) or "command" ($(...))
+    kind: str
+    text: str  # as written, without the quotes (double-quoted escapes are kept as written)
 
 
 @dataclass(frozen=True)
 class Word:
     parts: tuple[Part, ...]
-    value: str  # after quote removal (our scripts have no escapes inside double quotes)
+    value: str  # the parts' text joined
 
     @classmethod
     def of(cls, parts: Sequence[Part]) -> Word:
@@ -542,127 +563,403 @@ class Word:
     def literal(self) -> bool:
         """Nothing in it is expanded: single quotes, and bare or double-quoted text without
         `$`, backquotes, globs or backslashes."""
-        return all(p.kind == "single" or not re.search(r"[$`\\*?\[]", p.text) for p in self.parts)
+        return all(
+            p.kind == "single" or (p.kind in ("bare", "double") and not re.search(r"[$`\\*?\[]", p.text))
+            for p in self.parts
+        )
 
 
 SHELL_SAFE_BARE = re.compile(r"[A-Za-z0-9_@%+=:,./-]*")
-# What our maintainer scripts run, and the only parameters they expand.
+# What our maintainer scripts run. Besides these, a script may call the functions it defines
+# itself, whose names start with "_" (so none can stand in for a real command).
 SHELL_COMMANDS = frozenset(
     {
-        "if",
-        "then",
-        "else",
-        "elif",
-        "fi",
-        "!",
+        "[",
+        ":",
+        "true",
         "set",
         "exit",
-        "[",
+        "return",
+        "shift",
+        "break",
+        "continue",
         "command",
+        "read",
+        "printf",
+        "echo",
+        "sleep",
+        "timeout",
         "getent",
         "groupadd",
         "useradd",
-        "printf",
-        "echo",
         "systemd-sysusers",
         "systemd-tmpfiles",
-        "dpkg-query",
-        "dpkg-statoverride",
-        "while",
-        "do",
-        "done",
-        "read",
-        "mv",
-        "_overridden=",
-        "_overridden=yes",
-        "grep",
-        "rm",
         "systemctl",
+        "journalctl",
         "deb-systemd-helper",
         "deb-systemd-invoke",
-        "_action=restart",
-        "_action=start",
-        ":",
-        "true",
+        "dpkg-query",
+        "dpkg-statoverride",
+        "mv",
+        "cp",
+        "rm",
+        "mkdir",
+        "rmdir",
+        "readlink",
+        "md5sum",
+        "grep",
+        "sed",
+        "awk",
+        "cut",
+        "head",
+        "tail",
+        "ss",
     }
 )
-SHELL_PARAMETERS = frozenset({"$1", "$2", "$_action", "$_overridden", "$_owner", "$_group", "$_mode", "$_first"})
+# Reserved words that may open a command (the compound commands our scripts use; no
+# subshells, no `until`, no `select`).
+_SHELL_RESERVED = frozenset({"if", "then", "else", "elif", "fi", "while", "do", "done", "!", "{", "}", "esac"})
+# Parameters any script may expand: the maintainer script's arguments and their count.
+# Everything else must be one of the script's own variables, which it assigns itself and
+# names with a leading "_" (so no environment variable, HOME or ARGS, can be one).
+SHELL_PARAMETERS = frozenset({"1", "2", "#"})
+_SHELL_OPERATOR = re.compile(r";;|&&|\|\||[;&|()\n]")
+_SHELL_REDIRECTION = re.compile(r"[0-9]?(>>|>&|<&|>|<)")
+_OWN_NAME = re.compile(r"_[a-z][a-z0-9_]*")
 
 
-_SHELL_TOKEN = re.compile(
-    r"(?P<ws>[ \t]+)|(?P<sep>\n|;|&&|\|\||&|\|)|(?P<redir>[0-9]*[<>][>&]*)"
-    r"|(?P<single>'[^']*')|(?P<double>\"[^\"\\\\`]*\")|(?P<bare>[^\s;&|<>'\"`(){}\\\\]+)"
-)
+class _ShellReader:
+    """A reader of the POSIX sh our templates write: simple commands, pipelines and lists,
+    if/while/for/case, brace groups, functions, quotes, `$name`, `${name}` with the
+    `:+ # ## % %%` operators, and `$(...)`, which is read as a script of its own. Anything
+    else (backquotes, subshells, here-documents, arithmetic, escapes outside double quotes,
+    a lone `$`) is an error."""
+
+    def __init__(self, script: str) -> None:
+        self.s = script
+        self.pos = 0
+        self.commands: list[list[Word]] = []
+        self.called: set[str] = set()
+        self.functions: set[str] = set()
+        self.assigned: set[str] = set()
+        self.references: list[tuple[str, bool]] = []  # (parameter name, inside double quotes)
+        self.arguments: list[Word] = []  # the words a command gets as its arguments
+        self.patterns: list[Word] = []  # case patterns
+
+    def fail(self, what: str) -> Malformed:
+        return Malformed(f"{what}: {self.s[max(0, self.pos - 40):self.pos + 40]!r}")
+
+    # -- words --
+
+    def word(self) -> Word:
+        parts: list[Part] = []
+        bare: list[str] = []
+
+        def flush() -> None:
+            if bare:
+                parts.append(Part("bare", "".join(bare)))
+                bare.clear()
+
+        s, n = self.s, len(self.s)
+        while self.pos < n and s[self.pos] not in " \t\n;&|<>()":
+            ch = s[self.pos]
+            if ch == "'":
+                end = s.find("'", self.pos + 1)
+                if end < 0:
+                    raise self.fail("unterminated single quote")
+                flush()
+                parts.append(Part("single", s[self.pos + 1 : end]))
+                self.pos = end + 1
+            elif ch == '"':
+                flush()
+                self.pos += 1
+                parts.extend(self.double())
+            elif ch == "$":
+                flush()
+                parts.append(self.dollar(quoted=False))
+            elif ch in "`\\":
+                raise self.fail(f"{ch!r} outside quotes")
+            else:
+                bare.append(ch)
+                self.pos += 1
+        flush()
+        return Word.of(parts)
+
+    def double(self) -> list[Part]:
+        """A double-quoted string, from after its opening quote to after its closing one."""
+        parts: list[Part] = []
+        text: list[str] = []
+        s, n = self.s, len(self.s)
+        while True:
+            if self.pos >= n:
+                raise self.fail("unterminated double quote")
+            ch = s[self.pos]
+            if ch == '"':
+                self.pos += 1
+                break
+            if ch == "`":
+                raise self.fail("backquote")
+            if ch == "\\" and self.pos + 1 < n and s[self.pos + 1] in '$`"\\\n':
+                text.append(s[self.pos : self.pos + 2])
+                self.pos += 2
+            elif ch == "$":
+                if text:
+                    parts.append(Part("double", "".join(text)))
+                    text = []
+                parts.append(self.dollar(quoted=True))
+            else:
+                text.append(ch)
+                self.pos += 1
+        if text or not parts:
+            parts.append(Part("double", "".join(text)))
+        return parts
+
+    def dollar(self, quoted: bool) -> Part:
+        s, start = self.s, self.pos
+        self.pos += 1
+        if s.startswith("((", self.pos):
+            raise self.fail("arithmetic expansion")
+        if s.startswith("(", self.pos):
+            self.pos += 1
+            self.commands_until(closing=True)
+            return Part("command", s[start : self.pos])
+        if s.startswith("{", self.pos):
+            m = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*|[0-9#@])(:[-+=?]|##|#|%%|%|)").match(s, self.pos)
+            if m is None:
+                raise self.fail("parameter expansion")
+            self.references.append((m.group(1), quoted))
+            self.pos = m.end()
+            if m.group(2):
+                self.operand()
+            if not s.startswith("}", self.pos):
+                raise self.fail("parameter expansion")
+            self.pos += 1
+            return Part("expansion", s[start : self.pos])
+        m = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9#@?$!*-]").match(s, self.pos)
+        if m is None:
+            raise self.fail("a lone '$'")
+        self.references.append((m.group(0), quoted))
+        self.pos = m.end()
+        return Part("expansion", s[start : self.pos])
+
+    def operand(self) -> None:
+        """The word of `${name op word}`, up to its closing brace (blanks are part of it)."""
+        s, n = self.s, len(self.s)
+        while self.pos < n and s[self.pos] != "}":
+            ch = s[self.pos]
+            if ch == "'":
+                end = s.find("'", self.pos + 1)
+                if end < 0:
+                    raise self.fail("unterminated single quote")
+                self.pos = end + 1
+            elif ch == '"':
+                self.pos += 1
+                self.double()
+            elif ch == "$":
+                self.dollar(quoted=True)
+            elif ch in "`\\\n":
+                raise self.fail(f"{ch!r} in a parameter expansion")
+            else:
+                self.pos += 1
+
+    # -- commands --
+
+    def commands_until(self, closing: bool) -> None:
+        """Commands up to the end of the script, or up to the `)` that closes `$(`."""
+        s, n = self.s, len(self.s)
+        command: list[Word] = []
+        redirect = False
+        start = True  # the next word opens a command
+        mode = ""  # "for", "for-in", "for-words", "case", "case-in", "pattern"
+        cases = 0
+        pending_function = False
+
+        def end_command() -> None:
+            nonlocal command, start
+            if redirect:
+                raise self.fail("a redirection without a target")
+            if command:
+                self.commands.append(command)
+            command, start = [], True
+
+        while True:
+            while self.pos < n and (s[self.pos] in " \t" or s.startswith("\\\n", self.pos)):
+                self.pos += 2 if s[self.pos] == "\\" else 1
+            if self.pos >= n:
+                if closing:
+                    raise self.fail("unterminated $(")
+                break
+            if s[self.pos] == "#":
+                end = s.find("\n", self.pos)
+                self.pos = n if end < 0 else end
+                continue
+            if s.startswith("<<", self.pos):
+                raise self.fail("here-document")
+            m = _SHELL_REDIRECTION.match(s, self.pos)
+            if m:
+                if redirect:
+                    raise self.fail("a redirection without a target")
+                self.pos = m.end()
+                redirect = True
+                continue
+            m = _SHELL_OPERATOR.match(s, self.pos)
+            if m:
+                op = m.group(0)
+                self.pos = m.end()
+                if op == "(" and pending_function and s.startswith(")", self.pos):
+                    # `name()`: a function definition, whose body follows
+                    name = command.pop().value
+                    if not _OWN_NAME.fullmatch(name):
+                        raise self.fail(f"function {name!r}: our functions' names start with '_'")
+                    self.called.discard(name)
+                    self.functions.add(name)
+                    self.pos += 1
+                    pending_function = False
+                    end_command()
+                    continue
+                pending_function = False
+                if op == ")":
+                    if mode == "pattern":
+                        mode = ""
+                        end_command()
+                        continue
+                    if closing:
+                        end_command()
+                        return
+                    raise self.fail("unexpected ')'")
+                if op == "(":
+                    raise self.fail("a subshell")
+                if op == "|" and mode == "pattern":
+                    continue
+                if mode in ("for", "for-in", "case", "case-in") and op != "\n":
+                    raise self.fail(f"{op!r} in a for or case header")
+                if mode == "for-words":
+                    mode = ""
+                if mode == "case-in" and op == "\n":
+                    mode = "pattern"
+                if op == ";;":
+                    if not cases:
+                        raise self.fail("';;' outside case")
+                    mode = "pattern"
+                end_command()
+                continue
+            word = self.word()
+            if not word.parts:
+                raise self.fail("an empty word")
+            if redirect:
+                redirect = False
+                continue
+            bare = len(word.parts) == 1 and word.parts[0].kind == "bare"
+            if mode == "for":
+                if not (bare and _OWN_NAME.fullmatch(word.value)):
+                    raise self.fail(f"for {word.value!r}")
+                self.assigned.add(word.value)
+                mode = "for-in"
+            elif mode in ("for-in", "case-in"):
+                if word.value != "in" or not bare:
+                    raise self.fail(f"{word.value!r} where 'in' was expected")
+                mode = "for-words" if mode == "for-in" else "pattern"
+            elif mode == "for-words":
+                command.append(word)
+            elif mode == "case":
+                command.append(word)
+                mode = "case-in"
+            elif mode == "pattern":
+                if bare and word.value == "esac":
+                    cases -= 1
+                    mode = ""
+                else:
+                    command.append(word)
+                    self.patterns.append(word)
+            elif start and bare and word.value in _SHELL_RESERVED:
+                if word.value == "esac":
+                    raise self.fail("'esac' outside case")
+            elif start and bare and word.value == "for":
+                mode = "for"
+            elif start and bare and word.value == "case":
+                mode, cases = "case", cases + 1
+            elif start and word.parts[0].kind == "bare" and re.match(r"[A-Za-z_][A-Za-z0-9_]*=", word.parts[0].text):
+                name = word.parts[0].text.split("=", 1)[0]
+                if not _OWN_NAME.fullmatch(name):
+                    raise self.fail(f"assigns {name!r}: our variables' names start with '_'")
+                self.assigned.add(name)
+                command.append(word)
+            elif start:
+                if not bare:
+                    raise self.fail(f"runs a command whose name is not a plain word: {word.value!r}")
+                self.called.add(word.value)
+                command.append(word)
+                start = False
+                pending_function = True
+                continue
+            else:
+                if command and command[0].value == "read" and bare and _OWN_NAME.fullmatch(word.value):
+                    self.assigned.add(word.value)
+                command.append(word)
+                self.arguments.append(word)
+            pending_function = False
+        end_command()
+        if mode or cases:
+            raise self.fail("an unfinished for or case")
 
 
 def shell_commands(script: str) -> list[list[Word]]:
-    """The simple commands of a maintainer script, each a list of words (redirections and
-    their targets removed). Strict: subshells, groups, here-documents, backquotes, backslashes,
-    `$(`, `${` and any parameter other than $1, $2 and $_action are errors."""
-    commands: list[list[Word]] = []
-    words: list[Word] = []
-    parts: list[Part] = []
-    redirect = False
-    pos, n = 0, len(script)
-    while pos < n:
-        if script[pos] == "#" and not parts:
-            end = script.find("\n", pos)
-            pos = n if end < 0 else end
-            continue
-        m = _SHELL_TOKEN.match(script, pos)
-        if m is None:
-            raise Malformed(f"{script[pos]!r} outside quotes: {script[max(0, pos - 40):pos + 40]!r}")
-        kind, text = m.lastgroup, m.group(0)
-        pos = m.end()
-        if kind in ("single", "double", "bare"):
-            if kind != "single":
-                _check_parameters(text)
-            body = text if kind == "bare" else text[1:-1]
-            parts.append(Part(kind, body))
-            continue
-        if kind == "redir" and text[0].isdigit() and parts:
-            raise Malformed(f"a word runs into a redirection: {text!r}")
-        if parts:
-            if redirect:
-                redirect = False
-            else:
-                words.append(Word.of(parts))
-            parts = []
-        if kind == "redir":
-            redirect = True
-        elif kind == "sep":
-            if redirect:
-                raise Malformed("a redirection without a target")
-            if words:
-                commands.append(words)
-            words = []
-    if parts and not redirect:
-        words.append(Word.of(parts))
-    if words:
-        commands.append(words)
-    for command in commands:
-        name = command[0].value
-        if name not in SHELL_COMMANDS:
-            raise Malformed(f"runs {name!r}: {[w.value for w in command]}")
-    return commands
+    """The simple commands of a maintainer script (those inside `$(...)` too), each a list of
+    words (redirections and their targets removed; for and case headers give their words as
+    a command of their own). Strict: see _ShellReader; a command must be one of
+    SHELL_COMMANDS or a function the script defines, and a parameter must be one of
+    SHELL_PARAMETERS, `"$@"` or a variable the script assigns itself."""
+    return read_shell(script).commands
 
 
-def _check_parameters(text: str) -> None:
-    for m in re.finditer(r"\$(\{|\(|[A-Za-z_][A-Za-z0-9_]*|.|$)", text):
-        if m.group(0) not in SHELL_PARAMETERS:
-            raise Malformed(f"expansion {m.group(0)!r} in {text!r}")
+def read_shell(script: str) -> _ShellReader:
+    """shell_commands, with what the reader found (the words that are arguments)."""
+    reader = _ShellReader(script)
+    reader.commands_until(closing=False)
+    unknown = sorted(reader.called - SHELL_COMMANDS - reader.functions)
+    if unknown:
+        raise Malformed(f"runs {unknown}")
+    for name, quoted in reader.references:
+        if not (name in SHELL_PARAMETERS or (name == "@" and quoted) or name in reader.assigned):
+            raise Malformed(f"expansion of {name!r}, which the script does not assign")
+    return reader
 
 
-def check_script_values(script: str, values: Sequence[str]) -> list[list[Word]]:
+def assigned_word(word: Word) -> Word | None:
+    """What `_name=<word>` assigns, as a word of its own (None for any other word)."""
+    first = word.parts[0] if word.parts else None
+    if first is None or first.kind != "bare" or not re.match(r"[A-Za-z_][A-Za-z0-9_]*=", first.text):
+        return None
+    rest = first.text.split("=", 1)[1]
+    return Word.of(([Part("bare", rest)] if rest else []) + list(word.parts[1:]))
+
+
+def check_script_values(script: str, values: Sequence[str], pattern_values: Sequence[str] = ()) -> list[list[Word]]:
     """The script has only our commands and expansions (shell_commands), and each word that
-    is exactly one of the values is a literal: single-quoted
-    (shlex.quote) unless made of characters no shell treats specially. No value starts with
-    '-' (a command would read it as an option)."""
-    commands = shell_commands(script)
+    is exactly one of the values, or what an assignment word assigns, is a literal:
+    single-quoted (shlex.quote) unless made of characters no shell treats specially. No value
+    starts with '-' (a command would read it as an option), except ``pattern_values``, which
+    the script may only use as a case pattern or assign to one of its variables."""
+    reader = read_shell(script)
+    commands = reader.commands
     by_value: dict[str, list[Word]] = {}
+    as_arguments = {w.value for w in reader.arguments}
     for c in commands:
         for w in c:
             by_value.setdefault(w.value, []).append(w)
+            assigned = assigned_word(w)
+            if assigned is not None:
+                by_value.setdefault(assigned.value, []).append(assigned)
+    # The templates' own catch-all pattern, which a flag named "*" cannot be told apart from.
+    catch_all = {id(w) for w in reader.patterns if w.parts == (Part("bare", "*"),)}
+    for value in pattern_values:
+        if value.startswith("-") and value in as_arguments:
+            raise Malformed(f"value {value!r} is a command's argument, which would read it as an option")
+        for w in by_value.get(value, ()) if value else ():
+            if id(w) in catch_all:
+                continue
+            if not w.literal or any(p.kind == "bare" and not SHELL_SAFE_BARE.fullmatch(p.text) for p in w.parts):
+                raise Malformed(f"value {value!r} is not a quoted literal: {w}")
     for value in values:
         if value.startswith("-"):
             raise Malformed(f"value {value!r} would be read as an option")

@@ -27,7 +27,9 @@ from testkit.injection import (
     UnitExpectation,
     expected_sandbox,
     check_environment_file,
+    assigned_word,
     check_script_values,
+    packaged_flags,
     check_unit,
     deb_description_paragraphs,
     go_expand,
@@ -226,12 +228,19 @@ def check_rendered(m: Any, kinds: tuple[str, ...] = ("rpm", "deb")) -> None:
                 values += [f"{plan.name}.conf", f"/etc/tmpfiles.d/{plan.name}.conf"]
                 values += [o.path for o in plan.ownership]
             values += [d.path for d in spec.directories if user and d.owner == user]
+        # The DEB's postinst names the unit's own flags and their values when it carries the
+        # distribution package's flags over: case patterns and assignments.
+        patterns = []
+        if kind == "deb" and spec.systemd.enabled and m.distribution_package_names("deb"):
+            patterns = packaged_flags(spec.systemd.arguments)
         scripts = dict(plan.scripts)
         all_words = set()
         for text in scripts.values():
             assert text.startswith("#!/bin/sh\n")
-            all_words |= {w.value for c in check_script_values(text, values) for w in c}
-        missing = [v for v in values if v not in all_words]
+            for c in check_script_values(text, values, pattern_values=patterns):
+                all_words |= {w.value for w in c}
+                all_words |= {a.value for a in map(assigned_word, c) if a is not None}
+        missing = [v for v in values + patterns if v not in all_words]
         assert not missing, f"values the scripts should name as whole words: {missing}"
 
         # nfpm configuration: JSON that YAML reads too, then nfpm's own expansion

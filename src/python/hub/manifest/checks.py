@@ -27,7 +27,7 @@ from hub.common.errors import FieldError
 from hub.common.printable import HIDDEN_OR_LINE_BREAKING, first_refused
 from hub.manifest import policy
 from hub.manifest.explain import quote
-from hub.manifest.model import MANIFEST_FILE, PLACEHOLDER_RE, PLACEHOLDERS, TAG_PLACEHOLDERS, expand
+from hub.manifest.model import DISTRIBUTIONS, MANIFEST_FILE, PLACEHOLDER_RE, PLACEHOLDERS, TAG_PLACEHOLDERS, expand
 
 USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # Free text (descriptions, summaries, command-line arguments) may hold any printable
@@ -97,6 +97,7 @@ def semantic_errors(data: dict[str, Any], base_dir: str | None, file_name: str |
         if isinstance(spec, dict) and spec.get("enabled") is not False:
             errors.extend(_package_errors(kind, spec, name, binaries, base_dir))
     errors.extend(policy.privilege_errors(data, name))
+    errors.extend(_distribution_package_errors(data))
 
     docker = get(data, "artifacts", "docker")
     if isinstance(docker, dict) and docker.get("enabled") is not False:
@@ -290,6 +291,24 @@ def _duplicate_errors(
         return []
     name = items.rsplit(".", 1)[-1]
     return [FieldError(f"{items}[{i}].{key}", f"duplicate {noun} {quote(value)} (also {name}[{earlier}])")]
+
+
+def _distribution_package_errors(data: dict[str, Any]) -> list[FieldError]:
+    """A Debian or Ubuntu package must have a Debian name: the DEBs declare Conflicts on it."""
+    errors = []
+    table = data.get("distribution_packages")
+    for dist in DISTRIBUTIONS["deb"]:
+        packages = get(table, dist, "packages")
+        for i, package in enumerate(packages if isinstance(packages, list) else []):
+            if isinstance(package, str) and not _DEB_NAME.fullmatch(package):
+                errors.append(
+                    FieldError(
+                        f"distribution_packages.{dist}.packages[{i}]",
+                        f"expected a Debian package name (lowercase letters, digits, '.', '+' and '-'; Policy"
+                        f" 5.6.1), got {quote(package)}",
+                    )
+                )
+    return errors
 
 
 def _relation_name(relation: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from hub.common.options import add_command
 from hub.manifest import exporters_doc, schema_doc
 from hub.manifest.exporters_doc import REGENERATE, load_exporters
-from hub.manifest.load import lint_warnings, load_manifest, validate_manifest_file
+from hub.manifest.load import lint_errors, lint_warnings, load_manifest, validate_manifest_file
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -46,7 +46,14 @@ def run_validate(args: argparse.Namespace) -> int:
         if errors:
             failed += 1
             continue
-        for w in lint_warnings(load_manifest(file)):
+        manifest = load_manifest(file)
+        required = lint_errors(manifest)
+        for e in required:
+            print(e.render(file))
+        if required:
+            failed += 1
+            continue
+        for w in lint_warnings(manifest):
             print(f"warning: {w.render(file)}", file=sys.stderr)
     if failed:
         return 1

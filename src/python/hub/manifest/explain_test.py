@@ -39,7 +39,9 @@ BINARY = (
     "expected a file name of letters, digits, '.', '_', '+' and '-' (no '/', spaces or shell "
     "characters; at most 64 characters), got "
 )
-TOP_FIELDS = "artifacts, build, category, description, homepage, license, name, upstream, version"
+TOP_FIELDS = (
+    "artifacts, build, category, description, distribution_packages, homepage, license, name, upstream, version"
+)
 EXTRA = {"source": "assets/foo.yml", "dest": "/etc/foo/foo.yml"}
 
 BAD_MANIFESTS = [

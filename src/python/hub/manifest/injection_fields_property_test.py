@@ -111,9 +111,9 @@ def valid_edge_manifest(draw: Any) -> dict[str, Any]:
         spec["summary"] = draw(printable)[:200]
         spec["systemd"]["arguments"] = draw(st.lists(argument, max_size=4))
         spec["systemd"]["after"] = draw(st.lists(unit_name, max_size=2, unique=True))
-        # Within the privilege policy (hub.manifest.policy): the exporter's own paths only, and
-        # no mode that lets others write. Outside it every case is refused before rendering.
-        # the service may own directories in its state and log directories only
+        # Within the privilege policy (hub.manifest.policy): the exporter's own paths only, the
+        # service's directories in its state and log directories only, and no mode that lets
+        # others write. Outside it every case is refused before rendering.
         own_roots = [f"/var/lib/{owner}", f"/var/log/{data['name']}"]
         base_dir = draw(st.sampled_from(own_roots)) + "".join("/" + s for s in draw(st.lists(segment, max_size=2)))
         conf = f"/etc/{data['name']}/" + draw(segment)

@@ -30,9 +30,11 @@ from hub.manifest.checks import semantic_errors
 from hub.manifest.explain import describe, schema_errors
 from hub.manifest.policy import GRANT_KINDS
 from hub.manifest.model import (
+    DISTRIBUTIONS,
     MANIFEST_FILE,
     Build,
     Directory,
+    DistributionPackages,
     DockerSpec,
     DockerValidation,
     ExtraFile,
@@ -48,6 +50,7 @@ MAX_NODES = 100_000  # values after alias expansion; real manifests have a few h
 
 __all__ = [
     "find_manifests",
+    "lint_errors",
     "lint_warnings",
     "load_manifest",
     "load_schema",
@@ -132,6 +135,23 @@ def _expanded_size(data: Any) -> int:
         elif isinstance(value, list):
             stack.extend(value)
     return count
+
+
+def lint_errors(manifest: Manifest) -> list[FieldError]:
+    """What `hub validate` (the lint) requires of the repository's exporters beyond a valid
+    manifest: the table of the distributions' own packages of the exporter. Builds do not
+    need it, so synthetic manifests may leave it out."""
+    if manifest.distribution_packages:
+        return []  # the schema requires every distribution once the table is there
+    dists = ", ".join(d for family in DISTRIBUTIONS.values() for d in family)
+    return [
+        FieldError(
+            "distribution_packages",
+            f"missing: list, for each of {dists}, the packages that ship this same exporter there"
+            " (`packages: []` for none) and where that was checked (`checked: ...`), or say why it"
+            " could not be (`not_checked: ...`); see docs/migrating.md",
+        )
+    ]
 
 
 def lint_warnings(manifest: Manifest) -> list[FieldError]:
@@ -350,4 +370,13 @@ def _build(path: str, data: dict[str, Any]) -> Manifest:
         rpm=_package(rpm, matrix.RPM_DISTS, name, description) if rpm["enabled"] else None,
         deb=_package(deb, matrix.DEB_DISTS, name, description) if deb["enabled"] else None,
         docker=docker_spec,
+        distribution_packages={
+            dist: DistributionPackages(
+                tuple(e["packages"]) if "packages" in e else None,
+                checked=e.get("checked"),
+                note=e.get("note"),
+                not_checked=e.get("not_checked"),
+            )
+            for dist, e in data.get("distribution_packages", {}).items()
+        },
     )

@@ -16,7 +16,7 @@ from hub.cli import main
 from hub.common import matrix as dists
 from hub.common import schemas
 from hub.common.errors import HubError, LocatedError, ManifestError
-from hub.manifest.load import lint_warnings, load_manifest, load_schema, validate_manifest_file
+from hub.manifest.load import lint_errors, lint_warnings, load_manifest, load_schema, validate_manifest_file
 from hub.manifest.model import Artifact
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -433,6 +433,9 @@ def test_repository_manifests_are_valid() -> None:
         assert m.name == path.parent.name
         # A license is never guessed: where it is unset, lint says so (and update-upstreams fills it).
         license_warnings = [w for w in lint_warnings(m) if w.field == "license"]
+        assert lint_errors(m) == [], path  # the distribution table is there
+        for dist, entry in m.distribution_packages.items():
+            assert (entry.packages is None) == (entry.checked is None) == (entry.not_checked is not None), (path, dist)
         assert bool(license_warnings) == (m.license is None), path
         assert (path.parent / "BUILD").read_text().count("exporter()") == 1
         assert (path.parent / "README.md").is_file()
@@ -475,8 +478,19 @@ def cli() -> Callable[[list[str]], int]:
     return main
 
 
+# What lint requires of every exporter of the repository: the distributions' own packages.
+TABLE = {
+    "debian-12": {"packages": ["prometheus-foo-exporter"], "checked": "Debian 12 archive, apt-cache show (1.0-1)"},
+    "debian-13": {"packages": [], "checked": "Debian 13 archive, apt-cache search"},
+    "ubuntu-22.04": {"not_checked": "Ubuntu's archive was not reachable"},
+    "ubuntu-24.04": {"not_checked": "Ubuntu's archive was not reachable"},
+    "fedora": {"packages": ["golang-github-acme-foo", "foo"], "checked": "packages.fedoraproject.org"},
+    "epel": {"packages": [], "checked": "packages.fedoraproject.org", "note": "none in EPEL 8, 9, 10"},
+}
+
+
 def test_cli_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Callable[[list[str]], int]) -> None:
-    good = write_manifest(tmp_path, BASE)
+    good = write_manifest(tmp_path, edit(distribution_packages=TABLE)())
     bad = write_manifest(tmp_path / "b", edit(artifacts={"rpm": {"targets": ["el7"]}})())
     assert cli(["validate", str(good)]) == 0
     assert capsys.readouterr().out == "1 manifest OK\n"
@@ -488,9 +502,59 @@ def test_cli_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: C
 def test_cli_validate_warns_about_license(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Callable[[list[str]], int]
 ) -> None:
-    path = write_manifest(tmp_path, edit(license=DELETE)())
+    path = write_manifest(tmp_path, edit(license=DELETE, distribution_packages=TABLE)())
     assert cli(["validate", str(path)]) == 0
     assert "warning: " in capsys.readouterr().err
+
+
+def test_cli_validate_requires_the_distribution_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Callable[[list[str]], int]
+) -> None:
+    path = write_manifest(tmp_path, BASE)
+    load_manifest(path)  # a build does not need it
+    assert cli(["validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}: distribution_packages: missing: list, for each of debian-12, debian-13,")
+    assert "`packages: []` for none" in out and "`not_checked: ...`" in out
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        pytest.param(
+            {"epel": DELETE},
+            "distribution_packages.epel: required field is missing",
+            id="one-distribution-missing",
+        ),
+        pytest.param(
+            {"fedora": {"packages": ["foo"]}},
+            "distribution_packages.fedora:",
+            id="no-checked",
+        ),
+        pytest.param(
+            {"debian-13": {"packages": ["foo_exporter"], "checked": "apt"}},
+            "distribution_packages.debian-13.packages[0]: expected a Debian package name",
+            id="deb-name",
+        ),
+        pytest.param({"centos": {"packages": [], "checked": "x"}}, "unknown field 'centos'", id="unknown"),
+    ],
+)
+def test_distribution_table_is_checked(tmp_path: Path, change: dict[str, Any], message: str) -> None:
+    table = {k: v for k, v in {**TABLE, **change}.items() if v is not DELETE}
+    errors = [
+        e.render("m") for e in validate_manifest_file(write_manifest(tmp_path, edit(distribution_packages=table)()))
+    ]
+    assert any(message in e for e in errors), errors
+
+
+def test_distribution_table_in_the_model(tmp_path: Path) -> None:
+    m = load_manifest(write_manifest(tmp_path, edit(distribution_packages=TABLE)()))
+    assert m.distribution_packages["ubuntu-22.04"].packages is None
+    assert m.distribution_packages["debian-13"].packages == ()
+    assert m.distribution_packages["epel"].note == "none in EPEL 8, 9, 10"
+    assert m.distribution_package_names("deb") == ("prometheus-foo-exporter",)
+    # the package of the exporter's own name is upgraded in place, never a conflict
+    assert m.distribution_package_names("rpm") == ("golang-github-acme-foo",)
 
 
 def test_cli_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str], cli: Callable[[list[str]], int]) -> None:

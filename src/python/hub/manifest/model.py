@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from hub.common import matrix
@@ -133,6 +133,25 @@ class DockerSpec:
     validation: DockerValidation | None
 
 
+# The distributions whose own packages of an exporter the manifest lists
+# (`distribution_packages`), per package family: the DEBs declare Conflicts and Replaces on
+# the Debian/Ubuntu ones, the RPMs Conflicts on the Fedora/EPEL ones.
+DISTRIBUTIONS = {"deb": ("debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04"), "rpm": ("fedora", "epel")}
+
+
+@dataclass(frozen=True)
+class DistributionPackages:
+    """One distribution's packages of the same exporter, and where that was checked.
+
+    ``packages`` is None when it could not be checked (``not_checked`` says why); an empty
+    tuple states that the distribution has none."""
+
+    packages: tuple[str, ...] | None
+    checked: str | None = None
+    note: str | None = None
+    not_checked: str | None = None
+
+
 @dataclass(frozen=True)
 class Manifest:
     path: str
@@ -147,6 +166,19 @@ class Manifest:
     rpm: PackageSpec | None  # None when disabled
     deb: PackageSpec | None
     docker: DockerSpec | None
+    # distribution -> its packages (DISTRIBUTIONS); empty when the manifest has no table
+    distribution_packages: Mapping[str, DistributionPackages] = field(default_factory=dict)
+
+    def distribution_package_names(self, kind: str) -> tuple[str, ...]:
+        """The packages of the family's distributions that ship this exporter, sorted, without
+        this exporter's own package name (a package of the same name is upgraded in place)."""
+        own = self.name if kind == "rpm" else matrix.deb_package_name(self.name)
+        names = {
+            p
+            for dist in DISTRIBUTIONS[kind]
+            for p in (self.distribution_packages.get(dist, DistributionPackages(())).packages or ())
+        }
+        return tuple(sorted(names - {own}))
 
     @property
     def directory(self) -> str:

@@ -122,6 +122,7 @@ def maintainer_scripts(family: str, values: Mapping[str, object]) -> dict[str, s
             "postinstall": "rpm/postinstall.sh.j2",
             "preremove": "rpm/preremove.sh.j2",
             "postremove": "rpm/postremove.sh.j2",
+            "posttrans": "rpm/posttrans.sh.j2",
         },
         "deb": {
             "postinstall": "deb/postinst.sh.j2",

@@ -4,6 +4,7 @@ arguments, for each way rpm and dpkg call them (install, upgrade, removal, purge
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 import shutil
@@ -13,9 +14,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import pytest
-from testkit.packaging import plan
+from testkit.packaging import MANIFEST, plan, write_exporter
 
 from hub.common.errors import HubError
+from hub.manifest.load import load_manifest
 from hub.packaging import content
 from hub.packaging.plan import PackagePlan
 
@@ -97,6 +99,13 @@ HOSTILE = {
     ],
     "seeded": ["/var/lib/a b;c/.conf"],
     "service_dirs": ["/var/lib/a b;c"],
+    "unit_path": "/usr/lib/systemd/system/my unit;reboot.service",
+    "env_file": "/etc/default/p$(x)",
+    "binary": "/usr/bin/b`id`",
+    "port": 9100,
+    "carried_defaults": ["/etc/default/d;x"],
+    "packaged_flags": [("config.file", "/etc/a b/$(x).yml")],
+    "old_unit": "old unit$(x).service",
 }
 
 
@@ -104,10 +113,12 @@ HOSTILE = {
 def test_every_interpolated_value_is_shell_quoted(family: str, tmp_path: Path) -> None:
     rendered = content.maintainer_scripts(family, HOSTILE)
     joined = "\n".join(rendered.values())
-    values = ["svc user$(id)", "my unit;reboot.service", "/usr/lib/sysusers.d/p$(x).conf"]
+    values = ["svc user$(id)", "my unit;reboot.service", "/usr/lib/sysusers.d/p$(x).conf", "/etc/default/p$(x)"]
+    values += ["/usr/bin/b`id`"]
     if family == "deb":
         values += ["/var/lib/a b;c", "/var/lib/a b;c/.conf", "p;x.conf", "/etc/tmpfiles.d/p;x.conf"]
         values += ["d /var/lib/a b;c 0750 svc svc -", " /usr/share/$(x)", "pkg:amd64: /var/lib/a b;c"]
+        values += ["/etc/default/d;x", "/etc/a b/$(x).yml", "old unit$(x).service"]
     else:
         values.append(HOSTILE["sysusers_line"])
     for value in values:
@@ -133,9 +144,13 @@ STUBS = (
     "dpkg-query",
     "dpkg-statoverride",
     "rm",
+    "sleep",
+    "journalctl",
+    "ss",
+    "timeout",
 )
 # Commands the scripts need to really run for the test to see their effect.
-REAL_TOOLS = ("mv", "grep")
+REAL_TOOLS = ("mv", "readlink", "sed", "head", "tail", "cut", "grep", "awk", "mkdir", "rmdir", "md5sum")
 # What no maintainer script may run on a path: the service user could have redirected it.
 OWNERSHIP_CHANGES = ("chown", "chmod", "install", "cp", "mv", "ln")
 
@@ -149,6 +164,10 @@ def run_script(
     systemd_tools: bool = True,
     owners: Sequence[str] = (),
     statoverrides: dict[str, str] | None = None,
+    active_state: str = "active",
+    service_active_status: int = 3,
+    outputs: dict[str, str] | None = None,
+    paths: dict[str, Path] | None = None,
 ) -> list[list[str]]:
     """Runs a maintainer script with every command it may call replaced by a logging stub,
     and nothing else on PATH.
@@ -178,6 +197,10 @@ def run_script(
             continue
         status = {"getent": 2, "dpkg-query": 0 if owners else 1}.get(name, 0)
         body = f'{logger} {name} "$@" >> {shlex.quote(str(log))}\n'
+        if name in (outputs or {}):
+            body += f"printf '%s\\n' {shlex.quote((outputs or {})[name])}\n"
+        if name == "systemctl":  # nothing ran before; once started, a service stays active
+            body += f'case "$*" in *is-active*) exit {service_active_status};; *"show -p ActiveState"*) echo {shlex.quote(active_state)};; esac\n'
         if name == "dpkg-query":
             body += "".join(f'printf "%s: %s\\n" {shlex.quote(o)} "$2"\n' for o in owners)
         if name == "dpkg-statoverride":  # the shell's own builtins only: PATH has the stubs
@@ -193,13 +216,22 @@ def run_script(
     etc_tmpfiles = tmp_path / "etc-tmpfiles.d"
     etc_tmpfiles.mkdir(exist_ok=True)
     path = tmp_path / "script"
-    path.write_text(text.replace("/run/systemd/system", str(probe)).replace("/etc/tmpfiles.d", str(etc_tmpfiles)))
+    text = text.replace("/run/systemd/system", str(probe)).replace("/etc/tmpfiles.d", str(etc_tmpfiles))
+    for real, fake in (paths or {}).items():
+        text = text.replace(real, str(fake))
+    path.write_text(text)
     subprocess.run(["/bin/sh", str(path), *args], check=True, env={"PATH": str(bin_dir)})
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
 def commands(calls: list[list[str]]) -> list[str]:
-    return [" ".join(c) for c in calls if c[0] not in ("getent", "python3", "dpkg-statoverride")]
+    """The calls that change something: queries of state are left out."""
+    return [
+        " ".join(c)
+        for c in calls
+        if c[0] not in ("getent", "python3", "dpkg-statoverride", "sleep")
+        and c[:2] not in (["systemctl", "show"], ["systemctl", "--quiet"])
+    ]
 
 
 @pytest.fixture
@@ -313,10 +345,9 @@ def test_deb_postinst_without_init_system_helpers(deb_scripts: dict[str, str], t
     calls = commands(
         run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=True, helpers=False)
     )
-    assert calls[-4:] == [
+    assert calls[-3:] == [
         f"systemctl --no-reload enable {U}",
         "systemctl --system daemon-reload",
-        f"systemctl --quiet is-enabled {U}",
         f"systemctl start {U}",
     ]
 
@@ -416,3 +447,191 @@ def test_deb_purge_removes_only_the_tmpfiles_override_it_wrote(
     override.write_text((ours if first_line == "written by postinst" else first_line) + "\nd /x 0750 a b -\n")
     calls = commands(run_script(deb_scripts["postremove"], tmp_path, "purge", systemd_running=True))
     assert (f"rm -f {override}" in calls) is removed, calls
+
+
+# --- switching hosts: a service that does not come up is never silent ---------------------------
+
+TAKEN = {
+    "journalctl": 'ts=2025 caller=tls_config.go msg="listen tcp :9104: bind: address already in use"',
+    "ss": 'LISTEN 0      4096               *:9104            *:*    users:(("prometheus-mysq",pid=4242,fd=3))',
+    "timeout": "      --web.listen-address=:9104  Address to listen on for web interface and telemetry.",
+}
+
+
+@pytest.mark.parametrize("family, script, args", [("deb", "postinstall", ["configure", ""]), ("rpm", "posttrans", [])])
+def test_a_taken_port_is_named_with_its_holder_and_the_way_out(
+    manifest: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str], family: str, script: str, args: list[str]
+) -> None:
+    text = scripts_of(plan(manifest, family, "debian-12" if family == "deb" else "el9"))[script]
+    run_script(text, tmp_path, *args, systemd_running=True, active_state="activating", outputs=TAKEN)
+    err = capfd.readouterr().err
+    env_file = "/etc/default/mysqld_exporter" if family == "deb" else "/etc/sysconfig/mysqld_exporter"
+    assert (
+        f"warning: {U} is not running (activating): port 9104 is taken by prometheus-mysq (pid 4242)."
+        f' Stop that, or move this exporter to another port: ARGS="--web.listen-address=:<port>" in {env_file},'
+        f" then: systemctl restart {U}"
+    ) in err
+    assert err.count("warning:") == 1, err
+
+
+def test_a_service_that_failed_otherwise_points_at_its_journal(
+    deb_scripts: dict[str, str], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    outputs = {"journalctl": 'level=error msg="Error parsing config file" err="yaml: line 3"'}
+    run_script(
+        deb_scripts["postinstall"],
+        tmp_path,
+        "configure",
+        "",
+        systemd_running=True,
+        active_state="failed",
+        outputs=outputs,
+    )
+    err = capfd.readouterr().err
+    assert f"warning: {U} is not running (failed); see: systemctl status {U}; journalctl -u {U}" in err
+    assert "    level=error msg=" in err  # its last messages, indented
+
+
+def test_an_active_service_says_nothing(
+    deb_scripts: dict[str, str], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    calls = run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=True)
+    assert capfd.readouterr().err == ""
+    assert ["systemctl", "show", "-p", "ActiveState", "--value", U] in calls  # it was checked
+    assert ["sleep", "0.5"] in calls
+
+
+def test_a_unit_in_etc_overriding_the_packaged_one_is_named_in_any_case(
+    deb_scripts: dict[str, str], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    etc_units = tmp_path / "etc-systemd-system"
+    etc_units.mkdir()
+    (etc_units / U).write_text("[Service]\nExecStart=/opt/mysqld_exporter\n")
+    run_script(
+        deb_scripts["postinstall"],
+        tmp_path,
+        "configure",
+        "",
+        systemd_running=False,
+        paths={"/etc/systemd/system": etc_units},
+    )
+    err = capfd.readouterr().err
+    assert (
+        f"warning: {etc_units}/{U} overrides the packaged /usr/lib/systemd/system/{U}: the packaged unit is not the one"
+        " that runs." in err
+    )
+    # masked by the administrator: as asked, no warning
+    (etc_units / U).unlink()
+    (etc_units / U).symlink_to("/dev/null")
+    run_script(
+        deb_scripts["postinstall"],
+        tmp_path,
+        "configure",
+        "",
+        systemd_running=False,
+        paths={"/etc/systemd/system": etc_units},
+    )
+    assert "warning" not in capfd.readouterr().err
+
+
+OLD = "mysqld-exporter.service"  # the original monitoring-hub's DEB unit
+
+
+def _old_host(tmp_path: Path, state: str) -> dict[str, Path]:
+    """/etc/systemd/system and deb-systemd-helper's state as the original DEB left them."""
+    etc_units, dsh = tmp_path / "etc-systemd-system", tmp_path / "dsh-enabled"
+    (etc_units / "multi-user.target.wants").mkdir(parents=True)
+    (dsh / "multi-user.target.wants").mkdir(parents=True)
+    (dsh / f"{OLD}.dsh-also").write_text(f"/etc/systemd/system/multi-user.target.wants/{OLD}\n")
+    if state == "enabled":
+        (etc_units / "multi-user.target.wants" / OLD).symlink_to(f"/lib/systemd/system/{OLD}")
+    if state == "masked":
+        (etc_units / OLD).symlink_to("/dev/null")
+    (etc_units / f"{OLD}.d").mkdir()
+    (etc_units / f"{OLD}.d" / "flags.conf").write_text("[Service]\nEnvironment=X=1\n")
+    return {"/etc/systemd/system": etc_units, "/var/lib/systemd/deb-systemd-helper-enabled": dsh}
+
+
+@pytest.mark.parametrize(
+    "state, expected, unexpected",
+    [
+        ("enabled", [f"deb-systemd-helper enable {U}", f"deb-systemd-invoke restart {U}"], []),
+        ("disabled", [f"deb-systemd-helper update-state {U}"], [f"deb-systemd-helper enable {U}"]),
+        ("masked", [f"systemctl --no-reload mask {U}"], [f"deb-systemd-helper enable {U}"]),
+    ],
+)
+def test_the_original_unit_state_carries_over(
+    deb_scripts: dict[str, str],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    state: str,
+    expected: list[str],
+    unexpected: list[str],
+) -> None:
+    paths = _old_host(tmp_path, state)
+    calls = commands(
+        run_script(
+            deb_scripts["postinstall"],
+            tmp_path,
+            "configure",
+            "0.14.0-1",
+            systemd_running=True,
+            service_active_status=0,
+            paths=paths,
+        )
+    )
+    # the old process is stopped, its helper state purged, its links and state files removed
+    assert f"systemctl stop {OLD}" in calls and f"deb-systemd-helper purge {OLD}" in calls
+    removed = next(c for c in calls if c.startswith("rm -f ") and OLD in c)
+    assert f"{paths['/etc/systemd/system']}/multi-user.target.wants/{OLD}" in removed or state != "enabled"
+    assert calls.index(f"systemctl stop {OLD}") < calls.index(f"deb-systemd-helper unmask {U}")
+    for c in expected:
+        assert c in calls, calls
+    for c in unexpected:
+        assert c not in calls, calls
+    # its drop-in now applies to the new unit (mv is real here)
+    assert (paths["/etc/systemd/system"] / f"{U}.d" / "flags.conf").is_file()
+    err = capfd.readouterr().err
+    assert err.count(f"the service is now {U} (it was {OLD}") == 1, err
+    assert f"{state} and running, as before" in err
+
+
+def test_without_the_original_unit_nothing_is_migrated(deb_scripts: dict[str, str], tmp_path: Path) -> None:
+    calls = commands(run_script(deb_scripts["postinstall"], tmp_path, "configure", "", systemd_running=True))
+    assert not [c for c in calls if OLD in c]
+
+
+def test_the_distribution_flags_carry_over_on_first_installation(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    data: Any = json.loads(json.dumps(MANIFEST))
+    checked = {"packages": ["prometheus-mysqld-exporter"], "checked": "Debian's archive"}
+    data["distribution_packages"] = {d: checked for d in ("debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04")}
+    data["distribution_packages"].update(fedora={"not_checked": "x"}, epel={"not_checked": "x"})
+    deb_scripts = scripts_of(plan(load_manifest(write_exporter(tmp_path / "m", data)), "deb", "debian-12"))
+    env_file = tmp_path / "env"
+    env_file.write_text('# shipped\nARGS=""\n')
+    md5 = hashlib.md5(env_file.read_bytes()).hexdigest()
+    defaults = tmp_path / "prometheus-mysqld-exporter"
+    debian_cnf = tmp_path / "debian.cnf"
+    debian_cnf.write_text("[client]\n")
+    defaults.write_text(
+        f'# Debian\nARGS="--collector.info_schema.tables --config.my-cnf {debian_cnf} --web.telemetry-path /m $HOME"\n'
+    )
+    paths = {"/etc/default/mysqld_exporter": env_file, "/etc/default/prometheus-mysqld-exporter": defaults}
+    outputs = {"dpkg-query": f" {env_file} {md5}"}
+    args = ("configure", "")
+    run_script(deb_scripts["postinstall"], tmp_path, *args, systemd_running=False, paths=paths, outputs=outputs)
+    carried = "--collector.info_schema.tables --web.telemetry-path=/m \\$HOME"
+    assert env_file.read_text() == f'# shipped\nARGS="{carried}"\n'
+    err = capfd.readouterr().err
+    assert f"carried over from {defaults} (the distribution's package): ARGS=\"" in err
+    # the unit already passes --config.my-cnf: never repeated, reported with the way to change it
+    assert f"not carried over from {defaults}: --config.my-cnf {debian_cnf}: the unit already passes" in err
+    # an edited file of this package, or an upgrade, is left alone
+    env_file.write_text('ARGS="--mine"\n')
+    run_script(deb_scripts["postinstall"], tmp_path, *args, systemd_running=False, paths=paths, outputs=outputs)
+    run_script(
+        deb_scripts["postinstall"], tmp_path, "configure", "1.0-1", systemd_running=False, paths=paths, outputs=outputs
+    )
+    assert env_file.read_text() == 'ARGS="--mine"\n'

@@ -6,8 +6,9 @@ For each generated manifest, read back through the real YAML loader:
   and is printable (an error message must not carry the hostile characters to a terminal);
 - accepted: for the RPM and the DEB, the systemd unit holds exactly our settings with the
   manifest's values (ExecStart's argv, User=, Description=); the environment file assigns
-  only ARGS; every maintainer script runs only our commands, expands only $1, $2 and
-  $_action, and gets each value as a quoted literal word; the nfpm configuration round-trips
+  only ARGS; every maintainer script runs only our commands (and its own functions),
+  expands only $1, $2, $#, "$@" and its own `_` variables, and gets each value as a quoted
+  literal word (the shell reader's positive controls are below); the nfpm configuration round-trips
   through JSON and, expanded as nfpm expands it, gives back the exact values; the DEB control
   file nfpm writes from it parses with exactly our fields; the artifact JSON round-trips and
   passes its schema; the portal escapes the description (same tags as with a plain one).
@@ -39,6 +40,7 @@ from testkit.injection import (
     expected_sandbox,
     base_manifest,
     check_environment_file,
+    check_script_values,
     check_unit,
     field_name,
     go_expand,
@@ -277,3 +279,65 @@ def test_a_campaign_that_runs_fewer_cases_than_it_claims_fails() -> None:
     full.case("refused")
     with pytest.raises(AssertionError, match="families: no case for rendered"):
         full.check(["refused", "rendered"])
+
+
+# --- positive controls of the shell reader ----------------------------------------------------
+
+_FUNCTION = '_hub_f() {\n    _v=1\n    %s\n}\n_hub_f "$@" || true\n'
+
+
+@pytest.mark.parametrize(
+    "script, values, patterns",
+    [
+        (_FUNCTION % "useradd -c $(id) x", [], []),  # a command substitution running id
+        (_FUNCTION % 'echo "$(eval x)"', [], []),
+        (_FUNCTION % "echo `id`", [], []),
+        (_FUNCTION % 'echo "`id`"', [], []),
+        (_FUNCTION % "echo ${HOME}", [], []),  # a parameter the script does not assign
+        (_FUNCTION % 'echo "$ARGS"', [], []),
+        (_FUNCTION % "echo $_w", [], []),
+        (_FUNCTION % "echo $5", [], []),
+        (_FUNCTION % "echo $$", [], []),
+        (_FUNCTION % "echo $@", [], []),  # "$@" only, quoted
+        (_FUNCTION % "echo $", [], []),
+        (_FUNCTION % "echo $((1+1))", [], []),
+        (_FUNCTION % "( id )", [], []),
+        (_FUNCTION % "{ id; }", [], []),
+        (_FUNCTION % "cat <<EOF\nx\nEOF", [], []),
+        (_FUNCTION % "echo a\\;id", [], []),
+        (_FUNCTION % "PATH=/tmp", [], []),  # only the script's own `_` variables
+        ("rm() { :; }\nrm x\n", [], []),  # a function standing in for a command
+        ("case $1 in *) id ;; esac\n", [], []),  # a command inside a case branch
+        ("case $1 in\n    x) _v=1 ;;\n", [], []),  # an unfinished case
+        ("for _i in 1; do id; done\n", [], []),
+        ("for PATH in 1; do :; done\n", [], []),
+        # a value that reaches the shell unquoted, as a whole word
+        (_FUNCTION % "useradd -c x* u", ["x*"], []),
+        (_FUNCTION % "useradd -c $_v u", ["$_v"], []),
+        (_FUNCTION % 'useradd -c "$_v" u', ["$_v"], []),
+        (_FUNCTION % "useradd -c '-rf' u", ["-rf"], []),
+        # a unit's flag: a case pattern or an assignment, quoted, never an argument
+        ("case $1 in\n    x*) _v=1 ;;\nesac\n", [], ["x*"]),
+        ("case $1 in\n    'a') _v=$_v ;;\nesac\n", [], ["$_v"]),
+        ("grep '-x' f\n", [], ["-x"]),
+    ],
+)
+def test_the_shell_reader_refuses(script: str, values: list[str], patterns: list[str]) -> None:
+    with pytest.raises(Malformed):
+        check_script_values("#!/bin/sh\n" + script, values, pattern_values=patterns)
+
+
+def test_the_shell_reader_takes_what_the_templates_write() -> None:
+    script = (
+        "#!/bin/sh\n_hub_f() {\n"
+        "    for _x in 'a b' c; do\n"
+        '        case ${_x#"${_x%%[!-]*}"} in\n'
+        "            '-x'|'*') _v='-x' _w=\"${_v:+ and $_x}\" ;;\n"
+        "            *) [ $# -gt 0 ] && shift && continue ;;\n"
+        "        esac\n"
+        "        _y=$(printf '%s' \"$_v\" | sed 's/a/b/') || _y=\n"
+        '        { [ -n "$_y" ] || [ -z "$1" ]; } && echo \'x: \'"\\"$_y\\"" >&2\n'
+        '    done\n}\n_hub_f "$@" || true\n'
+    )
+    commands = check_script_values(script, ["a b"], pattern_values=["-x", "*"])
+    assert ["printf", "%s", "$_v"] in [[w.value for w in c] for c in commands]

@@ -27,6 +27,7 @@ from hub.packaging.plan import (
 
 # rpm records the build machine's name in its header; nfpm would use this machine's.
 BUILDHOST = "monitoring-hub"
+RPM_ONLY_SCRIPTS = ("pretrans", "posttrans")
 # hub.common.matrix names the algorithm each target's rpm/dpkg can read; the level, per package
 # family, is a build-cost trade-off chosen from the table in docs/benchmarks.md ("Compression:
 # level against CPU and size"). nfpm 2.48.0 compresses zstd with klauspost/compress, which has
@@ -92,7 +93,9 @@ def nfpm_config(plan: PackagePlan, workdir: str, compression: str | None = None)
             elif plan.kind == "rpm" and entry.rpm_type:
                 item["type"] = entry.rpm_type
         contents.append(item)
-    scripts = {key: os.path.join(workdir, "scripts", key) for key, _ in plan.scripts}
+    # nfpm takes RPM's %pretrans/%posttrans under rpm.scripts, the others at the top level.
+    scripts = {key: os.path.join(workdir, "scripts", key) for key, _ in plan.scripts if key not in RPM_ONLY_SCRIPTS}
+    rpm_scripts = {key: os.path.join(workdir, "scripts", key) for key, _ in plan.scripts if key in RPM_ONLY_SCRIPTS}
     config: dict[str, Any] = {
         "name": plan.name,
         "arch": plan.arch,
@@ -127,6 +130,8 @@ def nfpm_config(plan: PackagePlan, workdir: str, compression: str | None = None)
             "requires": {"post": [SCRIPT_SHELL]},
             "summary": plan.summary,
         }
+        if rpm_scripts:
+            config["rpm"]["scripts"] = rpm_scripts
     else:
         config["section"] = DEB_SECTION
         config["priority"] = DEB_PRIORITY

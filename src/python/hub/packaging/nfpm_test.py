@@ -47,6 +47,7 @@ def test_rpm_config(manifest: Any, dist: str, compression: str, release: str) ->
         "group": "System Environment/Daemons",
         "packager": "Monitoring Hub <packages@monitoring-hub.invalid>",
         "requires": {"post": ["/bin/sh"]},
+        "scripts": {"posttrans": "/w/scripts/posttrans"},
         "summary": "Prometheus exporter for MySQL server metrics",
     }
     assert "deb" not in config and "section" not in config

@@ -424,6 +424,44 @@ def _context(manifest: Any, kind: str, arch: str, dist: str) -> _Context:
     )
 
 
+def old_unit_name(kind: str, exporter: str) -> str | None:
+    """The unit of the original monitoring-hub's package of this exporter, where it differs
+    from ours: its DEBs named the unit after the package (`node-exporter.service`); its RPMs
+    used the exporter's name, as we do."""
+    old = f"{package_name(kind, exporter)}.service"
+    return old if old != f"{exporter}.service" else None
+
+
+def _packaged_flags(arguments: Sequence[str]) -> list[tuple[str, str]]:
+    """(flag name without dashes, value) of the unit's `--flag=value` arguments: a flag the
+    distribution's ARGS also set cannot be repeated (exporters refuse it)."""
+    out = []
+    for argument in arguments:
+        if argument.startswith("-") and "=" in argument:
+            flag, value = argument.split("=", 1)
+            out.append((flag.lstrip("-"), value))
+    return out
+
+
+def _switching_values(c: _Context) -> dict[str, Any]:
+    """What the scripts need for hosts that switch to this package (docs/migrating.md)."""
+    if not c.unit:
+        return {"carried_defaults": [], "packaged_flags": [], "old_unit": None}
+    docker = c.manifest.docker
+    return {
+        "unit_path": c.unit_path,
+        "env_file": c.env_file,
+        "binary": f"/usr/bin/{c.manifest.build.binary_name}",
+        "port": docker.port if docker is not None else None,
+        # Debian keeps a service's flags in /etc/default/<package> (ARGS=).
+        "carried_defaults": (
+            [f"/etc/default/{p}" for p in c.manifest.distribution_package_names("deb")] if c.kind == "deb" else []
+        ),
+        "packaged_flags": _packaged_flags(c.spec.systemd.arguments),
+        "old_unit": old_unit_name(c.kind, c.manifest.name),
+    }
+
+
 def service_unit(manifest: Any, kind: str, dist: str) -> Entry | None:
     """The package's systemd unit alone (the exposure report scores it), or None."""
     c = _context(manifest, kind, manifest.build.archs[0], dist)
@@ -491,6 +529,7 @@ def plan_package(
             ),
             "seeded": sorted(seeded),
             "service_dirs": _service_dirs(c),
+            **_switching_values(c),
         },
     )
     depends = content.relations(spec.dependencies, kind)
@@ -524,13 +563,31 @@ def plan_package(
         license=manifest.license or licenses.UNKNOWN_LICENSE,
         homepage=c.homepage,
         depends=tuple(depends),
-        conflicts=tuple(content.relations(spec.conflicts, kind)),
-        replaces=tuple(content.relations(spec.replaces, kind)),
+        conflicts=_with_distribution_packages(content.relations(spec.conflicts, kind), manifest, kind),
+        replaces=(
+            tuple(content.relations(spec.replaces, kind))
+            if kind == "rpm"  # RPM `replaces` are Obsoletes: never on a distribution's package
+            else _with_distribution_packages(content.relations(spec.replaces, kind), manifest, kind)
+        ),
         entries=tuple(entries),
         scripts=tuple(scripts.items()),
         source_date=lock.source_date,
         ownership=tuple(owned),
     )
+
+
+def _with_distribution_packages(relations: list[str], manifest: Any, kind: str) -> tuple[str, ...]:
+    """The manifest's relations, then the distributions' own packages of the same exporter
+    (manifest `distribution_packages`) that they do not name already.
+
+    A DEB declares Conflicts and Replaces on them: apt then shows their removal in the
+    transaction, before the operator agrees, and dpkg lets our files take over theirs. An RPM
+    declares Conflicts only, never Obsoletes: dnf refuses with a message, `--allowerasing`
+    swaps the packages, and a routine `dnf upgrade` never switches vendors silently. No
+    Provides: see docs/migrating.md (their dependants expect paths these packages do not have).
+    """
+    named = {r.split(" ")[0] for r in relations}
+    return tuple(relations + [p for p in manifest.distribution_package_names(kind) if p not in named])
 
 
 def _check_unique(entries: Sequence[Entry]) -> None:
