@@ -200,7 +200,10 @@ def run_script(
         if name in (outputs or {}):
             body += f"printf '%s\\n' {shlex.quote((outputs or {})[name])}\n"
         if name == "systemctl":  # nothing ran before; once started, a service stays active
-            body += f'case "$*" in *is-active*) exit {service_active_status};; *"show -p ActiveState"*) echo {shlex.quote(active_state)};; esac\n'
+            body += (
+                f'case "$*" in *is-active*) exit {service_active_status};; '
+                f'*"show -p ActiveState"*) echo {shlex.quote(active_state)};; esac\n'
+            )
         if name == "dpkg-query":
             body += "".join(f'printf "%s: %s\\n" {shlex.quote(o)} "$2"\n' for o in owners)
         if name == "dpkg-statoverride":  # the shell's own builtins only: PATH has the stubs
