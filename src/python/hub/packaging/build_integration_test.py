@@ -358,8 +358,9 @@ def test_rpm_scripts(out: Path, tmp_path: Path) -> None:
         "postinstall scriptlet (using /bin/sh):",
         "preuninstall scriptlet (using /bin/sh):",
         "postuninstall scriptlet (using /bin/sh):",
+        "posttrans scriptlet (using /bin/sh):",  # is the service up? (never silent; docs/migrating.md)
     ]
-    for tag in ("PREIN", "POSTIN", "PREUN", "POSTUN"):
+    for tag in ("PREIN", "POSTIN", "PREUN", "POSTUN", "POSTTRANS"):
         body = run("rpm", "-qp", "--qf", f"%{{{tag}}}", str(out / FILES["rpm_amd64_el9"]))
         script = tmp_path / tag
         script.write_text(body)
