@@ -17,6 +17,7 @@ import functools
 import json
 import pkgutil
 import re
+import sys
 from typing import Any, Iterable, Iterator
 
 from hub.common import matrix
@@ -118,8 +119,27 @@ def validator(name: str) -> Any:
     return _validator_class()(schema(name), registry=registry)
 
 
+def _import_jsonschema() -> Any:
+    """jsonschema, imported without rfc3987_syntax. When that package is installed (it is:
+    cyclonedx-python-lib[json-validation] brings jsonschema[format-nongpl]), jsonschema
+    imports it at once and it compiles 38 lark grammars: 1.1 s of CPU in every engine
+    process, most of a package build's non-compression time (docs/benchmarks.md). It only
+    adds "iri" format checkers, and our schemas use no formats: a None entry in sys.modules
+    makes that import fail, which jsonschema expects and skips."""
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        import jsonschema
+
+        return jsonschema
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    try:
+        import jsonschema
+    finally:
+        del sys.modules["rfc3987_syntax"]
+    return jsonschema
+
+
 def _validator_class() -> Any:
-    import jsonschema
+    jsonschema = _import_jsonschema()
 
     def pattern(validator: Any, regex: str, instance: Any, schema: Any) -> Iterator[Any]:
         # JSON Schema regexes are ECMA-262, where `$` ends the input; Python's `$` also
