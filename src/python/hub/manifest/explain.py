@@ -60,6 +60,8 @@ def _explain(err: Any) -> list[FieldError]:
         known = ", ".join(map(str, err.validator_value)) if kind == "enum" else None
         if known is not None:
             return [FieldError(where, f"unknown field {quote(str(inst))} (expected one of: {known})")]
+        if expected:  # keys from more than one list (the matrix's DEB dists, fedora, epel)
+            return [FieldError(where, f"unknown field {quote(str(inst))} (expected {expected})")]
         return [FieldError(where, f"field name {quote(str(inst))}: {err.message}")]
     if kind == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))

@@ -141,9 +141,19 @@ def lint_errors(manifest: Manifest) -> list[FieldError]:
     """What `hub validate` (the lint) requires of the repository's exporters beyond a valid
     manifest: the table of the distributions' own packages of the exporter. Builds do not
     need it, so synthetic manifests may leave it out."""
+    every = [d for family in DISTRIBUTIONS.values() for d in family]
     if manifest.distribution_packages:
-        return []  # the schema requires every distribution once the table is there
-    dists = ", ".join(d for family in DISTRIBUTIONS.values() for d in family)
+        return [
+            FieldError(
+                f"distribution_packages.{dist}",
+                "missing: list the packages that ship this same exporter there (`packages: []` for none)"
+                " and where that was checked (`checked: ...`), or say why it could not be"
+                " (`not_checked: ...`); see docs/migrating.md",
+            )
+            for dist in every
+            if dist not in manifest.distribution_packages
+        ]
+    dists = ", ".join(every)
     return [
         FieldError(
             "distribution_packages",

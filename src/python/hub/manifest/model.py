@@ -136,7 +136,8 @@ class DockerSpec:
 # The distributions whose own packages of an exporter the manifest lists
 # (`distribution_packages`), per package family: the DEBs declare Conflicts and Replaces on
 # the Debian/Ubuntu ones, the RPMs Conflicts on the Fedora/EPEL ones.
-DISTRIBUTIONS = {"deb": ("debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04"), "rpm": ("fedora", "epel")}
+# The Debian/Ubuntu ones are the DEB dists of the build matrix.
+DISTRIBUTIONS = {"deb": matrix.DEB_DISTS, "rpm": ("fedora", "epel")}
 
 
 @dataclass(frozen=True)

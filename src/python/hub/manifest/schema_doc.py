@@ -70,6 +70,13 @@ def _description(node: dict[str, Any], note: str = "") -> str:
     return text.replace("|", "\\|")
 
 
+def _names(node: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """The values a key schema allows: its enum, or those of each alternative of its anyOf."""
+    if "enum" in node:
+        return list(node["enum"])
+    return [name for alternative in node["anyOf"] for name in _names(resolve(alternative, schema), schema)]
+
+
 def rows(schema: dict[str, Any], node: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, ...]]:
     """(field, type, default, description) of every field under ``node``, depth first."""
     required = set(node.get("required", ()))
@@ -77,7 +84,7 @@ def rows(schema: dict[str, Any], node: dict[str, Any], prefix: str = "") -> Iter
     if isinstance(node.get("additionalProperties"), dict) and "propertyNames" in node:
         # Keys from a list (the matrix's arches): one row for them all, <arch>, naming them.
         key = "<" + node["propertyNames"]["$ref"].rsplit("/", 1)[-1] + ">"
-        names = resolve(node["propertyNames"], schema)["enum"]
+        names = _names(resolve(node["propertyNames"], schema), schema)
         note = f"`{key}` is one of: {', '.join(f'`{n}`' for n in names)}."
         fields.append((key, resolve(node["additionalProperties"], schema), False, note))
     for key, sub, is_required, note in fields:
