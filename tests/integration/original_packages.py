@@ -112,7 +112,7 @@ def build_original_deb(work: Path, original: Original, binary: bytes) -> Path:
     return deb
 
 
-def _rpm_spec(original: Original, user: str) -> str:
+def _rpm_spec(original: Original, user: str, scriptlets: bool = True) -> str:
     name, unit = original.name, original.rpm_unit
     return f"""%define debug_package %{{nil}}
 %define __strip /bin/true
@@ -151,7 +151,16 @@ getent group {user} >/dev/null || groupadd -r {user}
 getent passwd {user} >/dev/null || useradd -r -g {user} -d /var/lib/{name} -s /sbin/nologin -c "User for {name}" {user}
 exit 0
 
-%post
+{_rpm_scriptlets(unit) if scriptlets else ""}%files
+/usr/bin/{name}
+/usr/lib/systemd/system/{unit}
+"""
+
+
+def _rpm_scriptlets(unit: str) -> str:
+    """systemd-rpm-macros' %post, %preun and %postun as they expand on EL 8 (Debian's rpm has
+    no systemd-rpm-macros), which the original's last spec template used."""
+    return f"""%post
 if [ $1 -eq 1 ] ; then
     systemctl --no-reload preset {unit} >/dev/null 2>&1 || :
 fi
@@ -166,20 +175,20 @@ if [ $1 -ge 1 ] ; then
     systemctl try-restart {unit} >/dev/null 2>&1 || :
 fi
 
-%files
-/usr/bin/{name}
-/usr/lib/systemd/system/{unit}
 """
 
 
-def build_original_rpm(work: Path, original: Original, binary: bytes, *, user: str | None = None) -> Path:
-    """The original's RPM of this exporter (x86_64), built by rpmbuild from its spec."""
+def build_original_rpm(
+    work: Path, original: Original, binary: bytes, *, user: str | None = None, scriptlets: bool = True
+) -> Path:
+    """The original's RPM of this exporter (x86_64), built by rpmbuild from its spec. Without
+    `scriptlets`, as its first spec templates: no %post, %preun or %postun at all."""
     top = work / "rpmbuild"
     for d in ("SOURCES", "SPECS", "BUILD", "RPMS", "SRPMS", "BUILDROOT"):
         (top / d).mkdir(parents=True, exist_ok=True)
     (top / "SOURCES" / original.binary_name).write_bytes(binary)
     spec = top / "SPECS" / f"{original.name}.spec"
-    spec.write_text(_rpm_spec(original, user or original.name))
+    spec.write_text(_rpm_spec(original, user or original.name, scriptlets))
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "LC_ALL": "C.UTF-8"}
     _run(
         ["rpmbuild", "-bb", "--define", f"_topdir {top}", "--define", "_binary_payload w2.gzdio", str(spec)],

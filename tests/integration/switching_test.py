@@ -42,6 +42,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -157,6 +158,7 @@ class Packages(NamedTuple):
     original_debs: dict[str, Path]  # exporter -> the original's DEB
     original_rpms: dict[str, Path]
     our_rpms: dict[str, Path]
+    first_spec_rpm: Path  # the original's node_exporter RPM as its first specs made it: no %post/%postun
 
 
 @pytest.fixture(scope="module")
@@ -181,17 +183,23 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Packages]:
             for name in RPM_UPGRADES
             if (work / "original-rpm" / name).mkdir(parents=True) is None
         }
+        first_dir = work / "original-rpm-first"
+        first_dir.mkdir()
+        first_spec_rpm = pool.submit(
+            build_original_rpm, first_dir, ORIGINALS["node_exporter"], binary, scriptlets=False
+        )
         ours = [build_ours(work / "ours", name, binary) for name in ORIGINALS]
         ours.append(build_ours(work / "ours", "blackbox_exporter", blackbox_binary))
         our_rpms = {name: build_ours(work / "ours", name, binary, "rpm", "el9") for name in RPM_UPGRADES}
         original_debs = {name: f.result() for name, f in original_debs.items()}
         original_rpms = {name: f.result() for name, f in original_rpms.items()}
+        first_spec = first_spec_rpm.result()
     home = tmp_path_factory.mktemp("gpg")
     fpr = generate_key(home, email="release@monitoring-hub.example")
     try:
         debs = [*ours, debian_deb, *debian_blackbox]
         site = signed_site(tmp_path_factory.mktemp("site"), debs, export_secret_key(home, fpr))
-        yield Packages(site, original_debs, original_rpms, our_rpms)
+        yield Packages(site, original_debs, original_rpms, our_rpms, first_spec)
     finally:
         stop_agent(home)
 
@@ -212,6 +220,8 @@ def host(tmp_path_factory: pytest.TempPathFactory, packages: Packages) -> Iterat
                 *packages.our_rpms.values(),
             ]:
                 h.copy_in(path, f"/root/packages/{path.name}")
+            h.exec("mkdir", "-p", "/root/packages/first")
+            h.copy_in(packages.first_spec_rpm, f"/root/packages/first/{packages.first_spec_rpm.name}")
             yield h
 
 
@@ -467,6 +477,36 @@ def test_upgrade_from_the_original_rpm_enabled(clean: SystemdHost, packages: Pac
     if binary != f"/usr/bin/{name}":
         assert not host.lexists(f"/usr/bin/{name}")  # the original's path went with it
     rpm(host, "-e", name)
+    wait_for(lambda: processes_of(host, original) == [], "no process of the exporter is left")
+
+
+def test_upgrade_from_the_originals_first_rpm_spec_restarts_the_replaced_binary(
+    clean: SystemdHost, packages: Packages
+) -> None:
+    """The original's first specs had no %postun: nothing restarts the service on upgrade, so
+    the old process would keep running the deleted binary. Our %posttrans sees that its
+    executable is not ours and restarts the unit once."""
+    host, original = clean, ORIGINALS["node_exporter"]
+    unit = original.rpm_unit
+    rpm(host, "-i", "--nodeps", f"/root/packages/first/{packages.first_spec_rpm.name}")
+    host.systemctl("daemon-reload")  # no %post does it
+    host.systemctl("enable", "--now", unit)
+    host.wait_port(PORT, unit=unit)
+    (old,) = [p.pid for p in host.processes() if p.unit == unit]
+    time.sleep(1.1)  # the check compares whole seconds: the start, then the upgrade's install
+
+    result = rpm(host, "-U", "--nodeps", f"/root/packages/{packages.our_rpms['node_exporter'].name}")
+    out = result.stdout + result.stderr
+    assert out.count(f"restarting {unit}: it was started before /usr/bin/node_exporter was replaced") == 1, out
+    host.wait_port(PORT, unit=unit)
+
+    def runs_ours() -> bool:  # a new process, started after the upgrade replaced the file
+        pids = [p.pid for p in host.processes() if p.unit == unit]
+        return len(pids) == 1 and pids != [old]
+
+    wait_for(runs_ours, "one process, a new one (the old one ran the deleted binary), under the same unit")
+    assert host.unit_state(unit).file_state == "enabled"
+    rpm(host, "-e", "node_exporter")
     wait_for(lambda: processes_of(host, original) == [], "no process of the exporter is left")
 
 

@@ -614,6 +614,8 @@ SHELL_COMMANDS = frozenset(
         "head",
         "tail",
         "ss",
+        "date",
+        "stat",
     }
 )
 # Reserved words that may open a command (the compound commands our scripts use; no

@@ -148,6 +148,8 @@ STUBS = (
     "journalctl",
     "ss",
     "timeout",
+    "date",
+    "stat",
 )
 # Commands the scripts need to really run for the test to see their effect.
 REAL_TOOLS = ("mv", "readlink", "sed", "head", "tail", "cut", "grep", "awk", "mkdir", "rmdir", "md5sum")
@@ -475,6 +477,23 @@ def test_a_taken_port_is_named_with_its_holder_and_the_way_out(
         f" then: systemctl restart {U}"
     ) in err
     assert err.count("warning:") == 1, err
+
+
+@pytest.mark.parametrize("started, restarted", [("100", True), ("200", False), ("300", False)])
+def test_rpm_posttrans_restarts_a_service_started_before_its_binary_was_replaced(
+    manifest: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str], started: str, restarted: bool
+) -> None:
+    """An old package without a restarting %postun leaves the old process running: a service
+    that started (`date -d` of its ExecMainStartTimestamp) before the binary's inode changed
+    (`stat -c %Z`, here 200) is restarted once, and %posttrans says so; one started with or
+    after it (its old package's %postun restarted it) is left alone."""
+    text = scripts_of(plan(manifest, "rpm", "el9"))["posttrans"]
+    outputs = {"date": started, "stat": "200"}
+    calls = run_script(text, tmp_path, systemd_running=True, service_active_status=0, outputs=outputs)
+    assert (["systemctl", "try-restart", U] in calls) == restarted
+    assert ["stat", "-c", "%Z", "/usr/bin/mysqld_exporter"] in calls
+    message = f"restarting {U}: it was started before /usr/bin/mysqld_exporter was replaced"
+    assert (message in capfd.readouterr().err) == restarted
 
 
 def test_a_service_that_failed_otherwise_points_at_its_journal(
