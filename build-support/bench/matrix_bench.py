@@ -87,12 +87,9 @@ SCENARIOS = ("cold", "nochange", "edit", "remote", "whatif")
 def kind_of(desc: str) -> str | None:
     """The profile's kinds of process, from the INFO workunit descriptions of the plugin."""
     patterns = (
-        (r"Build \S+ rpm_\S+_el8$", "package: rpm el8"),
-        (r"Build \S+ rpm_\S+$", "package: rpm el9/el10 (zstd)"),
-        (r"Build \S+ deb_\S+$", "package: deb (zstd)"),
+        (r"Build \S+ \S+ packages$", "packages (per exporter and arch: RPMs, DEBs, index entries)"),
         (r"Build \S+ image ", "image (per exporter, all arches)"),
         (r"Extract ", "extract (hub extract, per arch)"),
-        (r"Index ", "index entry (per package: YUM or APT)"),
         (r"Assemble the site", "site merge (catalog, repositories, portal)"),
         (r"Build the hub engine PEX", "engine PEX"),
         (r"Validate ", "manifest validation"),

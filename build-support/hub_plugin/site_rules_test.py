@@ -1,22 +1,20 @@
 from __future__ import annotations
 
-import pytest
 
-from hub_plugin.engine import HubProcess
-from hub_plugin.package_rules import ExporterImageFieldSet, ExporterPackageFieldSet
+from hub_plugin.engine import EngineBuild, HubProcess
+from hub_plugin.package_rules import ArchPackages, ArchPackagesRequest, ExporterImageFieldSet, ExporterPackageFieldSet
 from hub_plugin.site_rules import (
     SITE_ARTIFACT_GLOBS,
     InferSiteDependencies,
-    RepoEntry,
-    RepoEntryRequest,
     SiteArtifacts,
     SiteArtifactsRequest,
     SiteDependenciesInferenceFieldSet,
+    SiteEntriesRequest,
     SiteFieldSet,
     build_site_artifacts,
     infer_site_dependencies,
     package_site,
-    repo_entry,
+    site_entries,
 )
 from hub_plugin.subsystems import HubSubsystem
 from hub_plugin.target_types import (
@@ -26,24 +24,25 @@ from hub_plugin.target_types import (
     HubSiteTarget,
     SiteDependenciesField,
 )
-from hub_plugin.testutil import Capture, digest, process_result
+from hub_plugin.testutil import Capture, digest, never, process_result
 from pants.base.specs import RawSpecs, RecursiveGlobSpec
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact
 from pants.engine.addresses import Address
 from pants.engine.fs import (
+    EMPTY_DIGEST,
     AddPrefix,
     Digest,
     DigestSubset,
     GlobMatchErrorBehavior,
     MergeDigests,
     PathGlobs,
+    RemovePrefix,
     Snapshot,
 )
 from pants.engine.process import ProcessResult
 from pants.engine.target import DependenciesRequest, Targets
 from pants.testutil.option_util import create_subsystem
 from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
-from pants.util.logging import LogLevel
 
 SITE = HubSiteTarget({}, Address("", target_name="site"))
 RPM = ExporterPackageTarget(
@@ -74,30 +73,6 @@ def test_the_site_depends_on_every_artifact_under_exporters() -> None:
     assert set(inferred.include) == {RPM.address, DEB.address, IMAGE.address}
 
 
-@pytest.mark.parametrize(
-    "path, argv, out",
-    [
-        (RPM_FILE, ("yum-entry", "--rpm", RPM_FILE), "entries/yum/node_exporter-1.11.0-1.el9.x86_64.rpm.json"),
-        (DEB_FILE, ("apt-entry", "--deb", DEB_FILE), "entries/apt/node-exporter_1.11.0-1+deb12_arm64.deb.json"),
-    ],
-)
-def test_a_repo_entry_indexes_one_package_alone(path: str, argv: tuple[str, ...], out: str) -> None:
-    processes = Capture[HubProcess]()
-    entry = run_rule_with_mocks(
-        repo_entry,
-        rule_args=[RepoEntryRequest(digest(1), path)],
-        mock_gets=[MockGet(ProcessResult, (HubProcess,), processes.returning(process_result(output=digest(2))))],
-    )
-    assert entry == RepoEntry(digest(2))
-    assert processes.only == HubProcess(
-        argv=(*argv, "--out", out),
-        description=f"Index {path.split('/')[1]}",
-        input_digest=digest(1),
-        output_files=(out,),
-        level=LogLevel.DEBUG,
-    )
-
-
 def built(fs: ExporterPackageFieldSet | ExporterImageFieldSet) -> BuiltPackage:
     if isinstance(fs, ExporterImageFieldSet):
         return BuiltPackage(
@@ -111,10 +86,28 @@ def built(fs: ExporterPackageFieldSet | ExporterImageFieldSet) -> BuiltPackage:
     return BuiltPackage(digest(0), ())
 
 
-def test_site_artifacts_are_the_builds_and_one_repo_entry_per_package() -> None:
+RPM_BUILD = EngineBuild(
+    digest(40),
+    (
+        RPM_FILE,
+        f"{RPM_FILE}.cdx.json",
+        "node_exporter/rpm_amd64_el9.json",
+        "node_exporter/entries/yum/node_exporter-1.11.0-1.el9.x86_64.rpm.json",
+        "node_exporter/entries/yum/node_exporter-1.11.0-1.el8.x86_64.rpm.json",
+    ),
+)
+
+
+def arch_packages(request: ArchPackagesRequest) -> ArchPackages:
+    # The DEB's arch (arm64) is not pinned: no build.
+    return ArchPackages(RPM_BUILD if request.arch == "amd64" else None)
+
+
+def test_site_artifacts_are_the_builds_and_the_entries_of_their_arch_builds() -> None:
     deps = Capture[DependenciesRequest]()
     subsets = Capture[DigestSubset]()
-    entry_requests = Capture[RepoEntryRequest]()
+    arch_requests = Capture[ArchPackagesRequest]()
+    entry_requests = Capture[SiteEntriesRequest]()
     merges = Capture[MergeDigests]()
     prefixes = Capture[AddPrefix]()
     field = SITE[SiteDependenciesField]
@@ -125,23 +118,52 @@ def test_site_artifacts_are_the_builds_and_one_repo_entry_per_package() -> None:
             MockGet(Targets, (DependenciesRequest,), deps.returning(Targets([RPM, DEB, IMAGE]))),
             MockGet(BuiltPackage, (ExporterPackageFieldSet,), built),
             MockGet(BuiltPackage, (ExporterImageFieldSet,), built),
+            MockGet(ArchPackages, (ArchPackagesRequest,), arch_requests.answering(arch_packages)),
+            MockGet(Digest, (SiteEntriesRequest,), entry_requests.returning(digest(50))),
             MockGet(Digest, (DigestSubset,), subsets.answering(lambda s: digest(100 + len(subsets.values)))),
-            MockGet(RepoEntry, (RepoEntryRequest,), entry_requests.returning(RepoEntry(digest(50)))),
             MockGet(Digest, (MergeDigests,), merges.answering(lambda _: digest(60 + len(merges.values)))),
             MockGet(Digest, (AddPrefix,), prefixes.returning(digest(70))),
         ],
     )
     assert deps.only == DependenciesRequest(field)
-    # The RPM alone goes to its entry, so the entry stays cached while the package is unchanged.
-    assert subsets.values[0] == DigestSubset(digest(10), PathGlobs([RPM_FILE]))
-    assert entry_requests.only == RepoEntryRequest(digest(101), RPM_FILE)
+    # The same requests as the package targets make (memoized): one per exporter and arch.
+    assert arch_requests.values == [
+        ArchPackagesRequest("exporters/node_exporter", "node_exporter", "v1.11.0", arch) for arch in ("amd64", "arm64")
+    ]
+    assert entry_requests.only == SiteEntriesRequest(RPM_BUILD, (RPM_FILE,))
     # Every build keeps its JSON, SBOMs and packages; the image's OCI layout stays out.
-    assert subsets.values[1:] == [
+    assert subsets.values == [
         DigestSubset(d, PathGlobs(SITE_ARTIFACT_GLOBS)) for d in (digest(10), digest(0), digest(30))
     ]
-    assert merges.values == [MergeDigests([digest(102), digest(103), digest(104)]), MergeDigests([digest(50)])]
+    assert merges.values == [MergeDigests([digest(101), digest(102), digest(103)]), MergeDigests([digest(50)])]
     assert prefixes.only == AddPrefix(digest(61), "built")
     assert artifacts == SiteArtifacts(built=digest(70), entries=digest(62), package_count=1)
+
+
+def test_site_entries_are_those_of_the_packages_the_site_holds() -> None:
+    subsets = Capture[DigestSubset]()
+    prefixes = Capture[RemovePrefix]()
+    entries = run_rule_with_mocks(
+        site_entries,
+        rule_args=[SiteEntriesRequest(RPM_BUILD, (RPM_FILE, DEB_FILE))],
+        mock_gets=[
+            MockGet(Digest, (DigestSubset,), subsets.returning(digest(41))),
+            MockGet(Digest, (RemovePrefix,), prefixes.returning(digest(42))),
+        ],
+    )
+    # el8's entry is in the build, but its package is not in the site.
+    assert subsets.only == DigestSubset(digest(40), PathGlobs([RPM_BUILD.files[3]]))
+    assert prefixes.only == RemovePrefix(digest(41), "node_exporter")  # entries/yum/..., as `hub site` reads them
+    assert entries == digest(42)
+
+
+def test_a_build_without_the_sites_packages_gives_no_entries() -> None:
+    entries = run_rule_with_mocks(
+        site_entries,
+        rule_args=[SiteEntriesRequest(RPM_BUILD, (DEB_FILE,))],
+        mock_gets=[MockGet(Digest, (DigestSubset,), never), MockGet(Digest, (RemovePrefix,), never)],
+    )
+    assert entries == EMPTY_DIGEST
 
 
 def test_the_site_is_one_hub_site_process_over_artifacts_and_exporter_files() -> None:

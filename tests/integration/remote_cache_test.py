@@ -54,9 +54,9 @@ def test_rebuild_from_remote_cache_only(tmp_path: Path) -> None:
                 check=True,
             )
         written = counters(first.stderr)
-        # 6 RPMs, 2 DEB batches (each arch's 4 DEBs share one process), 2 downloads,
+        # 2 package builds (one per arch: its 7 packages and their entries), 2 downloads,
         # 2 extractions and the image, besides the tools' own PEX builds
-        assert written["remote_cache_write_successes"] >= 13, first.stderr
+        assert written["remote_cache_write_successes"] >= 7, first.stderr
         assert written["remote_cache_write_errors"] == 0
         before = digests(repo / "dist" / "node_exporter")
         assert sum(1 for name in before if name.endswith((".rpm", ".deb"))) == 14
@@ -78,7 +78,7 @@ def test_rebuild_from_remote_cache_only(tmp_path: Path) -> None:
         read = counters(second.stderr)
         assert read["remote_cache_read_errors"] == 0, second.stderr
         assert read["remote_cache_requests_uncached"] == 0, second.stderr
-        assert read["remote_cache_requests_cached"] == read["remote_cache_requests"] >= 13
+        assert read["remote_cache_requests_cached"] == read["remote_cache_requests"] >= 7
         assert digests(repo / "dist" / "node_exporter") == before
 
 

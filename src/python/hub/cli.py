@@ -42,6 +42,7 @@ COMMANDS = {
     "image-base": "hub.image.cli",
     "catalog": "hub.catalog.cli",
     "state": "hub.catalog.cli",
+    "packages": "hub.repos.cli",
     "yum-entry": "hub.repos.cli",
     "yum-repo": "hub.repos.cli",
     "apt-entry": "hub.repos.cli",

@@ -24,9 +24,10 @@ def test_every_command_is_in_the_table() -> None:
     assert _choices(build_parser()) == set(COMMANDS)
 
 
-@pytest.mark.parametrize("command", ["extract", "package", "image", "yum-entry", "apt-entry"])
+@pytest.mark.parametrize("command", ["extract", "package", "packages", "image", "yum-entry", "apt-entry"])
 def test_a_run_imports_only_its_own_layer_and_below(command: str) -> None:
-    """The build runs these once per package: they must not pay for the layers above."""
+    """The build runs these once per package or per exporter and arch: they must not pay for
+    the layers above."""
     layer = COMMANDS[command].split(".")[1]
     code = (
         "import sys; from hub.cli import main\n"

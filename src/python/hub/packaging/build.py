@@ -130,7 +130,7 @@ def write_package_sbom(
 
 
 def build(request: Mapping[str, Any]) -> tuple[Path, Path]:
-    """Runs one request (see docs/contracts.md); returns (package file, artifact JSON)."""
+    """Runs a request for one package (see docs/contracts.md); returns (package file, artifact JSON)."""
     built = build_all(request)
     if len(built) != 1:
         raise HubError(f"package request: {len(built)} packages built, expected one")
@@ -138,60 +138,91 @@ def build(request: Mapping[str, Any]) -> tuple[Path, Path]:
 
 
 def build_all(request: Mapping[str, Any]) -> list[tuple[Path, Path]]:
-    """Runs a request for one package (`dist`) or, for DEBs, for several dists of one arch
-    (`dists`: a list, or "all" for every DEB dist the manifest declares), whose equal payloads
-    are compressed once (`hub.packaging.debs`); returns (package file, artifact JSON) for each,
-    in the order of the dists."""
+    """Runs a request for one package (`kind` and `dist`), for several DEB dists of one arch
+    (`kind: deb` and `dists`: a list, or "all" for every DEB dist the manifest declares), or for
+    every package the manifest declares for the arch (`packages: "all"`: its RPMs one by one, then
+    its DEBs). The DEBs' equal payloads are compressed once (`hub.packaging.debs`). Returns
+    (package file, artifact JSON) for each, in that order."""
     from hub.manifest.load import load_manifest  # the manifest model, with its YAML dependency
 
-    missing = [k for k in REQUEST_KEYS if k not in request and not (k == "dist" and "dists" in request)]
+    missing = [k for k in _required_keys(request) if k not in request]
     if missing:
         raise HubError(f"package request: missing {', '.join(missing)}")
-    kind, arch = request["kind"], request["arch"]
+    arch = request["arch"]
     if arch not in matrix.ARCHES:
         raise HubError(f"arch {arch!r}: expected one of {', '.join(matrix.ARCHES)}")
     manifest = load_manifest(request["manifest"])
     lock = read_pinned_lock(request["lock"], manifest, arch)
     binaries_dir = request["binaries_dir"]
     dynamic = [b for b in manifest.build.binaries if check_elf(os.path.join(binaries_dir, b), arch)]
-    dists = _requested_dists(request, manifest)
-    plans = [
-        plan_package(
-            manifest,
-            lock,
-            kind=kind,
-            arch=arch,
-            dist=dist,
-            binaries_dir=binaries_dir,
-            upstream_docs=upstream_docs(binaries_dir),
-            dynamic_binaries=dynamic,
-        )
-        for dist in dists
-    ]
+    docs = upstream_docs(binaries_dir)
     out = Path(request["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
+    built: list[tuple[PackagePlan, Path]] = []
     with tempfile.TemporaryDirectory(prefix="hub-nfpm-") as workdir:
-        if "dists" in request:
-            if kind != "deb":
-                raise HubError("package request: `dists` builds DEBs only (RPMs are one package per request)")
-            packages = debs.build_debs(plans, request["nfpm"], out, os.path.abspath(workdir))
-        else:
-            plan = plans[0]
-            config = stage(plan, os.path.abspath(workdir))
-            packages = [run_nfpm(request["nfpm"], config, kind, str(out / plan.filename), plan.source_date_epoch)]
-    return [_describe(plan, package, manifest, lock, binaries_dir, out) for plan, package in zip(plans, packages)]
+        for kind, dists, shared in _requested_groups(request, manifest):
+            plans = [
+                plan_package(
+                    manifest,
+                    lock,
+                    kind=kind,
+                    arch=arch,
+                    dist=dist,
+                    binaries_dir=binaries_dir,
+                    upstream_docs=docs,
+                    dynamic_binaries=dynamic,
+                )
+                for dist in dists
+            ]
+            if shared:
+                packages = debs.build_debs(plans, request["nfpm"], out, os.path.join(os.path.abspath(workdir), kind))
+            else:
+                packages = [_build_one(plan, request["nfpm"], out, os.path.abspath(workdir)) for plan in plans]
+            built.extend(zip(plans, packages))
+    return [_describe(plan, package, manifest, lock, binaries_dir, out) for plan, package in built]
 
 
-def _requested_dists(request: Mapping[str, Any], manifest: Manifest) -> list[str]:
+def _required_keys(request: Mapping[str, Any]) -> list[str]:
+    """REQUEST_KEYS, where `dists` may stand for `dist` and `packages` for both `kind` and `dist`."""
+    if "packages" in request:
+        return [k for k in REQUEST_KEYS if k not in ("kind", "dist")]
+    return [k for k in REQUEST_KEYS if not (k == "dist" and "dists" in request)]
+
+
+def _build_one(plan: PackagePlan, nfpm: str, out: Path, workdir: str) -> Path:
+    directory = os.path.join(workdir, plan.kind, plan.dist.name)
+    os.makedirs(directory, exist_ok=True)
+    config = stage(plan, directory)
+    return run_nfpm(nfpm, config, plan.kind, str(out / plan.filename), plan.source_date_epoch)
+
+
+def _requested_groups(request: Mapping[str, Any], manifest: Manifest) -> list[tuple[str, list[str], bool]]:
+    """What to build, as (kind, dists, whether their equal payloads are shared) groups."""
+    if "packages" in request:
+        if request["packages"] != "all" or "kind" in request or "dist" in request or "dists" in request:
+            raise HubError(
+                f'package request: packages must be "all", without kind, dist or dists, got {request["packages"]!r}'
+            )
+        if request["arch"] not in manifest.build.archs:
+            raise HubError(
+                f"package request: {manifest.name} is not built for {request['arch']} "
+                f"(build.archs: {', '.join(manifest.build.archs)})"
+            )
+        rpm_dists = list(manifest.rpm.targets) if manifest.rpm is not None else []
+        deb_dists = list(manifest.deb.targets) if manifest.deb is not None else []
+        groups = [("rpm", [dist], False) for dist in rpm_dists]
+        return groups + ([("deb", deb_dists, True)] if deb_dists else [])
+    kind = request["kind"]
     if "dists" not in request:
-        return [request["dist"]]
+        return [(kind, [request["dist"]], False)]
+    if kind != "deb":
+        raise HubError("package request: `dists` builds DEBs only (RPMs are one package per request)")
     dists = request["dists"]
     if dists == "all":
-        spec = manifest.deb if request["kind"] == "deb" else None
-        dists = list(spec.targets) if spec is not None else []
+        dists = list(manifest.deb.targets) if manifest.deb is not None else []
     if not isinstance(dists, list) or not dists or not all(isinstance(d, str) for d in dists):
         raise HubError(f'package request: dists must be a non-empty list of dist names or "all", got {dists!r}')
-    return dists
+    return [("deb", dists, True)]
 
 
 def _describe(

@@ -15,7 +15,7 @@ from testkit.packaging import LOCK, SOURCE_DATE, plan
 from hub.catalog import artifact as catalog
 from hub.common import schemas
 from hub.common.errors import HubError
-from hub.packaging.build import check_elf, metadata, read_pinned_lock
+from hub.packaging.build import _requested_groups, _required_keys, check_elf, metadata, read_pinned_lock
 
 
 def test_read_pinned_lock(tmp_path: Path, manifest: Any) -> None:
@@ -119,3 +119,43 @@ def test_package_artifact_validates(tmp_path: Path, manifest: Any) -> None:
     schemas.validate(artifact, "artifact")
     assert artifact["package"]["size_bytes"] == 16
     assert artifact["package"]["url"] == f"pool/main/m/mysqld-exporter/{p.filename}"
+
+
+BASE_REQUEST = {"manifest": "m", "lock": "l", "arch": "amd64", "binaries_dir": "b", "nfpm": "n", "output_dir": "o"}
+
+
+@pytest.mark.parametrize(
+    "request_keys, required",
+    [
+        ({"kind": "rpm", "dist": "el9"}, {"kind", "dist"}),
+        ({"kind": "deb", "dists": "all"}, {"kind"}),
+        ({"packages": "all"}, set()),
+    ],
+)
+def test_what_a_request_must_name(request_keys: dict[str, str], required: set[str]) -> None:
+    assert set(_required_keys({**BASE_REQUEST, **request_keys})) == set(BASE_REQUEST) | required
+
+
+def test_every_package_of_an_arch_is_rpms_one_by_one_then_the_debs_together(manifest: Any) -> None:
+    groups = _requested_groups({**BASE_REQUEST, "packages": "all"}, manifest)
+    rpm_dists, deb_dists = list(manifest.rpm.targets), list(manifest.deb.targets)
+    assert groups == [("rpm", [d], False) for d in rpm_dists] + [("deb", deb_dists, True)]
+    # The same packages the manifest's matrix has for the arch, which the plugin's targets are.
+    assert sorted((k, d) for k, ds, _ in groups for d in ds) == sorted(
+        (a.kind, a.dist) for a in manifest.matrix() if a.kind != "docker" and a.arch == "amd64"
+    )
+
+
+@pytest.mark.parametrize(
+    "request_keys, message",
+    [
+        ({"packages": "some"}, 'packages must be "all"'),
+        ({"packages": "all", "kind": "rpm"}, "without kind, dist or dists"),
+        ({"packages": "all", "arch": "riscv64"}, "is not built for riscv64"),
+        ({"kind": "rpm", "dists": "all"}, "`dists` builds DEBs only"),
+        ({"kind": "deb", "dists": []}, "dists must be a non-empty list"),
+    ],
+)
+def test_bad_batch_requests_say_what_was_expected(manifest: Any, request_keys: dict[str, str], message: str) -> None:
+    with pytest.raises(HubError, match=re.escape(message)):
+        _requested_groups({**BASE_REQUEST, **request_keys}, manifest)

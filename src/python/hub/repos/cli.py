@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from hub.common import matrix
 from hub.common.errors import HubError
-from hub.common.options import add_command, add_extra_public_keys
+from hub.common.build_request import read_request
+from hub.common.options import add_command, add_extra_public_keys, add_request
 from hub.repos import apt, yum
 from hub.repos.apt import CODENAMES, apt_entry, build_apt_site
-from hub.repos.common import DEFAULT_KEEP, load_entries, parallel_map, write_entry
+from hub.repos.common import DEFAULT_KEEP, entry_path, load_entries, parallel_map, write_entry
 from hub.repos.user_files import write_user_files
 from hub.repos.merge import merge_previous
 from hub.repos.sign import sign_site
@@ -26,6 +26,7 @@ Entries = list[dict[str, Any]]
 
 
 def add_parsers(subparsers: Any) -> None:
+    add_request(add_command(subparsers, "packages", run_packages))
     for family in (_YUM, _APT):
         family.add_parsers(subparsers)
 
@@ -75,6 +76,23 @@ def add_parsers(subparsers: Any) -> None:
         help="clearsigned copy of FILE in OUT",
     )
     p.add_argument("--export-public-key", metavar="OUT", help="write the armored public key")
+
+
+def run_packages(args: argparse.Namespace) -> int:
+    """build every RPM and DEB of one exporter and arch, and each one's repository entry
+
+    Reads a `hub package` request (usually `packages: "all"`: every package the manifest
+    declares for the arch) with `entries_dir`, and writes the packages and their artifact JSONs
+    as `hub package` does, plus <entries_dir>/yum/<rpm>.json and <entries_dir>/apt/<deb>.json
+    as `hub yum-entry` and `hub apt-entry` write them: one process instead of one per package.
+    """
+    from hub.repos.indexed_build import build_and_index  # the packaging layer, only for this command
+
+    for package, artifact, entry in build_and_index(read_request(args.request)):
+        print(package)
+        print(artifact)
+        print(entry)
+    return 0
 
 
 @dataclass(frozen=True)
@@ -167,7 +185,7 @@ class _Family:
         if args.out and len(args.packages) != 1:
             raise HubError(f"--out takes one --{self.package}; use --out-dir for several")
         for path, entry in zip(args.packages, self.read(args.packages, args.dist)):
-            write_entry(args.out or _entry_path(args.out_dir, path), entry)
+            write_entry(args.out or entry_path(args.out_dir, path), entry)
         return 0
 
     def run_repo(self, args: argparse.Namespace) -> int:
@@ -179,16 +197,12 @@ class _Family:
         fresh = self.read(args.packages, args.dist)
         if args.save_entries:
             for path, entry in zip(args.packages, fresh):
-                write_entry(_entry_path(args.save_entries, path), entry)
+                write_entry(entry_path(args.save_entries, path), entry)
         entries += fresh
         counts = self.build(args.out, entries, args.only, source_date=args.source_date, keep=args.keep)
         for repo, n in counts.items():
             print(f"{self.repo_label.format(repo)}: {n} packages")
         return 0
-
-
-def _entry_path(directory: str, package: str) -> str:
-    return os.path.join(directory, os.path.basename(package) + ".json")
 
 
 _YUM = _Family(

@@ -49,6 +49,11 @@ def default_source_date(
     return max(int(e["build_time"]) for e in entries)
 
 
+def entry_path(directory: str | os.PathLike[str], package: str | os.PathLike[str]) -> str:
+    """Where a package's entry goes in an entries directory: `<directory>/<package file>.json`."""
+    return os.path.join(directory, os.path.basename(package) + ".json")
+
+
 def write_entry(path: str | os.PathLike[str], entry: Mapping[str, Any]) -> None:
     write_atomic(path, (json.dumps(entry, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
 
