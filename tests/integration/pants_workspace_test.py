@@ -139,7 +139,7 @@ def test_launcher_names_what_to_install_without_python39(repo: Path, tmp_path: P
 def test_pants_searches_only_the_interpreters_the_build_uses(repo: Path) -> None:
     """The launcher narrows [python-bootstrap].search_path (issue #15): Pants' per-start
     interpreter probe then asks two Pythons, not every pyenv version and shim on PATH."""
-    help_text = run_pants(repo, "help-advanced", "python-bootstrap", check=True).stdout
+    help_text = search_path_help(run_pants(repo, "help-advanced", "python-bootstrap", check=True).stdout)
     current = help_text.split("current value:", 1)[1].split("(from env var PANTS_PYTHON_BOOTSTRAP_SEARCH_PATH)", 1)
     assert len(current) == 2, help_text  # the value comes from the launcher
     dirs = json.loads(current[0])
@@ -147,11 +147,18 @@ def test_pants_searches_only_the_interpreters_the_build_uses(repo: Path) -> None
     assert os.access(f"{dirs[0]}/python3.9", os.X_OK), dirs
     assert any(os.access(f"{dirs[1]}/python3.{minor}", os.X_OK) for minor in (11, 12)), dirs
     # Set by the caller, Pants' own option wins.
-    mine = run_pants(
-        repo,
-        "help-advanced",
-        "python-bootstrap",
-        env={"PANTS_PYTHON_BOOTSTRAP_SEARCH_PATH": '["<PATH>"]'},
-        check=True,
-    ).stdout
+    mine = search_path_help(
+        run_pants(
+            repo,
+            "help-advanced",
+            "python-bootstrap",
+            env={"PANTS_PYTHON_BOOTSTRAP_SEARCH_PATH": '["<PATH>"]'},
+            check=True,
+        ).stdout
+    )
     assert '"<PATH>"' in mine.split("current value:", 1)[1].split("overrode", 1)[0]
+
+
+def search_path_help(help_text: str) -> str:
+    """The `search_path` option's part of `./pants help-advanced python-bootstrap`."""
+    return help_text.split("--python-bootstrap-search-path=", 1)[1].split("\n  --", 1)[0]
